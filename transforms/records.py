@@ -1,0 +1,212 @@
+"""Record types that flow between stages.
+
+Every record is a frozen dataclass so it hashes, compares and pickles deterministically; the
+fields that reach disk are listed once in ``to_json`` so the JSON and Parquet writers agree.
+Timestamps are ISO 8601 strings in UTC (``2026-11-24T10:00:00Z``) rather than ``datetime``
+objects: they sort lexically, survive every coder unchanged, and are what the sinks write.
+Grouping keys derived from records are always ``str`` (ids, URLs), never the records themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+PAYLOAD_EXCERPT_CHARS = 2000
+
+
+def utc_iso(moment: datetime) -> str:
+    """Render an aware or naive (assumed UTC) datetime as second-precision ISO 8601 UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso() -> str:
+    return utc_iso(datetime.now(UTC))
+
+
+def stable_hash(*parts: str, length: int = 20) -> str:
+    """Hex digest that is identical on every worker and every run (unlike ``hash()``)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+    return digest[:length]
+
+
+def story_id_for(canonical_url: str) -> str:
+    return stable_hash(canonical_url)
+
+
+def normalise_for_hash(text: str) -> str:
+    """Case-, whitespace- and punctuation-insensitive form used for exact-text dedup."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    kept = [ch if ch.isalnum() else " " for ch in folded]
+    return " ".join("".join(kept).split())
+
+
+def content_hash_for(text: str) -> str:
+    return stable_hash(normalise_for_hash(text), length=32)
+
+
+def excerpt(value: Any, limit: int = PAYLOAD_EXCERPT_CHARS) -> str:
+    """Bounded, printable excerpt for dead letters: never a whole response body."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        value = value[: limit * 4].decode("utf-8", errors="replace")
+    text = str(value)
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else "\ufffd" for ch in text[:limit])
+    return text
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One feed (or news sitemap) from the feed list."""
+
+    url: str
+    name: str = ""
+    kind: str = "feed"  # "feed" | "sitemap"
+    language: str | None = None
+    tags: tuple[str, ...] = ()
+    poll_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A candidate story as announced by a feed, before its page is fetched."""
+
+    entry_id: str  # stable: hash of feed url + entry guid/link
+    feed_url: str
+    feed_name: str
+    url: str
+    canonical_url: str
+    title: str = ""
+    summary: str = ""
+    published_at: str | None = None
+    categories: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    language_hint: str | None = None
+    feed_tags: tuple[str, ...] = ()
+    guid: str = ""
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """An article page as received: decoded HTML plus what the fetch learned."""
+
+    entry: FeedEntry
+    final_url: str
+    status: int
+    content_type: str
+    html: str
+    fetched_at: str
+    encoding: str = "utf-8"
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """A cleaned, tagged article. The same shape is written to ``stories/`` and ``duplicates/``."""
+
+    story_id: str
+    entry_id: str
+    url: str
+    canonical_url: str
+    site: str
+    feed_url: str
+    title: str
+    text: str
+    fetched_at: str
+    summary: str = ""
+    description: str = ""
+    sitename: str = ""
+    authors: tuple[str, ...] = ()
+    published_at: str | None = None
+    language: str = "und"
+    language_confidence: float = 0.0
+    language_runner_up: str | None = None
+    content_hash: str = ""
+    text_source: str = "page"  # "page" | "feed_summary"
+    agency: str | None = None
+    dateline_place: str | None = None
+    dateline_date: str | None = None
+    tags: tuple[str, ...] = ()  # publisher tags and categories, normalised
+    places: tuple[str, ...] = ()  # ISO 3166 alpha-2, most mentioned first
+    place_mentions: tuple[tuple[str, int], ...] = ()
+    cities: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()
+    cleaning_hits: tuple[tuple[str, int], ...] = ()  # rule name -> times it fired
+    cluster_id: str | None = None
+    cluster_size: int = 1
+    duplicate_of: str | None = None
+    duplicate_reason: str | None = None  # same_url | same_text | near_duplicate
+    similarity: float | None = None
+
+    def replace(self, **changes: Any) -> Story:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def partition_date(self) -> str:
+        return (self.published_at or self.fetched_at)[:10]
+
+    @property
+    def cleaning_hit_count(self) -> int:
+        return sum(count for _, count in self.cleaning_hits)
+
+    def to_json(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self)
+        for key in ("authors", "tags", "places", "cities", "topics"):
+            record[key] = list(record[key])
+        record["place_mentions"] = [
+            {"code": code, "count": count} for code, count in self.place_mentions
+        ]
+        record["cleaning_hits"] = [
+            {"rule": rule, "count": count} for rule, count in self.cleaning_hits
+        ]
+        return record
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A failure: something went wrong that a person may need to look at or retry."""
+
+    stage: str
+    reason: str
+    url: str
+    error: str
+    payload: str = ""
+    at: str = field(default_factory=now_iso)
+    entry_id: str | None = None
+    feed_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def partition_date(self) -> str:
+        return self.at[:10]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A decision, not a failure: the entry was handled correctly and deliberately not kept."""
+
+    stage: str
+    reason: str
+    url: str
+    story_id: str | None = None
+    duplicate_of: str | None = None
+    entry_id: str | None = None
+    at: str = field(default_factory=now_iso)
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def partition_date(self) -> str:
+        return self.at[:10]
