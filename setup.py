@@ -7,7 +7,7 @@ BEAM_VERSION = "2.77.0"
 setup(
     name="wirestream",
     version="0.1.0",
-    description="News-ingestion pipeline on Apache Beam: feeds to a clean, de-duplicated, tagged archive.",
+    description="News feeds to a clean, de-duplicated, tagged archive, on Apache Beam.",
     python_requires=">=3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "transforms", "transforms.*"]),
     package_data={"transforms": ["data/*", "data/**/*"]},
