@@ -1,0 +1,174 @@
+"""Fingerprint store: what earlier scheduled runs decided, so a new run can dedup against it.
+
+Layout (local path or ``gs://``, always through ``FileSystems``)::
+
+    <state_location>/dedup/<MinHashConfig.name>/dt=<run date>/fingerprints-<digest>.jsonl
+
+One JSON line per story a run decided (canonicals *and* duplicates, so a re-run recognises every
+story it already wrote and a copy of a copy still finds its cluster): story id, cluster id, band
+keys (hex), signature (base64 uint32), shingle count, content hash, published time. Partitions
+are by *run* date, so the horizon (``--dedup_horizon_days``) is counted in days of runs and a re-run
+of a day always sees what that day wrote, whatever the stories' own publication dates.
+
+Idempotence: a run appends only stories whose id is not already in the store; the file name is a
+digest of its sorted story ids, written to a temporary name and renamed, and skipped when it
+already exists. A second run over the same stories therefore writes nothing. The signature
+config's name is part of the path: changing shingle size, permutations, bands or seed starts a
+fresh store rather than comparing incompatible signatures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from transforms.minhash import Fingerprint, MinHashConfig, MinHasher
+from transforms.records import stable_hash
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "wirestream"
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """Where the store lives and how far back a run looks."""
+
+    state_location: str
+    run_date: str  # YYYY-MM-DD, the partition this run appends to
+    horizon_days: int = 7
+
+    def __post_init__(self) -> None:
+        date.fromisoformat(self.run_date)
+        if self.horizon_days < 0:
+            raise ValueError("--dedup_horizon_days must be >= 0")
+
+    def root(self, minhash: MinHashConfig) -> str:
+        return FileSystems.join(self.state_location.rstrip("/"), "dedup", minhash.name)
+
+    def days(self) -> list[str]:
+        """Run-date partitions inside the horizon, oldest first (today included)."""
+        end = date.fromisoformat(self.run_date)
+        return [(end - timedelta(days=n)).isoformat() for n in range(self.horizon_days, -1, -1)]
+
+
+def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
+    import numpy as np
+
+    record = fingerprint.to_json()
+    signature = np.frombuffer(fingerprint.signature, dtype=np.uint32)
+    record["band_keys"] = [key.hex() for key in hasher.band_keys(signature)]
+    return record
+
+
+class _ReadStoreDayFn(beam.DoFn):
+    """Reads one run-date partition; a missing partition is simply an empty day."""
+
+    def __init__(self, root: str) -> None:
+        self._root = root
+        self._loaded = Metrics.counter(NAMESPACE, "dedup_store_loaded")
+
+    def process(self, day: str) -> Iterator[Fingerprint]:
+        pattern = FileSystems.join(self._root, f"dt={day}", "fingerprints-*.jsonl")
+        match = FileSystems.match([pattern])[0]
+        for metadata in sorted(match.metadata_list, key=lambda m: m.path):
+            with FileSystems.open(metadata.path) as handle:
+                for line in handle:
+                    if line.strip():
+                        self._loaded.inc()
+                        yield Fingerprint.from_json(json.loads(line), stored_on=day)
+
+
+class ReadFingerprintStore(beam.PTransform):
+    """Loads the fingerprints of the runs inside the horizon (none when the store is new)."""
+
+    def __init__(self, store: StoreConfig, minhash: MinHashConfig) -> None:
+        super().__init__()
+        self._store = store
+        self._minhash = minhash
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "StoreDays" >> beam.Create(self._store.days())
+            | "ReadStoreDay" >> beam.ParDo(_ReadStoreDayFn(self._store.root(self._minhash)))
+            | "SpreadStored" >> beam.Reshuffle()
+        )
+
+
+class _WriteStoreFileFn(beam.DoFn):
+    def __init__(self, root: str, minhash: MinHashConfig) -> None:
+        self._root = root
+        self._minhash = minhash
+        self._appended = Metrics.counter(NAMESPACE, "dedup_store_appended")
+        self._skipped = Metrics.counter(NAMESPACE, "dedup_store_files_existing")
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._minhash)
+
+    def process(self, element: tuple[str, Iterable[Fingerprint]]) -> Iterator[str]:
+        day, fingerprints = element
+        unique = {fp.story_id: fp for fp in fingerprints}
+        if not unique:
+            return
+        ids = sorted(unique)
+        digest = stable_hash(*ids, length=16)
+        directory = FileSystems.join(self._root, f"dt={day}")
+        final = FileSystems.join(directory, f"fingerprints-{digest}.jsonl")
+        if FileSystems.exists(final):
+            self._skipped.inc()
+            yield final
+            return
+        temporary = FileSystems.join(directory, f".tmp-fingerprints-{digest}.jsonl")
+        lines = (json.dumps(store_record(unique[i], self._hasher), sort_keys=True) for i in ids)
+        body = ("\n".join(lines) + "\n").encode("utf-8")
+        with FileSystems.create(temporary) as handle:
+            handle.write(body)
+        FileSystems.rename([temporary], [final])
+        self._appended.inc(len(ids))
+        logger.info("appended %d fingerprints to %s", len(ids), final)
+        yield final
+
+
+class AppendFingerprints(beam.PTransform):
+    """Appends this run's decided fingerprints to today's partition; returns the files written.
+
+    ``after`` (optional) is any PCollection that must be complete first, typically the result
+    of the story writer: appending only after the stories are on disk means a failed write can
+    be retried without the retry finding its own stories "already stored".
+    """
+
+    def __init__(
+        self,
+        store: StoreConfig,
+        minhash: MinHashConfig,
+        after: beam.PCollection | None = None,
+    ) -> None:
+        super().__init__()
+        self._store = store
+        self._minhash = minhash
+        self._after = after
+
+    def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
+        day = self._store.run_date
+        if self._after is not None:
+            barrier = beam.pvalue.AsList(
+                self._after | "BarrierCount" >> beam.combiners.Count.Globally()
+            )
+            fingerprints = fingerprints | "WaitForWrite" >> beam.Map(
+                lambda fp, _done: fp, _done=barrier
+            )
+        return (
+            fingerprints
+            | "KeyByRunDate" >> beam.Map(lambda fp: (day, fp))
+            | "GroupRunDate" >> beam.GroupByKey()
+            | "WriteStoreFile"
+            >> beam.ParDo(_WriteStoreFileFn(self._store.root(self._minhash), self._minhash))
+        )
