@@ -89,6 +89,7 @@ _FMIX_C1 = 0xFF51AFD7ED558CCD
 _FMIX_C2 = 0xC4CEB9FE1A85EC53
 _ROW_CHUNK = 4096  # shingles hashed per block, bounds the (shingles x permutations) matrix
 
+SAMPLE_KEY_TAG = 0xFF  # first byte of bucket keys made from bottom-k sample values
 MISSING_TIME = "~"  # sorts after every ISO timestamp: undated stories never win "earliest"
 
 
@@ -108,8 +109,10 @@ class MinHashConfig:
     seed: int = 1
     jaccard_threshold: float = 0.5
     containment_threshold: float = 0.8
-    containment_min_jaccard: float = 0.2
     containment_min_shingles: int = 20
+    sample_size: int = 128
+    sample_keys: int = 8
+    containment_min_samples: int = 16
     max_bucket_size: int = 200
 
     def __post_init__(self) -> None:
@@ -120,8 +123,10 @@ class MinHashConfig:
                 f"bands x rows ({self.bands} x {self.rows}) exceeds num_perm ({self.num_perm}); "
                 "raise --dedup_num_perm or lower bands/rows"
             )
-        if not 0 < self.bands < 256:
-            raise ValueError("bands must be in 1..255 (the band index is one byte of the key)")
+        if not 0 < self.bands < SAMPLE_KEY_TAG:
+            raise ValueError("bands must be in 1..254 (the band index is one byte of the key)")
+        if not 0 <= self.sample_keys <= self.sample_size:
+            raise ValueError("sample_keys must be between 0 and sample_size")
         if self.max_bucket_size < 2:
             raise ValueError("max_bucket_size must be >= 2")
 
@@ -135,7 +140,8 @@ class MinHashConfig:
     def __str__(self) -> str:
         return (
             f"{self.name}_j{self.jaccard_threshold:g}_c{self.containment_threshold:g}"
-            f"_cj{self.containment_min_jaccard:g}_cm{self.containment_min_shingles}"
+            f"_cm{self.containment_min_shingles}_cs{self.containment_min_samples}"
+            f"_sk{self.sample_keys}"
             f"_cap{self.max_bucket_size}"
         )
 
@@ -230,9 +236,36 @@ class MinHasher:
             keys.append(bytes([band]) + xxhash.xxh64_digest(chunk, self.config.seed))
         return keys
 
+    def bucket_keys(self, fingerprint: Fingerprint) -> list[bytes]:
+        """LSH band keys plus keys of the smallest sampled shingle hashes (none when empty).
+
+        Band keys find stories of similar size and content; an abridged copy of a long story
+        has a low Jaccard similarity to it and may share no band, but when A is contained in
+        B the smallest hashes of B that A holds are among A's smallest too, so the two share
+        one of their ``sample_keys`` smallest values with probability about
+        ``1 - (1 - |A| / |B|) ** sample_keys``.
+        """
+        import numpy as np
+
+        if fingerprint.empty:
+            return []
+        keys = self.band_keys(np.frombuffer(fingerprint.signature, dtype=np.uint32))
+        sample = np.frombuffer(fingerprint.sample, dtype=np.uint32)[: self.config.sample_keys]
+        tag = bytes([SAMPLE_KEY_TAG])
+        keys.extend(tag + int(value).to_bytes(4, "big") for value in sample)
+        return keys
+
+    def sample(self, shingles: np.ndarray) -> np.ndarray:
+        """Bottom-k sketch: the ``sample_size`` smallest 32-bit shingle hashes, sorted."""
+        import numpy as np
+
+        low = np.unique((shingles & np.uint64(0xFFFFFFFF)).astype(np.uint32))
+        return low[: self.config.sample_size]
+
     def fingerprint(self, story: Story) -> Fingerprint:
         shingles = self.shingle_hashes(story.text)
         signature = self.signature(shingles).tobytes() if len(shingles) else b""
+        sample = self.sample(shingles).tobytes() if len(shingles) else b""
         return Fingerprint(
             story_id=story.story_id,
             content_hash=story.content_hash or content_hash_for(story.text),
@@ -241,6 +274,7 @@ class MinHasher:
             text_length=len(story.text),
             shingle_count=len(shingles),
             signature=signature,
+            sample=sample,
         )
 
 
@@ -273,6 +307,7 @@ class Fingerprint:
     text_length: int
     shingle_count: int
     signature: bytes  # uint32 little-endian x num_perm; b"" for a text without tokens
+    sample: bytes = b""  # bottom-k sketch: smallest uint32 shingle hashes, sorted
     stored: bool = False
     cluster_id: str | None = None
     stored_on: str | None = None  # run date partition for stored fingerprints
@@ -295,6 +330,7 @@ class Fingerprint:
             "text_length": self.text_length,
             "shingle_count": self.shingle_count,
             "signature": base64.b64encode(self.signature).decode("ascii"),
+            "sample": base64.b64encode(self.sample).decode("ascii"),
             "cluster_id": self.cluster_id,
         }
 
@@ -308,6 +344,7 @@ class Fingerprint:
             text_length=int(record["text_length"]),
             shingle_count=int(record["shingle_count"]),
             signature=base64.b64decode(record["signature"]),
+            sample=base64.b64decode(record["sample"]),
             stored=True,
             cluster_id=record.get("cluster_id") or record["story_id"],
             stored_on=stored_on,
@@ -322,13 +359,32 @@ def jaccard_estimate(sig_a: bytes, sig_b: bytes) -> float:
     return float(np.count_nonzero(a == b)) / len(a)
 
 
-def containment_estimate(jaccard: float, size_a: int, size_b: int) -> float:
-    """Estimated share of the smaller shingle set found in the larger one."""
-    smaller = min(size_a, size_b)
-    if smaller <= 0:
-        return 0.0
-    intersection = jaccard * (size_a + size_b) / (1.0 + jaccard)
-    return min(1.0, intersection / smaller)
+def containment_estimate(a: Fingerprint, b: Fingerprint) -> tuple[float, int]:
+    """Share of the smaller story's shingles found in the larger one, and the evidence count.
+
+    Both bottom-k sketches hold *every* shingle hash of their story below their own cut-off
+    (the largest sampled value, or no cut-off when the whole set fits the sample), so below the
+    lower of the two cut-offs membership is known exactly: the estimate is the share of the
+    smaller story's sampled hashes under that cut-off that the other sketch also holds. A copy
+    fully contained in a longer story scores 1.0 however lopsided the sizes; only the number of
+    samples under the cut-off (returned as evidence) shrinks with the size ratio.
+    """
+    import numpy as np
+
+    small, large = (a, b) if a.shingle_count <= b.shingle_count else (b, a)
+    sample_small = np.frombuffer(small.sample, dtype=np.uint32)
+    sample_large = np.frombuffer(large.sample, dtype=np.uint32)
+    if not len(sample_small) or not len(sample_large):
+        return 0.0, 0
+    cutoff = np.uint32(0xFFFFFFFF)
+    for fp, sample in ((small, sample_small), (large, sample_large)):
+        if fp.shingle_count > len(sample):
+            cutoff = min(cutoff, sample[-1])
+    under = sample_small[sample_small <= cutoff]
+    if not len(under):
+        return 0.0, 0
+    shared = np.intersect1d(under, sample_large[sample_large <= cutoff], assume_unique=True)
+    return len(shared) / len(under), len(under)
 
 
 @dataclass(frozen=True)
@@ -348,12 +404,12 @@ def verify(a: Fingerprint, b: Fingerprint, config: MinHashConfig) -> Verdict:
     if a.empty or b.empty:
         return Verdict(False, 0.0, 0.0)
     jaccard = jaccard_estimate(a.signature, b.signature)
-    containment = containment_estimate(jaccard, a.shingle_count, b.shingle_count)
+    containment, evidence = containment_estimate(a, b)
     if jaccard >= config.jaccard_threshold:
         return Verdict(True, jaccard, containment)
     contained = (
         containment >= config.containment_threshold
-        and jaccard >= config.containment_min_jaccard
+        and evidence >= config.containment_min_samples
         and min(a.shingle_count, b.shingle_count) >= config.containment_min_shingles
     )
     return Verdict(contained, jaccard, containment)

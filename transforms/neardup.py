@@ -169,11 +169,7 @@ class _BandKeysFn(beam.DoFn):
         self._hasher = MinHasher(self._config)
 
     def process(self, fp: Fingerprint) -> Iterator[tuple[bytes, tuple[str, bool]]]:
-        import numpy as np
-
-        if fp.empty:
-            return
-        for key in self._hasher.band_keys(np.frombuffer(fp.signature, dtype=np.uint32)):
+        for key in self._hasher.bucket_keys(fp):
             yield key, (fp.story_id, fp.stored)
 
 
