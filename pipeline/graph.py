@@ -97,7 +97,11 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         dead_before,
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
-    rejected = (extracted["rejected"], riders["rejected"]) | "AllRejected" >> beam.Flatten()
+    rejected = (
+        extracted["rejected"],
+        riders["rejected"],
+        *([deduped["rejected"]] if "rejected" in deduped else []),
+    ) | "AllRejected" >> beam.Flatten()
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],
@@ -105,6 +109,10 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
+    if "fingerprints" in deduped:  # cross-run dedup state, appended only after the write
+        _ = deduped["fingerprints"] | "StoreFingerprints" >> dedup.StoreFingerprints(
+            job.dedup, after=files
+        )
     return Outputs(
         entries=read["ok"],
         pages=fetched["ok"],

@@ -1,80 +1,189 @@
-"""DeduplicateStories: one canonical story per group of copies; the copies are kept, linked.
+"""DeduplicateStories: one canonical story per cluster of copies; every copy kept and linked.
 
-Exact copies are found by grouping on ``content_hash`` (a digest of the case-, whitespace- and
-punctuation-folded text), so the decision is made with Beam grouping, never with a set held in
-one worker's memory. The canonical choice is deterministic: earliest published, then fewer
-cleaning-rule hits (less residue), then longer text, then story id.
+Batch (scheduled runs), see ``transforms/neardup.py`` for the graph and
+``transforms/minhash.py`` for the fingerprints and the verification maths:
+
+* exact copies group on ``content_hash`` (normalised text) -> ``same_text``;
+* near copies (re-headlined, abridged, boilerplate-wrapped, spun) are found by MinHash LSH
+  buckets, every candidate pair is verified (Jaccard estimate or bottom-k containment) and the
+  clusters are the connected components of verified pairs -> ``near_duplicate``;
+* the canonical is the earliest published story, then fewer cleaning-rule hits, then longer
+  text, then story id; ``cluster_id`` is the canonical's story id;
+* with ``--state_location`` the run also dedups against the fingerprints of the runs within
+  ``--dedup_horizon_days`` (a new copy of yesterday's story points at yesterday's canonical) and,
+  after its outputs are written, stores its own (``transforms/dedup_store.py``). A story an
+  earlier run already wrote goes to ``rejected`` with reason ``already_stored``.
+
+Streaming (``--streaming``): the same fingerprints and verification with keyed state per bucket
+and an event-time TTL of the horizon, first-seen wins (``transforms/dedup_stream.py``).
+
+Trafilatura's own ``deduplicate=True`` is never used: its LRU cache of seen paragraphs makes
+the extracted text depend on which pages a worker happened to see before (non-deterministic) and
+silently deletes repeated passages from the text instead of recording a decision.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from transforms.records import Story
+from transforms import minhash
+from transforms.dedup_store import AppendFingerprints, ReadFingerprintStore, StoreConfig
+from transforms.dedup_stream import StreamingDedup
+from transforms.minhash import MinHashConfig
+from transforms.neardup import DedupStories
+from transforms.records import Rejected, Story
+
+logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
+DEFAULT_HORIZON_DAYS = 7
 
 
 @dataclass(frozen=True)
 class DedupConfig:
-    enabled: bool = True
+    """Dedup knobs; ``str(config.minhash)`` belongs in the run report's settings."""
+
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    state_location: str | None = None
+    run_date: str | None = None  # YYYY-MM-DD[THH]; partition the store appends to
+    run_id: str | None = None
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    streaming: bool = False
+    components_rounds: int = 3
+
+    def __post_init__(self) -> None:
+        if self.horizon_days < 0:
+            raise ValueError("--dedup_horizon_days must be >= 0")
+        if self.components_rounds < 1:
+            raise ValueError("components_rounds must be >= 1")
+
+    @property
+    def store(self) -> StoreConfig | None:
+        if not self.state_location:
+            return None
+        run_date = (self.run_date or "")[:10]
+        if not run_date:
+            raise ValueError("a fingerprint store needs a run date (--run_date YYYY-MM-DD)")
+        run_id = self.run_id or self.run_date or run_date
+        run_id = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in run_id)
+        return StoreConfig(self.state_location, run_date, run_id, self.horizon_days)
 
 
 def canonical_order(story: Story) -> tuple:
     """Sort key: the first story in this order is the canonical one of its cluster."""
     return (
-        story.published_at or "9999",
+        minhash.sortable_time(story.published_at or story.fetched_at),
         story.cleaning_hit_count,
         -len(story.text),
         story.story_id,
     )
 
 
-def resolve_exact(group: tuple[str, Iterable[Story]]) -> Iterator:
-    _, members = group
-    ordered = sorted(members, key=canonical_order)
-    canonical = ordered[0]
-    size = len(ordered)
-    yield canonical.replace(cluster_id=canonical.story_id, cluster_size=size)
-    for copy in ordered[1:]:
-        Metrics.counter(NAMESPACE, "dedup_same_text").inc()
-        yield beam.pvalue.TaggedOutput(
-            "duplicates",
-            copy.replace(
-                cluster_id=canonical.story_id,
-                cluster_size=size,
-                duplicate_of=canonical.story_id,
-                duplicate_reason="same_text",
-                similarity=1.0,
-            ),
-        )
+def _already_stored(story: Story) -> Rejected:
+    return Rejected(
+        stage="dedup",
+        reason="already_stored",
+        url=story.url,
+        story_id=story.story_id,
+        duplicate_of=story.cluster_id,
+        entry_id=story.entry_id,
+        at=story.fetched_at,
+        detail="written by an earlier run (its fingerprint is in the dedup store)",
+    )
 
 
 class DeduplicateStories(beam.PTransform):
-    """Story -> {"ok": canonical Story, "duplicates": Story copies}."""
+    """Story -> {"ok", "duplicates", "rejected", "dead", "fingerprints"}.
+
+    ``fingerprints`` are this run's decided stories for the store; pass them to
+    ``StoreFingerprints`` after the write so a failed write is never recorded as done.
+    """
 
     def __init__(self, config: DedupConfig) -> None:
         super().__init__()
         self.config = config
 
-    def expand(self, stories):
-        results = (
-            stories
-            | "KeyByContentHash" >> beam.Map(lambda s: (s.content_hash, s))
-            | "GroupByContentHash" >> beam.GroupByKey()
-            | "ChooseCanonical" >> beam.FlatMap(resolve_exact).with_outputs("duplicates", main="ok")
+    def expand(self, stories: beam.PCollection) -> dict[str, beam.PCollection]:
+        config = self.config
+        if config.streaming:
+            outputs = stories | "StreamingDedup" >> StreamingDedup(
+                config.minhash, horizon_seconds=config.horizon_days * 86400
+            )
+            dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
+            fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
+        else:
+            store = config.store
+            stored = (
+                stories.pipeline
+                | "ReadFingerprintStore" >> ReadFingerprintStore(store, config.minhash)
+                if store
+                else None
+            )
+            outputs = stories | "Dedup" >> DedupStories(
+                config.minhash, stored, config.components_rounds
+            )
+            dead = outputs["dead"]
+            fingerprints = outputs["fingerprints"]
+        rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
+        return {
+            "ok": outputs["ok"],
+            "duplicates": outputs["duplicates"],
+            "rejected": rejected,
+            "dead": dead,
+            "fingerprints": fingerprints,
+        }
+
+
+class StoreFingerprints(beam.PTransform):
+    """Appends the run's fingerprints to the store once ``after`` (the written files) is done."""
+
+    def __init__(self, config: DedupConfig, after: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.after = after
+
+    def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
+        store = self.config.store
+        if store is None or self.config.streaming:
+            return fingerprints.pipeline | "NoStore" >> beam.Create([])
+        return fingerprints | "AppendFingerprints" >> AppendFingerprints(
+            store, self.config.minhash, after=self.after
         )
-        return {"ok": results.ok, "duplicates": results.duplicates}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Exact dedup has no knobs; near-duplicate options are added with MinHash/LSH."""
+    """Dedup flags; ``--state_location``, ``--run_date`` and ``--run_id`` are job-level flags."""
+    group = parser.add_argument_group("dedup")
+    group.add_argument(
+        "--dedup_horizon_days",
+        type=int,
+        default=DEFAULT_HORIZON_DAYS,
+        help="How many days of earlier runs (batch, via --state_location) or of event time "
+        "(streaming state TTL) a new story is de-duplicated against.",
+    )
+    minhash.add_arguments(group)
 
 
-def config_from_options(options) -> DedupConfig:
-    return DedupConfig()
+def config_from_options(options: PipelineOptions) -> DedupConfig:
+    values = options.get_all_options()
+    run_date = values.get("run_date")
+    state_location = values.get("state_location")
+    if state_location and not run_date:
+        # Only picks the store partition to append to; pass --run_date for reproducible runs.
+        run_date = datetime.now(UTC).strftime("%Y-%m-%d")
+        logger.warning("no --run_date: dedup store partition defaults to today (%s)", run_date)
+    horizon = values.get("dedup_horizon_days")
+    return DedupConfig(
+        minhash=minhash.config_from_values(values),
+        state_location=state_location,
+        run_date=run_date,
+        run_id=values.get("run_id"),
+        horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
+        streaming=bool(options.view_as(StandardOptions).streaming),
+    )

@@ -2,7 +2,7 @@
 
 Layout (local path or ``gs://``, always through ``FileSystems``)::
 
-    <state_location>/dedup/<MinHashConfig.name>/dt=<run date>/fingerprints-<digest>.jsonl
+    <state_location>/dedup/<MinHashConfig.name>/dt=<run date>/fingerprints-<run id>.jsonl
 
 One JSON line per story a run decided (canonicals *and* duplicates, so a re-run recognises every
 story it already wrote and a copy of a copy still finds its cluster): story id, cluster id, band
@@ -10,11 +10,14 @@ keys (hex), signature (base64 uint32), shingle count, content hash, published ti
 are by *run* date, so the horizon (``--dedup_horizon_days``) is counted in days of runs and a re-run
 of a day always sees what that day wrote, whatever the stories' own publication dates.
 
-Idempotence: a run appends only stories whose id is not already in the store; the file name is a
-digest of its sorted story ids, written to a temporary name and renamed, and skipped when it
-already exists. A second run over the same stories therefore writes nothing. The signature
-config's name is part of the path: changing shingle size, permutations, bands or seed starts a
-fresh store rather than comparing incompatible signatures.
+Idempotence: a *later* run that meets a story id already in the store does not decide or write it
+again (the story goes to ``rejected/`` as ``already_stored``), and appends only what it decided
+itself, so a second run over the same stories writes no new canonicals and no new fingerprints.
+A *re-run* of the same run (same run id) ignores its own earlier file, so it reproduces the same
+decisions (the writer replaces that run's files) and replaces its file with identical content:
+nothing is written twice. Files are written under a temporary name and renamed into place. The
+signature config's name is part of the path: changing shingle size, permutations, bands or seed
+starts a fresh store rather than comparing incompatible signatures.
 """
 
 from __future__ import annotations
@@ -43,15 +46,22 @@ class StoreConfig:
 
     state_location: str
     run_date: str  # YYYY-MM-DD, the partition this run appends to
+    run_id: str
     horizon_days: int = 7
 
     def __post_init__(self) -> None:
         date.fromisoformat(self.run_date)
+        if not self.run_id or "/" in self.run_id:
+            raise ValueError(f"run id {self.run_id!r} cannot name a store file")
         if self.horizon_days < 0:
             raise ValueError("--dedup_horizon_days must be >= 0")
 
     def root(self, minhash: MinHashConfig) -> str:
         return FileSystems.join(self.state_location.rstrip("/"), "dedup", minhash.name)
+
+    @property
+    def file_name(self) -> str:
+        return f"fingerprints-{self.run_id}.jsonl"
 
     def days(self) -> list[str]:
         """Run-date partitions inside the horizon, oldest first (today included)."""
@@ -71,14 +81,17 @@ def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
 class _ReadStoreDayFn(beam.DoFn):
     """Reads one run-date partition; a missing partition is simply an empty day."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, own_file: str) -> None:
         self._root = root
+        self._own_file = own_file
         self._loaded = Metrics.counter(NAMESPACE, "dedup_store_loaded")
 
     def process(self, day: str) -> Iterator[Fingerprint]:
         pattern = FileSystems.join(self._root, f"dt={day}", "fingerprints-*.jsonl")
         match = FileSystems.match([pattern])[0]
         for metadata in sorted(match.metadata_list, key=lambda m: m.path):
+            if metadata.path.rsplit("/", 1)[-1] == self._own_file:
+                continue  # a re-run of this run: decide again, do not dedup against itself
             with FileSystems.open(metadata.path) as handle:
                 for line in handle:
                     if line.strip():
@@ -98,42 +111,37 @@ class ReadFingerprintStore(beam.PTransform):
         return (
             pbegin
             | "StoreDays" >> beam.Create(self._store.days())
-            | "ReadStoreDay" >> beam.ParDo(_ReadStoreDayFn(self._store.root(self._minhash)))
+            | "ReadStoreDay"
+            >> beam.ParDo(_ReadStoreDayFn(self._store.root(self._minhash), self._store.file_name))
             | "SpreadStored" >> beam.Reshuffle()
         )
 
 
 class _WriteStoreFileFn(beam.DoFn):
-    def __init__(self, root: str, minhash: MinHashConfig) -> None:
-        self._root = root
+    def __init__(self, directory: str, file_name: str, minhash: MinHashConfig) -> None:
+        self._directory = directory
+        self._file_name = file_name
         self._minhash = minhash
         self._appended = Metrics.counter(NAMESPACE, "dedup_store_appended")
-        self._skipped = Metrics.counter(NAMESPACE, "dedup_store_files_existing")
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._minhash)
 
     def process(self, element: tuple[str, Iterable[Fingerprint]]) -> Iterator[str]:
-        day, fingerprints = element
+        _, fingerprints = element
         unique = {fp.story_id: fp for fp in fingerprints}
         if not unique:
             return
         ids = sorted(unique)
-        digest = stable_hash(*ids, length=16)
-        directory = FileSystems.join(self._root, f"dt={day}")
-        final = FileSystems.join(directory, f"fingerprints-{digest}.jsonl")
-        if FileSystems.exists(final):
-            self._skipped.inc()
-            yield final
-            return
-        temporary = FileSystems.join(directory, f".tmp-fingerprints-{digest}.jsonl")
+        final = FileSystems.join(self._directory, self._file_name)
+        temporary = FileSystems.join(self._directory, f".tmp-{stable_hash(*ids)}-{self._file_name}")
         lines = (json.dumps(store_record(unique[i], self._hasher), sort_keys=True) for i in ids)
         body = ("\n".join(lines) + "\n").encode("utf-8")
         with FileSystems.create(temporary) as handle:
             handle.write(body)
-        FileSystems.rename([temporary], [final])
+        FileSystems.rename([temporary], [final])  # replaces a re-run's own earlier file
         self._appended.inc(len(ids))
-        logger.info("appended %d fingerprints to %s", len(ids), final)
+        logger.info("stored %d fingerprints in %s", len(ids), final)
         yield final
 
 
@@ -158,6 +166,7 @@ class AppendFingerprints(beam.PTransform):
 
     def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
         day = self._store.run_date
+        # One file per run: the run's own decisions, gathered on one key (bounded by run size).
         if self._after is not None:
             barrier = beam.pvalue.AsList(
                 self._after | "BarrierCount" >> beam.combiners.Count.Globally()
@@ -170,5 +179,11 @@ class AppendFingerprints(beam.PTransform):
             | "KeyByRunDate" >> beam.Map(lambda fp: (day, fp))
             | "GroupRunDate" >> beam.GroupByKey()
             | "WriteStoreFile"
-            >> beam.ParDo(_WriteStoreFileFn(self._store.root(self._minhash), self._minhash))
+            >> beam.ParDo(
+                _WriteStoreFileFn(
+                    FileSystems.join(self._store.root(self._minhash), f"dt={day}"),
+                    self._store.file_name,
+                    self._minhash,
+                )
+            )
         )
