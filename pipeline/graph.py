@@ -89,19 +89,19 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         tagged["dead"],
         *([deduped["dead"]] if "dead" in deduped else []),
     ) | "FlattenDeadLetters" >> beam.Flatten()
+    rejected_before = (
+        extracted["rejected"],
+        *([deduped["rejected"]] if "rejected" in deduped else []),
+    ) | "FlattenRejected" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
         deduped["ok"],
         deduped["duplicates"],
-        extracted["rejected"],
+        rejected_before,
         dead_before,
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
-    rejected = (
-        extracted["rejected"],
-        riders["rejected"],
-        *([deduped["rejected"]] if "rejected" in deduped else []),
-    ) | "AllRejected" >> beam.Flatten()
+    rejected = (rejected_before, riders["rejected"]) | "AllRejected" >> beam.Flatten()
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],

@@ -134,7 +134,8 @@ class MinHashConfig:
     def name(self) -> str:
         """The part of the config that makes signatures comparable."""
         return (
-            f"minhash_k{self.shingle_size}_p{self.num_perm}_b{self.bands}x{self.rows}_s{self.seed}"
+            f"minhash_k{self.shingle_size}_p{self.num_perm}_b{self.bands}x{self.rows}"
+            f"_s{self.seed}_m{self.sample_size}"
         )
 
     def __str__(self) -> str:
