@@ -55,7 +55,8 @@ class DedupConfig:
     run_id: str | None = None
     horizon_days: int = DEFAULT_HORIZON_DAYS
     streaming: bool = False
-    components_rounds: int = 3
+    components_rounds: int = 2
+    observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
 
     def __post_init__(self) -> None:
         if self.horizon_days < 0:
@@ -113,7 +114,9 @@ class DeduplicateStories(beam.PTransform):
         config = self.config
         if config.streaming:
             outputs = stories | "StreamingDedup" >> StreamingDedup(
-                config.minhash, horizon_seconds=config.horizon_days * 86400
+                config.minhash,
+                horizon_seconds=config.horizon_days * 86400,
+                observe_state=config.observe_stream_state,
             )
             dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
             fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
@@ -131,13 +134,16 @@ class DeduplicateStories(beam.PTransform):
             dead = outputs["dead"]
             fingerprints = outputs["fingerprints"]
         rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
-        return {
+        result = {
             "ok": outputs["ok"],
             "duplicates": outputs["duplicates"],
             "rejected": rejected,
             "dead": dead,
             "fingerprints": fingerprints,
         }
+        if "held" in outputs:
+            result["bucket_state_sizes"] = outputs["held"]
+        return result
 
 
 class StoreFingerprints(beam.PTransform):

@@ -117,12 +117,14 @@ EXPIRY_PARAM = beam.DoFn.TimerParam(EXPIRY)
 class BucketStateFn(beam.DoFn):
     """Per bucket key: verify against live members, vote, remember, expire after the horizon."""
 
-    def __init__(self, config: MinHashConfig, horizon_seconds: int) -> None:
+    def __init__(self, config: MinHashConfig, horizon_seconds: int, observe: bool = False) -> None:
         self._config = config
+        self._observe = observe
         self._horizon_micros = int(horizon_seconds) * 1_000_000
         self._added = Metrics.counter(NAMESPACE, "dedup_stream_members_added")
         self._expired = Metrics.counter(NAMESPACE, "dedup_stream_members_expired")
         self._full = Metrics.counter(NAMESPACE, "dedup_stream_bucket_full")
+        self._stale = Metrics.counter(NAMESPACE, "dedup_stream_stale_members")
 
     def process(
         self,
@@ -132,10 +134,14 @@ class BucketStateFn(beam.DoFn):
     ) -> Iterator[tuple[str, tuple]]:
         _, member = element
         story_id, at = member[0], member[1]
+        held = list(members.read())
         live = sorted(
-            (m for m in members.read() if m[1] + self._horizon_micros > at),
-            key=lambda m: (m[1], m[0]),
+            (m for m in held if m[1] + self._horizon_micros > at), key=lambda m: (m[1], m[0])
         )
+        # Members past the horizon that a timer has not dropped yet (late watermark).
+        self._stale.inc(len(held) - len(live))
+        if self._observe:
+            yield beam.pvalue.TaggedOutput("held", (story_id, len(held)))
         if any(m[0] == story_id for m in live):
             yield story_id, ("seen",)
             return
@@ -199,13 +205,23 @@ def _decide(element: tuple[str, dict[str, list]]) -> Iterator:
 
 
 class StreamingDedup(beam.PTransform):
-    """Timestamped Stories (unbounded) -> {"ok", "duplicates", "seen"}; first-seen wins."""
+    """Timestamped Stories (unbounded) -> {"ok", "duplicates", "seen", "held"}; first seen wins.
+
+    ``held`` (only with ``observe_state``) is an observation per (story, bucket): how many
+    members the bucket's state held when the story arrived, expired or not. It is how a test
+    (or a monitoring job) can see that the state stays bounded by the horizon.
+    """
 
     def __init__(
-        self, config: MinHashConfig, horizon_seconds: int, decision_window_seconds: int = 60
+        self,
+        config: MinHashConfig,
+        horizon_seconds: int,
+        decision_window_seconds: int = 60,
+        observe_state: bool = False,
     ) -> None:
         super().__init__()
         self._config = config
+        self._observe = observe_state
         self._horizon = horizon_seconds
         self._window = decision_window_seconds
 
@@ -214,9 +230,16 @@ class StreamingDedup(beam.PTransform):
             stories
             | "StreamFingerprint" >> beam.ParDo(FingerprintFn(self._config))
             | "StreamGlobalWindow" >> beam.WindowInto(GlobalWindows())
-            | "StreamBucketKeys" >> beam.ParDo(_StreamKeysFn(self._config))
-            | "BucketState" >> beam.ParDo(BucketStateFn(self._config, self._horizon))
-            | "VotesWindow" >> beam.WindowInto(FixedWindows(Duration(seconds=self._window)))
+            | "StreamBucketKeys"
+            >> beam.ParDo(_StreamKeysFn(self._config)).with_output_types(tuple[bytes, Member])
+            | "BucketState"
+            >> beam.ParDo(BucketStateFn(self._config, self._horizon, self._observe))
+            .with_input_types(tuple[bytes, Member])
+            .with_outputs("held", main="votes")
+        )
+        held = votes.held
+        votes = votes.votes | "VotesWindow" >> beam.WindowInto(
+            FixedWindows(Duration(seconds=self._window))
         )
         keyed = (
             stories
@@ -229,4 +252,9 @@ class StreamingDedup(beam.PTransform):
             | "DecideFirstSeen"
             >> beam.FlatMap(_decide).with_outputs("duplicates", "seen", main="ok")
         )
-        return {"ok": decided.ok, "duplicates": decided.duplicates, "seen": decided.seen}
+        return {
+            "ok": decided.ok,
+            "duplicates": decided.duplicates,
+            "seen": decided.seen,
+            "held": held,
+        }

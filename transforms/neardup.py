@@ -208,7 +208,7 @@ def _attach_left(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Fi
     if not grouped["fp"]:
         return
     left = grouped["fp"][0]
-    for right_id in grouped["pairs"]:
+    for right_id in sorted(set(grouped["pairs"])):  # a pair proposed by several buckets
         yield right_id, left
 
 
@@ -336,7 +336,7 @@ def _relabel(entry: tuple[str, str], residual: dict[str, str]) -> Iterator[tuple
 class ConnectedComponents(beam.PTransform):
     """Edges (a, b) -> (node, smallest node id of its component) for every node with an edge."""
 
-    def __init__(self, rounds: int = 3) -> None:
+    def __init__(self, rounds: int = 2) -> None:
         super().__init__()
         self._rounds = rounds
 
@@ -462,7 +462,7 @@ class ClusterFingerprints(beam.PTransform):
         self,
         config: MinHashConfig,
         stored: beam.PCollection | None = None,
-        components_rounds: int = 3,
+        components_rounds: int = 2,
     ) -> None:
         super().__init__()
         self._config = config
@@ -471,18 +471,22 @@ class ClusterFingerprints(beam.PTransform):
 
     def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
         stored = self._stored
-        if stored is None:
+        decided: list[beam.PCollection] = []
+        if stored is None:  # a run without a store: nothing to check ids against
             stored = fingerprints.pipeline | "NoStored" >> beam.Create([])
-        seen = {
-            "new": fingerprints | "KeyNewById" >> beam.Map(lambda fp: (fp.story_id, fp)),
-            "stored": stored | "KeyStoredById" >> beam.Map(lambda fp: (fp.story_id, fp)),
-        } | "SeenCheck" >> beam.CoGroupByKey()
-        unseen = seen | "SplitSeen" >> beam.FlatMap(_seen_split).with_outputs(
-            "decided", main="unseen"
-        )
+            candidates = fingerprints
+        else:
+            seen = {
+                "new": fingerprints | "KeyNewById" >> beam.Map(lambda fp: (fp.story_id, fp)),
+                "stored": stored | "KeyStoredById" >> beam.Map(lambda fp: (fp.story_id, fp)),
+            } | "SeenCheck" >> beam.CoGroupByKey()
+            unseen = seen | "SplitSeen" >> beam.FlatMap(_seen_split).with_outputs(
+                "decided", main="unseen"
+            )
+            decided.append(unseen.decided)
+            candidates = (unseen.unseen, stored) | "WithStoredForExact" >> beam.Flatten()
         groups = (
-            (unseen.unseen, stored)
-            | "WithStoredForExact" >> beam.Flatten()
+            candidates
             | "KeyByContent" >> beam.Map(lambda fp: (fp.content_hash, fp))
             | "ExactGroups" >> beam.GroupByKey()
             | "ExactSplit"
@@ -496,7 +500,6 @@ class ClusterFingerprints(beam.PTransform):
             | "BandKeys" >> beam.ParDo(_BandKeysFn(self._config))
             | "BandBuckets" >> beam.GroupByKey()
             | "BucketPairs" >> beam.ParDo(_BucketPairsFn(self._config.max_bucket_size))
-            | "DistinctPairs" >> beam.Distinct()
             | "VerifyPairs" >> VerifyCandidates(self._config, nodes_by_id)
         )
         labels = edges | "Components" >> ConnectedComponents(self._rounds)
@@ -513,11 +516,7 @@ class ClusterFingerprints(beam.PTransform):
             "members": groups.members,
         } | "ResolveGroups" >> beam.CoGroupByKey()
         group_decisions = resolved | "ResolveGroupDecisions" >> beam.ParDo(_ResolveGroupFn())
-        return (
-            unseen.decided,
-            groups.decided,
-            group_decisions,
-        ) | "AllDecisions" >> beam.Flatten()
+        return (*decided, groups.decided, group_decisions) | "AllDecisions" >> beam.Flatten()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -583,7 +582,7 @@ class DedupStories(beam.PTransform):
         self,
         config: MinHashConfig,
         stored: beam.PCollection | None = None,
-        components_rounds: int = 3,
+        components_rounds: int = 2,
     ) -> None:
         super().__init__()
         self._config = config

@@ -1,0 +1,511 @@
+"""DeduplicateStories under a real DirectRunner: seeds, failure modes, runs over time, streaming."""
+
+from __future__ import annotations
+
+import ast
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.utils.timestamp import Timestamp
+
+from transforms import dedup
+from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
+from transforms.minhash import MinHashConfig
+from transforms.neardup import ConnectedComponents, _BucketPairsFn
+from transforms.records import Story, content_hash_for
+
+REPO = Path(__file__).resolve().parents[2]
+OUTPUTS = ("ok", "duplicates", "rejected", "dead")
+
+_VOCAB_TEXT = (
+    "minister said talks would continue next week after the parliament voted against "
+    "the budget plan while protesters gathered outside the building in the capital city "
+    "police reported several arrests officials declined to comment on the negotiations "
+    "analysts expect markets to react strongly as the central bank weighs interest rates "
+    "exporters warned of shortages farmers blocked roads and the opposition called for "
+    "early elections citing corruption and a slowing economy across the northern regions"
+)
+VOCAB = tuple(_VOCAB_TEXT.split())
+
+
+def words(seed: int, n: int = 250) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(VOCAB) + str(rng.randrange(40)) for _ in range(n))
+
+
+def story(
+    story_id: str,
+    text: str,
+    published: str | None = "2026-11-24T08:00:00Z",
+    site: str = "a.example",
+    **kw: Any,
+) -> Story:
+    return Story(
+        story_id=story_id,
+        entry_id=f"e-{story_id}",
+        url=f"https://{site}/{story_id}",
+        canonical_url=f"https://{site}/{story_id}",
+        site=site,
+        feed_url=f"https://{site}/feed",
+        title="",
+        text=text,
+        fetched_at="2026-11-24T09:00:00Z",
+        published_at=published,
+        content_hash=content_hash_for(text),
+        **kw,
+    )
+
+
+def _describe(record: Any) -> str:
+    return json.dumps(record.to_json(), sort_keys=True, default=list)
+
+
+def run_dedup(
+    tmp: Path, stories: list[Story], config: DedupConfig | None = None, name: str = "run"
+) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """Runs the stage (and the store append) and reads every output back from disk."""
+    config = config or DedupConfig()
+    out = tmp / name
+    p = beam.Pipeline(options=PipelineOptions(flags=[], runner="DirectRunner"))
+    outputs = p | "Stories" >> beam.Create(stories) | "Dedup" >> DeduplicateStories(config)
+    for key in OUTPUTS:
+        _ = (
+            outputs[key]
+            | f"Describe{key}" >> beam.Map(_describe)
+            | f"Write{key}" >> beam.io.WriteToText(str(out / key), file_name_suffix=".jsonl")
+        )
+    _ = outputs["fingerprints"] | "Store" >> StoreFingerprints(config)
+    result = p.run()
+    result.wait_until_finish()
+    records: dict[str, list[dict]] = {}
+    for key in OUTPUTS:
+        rows = []
+        for path in sorted(out.glob(f"{key}-*.jsonl")):
+            rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+        records[key] = sorted(rows, key=lambda r: r.get("story_id") or "")
+    counters = {
+        r.key.metric.name: r.committed
+        for r in result.metrics().query(MetricsFilter().with_namespace("wirestream"))["counters"]
+    }
+    return records, counters
+
+
+def ids(rows: list[dict]) -> list[str]:
+    return [r["story_id"] for r in rows]
+
+
+# ---------------------------------------------------------------------------------------------
+# seeds
+
+
+def _seed(shared_dir: Path, prefix: str) -> str:
+    (path,) = (shared_dir / "seeds").glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def test_seed_001_spun_copy_clusters_with_its_original(tmp_path: Path, shared_dir: Path) -> None:
+    spun = _seed(shared_dir, "001")
+    original = spun.split("\nrewrite this title", 1)[0]
+    assert len(original) < len(spun) * 0.6  # the spinner residue and second copy follow
+    stories = [
+        story("orig001", original, "2025-01-27T09:00:00Z", site="dw.example"),
+        story("spun001", spun, "2025-01-27T15:00:00Z", site="newsfarm.example"),
+    ]
+    records, _ = run_dedup(tmp_path, stories)
+    assert ids(records["ok"]) == ["orig001"]
+    (copy,) = records["duplicates"]
+    assert copy["story_id"] == "spun001"
+    assert copy["duplicate_of"] == "orig001" and copy["cluster_id"] == "orig001"
+    assert copy["duplicate_reason"] == "near_duplicate"
+    assert copy["similarity"] >= 0.8
+    assert records["ok"][0]["cluster_size"] == 2
+
+
+def test_seed_001_original_wins_on_cleaning_hits_when_published_together(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    spun = _seed(shared_dir, "001")
+    original = spun.split("\nrewrite this title", 1)[0]
+    when = "2025-01-27T09:00:00Z"
+    stories = [
+        story("zz-orig", original, when),
+        story("aa-spun", spun, when, cleaning_hits=(("spinner_residue", 2),)),
+    ]
+    records, _ = run_dedup(tmp_path, stories)
+    assert ids(records["ok"]) == ["zz-orig"]
+    assert ids(records["duplicates"]) == ["aa-spun"]
+
+
+def test_seeds_000_and_004_share_background_but_stay_apart(
+    tmp_path: Path, shared_dir: Path
+) -> None:
+    stories = [story(f"seed{n}", _seed(shared_dir, n)) for n in ("000", "001", "002", "003", "004")]
+    records, _ = run_dedup(tmp_path, stories)
+    assert ids(records["ok"]) == ["seed000", "seed001", "seed002", "seed003", "seed004"]
+    assert records["duplicates"] == []
+    assert len({r["cluster_id"] for r in records["ok"]}) == 5
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical choice, exact copies, determinism
+
+
+def test_canonical_is_earliest_then_fewer_hits_then_longer_then_id(tmp_path: Path) -> None:
+    base = words(1)
+    stories = [
+        story("late", base + " one", "2026-11-24T10:00:00Z"),
+        story("early", base + " two", "2026-11-24T07:00:00+00:00"),
+        story("undated", base + " three", None),
+    ]
+    records, _ = run_dedup(tmp_path, stories, name="time")
+    assert ids(records["ok"]) == ["early"]
+    assert {r["duplicate_of"] for r in records["duplicates"]} == {"early"}
+
+    same_time = [
+        story("hits", base + " a", cleaning_hits=(("promo", 1),)),
+        story("short", base + " b"),
+        story("long", base + " b and a longer tail"),
+        story("b-tie", base + " c and a longer tail"),
+    ]
+    records, _ = run_dedup(tmp_path, same_time, name="ties")
+    assert ids(records["ok"]) == ["b-tie"]  # fewest hits, longest text, then smallest id
+
+
+def test_exact_copies_are_same_text_duplicates(tmp_path: Path) -> None:
+    text = words(2)
+    stories = [
+        story("first", text, "2026-11-24T06:00:00Z"),
+        story("second", text.upper() + " !!!", "2026-11-24T07:00:00Z"),
+        story("third", text, "2026-11-24T08:00:00Z"),
+    ]
+    records, counters = run_dedup(tmp_path, stories)
+    assert ids(records["ok"]) == ["first"]
+    for copy in records["duplicates"]:
+        assert copy["duplicate_reason"] == "same_text"
+        assert copy["duplicate_of"] == "first" and copy["similarity"] == 1.0
+    assert counters["dedup_same_text"] == 2
+    assert records["ok"][0]["cluster_size"] == 3
+
+
+def test_output_is_identical_whatever_the_input_order(tmp_path: Path) -> None:
+    stories = []
+    for n in range(12):
+        base = words(100 + n)
+        stories.append(story(f"s{n:02d}", base, f"2026-11-24T0{n % 9}:00:00Z"))
+        if n % 3 == 0:
+            abridged = " ".join(base.split()[:180])
+            stories.append(story(f"c{n:02d}", abridged, "2026-11-24T09:30:00Z"))
+    first, _ = run_dedup(tmp_path, stories, name="one")
+    shuffled = stories[:]
+    random.Random(5).shuffle(shuffled)
+    second, _ = run_dedup(tmp_path, shuffled, name="two")
+    assert first == second
+    assert len(first["duplicates"]) == 4
+
+
+def test_text_is_never_modified(tmp_path: Path) -> None:
+    """Unlike trafilatura's deduplicate=True, which deletes passages it saw before."""
+    repeated = words(3, 120)
+    text = repeated + "\n" + repeated  # a page that repeats itself, as spun copies do
+    records, _ = run_dedup(tmp_path, [story("rep", text)])
+    assert records["ok"][0]["text"] == text
+
+
+def _enables_deduplicate(node: ast.AST) -> bool:
+    """``f(..., deduplicate=<anything but False>)`` or ``{"deduplicate": True}``."""
+    if isinstance(node, ast.Call):
+        return any(
+            kw.arg == "deduplicate"
+            and not (isinstance(kw.value, ast.Constant) and kw.value.value is False)
+            for kw in node.keywords
+        )
+    if isinstance(node, ast.Dict):
+        return any(
+            isinstance(k, ast.Constant)
+            and k.value == "deduplicate"
+            and isinstance(v, ast.Constant)
+            and v.value is True
+            for k, v in zip(node.keys, node.values, strict=True)
+        )
+    return False
+
+
+def test_trafilatura_deduplicate_is_never_enabled() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for folder in ("transforms", "pipeline")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _enables_deduplicate(node)
+    ]
+    assert offenders == []
+    example = ast.parse("trafilatura.extract(html, deduplicate=True)")
+    assert any(_enables_deduplicate(node) for node in ast.walk(example))
+
+
+# ---------------------------------------------------------------------------------------------
+# failure modes of other dedup tools
+
+
+def test_lsh_candidates_are_verified_not_chained(tmp_path: Path) -> None:
+    """A-B and B-C share half their text (LSH candidates); no pair passes, so no cluster."""
+    parts = [words(10 + n, 150) for n in range(4)]
+    stories = [
+        story("a", parts[0] + " " + parts[1], "2026-11-24T07:00:00Z"),
+        story("b", parts[1] + " " + parts[2]),
+        story("c", parts[2] + " " + parts[3]),
+    ]
+    records, counters = run_dedup(tmp_path, stories, name="strict")
+    assert counters.get("dedup_candidate_pairs", 0) >= 2
+    assert counters.get("dedup_pairs_refused", 0) >= 2
+    assert counters.get("dedup_pairs_verified", 0) == 0
+    assert ids(records["ok"]) == ["a", "b", "c"]
+
+    # The same candidates with a permissive verifier do chain: verification is what decides.
+    loose = DedupConfig(minhash=MinHashConfig(jaccard_threshold=0.2))
+    records, _ = run_dedup(tmp_path, stories, loose, name="loose")
+    assert ids(records["ok"]) == ["a"]
+    assert ids(records["duplicates"]) == ["b", "c"]
+
+
+def test_short_stories_do_not_collapse_into_one_cluster(tmp_path: Path) -> None:
+    texts = ["Breaking", "Read more", "Live", "Watch video", "Subscribe now", "Photos", ""]
+    stories = [story(f"t{n}", text) for n, text in enumerate(texts)]
+    stories.append(story("t9", ""))  # two empty texts are not "the same story" either
+    stories.append(story("t8", "read more!", "2026-11-24T10:00:00Z"))  # identical text is
+    records, counters = run_dedup(tmp_path, stories)
+    assert ids(records["ok"]) == [f"t{n}" for n in range(7)] + ["t9"]
+    (copy,) = records["duplicates"]
+    assert copy["story_id"] == "t8" and copy["duplicate_of"] == "t1"
+    assert counters["dedup_empty_text"] == 2
+
+
+def test_huge_bucket_is_capped_to_linear_work() -> None:
+    fn = _BucketPairsFn(max_bucket_size=50)
+    members = [(f"s{n:05d}", False) for n in range(5000)]
+    pairs = list(fn.process((b"\x00bucket", members)))
+    assert len(pairs) <= 2 * len(members)
+    assert len(set(pairs)) == len(pairs)
+    small = list(fn.process((b"\x00bucket", members[:20])))
+    assert len(small) == 20 * 19 // 2
+
+
+def test_huge_bucket_in_a_pipeline_is_counted_and_copies_still_found(tmp_path: Path) -> None:
+    boilerplate = words(7, 40)  # a shared promo block: every story lands in its buckets
+    stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(60)]
+    stories.append(story("copy", stories[0].text + " (AP)", "2026-11-24T12:00:00Z"))
+    config = DedupConfig(minhash=MinHashConfig(max_bucket_size=10))
+    records, counters = run_dedup(tmp_path, stories, config)
+    assert counters["dedup_buckets_capped"] >= 1
+    assert ids(records["duplicates"]) == ["copy"]
+    assert records["duplicates"][0]["duplicate_of"] == "s000"
+    assert len(records["ok"]) == 60
+
+
+def test_connected_components_match_union_find(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    edges: list[tuple[str, str]] = []
+    for g in range(25):
+        nodes = [f"g{g:02d}-{rng.randrange(10**6):06d}" for _ in range(rng.randrange(2, 12))]
+        for _ in range(rng.randrange(1, 15)):
+            a, b = rng.sample(nodes, 2)
+            edges.append((min(a, b), max(a, b)))
+    chain = [f"path-{n:03d}" for n in range(80)]  # long path: needs the residual finish
+    edges += [(chain[n], chain[n + 1]) for n in range(79)]
+
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    expected = sorted((node, find(node)) for node in list(parent))
+
+    out = tmp_path / "labels"
+    p = beam.Pipeline(options=PipelineOptions(flags=[], runner="DirectRunner"))
+    _ = (
+        p
+        | beam.Create(edges)
+        | ConnectedComponents(rounds=1)
+        | beam.Map(json.dumps)
+        | beam.io.WriteToText(str(out))
+    )
+    result = p.run()
+    result.wait_until_finish()
+    got = sorted(
+        tuple(json.loads(line))
+        for path in tmp_path.glob("labels-*")
+        for line in path.read_text().splitlines()
+    )
+    assert got == expected
+    residual = result.metrics().query(MetricsFilter().with_name("dedup_components_residual_edges"))[
+        "counters"
+    ]
+    assert residual and residual[0].committed > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# across scheduled runs
+
+
+def _store_files(state: Path) -> dict[str, str]:
+    return {str(p.relative_to(state)): p.read_text() for p in sorted(state.rglob("fingerprints-*"))}
+
+
+def test_second_run_writes_no_new_canonicals_and_rerun_is_idempotent(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    base = [story(f"s{n}", words(200 + n), f"2026-11-24T0{n}:00:00Z") for n in range(6)]
+    copy = story("copy", base[2].text + "\nLeave a Comment", "2026-11-24T09:00:00Z")
+    stories = [*base, copy]
+
+    def config(run_id: str, run_date: str = "2026-11-24") -> DedupConfig:
+        return DedupConfig(state_location=str(state), run_date=run_date, run_id=run_id)
+
+    first, counters = run_dedup(tmp_path, stories, config("h01"), name="first")
+    assert len(first["ok"]) == 6 and ids(first["duplicates"]) == ["copy"]
+    assert counters["dedup_store_appended"] == 7
+    stored = _store_files(state)
+    assert list(stored) == [f"dedup/{MinHashConfig().name}/dt=2026-11-24/fingerprints-h01.jsonl"]
+
+    again, counters = run_dedup(tmp_path, stories, config("h01"), name="rerun")
+    assert again == first  # a re-run of the same run reproduces it exactly
+    assert _store_files(state) == stored
+
+    second, counters = run_dedup(tmp_path, stories, config("h02"), name="second")
+    assert second["ok"] == [] and second["duplicates"] == []
+    assert {r["reason"] for r in second["rejected"]} == {"already_stored"}
+    assert len(second["rejected"]) == 7
+    assert counters.get("dedup_store_appended", 0) == 0
+    assert _store_files(state) == stored  # nothing written twice
+
+
+def test_new_copy_points_at_yesterdays_canonical(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    yesterday = [story(f"y{n}", words(300 + n), "2026-11-23T10:00:00Z") for n in range(4)]
+    run_dedup(
+        tmp_path,
+        yesterday,
+        DedupConfig(state_location=str(state), run_date="2026-11-23", run_id="d1"),
+        name="d1",
+    )
+    abridged = " ".join(yesterday[1].text.split()[:200])
+    today = [story("t-copy", abridged, "2026-11-24T08:00:00Z"), story("t-new", words(999))]
+    records, counters = run_dedup(
+        tmp_path,
+        today,
+        DedupConfig(state_location=str(state), run_date="2026-11-24", run_id="d2"),
+        name="d2",
+    )
+    assert counters["dedup_store_loaded"] == 4
+    assert ids(records["ok"]) == ["t-new"]
+    (copy,) = records["duplicates"]
+    assert copy["duplicate_of"] == "y1" and copy["cluster_id"] == "y1"
+    assert copy["duplicate_reason"] == "near_duplicate"
+
+    # Past the horizon, yesterday's partition is no longer read.
+    records, counters = run_dedup(
+        tmp_path,
+        today,
+        DedupConfig(state_location=str(state), run_date="2026-12-02", run_id="d3", horizon_days=7),
+        name="d3",
+    )
+    assert counters.get("dedup_store_loaded", 0) == 0
+    assert ids(records["ok"]) == ["t-copy", "t-new"]
+
+
+def test_config_from_options_reads_job_flags() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    dedup.add_arguments(parser)
+    assert parser.parse_args([]).dedup_horizon_days == 7
+    options = PipelineOptions(
+        [
+            "--state_location=gs://bucket/state",
+            "--run_date=2026-11-24T05",
+            "--run_id=h05",
+            "--dedup_horizon_days=3",
+            "--dedup_jaccard_threshold=0.6",
+        ]
+    )
+    from pipeline.options import WirestreamOptions
+
+    options.view_as(WirestreamOptions)
+    config = dedup.config_from_options(options)
+    assert config.horizon_days == 3
+    assert config.minhash.jaccard_threshold == 0.6
+    store = config.store
+    assert store is not None and store.run_date == "2026-11-24" and store.run_id == "h05"
+    assert store.days()[0] == "2026-11-21" and store.days()[-1] == "2026-11-24"
+
+
+# ---------------------------------------------------------------------------------------------
+# streaming
+
+
+def test_streaming_first_seen_wins_and_state_expires_after_the_horizon(tmp_path: Path) -> None:
+    horizon_days = 1
+    day = 86400
+    original = words(500)
+    other = words(501)
+    t0 = 1_700_000_000
+
+    def at(s: Story, seconds: int) -> beam.window.TimestampedValue:
+        return beam.window.TimestampedValue(s, Timestamp(seconds=t0 + seconds))
+
+    stream = (
+        TestStream()
+        .add_elements([at(story("orig", original), 0), at(story("other", other), 10)])
+        .advance_watermark_to(Timestamp(seconds=t0 + 600))
+        .add_elements([at(story("copy-soon", original + " (Reuters)"), 3600)])
+        .add_elements([at(story("orig", original), 3700)])  # the same story id again
+        .advance_watermark_to(Timestamp(seconds=t0 + 3 * day))  # past the horizon
+        .add_elements([at(story("copy-late", original + " - AP"), 3 * day + 60)])
+        .advance_watermark_to_infinity()
+    )
+    options = PipelineOptions(flags=[], runner="DirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    p = beam.Pipeline(options=options)
+    config = DedupConfig(streaming=True, horizon_days=horizon_days, observe_stream_state=True)
+    outputs = p | stream | DeduplicateStories(config)
+    assert_that(
+        outputs["ok"] | "OkIds" >> beam.Map(lambda s: s.story_id),
+        equal_to(["orig", "other", "copy-late"]),  # the late copy found no state left
+        label="CheckOk",
+    )
+    assert_that(
+        outputs["duplicates"] | "DupIds" >> beam.Map(lambda s: (s.story_id, s.duplicate_of)),
+        equal_to([("copy-soon", "orig")]),
+        label="CheckDuplicates",
+    )
+    assert_that(
+        outputs["rejected"] | "RejectIds" >> beam.Map(lambda r: (r.story_id, r.reason)),
+        equal_to([("orig", "already_stored")]),
+        label="CheckRejected",
+    )
+    held = outputs["bucket_state_sizes"] | "HeldWindow" >> beam.WindowInto(
+        beam.window.FixedWindows(30 * day)
+    )
+    # What each story found in its buckets' state, expired members included: the early copy
+    # meets the original, the late copy meets nothing because timers emptied those buckets.
+    assert_that(
+        held
+        | "MaxHeld" >> beam.CombinePerKey(max)
+        | "OnlyCopies" >> beam.Filter(lambda kv: kv[0].startswith("copy")),
+        equal_to([("copy-soon", 1), ("copy-late", 0)]),
+        label="CheckStateBounded",
+    )
+    p.run().wait_until_finish()
