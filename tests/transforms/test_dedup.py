@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
@@ -17,7 +18,8 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms import dedup
 from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
-from transforms.minhash import MinHashConfig
+from transforms.dedup_store import StoreConfig, _ReadStoreDayFn
+from transforms.minhash import MinHashConfig, MinHasher, verify
 from transforms.neardup import ConnectedComponents, _BucketPairsFn
 from transforms.records import Story, content_hash_for
 
@@ -110,112 +112,112 @@ def _seed(shared_dir: Path, prefix: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def test_seed_001_spun_copy_clusters_with_its_original(tmp_path: Path, shared_dir: Path) -> None:
+def test_seeds_spun_copy_joins_its_original_and_background_sharers_stay_apart(
+    tmp_path: Path, shared_dir: Path
+) -> None:
     spun = _seed(shared_dir, "001")
     original = spun.split("\nrewrite this title", 1)[0]
     assert len(original) < len(spun) * 0.6  # the spinner residue and second copy follow
-    stories = [
+    stories = [story(f"seed{n}", _seed(shared_dir, n)) for n in ("000", "002", "003", "004")]
+    stories += [
         story("orig001", original, "2025-01-27T09:00:00Z", site="dw.example"),
         story("spun001", spun, "2025-01-27T15:00:00Z", site="newsfarm.example"),
     ]
     records, _ = run_dedup(tmp_path, stories)
-    assert ids(records["ok"]) == ["orig001"]
+    assert ids(records["ok"]) == ["orig001", "seed000", "seed002", "seed003", "seed004"]
+    assert len({r["cluster_id"] for r in records["ok"]}) == 5  # 000 and 004 stay apart
     (copy,) = records["duplicates"]
     assert copy["story_id"] == "spun001"
     assert copy["duplicate_of"] == "orig001" and copy["cluster_id"] == "orig001"
     assert copy["duplicate_reason"] == "near_duplicate"
     assert copy["similarity"] >= 0.8
-    assert records["ok"][0]["cluster_size"] == 2
-
-
-def test_seed_001_original_wins_on_cleaning_hits_when_published_together(
-    tmp_path: Path, shared_dir: Path
-) -> None:
-    spun = _seed(shared_dir, "001")
-    original = spun.split("\nrewrite this title", 1)[0]
-    when = "2025-01-27T09:00:00Z"
-    stories = [
-        story("zz-orig", original, when),
-        story("aa-spun", spun, when, cleaning_hits=(("spinner_residue", 2),)),
-    ]
-    records, _ = run_dedup(tmp_path, stories)
-    assert ids(records["ok"]) == ["zz-orig"]
-    assert ids(records["duplicates"]) == ["aa-spun"]
-
-
-def test_seeds_000_and_004_share_background_but_stay_apart(
-    tmp_path: Path, shared_dir: Path
-) -> None:
-    stories = [story(f"seed{n}", _seed(shared_dir, n)) for n in ("000", "001", "002", "003", "004")]
-    records, _ = run_dedup(tmp_path, stories)
-    assert ids(records["ok"]) == ["seed000", "seed001", "seed002", "seed003", "seed004"]
-    assert records["duplicates"] == []
-    assert len({r["cluster_id"] for r in records["ok"]}) == 5
+    assert next(r for r in records["ok"] if r["story_id"] == "orig001")["cluster_size"] == 2
 
 
 # ---------------------------------------------------------------------------------------------
-# canonical choice, exact copies, determinism
+# one run over independent scenarios (distinct texts), each test reads its own slice
 
 
-def test_canonical_is_earliest_then_fewer_hits_then_longer_then_id(tmp_path: Path) -> None:
-    base = words(1)
+def _scenarios() -> list[Story]:
+    timed, ties, exact, repeated = words(1), words(2), words(3), words(4, 120)
+    short = ["Breaking", "Read more", "Live", "Watch video", "Subscribe now", "Photos", ""]
     stories = [
-        story("late", base + " one", "2026-11-24T10:00:00Z"),
-        story("early", base + " two", "2026-11-24T07:00:00+00:00"),
-        story("undated", base + " three", None),
+        story("time-late", timed + " one", "2026-11-24T10:00:00Z"),
+        story("time-early", timed + " two", "2026-11-24T07:00:00+00:00"),
+        story("time-undated", timed + " three", None),
+        story("tie-hits", ties + " a", cleaning_hits=(("promo", 1),)),
+        story("tie-short", ties + " b"),
+        story("tie-long", ties + " b and a longer tail"),
+        story("tie-b", ties + " c and a longer tail"),
+        story("exact-1", exact, "2026-11-24T06:00:00Z"),
+        story("exact-2", exact.upper() + " !!!", "2026-11-24T07:00:00Z"),
+        story("exact-3", exact, "2026-11-24T08:00:00Z"),
+        story("repeat", repeated + "\n" + repeated),
+        *(story(f"short-{n}", text) for n, text in enumerate(short)),
+        story("short-9", ""),  # two empty texts are not "the same story" either
+        story("short-8", "read more!", "2026-11-24T10:00:00Z"),  # identical short text is
     ]
-    records, _ = run_dedup(tmp_path, stories, name="time")
-    assert ids(records["ok"]) == ["early"]
-    assert {r["duplicate_of"] for r in records["duplicates"]} == {"early"}
-
-    same_time = [
-        story("hits", base + " a", cleaning_hits=(("promo", 1),)),
-        story("short", base + " b"),
-        story("long", base + " b and a longer tail"),
-        story("b-tie", base + " c and a longer tail"),
-    ]
-    records, _ = run_dedup(tmp_path, same_time, name="ties")
-    assert ids(records["ok"]) == ["b-tie"]  # fewest hits, longest text, then smallest id
-
-
-def test_exact_copies_are_same_text_duplicates(tmp_path: Path) -> None:
-    text = words(2)
-    stories = [
-        story("first", text, "2026-11-24T06:00:00Z"),
-        story("second", text.upper() + " !!!", "2026-11-24T07:00:00Z"),
-        story("third", text, "2026-11-24T08:00:00Z"),
-    ]
-    records, counters = run_dedup(tmp_path, stories)
-    assert ids(records["ok"]) == ["first"]
-    for copy in records["duplicates"]:
-        assert copy["duplicate_reason"] == "same_text"
-        assert copy["duplicate_of"] == "first" and copy["similarity"] == 1.0
-    assert counters["dedup_same_text"] == 2
-    assert records["ok"][0]["cluster_size"] == 3
-
-
-def test_output_is_identical_whatever_the_input_order(tmp_path: Path) -> None:
-    stories = []
-    for n in range(12):
+    for n in range(8):
         base = words(100 + n)
-        stories.append(story(f"s{n:02d}", base, f"2026-11-24T0{n % 9}:00:00Z"))
+        stories.append(story(f"mix-s{n}", base, f"2026-11-24T0{n}:00:00Z"))
         if n % 3 == 0:
             abridged = " ".join(base.split()[:180])
-            stories.append(story(f"c{n:02d}", abridged, "2026-11-24T09:30:00Z"))
-    first, _ = run_dedup(tmp_path, stories, name="one")
-    shuffled = stories[:]
-    random.Random(5).shuffle(shuffled)
-    second, _ = run_dedup(tmp_path, shuffled, name="two")
-    assert first == second
-    assert len(first["duplicates"]) == 4
+            stories.append(story(f"mix-c{n}", abridged, "2026-11-24T09:30:00Z"))
+    return stories
 
 
-def test_text_is_never_modified(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def scenario_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
+    records, counters = run_dedup(tmp_path_factory.mktemp("scenarios"), _scenarios())
+    by_output = {key: {r["story_id"]: r for r in rows} for key, rows in records.items()}
+    by_output["counters"] = counters
+    by_output["records"] = records
+    return by_output
+
+
+def _slice(run: dict, output: str, prefix: str) -> list[str]:
+    return sorted(i for i in run[output] if i.startswith(prefix))
+
+
+def test_canonical_is_earliest_then_fewer_hits_then_longer_then_id(scenario_run: dict) -> None:
+    assert _slice(scenario_run, "ok", "time-") == ["time-early"]
+    copies = [scenario_run["duplicates"][i] for i in ("time-late", "time-undated")]
+    assert {c["duplicate_of"] for c in copies} == {"time-early"}
+    assert _slice(scenario_run, "ok", "tie-") == ["tie-b"]  # no hits, longest, smallest id
+
+
+def test_exact_copies_are_same_text_duplicates(scenario_run: dict) -> None:
+    assert _slice(scenario_run, "ok", "exact-") == ["exact-1"]
+    for story_id in ("exact-2", "exact-3"):
+        copy = scenario_run["duplicates"][story_id]
+        assert copy["duplicate_reason"] == "same_text"
+        assert copy["duplicate_of"] == "exact-1" and copy["similarity"] == 1.0
+    assert scenario_run["ok"]["exact-1"]["cluster_size"] == 3
+
+
+def test_short_stories_do_not_collapse_into_one_cluster(scenario_run: dict) -> None:
+    expected = sorted([f"short-{n}" for n in range(7)] + ["short-9"])
+    assert _slice(scenario_run, "ok", "short-") == expected
+    assert _slice(scenario_run, "duplicates", "short-") == ["short-8"]
+    assert scenario_run["duplicates"]["short-8"]["duplicate_of"] == "short-1"
+    assert scenario_run["counters"]["dedup_empty_text"] == 2
+
+
+def test_text_is_never_modified(scenario_run: dict) -> None:
     """Unlike trafilatura's deduplicate=True, which deletes passages it saw before."""
-    repeated = words(3, 120)
-    text = repeated + "\n" + repeated  # a page that repeats itself, as spun copies do
-    records, _ = run_dedup(tmp_path, [story("rep", text)])
-    assert records["ok"][0]["text"] == text
+    by_id = {s.story_id: s for s in _scenarios()}
+    for output in ("ok", "duplicates"):
+        for story_id, record in scenario_run[output].items():
+            assert record["text"] == by_id[story_id].text
+    assert "repeat" in scenario_run["ok"]
+
+
+def test_output_is_identical_whatever_the_input_order(scenario_run: dict, tmp_path: Path) -> None:
+    shuffled = _scenarios()
+    random.Random(5).shuffle(shuffled)
+    again, _ = run_dedup(tmp_path, shuffled)
+    assert again == scenario_run["records"]
+    assert _slice(scenario_run, "duplicates", "mix-") == ["mix-c0", "mix-c3", "mix-c6"]
 
 
 def _enables_deduplicate(node: ast.AST) -> bool:
@@ -268,23 +270,11 @@ def test_lsh_candidates_are_verified_not_chained(tmp_path: Path) -> None:
     assert counters.get("dedup_pairs_verified", 0) == 0
     assert ids(records["ok"]) == ["a", "b", "c"]
 
-    # The same candidates with a permissive verifier do chain: verification is what decides.
-    loose = DedupConfig(minhash=MinHashConfig(jaccard_threshold=0.2))
-    records, _ = run_dedup(tmp_path, stories, loose, name="loose")
-    assert ids(records["ok"]) == ["a"]
-    assert ids(records["duplicates"]) == ["b", "c"]
-
-
-def test_short_stories_do_not_collapse_into_one_cluster(tmp_path: Path) -> None:
-    texts = ["Breaking", "Read more", "Live", "Watch video", "Subscribe now", "Photos", ""]
-    stories = [story(f"t{n}", text) for n, text in enumerate(texts)]
-    stories.append(story("t9", ""))  # two empty texts are not "the same story" either
-    stories.append(story("t8", "read more!", "2026-11-24T10:00:00Z"))  # identical text is
-    records, counters = run_dedup(tmp_path, stories)
-    assert ids(records["ok"]) == [f"t{n}" for n in range(7)] + ["t9"]
-    (copy,) = records["duplicates"]
-    assert copy["story_id"] == "t8" and copy["duplicate_of"] == "t1"
-    assert counters["dedup_empty_text"] == 2
+    # Merged unverified (or verified loosely), the candidates chain a to c, which share nothing.
+    hasher = MinHasher(MinHashConfig(jaccard_threshold=0.2))
+    a, b, c = (hasher.fingerprint(s) for s in stories)
+    assert verify(a, b, hasher.config).duplicate and verify(b, c, hasher.config).duplicate
+    assert verify(a, c, hasher.config).jaccard == 0.0
 
 
 def test_huge_bucket_is_capped_to_linear_work() -> None:
@@ -415,15 +405,17 @@ def test_new_copy_points_at_yesterdays_canonical(tmp_path: Path) -> None:
     assert copy["duplicate_of"] == "y1" and copy["cluster_id"] == "y1"
     assert copy["duplicate_reason"] == "near_duplicate"
 
-    # Past the horizon, yesterday's partition is no longer read.
-    records, counters = run_dedup(
-        tmp_path,
-        today,
-        DedupConfig(state_location=str(state), run_date="2026-12-02", run_id="d3", horizon_days=7),
-        name="d3",
-    )
-    assert counters.get("dedup_store_loaded", 0) == 0
-    assert ids(records["ok"]) == ["t-copy", "t-new"]
+    # The horizon counts days of runs: 7 days after d2 both partitions are still read, 8 days
+    # after they are not. A re-run skips its own file (it decides again instead).
+    def loaded(run_date: str, run_id: str = "d9") -> list[str]:
+        store = StoreConfig(str(state), run_date, run_id, horizon_days=7)
+        read = _ReadStoreDayFn(store.root(MinHashConfig()), store.file_name)
+        return sorted(fp.story_id for day in store.days() for fp in read.process(day))
+
+    assert loaded("2026-11-30") == ["t-copy", "t-new", "y0", "y1", "y2", "y3"]
+    assert loaded("2026-12-01") == ["t-copy", "t-new"]
+    assert loaded("2026-12-02") == []
+    assert loaded("2026-11-24", run_id="d2") == ["y0", "y1", "y2", "y3"]
 
 
 def test_config_from_options_reads_job_flags() -> None:
