@@ -33,7 +33,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms import minhash
-from transforms.dedup_store import AppendFingerprints, ReadFingerprintStore, StoreConfig
+from transforms.dedup_store import AppendFingerprints, StoreConfig
 from transforms.dedup_stream import StreamingDedup
 from transforms.minhash import MinHashConfig
 from transforms.neardup import DedupStories
@@ -121,15 +121,8 @@ class DeduplicateStories(beam.PTransform):
             dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
             fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
         else:
-            store = config.store
-            stored = (
-                stories.pipeline
-                | "ReadFingerprintStore" >> ReadFingerprintStore(store, config.minhash)
-                if store
-                else None
-            )
             outputs = stories | "Dedup" >> DedupStories(
-                config.minhash, stored, config.components_rounds
+                config.minhash, config.store, config.components_rounds
             )
             dead = outputs["dead"]
             fingerprints = outputs["fingerprints"]

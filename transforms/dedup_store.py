@@ -70,12 +70,26 @@ class StoreConfig:
 
 
 def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
-    import numpy as np
-
+    """JSON line for the store; ``band_keys`` are all bucket keys (LSH bands + sample), hex."""
     record = fingerprint.to_json()
-    signature = np.frombuffer(fingerprint.signature, dtype=np.uint32)
-    record["band_keys"] = [key.hex() for key in hasher.band_keys(signature)]
+    record["band_keys"] = [key.hex() for key in hasher.bucket_keys(fingerprint)]
     return record
+
+
+def lookup_keys(fingerprint: Fingerprint, hasher: MinHasher) -> Iterator[str]:
+    """What a stored record must share with a new story to matter to this run."""
+    yield "i" + fingerprint.story_id
+    yield "h" + fingerprint.content_hash
+    for key in hasher.bucket_keys(fingerprint):
+        yield "b" + key.hex()
+
+
+def _wanted(record: dict, wanted: frozenset[str]) -> bool:
+    return (
+        "i" + record["story_id"] in wanted
+        or "h" + record["content_hash"] in wanted
+        or any("b" + key in wanted for key in record.get("band_keys", ()))
+    )
 
 
 class _ReadStoreDayFn(beam.DoFn):
@@ -85,8 +99,9 @@ class _ReadStoreDayFn(beam.DoFn):
         self._root = root
         self._own_file = own_file
         self._loaded = Metrics.counter(NAMESPACE, "dedup_store_loaded")
+        self._scanned = Metrics.counter(NAMESPACE, "dedup_store_scanned")
 
-    def process(self, day: str) -> Iterator[Fingerprint]:
+    def process(self, day: str, wanted: frozenset[str] | None = None) -> Iterator[Fingerprint]:
         pattern = FileSystems.join(self._root, f"dt={day}", "fingerprints-*.jsonl")
         match = FileSystems.match([pattern])[0]
         for metadata in sorted(match.metadata_list, key=lambda m: m.path):
@@ -94,27 +109,74 @@ class _ReadStoreDayFn(beam.DoFn):
                 continue  # a re-run of this run: decide again, do not dedup against itself
             with FileSystems.open(metadata.path) as handle:
                 for line in handle:
-                    if line.strip():
+                    if not line.strip():
+                        continue
+                    self._scanned.inc()
+                    record = json.loads(line)
+                    if wanted is None or _wanted(record, wanted):
                         self._loaded.inc()
-                        yield Fingerprint.from_json(json.loads(line), stored_on=day)
+                        yield Fingerprint.from_json(record, stored_on=day)
+
+
+class _LookupKeysFn(beam.DoFn):
+    def __init__(self, minhash: MinHashConfig) -> None:
+        self._minhash = minhash
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._minhash)
+
+    def process(self, fingerprint: Fingerprint) -> Iterator[str]:
+        yield from lookup_keys(fingerprint, self._hasher)
 
 
 class ReadFingerprintStore(beam.PTransform):
-    """Loads the fingerprints of the runs inside the horizon (none when the store is new)."""
+    """New fingerprints -> the stored fingerprints inside the horizon that can matter to them.
+
+    The store is scanned line by line and only records sharing a story id, a content hash or a
+    bucket key with this run's stories are kept (the run's keys travel as one side-input set,
+    about 50 short strings per story). A run's memory therefore depends on its own size and
+    on how many stored stories it actually meets, not on how large the store has grown.
+    """
 
     def __init__(self, store: StoreConfig, minhash: MinHashConfig) -> None:
         super().__init__()
         self._store = store
         self._minhash = minhash
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+    def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
+        wanted = (
+            fingerprints
+            | "LookupKeys" >> beam.ParDo(_LookupKeysFn(self._minhash))
+            | "LookupKeySet" >> beam.CombineGlobally(_KeySetFn())
+        )
         return (
-            pbegin
+            fingerprints.pipeline
             | "StoreDays" >> beam.Create(self._store.days())
             | "ReadStoreDay"
-            >> beam.ParDo(_ReadStoreDayFn(self._store.root(self._minhash), self._store.file_name))
+            >> beam.ParDo(
+                _ReadStoreDayFn(self._store.root(self._minhash), self._store.file_name),
+                wanted=beam.pvalue.AsSingleton(wanted),
+            )
             | "SpreadStored" >> beam.Reshuffle()
         )
+
+
+class _KeySetFn(beam.CombineFn):
+    def create_accumulator(self) -> set[str]:
+        return set()
+
+    def add_input(self, accumulator: set[str], key: str) -> set[str]:
+        accumulator.add(key)
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[set[str]]) -> set[str]:
+        merged: set[str] = set()
+        for accumulator in accumulators:
+            merged |= accumulator
+        return merged
+
+    def extract_output(self, accumulator: set[str]) -> frozenset[str]:
+        return frozenset(accumulator)
 
 
 class _WriteStoreFileFn(beam.DoFn):

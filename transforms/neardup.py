@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.dedup_store import ReadFingerprintStore, StoreConfig
 from transforms.minhash import Fingerprint, MinHashConfig, MinHasher, verify
 from transforms.records import DeadLetter, Story, excerpt
 
@@ -581,20 +582,26 @@ class DedupStories(beam.PTransform):
     def __init__(
         self,
         config: MinHashConfig,
-        stored: beam.PCollection | None = None,
+        store: StoreConfig | None = None,
         components_rounds: int = 2,
     ) -> None:
         super().__init__()
         self._config = config
-        self._stored = stored
+        self._store = store
         self._rounds = components_rounds
 
     def expand(self, stories: beam.PCollection) -> dict[str, beam.PCollection]:
         fingerprinted, failed = stories | "Fingerprint" >> beam.ParDo(
             FingerprintFn(self._config)
         ).with_exception_handling(use_subprocess=False)
+        stored = (
+            fingerprinted
+            | "ReadFingerprintStore" >> ReadFingerprintStore(self._store, self._config)
+            if self._store
+            else None
+        )
         decisions = fingerprinted | "Cluster" >> ClusterFingerprints(
-            self._config, self._stored, self._rounds
+            self._config, stored, self._rounds
         )
         joined = (
             {
