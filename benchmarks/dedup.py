@@ -23,8 +23,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
 from transforms.minhash import MinHashConfig
-from transforms.neardup import DedupStories
 from transforms.records import Story, content_hash_for
 
 logger = logging.getLogger(__name__)
@@ -63,10 +63,16 @@ def _assignment(story: Story) -> str:
 def run_dedup(
     stories_jsonl: str,
     out_dir: str,
-    config: MinHashConfig,
+    config: MinHashConfig | DedupConfig,
     options: dict[str, Any] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Runs DedupStories over a JSONL file; returns the canonical and duplicate assignments."""
+    """Runs DeduplicateStories over a JSONL file; returns canonical and duplicate assignments.
+
+    With a ``DedupConfig`` that has a ``state_location`` the run also reads and appends the
+    fingerprint store, as a scheduled production run does.
+    """
+    if isinstance(config, MinHashConfig):
+        config = DedupConfig(minhash=config)
     pipeline_options = PipelineOptions(flags=[], runner="DirectRunner", **(options or {}))
     with beam.Pipeline(options=pipeline_options) as p:
         stories = (
@@ -74,7 +80,8 @@ def run_dedup(
             | "ReadStories" >> beam.io.ReadFromText(stories_jsonl)
             | "ParseStories" >> beam.Map(lambda line: story_from_labelled(json.loads(line)))
         )
-        outputs = stories | "Dedup" >> DedupStories(config)
+        outputs = stories | "Dedup" >> DeduplicateStories(config)
+        _ = outputs["fingerprints"] | "Store" >> StoreFingerprints(config)
         for key in ("ok", "duplicates"):
             _ = (
                 outputs[key]
