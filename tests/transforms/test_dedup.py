@@ -16,6 +16,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
+from pipeline.report import counters_of
 from transforms import dedup
 from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
 from transforms.dedup_store import StoreConfig, _ReadStoreDayFn
@@ -92,11 +93,7 @@ def run_dedup(
         for path in sorted(out.glob(f"{key}-*.jsonl")):
             rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)
         records[key] = sorted(rows, key=lambda r: r.get("story_id") or "")
-    counters = {
-        r.key.metric.name: r.committed
-        for r in result.metrics().query(MetricsFilter().with_namespace("wirestream"))["counters"]
-    }
-    return records, counters
+    return records, counters_of(result)
 
 
 def ids(rows: list[dict]) -> list[str]:
@@ -201,6 +198,15 @@ def test_short_stories_do_not_collapse_into_one_cluster(scenario_run: dict) -> N
     assert _slice(scenario_run, "duplicates", "short-") == ["short-8"]
     assert scenario_run["duplicates"]["short-8"]["duplicate_of"] == "short-1"
     assert scenario_run["counters"]["dedup_empty_text"] == 2
+
+
+def test_every_story_is_counted_once_by_outcome(scenario_run: dict) -> None:
+    counters = scenario_run["counters"]
+    outcomes = sum(
+        counters.get(f"dedup_{k}", 0) for k in ("canonical", "same_text", "near_duplicate")
+    )
+    assert outcomes == len(_scenarios())
+    assert counters["dedup_canonical"] == len(scenario_run["ok"])
 
 
 def test_text_is_never_modified(scenario_run: dict) -> None:
