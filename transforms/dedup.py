@@ -36,7 +36,7 @@ from transforms import minhash
 from transforms.dedup_store import AppendFingerprints, StoreConfig
 from transforms.dedup_stream import StreamingDedup
 from transforms.minhash import MinHashConfig
-from transforms.neardup import DedupStories
+from transforms.neardup import DedupStories, canonical_story_key
 from transforms.records import Rejected, Story
 
 logger = logging.getLogger(__name__)
@@ -78,12 +78,7 @@ class DedupConfig:
 
 def canonical_order(story: Story) -> tuple:
     """Sort key: the first story in this order is the canonical one of its cluster."""
-    return (
-        minhash.sortable_time(story.published_at or story.fetched_at),
-        story.cleaning_hit_count,
-        -len(story.text),
-        story.story_id,
-    )
+    return canonical_story_key(story)
 
 
 def _already_stored(story: Story) -> Rejected:
@@ -172,17 +167,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_options(options: PipelineOptions) -> DedupConfig:
     values = options.get_all_options()
     run_date = values.get("run_date")
+    run_id = values.get("run_id") or run_date
     state_location = values.get("state_location")
     if state_location and not run_date:
-        # Only picks the store partition to append to; pass --run_date for reproducible runs.
-        run_date = datetime.now(UTC).strftime("%Y-%m-%d")
-        logger.warning("no --run_date: dedup store partition defaults to today (%s)", run_date)
+        # Only picks the store partition and file name; pass --run_date for reproducible runs.
+        # Two unnamed runs must never share a store file (a re-run replaces its own file).
+        started = datetime.now(UTC)
+        run_date = started.strftime("%Y-%m-%d")
+        run_id = run_id or started.strftime("%Y%m%dT%H%M%SZ")
+        logger.warning("no --run_date: dedup store partition %s, run id %s", run_date, run_id)
     horizon = values.get("dedup_horizon_days")
     return DedupConfig(
         minhash=minhash.config_from_values(values),
         state_location=state_location,
         run_date=run_date,
-        run_id=values.get("run_id"),
+        run_id=run_id,
         horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
         streaming=bool(options.view_as(StandardOptions).streaming),
     )

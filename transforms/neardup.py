@@ -23,7 +23,8 @@ The graph (every step keyed, nothing gathered on one worker except the documente
    keyed check finds nodes that are not yet in a clean star (a node with two parents, or both a
    parent and children); only the edges touching those go to a single ``Residual`` key, which
    finishes them with union-find and relabels the stars hanging off them through a side input.
-   On news data the residual is empty after two rounds (``dedup_components_residual_edges``).
+   On the neardup-wire set the residual is empty after two rounds (counter
+   ``dedup_components_residual_edges``); a long chain of 80 stories needs it (see the tests).
 6. ``ChooseCanonical`` (GroupByKey on component label): a component that touches a stored
    story joins the stored cluster (earliest canonical key among stored members); otherwise the
    canonical is the earliest published story, then fewer cleaning hits, then longer text, then
@@ -42,7 +43,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.dedup_store import ReadFingerprintStore, StoreConfig
-from transforms.minhash import Fingerprint, MinHashConfig, MinHasher, verify
+from transforms.minhash import Fingerprint, MinHashConfig, MinHasher, sortable_time, verify
 from transforms.records import DeadLetter, Story, excerpt
 
 logger = logging.getLogger(__name__)
@@ -116,12 +117,13 @@ def _seen_split(element: tuple[str, dict[str, list[Fingerprint]]]) -> Iterator:
     if not new:
         return
     if stored:
-        _counter("already_stored").inc(len(new))
+        _counter("already_stored").inc()
+        cluster = min(stored, key=Fingerprint.canonical_key).cluster_id or story_id
         yield beam.pvalue.TaggedOutput(
-            "decided", (story_id, Decision(story_id, ALREADY_STORED, stored[0].cluster_id or ""))
+            "decided", (story_id, Decision(story_id, ALREADY_STORED, cluster))
         )
         return
-    yield new[0]
+    yield min(new, key=Fingerprint.canonical_key)
 
 
 class _ExactGroupFn(beam.DoFn):
@@ -538,12 +540,39 @@ def _fingerprint_dead(element: tuple[Story, tuple]) -> DeadLetter:
     )
 
 
+def canonical_story_key(story: Story) -> tuple[str, int, int, str]:
+    return (
+        sortable_time(story.published_at or story.fetched_at),
+        story.cleaning_hit_count,
+        -len(story.text),
+        story.story_id,
+    )
+
+
 class _ApplyDecisionFn(beam.DoFn):
     """Joins each story with its decision; also emits the fingerprint the store must append."""
 
     def process(self, element: tuple[str, dict[str, list]]) -> Iterator:
         story_id, grouped = element
-        for story in grouped["story"][:1]:
+        stories = sorted(grouped["story"], key=lambda s: (canonical_story_key(s), s.text))
+        for extra in stories[1:]:
+            # Story ids are unique per run (one fetch per canonical URL); a second story with
+            # the same id is a bug upstream, not a duplicate: surface it, never drop it.
+            _counter("duplicate_story_id").inc()
+            yield beam.pvalue.TaggedOutput(
+                "dead",
+                DeadLetter(
+                    stage="dedup",
+                    reason="dedup_error",
+                    url=extra.url,
+                    error=f"story id {story_id} appears more than once in this run",
+                    payload=excerpt(extra.text),
+                    at=extra.fetched_at,
+                    entry_id=extra.entry_id,
+                    feed_url=extra.feed_url,
+                ),
+            )
+        for story in stories[:1]:
             if not grouped["decision"]:
                 _counter("undecided").inc()
                 yield beam.pvalue.TaggedOutput(
@@ -563,7 +592,7 @@ class _ApplyDecisionFn(beam.DoFn):
             if decision.kind == ALREADY_STORED:
                 yield beam.pvalue.TaggedOutput("seen", decision.apply(story))
                 continue
-            for fp in grouped["fp"][:1]:
+            for fp in sorted(grouped["fp"], key=Fingerprint.canonical_key)[:1]:
                 yield beam.pvalue.TaggedOutput(
                     "fingerprints", dataclasses.replace(fp, cluster_id=decision.cluster_id)
                 )
