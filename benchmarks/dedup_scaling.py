@@ -37,6 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 COPY_SHARE = 0.2
+RECENT = 2000
 SWAP_SHARE = 0.7
 BOILERPLATE = (
     "Sign up for our morning newsletter and never miss a story.",
@@ -108,7 +109,8 @@ def generate(size: int, path: Path, seed: int = 7) -> dict[str, list[str]]:
         for n in range(size):
             story_id = f"{n:08d}"
             if originals and rng.random() < COPY_SHARE:
-                origin_id, origin_text, minute = rng.choice(originals)
+                # Copies follow recent stories (wire copies arrive within hours).
+                origin_id, origin_text, minute = rng.choice(originals[-RECENT:])
                 text = _copy_of(origin_text, rng)
                 minute = minute + rng.randrange(1, 600)
                 clusters[origin_id].append(story_id)
@@ -116,6 +118,8 @@ def generate(size: int, path: Path, seed: int = 7) -> dict[str, list[str]]:
                 text = _swap_words(rng.choice(texts), vocabulary, rng)
                 minute = rng.randrange(24 * 60)
                 originals.append((story_id, text, minute))
+                if len(originals) > 2 * RECENT:
+                    del originals[:RECENT]
                 clusters[story_id] = [story_id]
             published = (
                 f"2026-11-{24 + minute // 1440:02d}T{minute % 1440 // 60:02d}:{minute % 60:02d}:00Z"
@@ -141,18 +145,36 @@ def child(stories: str, out_dir: str, result_json: str, state: str, run_id: str)
     started = time.perf_counter()
     assignments = run_dedup(stories, out_dir, config)
     seconds = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
     with open(result_json, "w", encoding="utf-8") as handle:
         json.dump(
-            {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "assignments": assignments},
+            {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "assignments": assignments},
             handle,
         )
 
 
+def peak_rss_mb() -> float:
+    """This process's own high-water RSS (``VmHWM``).
+
+    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: Linux carries that over ``execve``, so a child
+    started from a big parent would report the parent's peak.
+    """
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _split_runs(stories: Path, run_size: int, workdir: Path) -> list[Path]:
     """Stories in publication order, cut into scheduled runs of at most ``run_size``."""
-    lines = stories.read_text(encoding="utf-8").splitlines()
-    lines.sort(key=lambda line: (json.loads(line)["published_at"], json.loads(line)["id"]))
+    keyed = []
+    with stories.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            keyed.append((record["published_at"], record["id"], line.rstrip("\n")))
+    keyed.sort()
+    lines = [line for _, _, line in keyed]
+    del keyed
     size = run_size if run_size > 0 else len(lines)
     paths = []
     for n, start in enumerate(range(0, len(lines), size)):
@@ -169,10 +191,11 @@ def measure(size: int, workdir: Path, run_size: int) -> dict[str, Any]:
     folder.mkdir()
     stories = folder / "stories.jsonl"
     truth = generate(size, stories)
-    published = {
-        json.loads(line)["id"]: json.loads(line)["published_at"]
-        for line in stories.read_text(encoding="utf-8").splitlines()
-    }
+    published = {}
+    with stories.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            published[record["id"]] = record["published_at"]
     runs = _split_runs(stories, run_size, folder)
     state = str(folder / "state") if len(runs) > 1 else ""
     seconds, peak, started = 0.0, 0.0, time.perf_counter()

@@ -77,18 +77,22 @@ def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
 
 
 def lookup_keys(fingerprint: Fingerprint, hasher: MinHasher) -> Iterator[str]:
-    """What a stored record must share with a new story to matter to this run."""
-    yield "i" + fingerprint.story_id
-    yield "h" + fingerprint.content_hash
+    """What a stored record must share with a new story to matter to this run.
+
+    Bucket keys are plain hex; ids and content hashes carry a NUL prefix (never in hex), so
+    the three kinds cannot collide and a record's keys test with one C-level ``isdisjoint``.
+    """
+    yield "\x00i" + fingerprint.story_id
+    yield "\x00h" + fingerprint.content_hash
     for key in hasher.bucket_keys(fingerprint):
-        yield "b" + key.hex()
+        yield key.hex()
 
 
 def _wanted(record: dict, wanted: frozenset[str]) -> bool:
     return (
-        "i" + record["story_id"] in wanted
-        or "h" + record["content_hash"] in wanted
-        or any("b" + key in wanted for key in record.get("band_keys", ()))
+        not wanted.isdisjoint(record.get("band_keys", ()))
+        or "\x00i" + record["story_id"] in wanted
+        or "\x00h" + record["content_hash"] in wanted
     )
 
 

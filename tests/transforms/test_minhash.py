@@ -6,17 +6,20 @@ import random
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.minhash import (
     Fingerprint,
     MinHashConfig,
     MinHasher,
     containment_estimate,
+    fast_content_hash,
     sortable_time,
     tokens,
     verify,
 )
-from transforms.records import Story
+from transforms.records import Story, content_hash_for
 
 _WORDS_TEXT = (
     "minister said talks would continue next week after the parliament voted against "
@@ -160,3 +163,9 @@ def test_sortable_time_normalises_offsets_and_missing_values() -> None:
     assert sortable_time("2025-02-22T14:45:00+02:00") == "2025-02-22T12:45:00Z"
     assert sortable_time(None) > "9999"
     assert sortable_time("not a date") == sortable_time(None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_fast_content_hash_equals_the_records_content_hash(text: str) -> None:
+    assert fast_content_hash(text) == content_hash_for(text)
