@@ -136,9 +136,15 @@ class _ExactGroupFn(beam.DoFn):
         _, members = element
         members = list(members)
         new = sorted((fp for fp in members if not fp.stored), key=Fingerprint.canonical_key)
+        for fp in (fp for fp in new if fp.empty):
+            # No tokens, no evidence: an empty text is its own cluster, never "same" as another.
+            yield beam.pvalue.TaggedOutput("decided", (fp.story_id, _singleton(fp)))
+        new = [fp for fp in new if not fp.empty]
         if not new:
             return
-        stored = sorted((fp for fp in members if fp.stored), key=Fingerprint.canonical_key)
+        stored = sorted(
+            (fp for fp in members if fp.stored and not fp.empty), key=Fingerprint.canonical_key
+        )
         if stored:
             cluster = stored[0].cluster_id or stored[0].story_id
             for fp in new:
@@ -147,12 +153,6 @@ class _ExactGroupFn(beam.DoFn):
                     fp.story_id, DUPLICATE, cluster, len(members), cluster, SAME_TEXT, 1.0
                 )
                 yield beam.pvalue.TaggedOutput("decided", (fp.story_id, decision))
-            return
-        for fp in (fp for fp in new if fp.empty):
-            # No tokens, no evidence: an empty text is its own cluster, never "same" as another.
-            yield beam.pvalue.TaggedOutput("decided", (fp.story_id, _singleton(fp)))
-        new = [fp for fp in new if not fp.empty]
-        if not new:
             return
         representative = new[0]
         yield dataclasses.replace(representative, group_size=len(new))
@@ -185,21 +185,42 @@ class _BucketPairsFn(beam.DoFn):
 
     def process(self, element: tuple[bytes, Iterable[tuple[str, bool]]]) -> Iterator[str]:
         _, members = element
-        unique = dict(members)  # story id -> stored; re-iterable, deduplicated
-        if len(unique) < 2 or not any(not stored for stored in unique.values()):
+        small: dict[str, bool] | None = {}  # story id -> stored, while the bucket is small
+        anchors: list[tuple[str, bool]] = []  # the smallest ids, kept in any case
+        any_new = False
+        for story_id, stored in members:
+            any_new = any_new or not stored
+            if small is not None:
+                small[story_id] = stored
+                if len(small) > self._max:
+                    small = None  # over-full: from here on only anchors, O(max) memory
+            anchors = sorted({*anchors, (story_id, stored)})[:BUCKET_ANCHORS]
+        if not any_new:
             return
-        ids = sorted(unique)
-        if len(ids) > self._max:
-            self._capped.inc()
-            self._capped_members.inc(len(ids))
-            anchors = ids[:BUCKET_ANCHORS]
-            pairs = ((a, b) for a in anchors for b in ids if b not in anchors or a < b)
-        else:
-            pairs = ((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :])
-        for a, b in pairs:
-            if a != b and not (unique[a] and unique[b]):
+        if small is not None:
+            ids = sorted(small)
+            pairs = [(a, b, small[a] and small[b]) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+            yield from self._emit(pairs)
+            return
+        self._capped.inc()
+        anchor_ids = {story_id for story_id, _ in anchors}
+        seen: set[tuple[str, str]] = set()
+        pairs = []
+        for story_id, stored in members:  # second pass over the (re-iterable) bucket
+            self._capped_members.inc()
+            for anchor, anchor_stored in anchors:
+                pair = (min(anchor, story_id), max(anchor, story_id))
+                if anchor != story_id and pair not in seen:
+                    if story_id in anchor_ids:
+                        seen.add(pair)
+                    pairs.append((*pair, stored and anchor_stored))
+        yield from self._emit(pairs)
+
+    def _emit(self, pairs: Iterable[tuple[str, str, bool]]) -> Iterator[str]:
+        for a, b, both_stored in pairs:
+            if not both_stored:  # stored-stored pairs were decided by an earlier run
                 self._proposed.inc()
-                yield f"{min(a, b)}{SEP}{max(a, b)}"
+                yield f"{a}{SEP}{b}"
 
 
 # ---------------------------------------------------------------------------------------------
