@@ -79,13 +79,21 @@ def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
 def lookup_keys(fingerprint: Fingerprint, hasher: MinHasher) -> Iterator[str]:
     """What a stored record must share with a new story to matter to this run.
 
-    Bucket keys are plain hex; ids and content hashes carry a NUL prefix (never in hex), so
-    the three kinds cannot collide and a record's keys test with one C-level ``isdisjoint``.
+    Only the LSH band keys, not the bottom-k sample keys: a sample key made from a common
+    shingle is shared by a fixed share of *all* stories, so it would load a share of the whole
+    store into every run. Band keys are shared only by similar stories, so what a run loads
+    stays proportional to its own size. Band keys are plain hex; ids and content hashes carry
+    a NUL prefix (never in hex), so the kinds cannot collide and a record tests with one
+    C-level ``isdisjoint``.
     """
+    import numpy as np
+
     yield "\x00i" + fingerprint.story_id
     yield "\x00h" + fingerprint.content_hash
-    for key in hasher.bucket_keys(fingerprint):
-        yield key.hex()
+    if not fingerprint.empty:
+        signature = np.frombuffer(fingerprint.signature, dtype=np.uint32)
+        for key in hasher.band_keys(signature):
+            yield key.hex()
 
 
 def _wanted(record: dict, wanted: frozenset[str]) -> bool:

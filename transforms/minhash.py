@@ -161,10 +161,16 @@ def _folded(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Word tokens of the exact-hash normal form (runs of alphanumerics, CJK one per char)."""
+    return _words_and_tokens(text)[1]
+
+
+def _words_and_tokens(text: str) -> tuple[list[str], list[str]]:
+    """The exact-hash words and the shingling tokens, from one normalisation pass."""
     folded = _folded(text)
+    words = _WORD_RE.findall(folded)
     if _NO_SPACE_RE.search(folded):
-        return _MIXED_TOKEN_RE.findall(folded)
-    return _WORD_RE.findall(folded)
+        return words, _MIXED_TOKEN_RE.findall(folded)
+    return words, words
 
 
 def fast_content_hash(text: str) -> str:
@@ -208,10 +214,12 @@ class MinHasher:
 
     def shingle_hashes(self, text: str) -> np.ndarray:
         """Sorted unique 64-bit shingle hashes (empty for a text without tokens)."""
+        return self._shingles_of(tokens(text))
+
+    def _shingles_of(self, toks: list[str]) -> np.ndarray:
         import numpy as np
         import xxhash
 
-        toks = tokens(text)
         if not toks:
             return np.zeros(0, dtype=np.uint64)
         seed = self.config.seed
@@ -282,12 +290,14 @@ class MinHasher:
         return low[: self.config.sample_size]
 
     def fingerprint(self, story: Story) -> Fingerprint:
-        shingles = self.shingle_hashes(story.text)
+        words, toks = _words_and_tokens(story.text)
+        shingles = self._shingles_of(toks)
+        content_hash = story.content_hash or stable_hash(" ".join(words), length=32)
         signature = self.signature(shingles).tobytes() if len(shingles) else b""
         sample = self.sample(shingles).tobytes() if len(shingles) else b""
         return Fingerprint(
             story_id=story.story_id,
-            content_hash=story.content_hash or fast_content_hash(story.text),
+            content_hash=content_hash,
             published=sortable_time(story.published_at or story.fetched_at),
             cleaning_hits=story.cleaning_hit_count,
             text_length=len(story.text),

@@ -168,4 +168,9 @@ def test_sortable_time_normalises_offsets_and_missing_values() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_fast_content_hash_equals_the_records_content_hash(text: str) -> None:
-    assert fast_content_hash(text) == content_hash_for(text)
+    expected = content_hash_for(text)
+    assert fast_content_hash(text) == expected
+    assert _HASHER.fingerprint(_story("x", text)).content_hash == expected
+
+
+_HASHER = MinHasher(MinHashConfig())
