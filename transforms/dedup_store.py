@@ -70,9 +70,13 @@ class StoreConfig:
 
 
 def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
-    """JSON line for the store; ``band_keys`` are all bucket keys (LSH bands + sample), hex."""
+    """JSON line for the store; ``band_keys`` are the LSH band keys in hex (what lookups use)."""
+    import numpy as np
+
     record = fingerprint.to_json()
-    record["band_keys"] = [key.hex() for key in hasher.bucket_keys(fingerprint)]
+    signature = np.frombuffer(fingerprint.signature, dtype=np.uint32)
+    keys = hasher.band_keys(signature) if len(signature) else []
+    record["band_keys"] = [key.hex() for key in keys]
     return record
 
 
