@@ -9,7 +9,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import FeedListError
-from pipeline.graph import JobConfig, build_pipeline
+from pipeline.graph import JobConfig, build_pipeline, build_streaming_pipeline
 from pipeline.options import build_arg_parser
 from pipeline.report import build_report, counters_of, format_summary, write_report
 
@@ -27,7 +27,10 @@ def run(argv: list[str] | None = None) -> int:
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, job)
+    if options.view_as(StandardOptions).streaming:
+        build_streaming_pipeline(pipeline, job)
+    else:
+        build_pipeline(pipeline, job)
     result = pipeline.run()
     result.wait_until_finish()
     report = build_report(job.write, counters_of(result))

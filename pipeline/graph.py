@@ -1,22 +1,32 @@
 """Graph assembly: the stages wired in order, with every side output collected.
 
-``build_pipeline`` returns the PCollections it made (``Outputs``) so tests can attach
-``assert_that`` to any of them; ``JobConfig.from_options`` does the preflight checks (feed list
-readable and valid, option values sane) before any worker starts.
+``build_pipeline`` (batch: the feed list read once) and ``build_streaming_pipeline`` (a poll clock
+and/or Pub/Sub, fixed windows, cross-window dedup) differ only in their source and their dedup;
+both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup,
+the rider accounting and the partitioned writes the same way for both. They return the
+PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
+``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
+sane) before any worker starts.
+
+Step labels are the job's ``--update`` contract on Dataflow: they are fixed strings, never
+derived from data or options, and a renamed label is a new step with empty state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
-from transforms import dedup, extract, feeds, fetch, language, tags, write
+from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
+from transforms.stream_dedup import DeduplicateStream
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class JobConfig:
     tags: tags.TagConfig
     dedup: dedup.DedupConfig
     write: write.WriteConfig
+    stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
@@ -57,6 +68,7 @@ class JobConfig:
             tags=tags.config_from_options(options),
             dedup=dedup.config_from_options(options),
             write=write_config,
+            stream=streaming.config_from_options(options),
         )
 
 
@@ -74,21 +86,103 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
-    collapsed = read["ok"] | "CollapseSameUrl" >> CollapseSameUrl()
+    return wire_stages(
+        p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
+    )
+
+
+def build_streaming_pipeline(
+    p: beam.Pipeline,
+    job: JobConfig,
+    ticks: beam.PCollection | None = None,
+    messages: beam.PCollection | None = None,
+    start: float | None = None,
+) -> Outputs:
+    """The streaming graph: poll ticks (and/or Pub/Sub messages) -> the same stages, windowed.
+
+    ``ticks`` and ``messages`` replace the PeriodicImpulse clock and the Pub/Sub reader (tests
+    pass TestStreams); ``start`` is the first tick's time (epoch seconds, default now).
+    """
+    config = job.stream
+    entries: list[beam.PCollection] = []
+    dead: list[beam.PCollection] = []
+    if job.sources:
+        if ticks is None:
+            import time
+
+            ticks = p | "PollClock" >> poll_ticks(config, time.time() if start is None else start)
+        polled = ticks | "PollFeeds" >> PollFeeds(job.sources, job.feeds, config)
+        entries.append(polled["ok"])
+        dead.append(polled["dead"])
+    if messages is None and config.pubsub_subscription:
+        messages = p | "ReadPubSub" >> beam.io.ReadFromPubSub(
+            subscription=config.pubsub_subscription
+        )
+    if messages is not None:
+        parsed = messages | "ParsePubSubEntries" >> pubsub.ParseEntryMessages(config)
+        entries.append(parsed["ok"])
+        dead.append(parsed["dead"])
+    if not entries:
+        raise ValueError("streaming needs feeds (--feeds) or --pubsub_subscription")
+    windowed = (
+        entries
+        | "FlattenSources" >> beam.Flatten()
+        | "WindowEntries" >> (streaming.windowing(config))
+    )
+    source_dead = dead | "FlattenSourceDeadLetters" >> beam.Flatten()
+    outputs = wire_stages(
+        p,
+        windowed,
+        source_dead,
+        job,
+        DeduplicateStream(config),
+        align=lambda: streaming.windowing(config),
+    )
+    if config.pubsub_topic:
+        _ = (
+            outputs.stories
+            | "CanonicalIdMessages" >> beam.ParDo(pubsub.CanonicalIdMessageFn())
+            | "PublishCanonicalIds"
+            >> beam.io.WriteToPubSub(config.pubsub_topic, with_attributes=True)
+        )
+    return outputs
+
+
+def wire_stages(
+    p: beam.Pipeline,
+    entries: beam.PCollection,
+    feed_dead: beam.PCollection,
+    job: JobConfig,
+    dedup_stage: beam.PTransform,
+    align: Callable[[], beam.PTransform] | None,
+) -> Outputs:
+    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
+
+    ``align`` (streaming only) re-windows every dead-letter input before it is flattened, since
+    a stage may make some of them outside the windows (e.g. an empty ``Create``); batch passes
+    None and its graph is exactly the walking skeleton's.
+    """
+    collapsed = entries | "CollapseSameUrl" >> CollapseSameUrl()
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
     detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
-    deduped = tagged["ok"] | "DeduplicateStories" >> dedup.DeduplicateStories(job.dedup)
+    deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
 
-    dead_before = (
-        read["dead"],
-        fetched["dead"],
-        extracted["dead"],
-        detected["dead"],
-        tagged["dead"],
-        *([deduped["dead"]] if "dead" in deduped else []),
-    ) | "FlattenDeadLetters" >> beam.Flatten()
+    dead_inputs = {
+        "Feeds": feed_dead,
+        "Fetch": fetched["dead"],
+        "Extract": extracted["dead"],
+        "Language": detected["dead"],
+        "Tags": tagged["dead"],
+        **({"Dedup": deduped["dead"]} if "dead" in deduped else {}),
+    }
+    if align is not None:
+        dead_inputs = {
+            name: pcoll | f"Window{name}DeadLetters" >> align()
+            for name, pcoll in dead_inputs.items()
+        }
+    dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
         deduped["ok"],
@@ -106,7 +200,7 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
     return Outputs(
-        entries=read["ok"],
+        entries=entries,
         pages=fetched["ok"],
         stories=deduped["ok"],
         duplicates=duplicates,

@@ -76,7 +76,9 @@ def counters_of(result) -> dict[str, int]:
 
     totals: dict[str, int] = {}
     try:
-        query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        query = _deep_call(
+            lambda: result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        )
     except Exception:
         return totals
     for counter in query["counters"]:
@@ -84,6 +86,40 @@ def counters_of(result) -> dict[str, int]:
         name = counter.key.metric.name
         totals[name] = totals.get(name, 0) + int(value or 0)
     return dict(sorted(totals.items()))
+
+
+def _deep_call(fn):
+    """Run ``fn`` on a thread with a deep stack and a high recursion limit.
+
+    The FnApiRunner (which the DirectRunner picks for streaming runs driven by PeriodicImpulse)
+    merges the metrics of every bundle through one nested generator per bundle, so a run of a
+    few hundred ticks exceeds Python's default recursion limit when its counters are queried.
+    """
+    import sys
+    import threading
+
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # re-raised on the calling thread
+            box["error"] = err
+
+    limit = sys.getrecursionlimit()
+    size = threading.stack_size()
+    sys.setrecursionlimit(max(limit, 200_000))
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=target)
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(size)
+        sys.setrecursionlimit(limit)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]
 
 
 def read_records(path: str) -> list[dict[str, Any]]:

@@ -112,8 +112,17 @@ class Fetcher:
         self._archive = ReplayArchive(config.replay) if config.replay else None
         self._session = None
 
-    def get(self, url: str) -> Response:
-        response = self._archive.get(url) if self._archive is not None else self._get_network(url)
+    def get(self, url: str, headers: dict[str, str] | None = None) -> Response:
+        """GET ``url``; ``headers`` (e.g. If-None-Match) go with network requests only.
+
+        A 304 answer to a conditional request is returned as a response, not raised: only
+        4xx and 5xx statuses are errors. Replay ignores ``headers`` (an archive is unconditional).
+        """
+        response = (
+            self._archive.get(url)
+            if self._archive is not None
+            else self._get_network(url, headers or {})
+        )
         if 400 <= response.status < 500:
             raise FetchError(
                 REASON_HTTP_4XX, f"HTTP {response.status} for {url}", response.fetched_at
@@ -124,7 +133,7 @@ class Fetcher:
             )
         return response
 
-    def _get_network(self, url: str) -> Response:
+    def _get_network(self, url: str, headers: dict[str, str]) -> Response:
         import requests
 
         if not url.startswith(("http://", "https://")):
@@ -136,7 +145,10 @@ class Fetcher:
             self._session.headers["User-Agent"] = self.config.user_agent
         try:
             with self._session.get(
-                url, timeout=(self.config.connect_timeout, self.config.read_timeout), stream=True
+                url,
+                headers=headers,
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+                stream=True,
             ) as reply:
                 chunks: list[bytes] = []
                 size = 0
