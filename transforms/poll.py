@@ -131,7 +131,10 @@ class PollFeedFn(beam.DoFn):
             )
             yield beam.pvalue.TaggedOutput(self.DEAD, TimestampedValue(dead, tick))
             return
-        seen: dict[str, float] = json.loads(seen_state.read() or "{}")
+        horizon = now - self.config.horizon_seconds
+        known: dict[str, float] = json.loads(seen_state.read() or "{}")
+        seen = {k: v for k, v in known.items() if v > horizon}
+        Metrics.counter(NAMESPACE, "poll_seen_expired").inc(len(known) - len(seen))
         if response.status == 304:
             _counter("poll_not_modified")
             # An unchanged document still lists everything it listed before.
@@ -166,10 +169,7 @@ class PollFeedFn(beam.DoFn):
             _counter("entries_read")
             yield stamp(entry, entry.published_at, now, self.config)
         seen.update(dict.fromkeys(listed, now))
-        horizon = now - self.config.horizon_seconds
-        kept = {k: v for k, v in seen.items() if v > horizon}
-        Metrics.counter(NAMESPACE, "poll_seen_expired").inc(len(seen) - len(kept))
-        seen_state.write(json.dumps(kept, sort_keys=True))
+        seen_state.write(json.dumps(seen, sort_keys=True))
         failed = not entries and any(p[3] is None for p in problems)
         self._reschedule(
             feed_state, state, source, now, failed=failed, unchanged=not failed and not fresh
