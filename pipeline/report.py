@@ -12,6 +12,7 @@ import contextlib
 import gzip
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class RunReport:
     entry_rejections: int
     problems: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, dict[str, int]] = field(default_factory=dict)  # streaming runs only
 
     @property
     def ok(self) -> bool:
@@ -67,6 +69,7 @@ class RunReport:
             "feed_dead_letters": self.feed_dead_letters,
             "counters": self.counters,
             "settings": self.settings,
+            **({"windows": self.windows} if self.windows else {}),
         }
 
 
@@ -147,8 +150,18 @@ def files_of_run(config: WriteConfig, output: str) -> list[str]:
     return sorted(m.path for m in matched)
 
 
+_WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
+
+
+def window_of(path: str) -> str | None:
+    """Window start of a streaming file name (``part-<run>-w20261124T101500Z-...``), else None."""
+    found = _WINDOW.search(path.rsplit("/", 1)[-1])
+    return found.group(1) if found else None
+
+
 def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
     written: dict[str, int] = {}
+    windows: dict[str, Counter[str]] = {}
     partitions: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     rejected_by: Counter[str] = Counter()
@@ -162,6 +175,9 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
             total += len(records)
             relative = path[len(config.output) + 1 :].rsplit("/", 1)[0]
             partitions[relative] += len(records)
+            window = window_of(path)
+            if window is not None:
+                windows.setdefault(window, Counter())[output] += len(records)
             for record in records:
                 if output == "stories":
                     languages[record.get("language") or "und"] += 1
@@ -192,6 +208,7 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
         entry_dead_letters=entry_dead,
         feed_dead_letters=feed_dead,
         entry_rejections=entry_rejected,
+        windows={w: dict(sorted(c.items())) for w, c in sorted(windows.items())},
     )
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
     if accounted != entries_read:
@@ -238,6 +255,19 @@ def format_summary(report: RunReport) -> str:
         ("dead letters (entries)", report.entry_dead_letters),
         ("dead letters (feeds)", report.feed_dead_letters),
     ]
+    if report.windows:
+        late_panes = sum(v for k, v in c.items() if k.endswith("_late_pane"))
+        rows += [
+            ("windows written", len(report.windows)),
+            (
+                "feed polls (due/304/failed)",
+                "/".join(
+                    str(c.get(k, 0)) for k in ("poll_due", "poll_not_modified", "poll_failed")
+                ),
+            ),
+            ("late entries (written where they arrived)", c.get("stream_late", 0)),
+            ("records written in late panes", late_panes),
+        ]
     lines = ["", "wirestream run summary", "=" * 60]
     lines += [f"{name:<40}{value:>20}" for name, value in rows]
     sections = (
@@ -251,6 +281,11 @@ def format_summary(report: RunReport) -> str:
         if values:
             lines += ["-" * 60, title]
             lines += [f"  {key:<54}{value:>4}" for key, value in values.items()]
+    if report.windows:
+        lines += ["-" * 60, "records per window (start, UTC): stories/duplicates/rejected/errors"]
+        for start, counts in report.windows.items():
+            cells = "/".join(str(counts.get(output, 0)) for output in OUTPUTS)
+            lines.append(f"  {start:<40}{cells:>18}")
     lines.append("=" * 60)
     if report.ok:
         lines.append("nothing lost: every entry is a story, duplicate, rejection or dead letter")

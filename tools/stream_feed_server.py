@@ -7,7 +7,7 @@ after the server started, divided by ``speed``) has passed, with that moment as 
 unless the schedule gives it an older one (a late story). Feed responses carry an ``ETag`` and
 ``Last-Modified`` and answer a matching conditional GET with 304, as real feed servers do.
 
-The default schedule publishes the sample's stories in three waves, then, in a later wave, the
+The default schedule publishes the sample's stories in waves 10 s apart; the later waves hold the
 content farm's spun copy of an earlier story, an article already listed by another feed (the
 same URL again, in a later window), a story whose published time is older than the allowed
 lateness, and a link that answers 404.
@@ -59,7 +59,7 @@ DEFAULT_SCHEDULE = (
         age_seconds=900,
     ),
     Release(30, "farm", f"{FARM}/trending/russia-plans-closer-cooperation", "Spun copy"),
-    Release(30, "wire", f"{STRAITS}/world/europe/lukashenko-says-us-ties-could-improve", "Again"),
+    Release(40, "wire", f"{STRAITS}/world/europe/lukashenko-says-us-ties-could-improve", "Again"),
     Release(30, "farm", f"{FARM}/trending/minsk-metro-night-service", "Missing page"),
 )
 FEEDS = ("wire", "europe", "straits", "farm")
