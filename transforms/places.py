@@ -60,6 +60,7 @@ def _word_set(words: str) -> frozenset[str]:
 
 
 MAJOR_CITY_POPULATION = 1_000_000
+CAPS_WINDOW = 120  # characters either side that decide whether a line is in capitals
 ENGLISH = frozenset({"en", "und", ""})
 LOCATIVES = _word_set("in In into Into across Across throughout Throughout visit visited visiting")
 
@@ -322,9 +323,10 @@ class Gazetteer:
         return text[j:i]
 
     def _in_caps_line(self, text: str, start: int, end: int) -> bool:
-        line_start = text.rfind("\n", 0, start) + 1
+        line_start = max(text.rfind("\n", 0, start) + 1, start - CAPS_WINDOW)
         line_end = text.find("\n", end)
-        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        line_end = min(line_end if line_end >= 0 else len(text), end + CAPS_WINDOW)
+        line = text[line_start:line_end]
         letters = [ch for ch in line if ch.isalpha()]
         if len(letters) < 8:
             return _is_caps(text[start:end])
@@ -371,11 +373,11 @@ class Gazetteer:
                 continue
             if self._short_caps_clash(text, start, end, key):
                 continue
-            if entry.chain_check and not self._in_caps_line(text, start, end):
+            if entry.chain_check:
                 glue = self._glued(text, start, end, key)
-                if glue == "after_name":
-                    surnames.add(key)
-                if glue:
+                if glue and not self._in_caps_line(text, start, end):
+                    if glue == "after_name":
+                        surnames.add(key)
                     continue
             after_locative = self._previous_word(text, start) in LOCATIVES
             kept.append((start, key, entry, after_locative))
