@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 HEAD_CHARS = 300
 TAIL_CHARS = 400
-SHORT_ALIAS = 3  # aliases this short ("AP", "AA") only count inside credit punctuation
+SHORT_ALIAS = 3  # aliases this short ("AP", "AFP") only count inside credit punctuation
+TINY_ALIAS = 2  # two-letter aliases ("AP", "PA") need the dateline form "(AP) -" in the head
 
 
 @dataclass(frozen=True)
@@ -96,12 +98,21 @@ class AgencyMatcher:
                     if len(alias) > SHORT_ALIAS:
                         long_variants.setdefault(form, agency.code)
         self._variants = variants
-        alternation = "|".join(re.escape(v) for v in sorted(variants, key=lambda v: (-len(v), v)))
-        long_alt = "|".join(re.escape(v) for v in sorted(long_variants, key=lambda v: (-len(v), v)))
+
+        def alternation_of(forms: Iterable[str]) -> str:
+            return "|".join(re.escape(v) for v in sorted(forms, key=lambda v: (-len(v), v)))
+
+        alternation = alternation_of(variants)
+        long_alt = alternation_of(long_variants)
+        tiny_alt = alternation_of(v for v in variants if len(v) <= TINY_ALIAS)
+        other_alt = alternation_of(v for v in variants if len(v) > TINY_ALIAS)
         flags = 0
-        # Bracketed credits anywhere in the head: "(Reuters)", "/TASS/", "[AFP]".
+        # Bracketed credits in the head: "(Reuters)", "/TASS/", "[AFP]"; two-letter ones ("(AP)",
+        # "(PA)") only in the dateline form with a dash after, since "(PA)" is also a US state.
         self._bracketed = re.compile(
-            rf"(?:\(|\[|/)\s*(?P<a>{alternation})\s*(?:\)|\]|/)(?!\w)", flags
+            rf"(?:\(|\[|/)\s*(?:(?P<a>{other_alt})\s*(?:\)|\]|/)(?!\w)"
+            rf"|(?P<t>{tiny_alt})\s*(?:\)|\]|/)\s*[-–—:])",
+            flags,
         )
         # Dash credits at the very start or after a dateline: "AFP -", "— dpa".
         self._head_dash = re.compile(
@@ -141,7 +152,10 @@ class AgencyMatcher:
 
     def from_head(self, text: str) -> str | None:
         head = text[:HEAD_CHARS]
-        found = self._bracketed.search(head) or self._head_dash.search(head)
+        found = self._bracketed.search(head)
+        if found:
+            return self._variants.get(found.group("a") or found.group("t"))
+        found = self._head_dash.search(head)
         return self._variants.get(found.group("a")) if found else None
 
     def from_tail(self, text: str) -> str | None:

@@ -146,10 +146,16 @@ def _is_caps(word: str) -> bool:
 class Gazetteer:
     """A compiled place matcher; build once per worker (it holds a large automaton)."""
 
-    def __init__(self, entries: dict[str, _Entry], config: PlacesConfig) -> None:
+    def __init__(
+        self,
+        entries: dict[str, _Entry],
+        config: PlacesConfig,
+        qualifiers: dict[str, str] | None = None,
+    ) -> None:
         import ahocorasick
 
         self.config = config
+        self._qualifiers = qualifiers or {}
         self._entries = entries
         self._lookup = {key.casefold(): entry for key, entry in entries.items()}
         automaton = ahocorasick.Automaton()
@@ -273,8 +279,13 @@ class Gazetteer:
             if plural and phrase.split()[-1][0].isupper():
                 put(plural, _Entry(EXCLUDE, ()))
 
+        qualifiers = {
+            name.replace(".", "").casefold(): code
+            for code, names in data.get("dateline_qualifiers", {}).items()
+            for name in names
+        }
         logger.info("gazetteer built: %d surface forms", len(entries))
-        return cls(entries, config)
+        return cls(entries, config, qualifiers)
 
     # ---------------------------------------------------------------- matching
 
@@ -387,14 +398,41 @@ class Gazetteer:
         """(country, city) for a dateline place such as "MINSK" or "Washington"; lenient."""
         if not name:
             return None, None
-        cleaned = " ".join(name.replace("\u00a0", " ").split()).strip(" ,.-–—")
-        for candidate in (cleaned, cleaned.split(",")[0].strip()):
-            entry = self._lookup.get(candidate.casefold()) or self._lookup.get(
-                ascii_fold(candidate).casefold()
-            )
-            if entry is not None and entry.codes and entry.kind != EXCLUDE:
-                return entry.codes[0], entry.city
+        cleaned = " ".join(name.replace("\u00a0", " ").split()).strip(" ,-–—")
+        whole = self._entry_for(cleaned)
+        if whole is not None:
+            return whole.codes[0], whole.city
+        parts = [part.strip() for part in cleaned.split(",") if part.strip()]
+        place = self._entry_for(parts[0]) if parts else None
+        context = self._entry_for(parts[-1]) if len(parts) > 1 else None
+        if context is None and len(parts) > 1:
+            qualifier = self._qualifiers.get(parts[-1].replace(".", "").casefold())
+            context = _Entry(REGION, (qualifier,)) if qualifier else None
+        if context is not None and context.kind in (COUNTRY, REGION):
+            # "London, Ontario", "Melbourne, Fla.": the qualifier decides the country.
+            code = context.codes[0]
+            if place is not None:
+                shared = [c for c in context.codes if c in (*place.codes, *place.alternates)]
+                code = shared[0] if shared else code
+            city = None
+            if place is not None and code in (*place.codes, *place.alternates):
+                city = place.city
+            return code, city
+        if place is not None:
+            return place.codes[0], place.city
         return None, None
+
+    def _entry_for(self, name: str) -> _Entry | None:
+        entry = None
+        for form in (name, name.rstrip(".")):
+            entry = self._lookup.get(form.casefold()) or self._lookup.get(
+                ascii_fold(form).casefold()
+            )
+            if entry is not None:
+                break
+        if entry is None or not entry.codes or entry.kind == EXCLUDE:
+            return None
+        return entry
 
     def tag(
         self,

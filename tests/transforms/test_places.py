@@ -144,6 +144,11 @@ def test_resolve_dateline_forms(gazetteer: Gazetteer) -> None:
     assert gazetteer.resolve("MINSK") == ("BY", "Minsk")
     assert gazetteer.resolve("Washington")[0] == "US"
     assert gazetteer.resolve("Kyiv, Ukraine") == ("UA", "Kyiv")
+    assert gazetteer.resolve("London, Ontario") == ("CA", "London")
+    assert gazetteer.resolve("Atlanta, Georgia") == ("US", "Atlanta")
+    assert gazetteer.resolve("Tbilisi, Georgia") == ("GE", "Tbilisi")
+    assert gazetteer.resolve("MELBOURNE, Fla.") == ("US", "Melbourne")
+    assert gazetteer.resolve("WASHINGTON, D.C.") == ("US", "Washington")
     assert gazetteer.resolve("Atlantis") == (None, None)
     assert gazetteer.resolve(None) == (None, None)
 
