@@ -130,6 +130,16 @@ def load_places_data() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def data_surfaces(data: dict[str, Any]) -> list[str]:
+    """Every name written in the data file as is (capitalised acronyms such as DPRK included)."""
+    names: list[str] = []
+    for section in ("aliases", "regions", "demonyms"):
+        for values in (data.get(section) or {}).values():
+            names.extend(values)
+    names.extend(data.get("ambiguous") or {})
+    return names
+
+
 def _is_word_char(ch: str) -> bool:
     return ch.isalnum()
 
@@ -151,11 +161,13 @@ class Gazetteer:
         entries: dict[str, _Entry],
         config: PlacesConfig,
         qualifiers: dict[str, str] | None = None,
+        shouted: frozenset[str] = frozenset(),
     ) -> None:
         import ahocorasick
 
         self.config = config
         self._qualifiers = qualifiers or {}
+        self._shouted = shouted
         self._entries = entries
         self._lookup = {key.casefold(): entry for key, entry in entries.items()}
         automaton = ahocorasick.Automaton()
@@ -176,16 +188,24 @@ class Gazetteer:
         entries: dict[str, _Entry] = {}
         valid = {country.alpha_2 for country in pycountry.countries} | {"XK"}
 
+        shouted: set[str] = set()  # upper-case forms that only count in lines in capitals
+
         def put(surface: str, entry: _Entry) -> None:
             surface = surface.strip()
             if len(surface) < 2:
                 return
+            unknown = [code for code in entry.codes if code not in valid]
+            if unknown:
+                raise ValueError(f"places data: {surface!r} has unknown country code(s) {unknown}")
             variants = [surface]
             folded = ascii_fold(surface)
             if folded != surface and (" " in surface or len(surface) >= 6):
                 variants.append(folded)
             if len(surface) >= 4 or entry.kind == EXCLUDE:
-                variants += [v.upper() for v in list(variants)]
+                for variant in list(variants):
+                    if variant.upper() != variant:
+                        variants.append(variant.upper())
+                        shouted.add(variant.upper())
             for variant in variants:
                 current = entries.get(variant)
                 if current is None or entry.kind < current.kind:
@@ -285,7 +305,7 @@ class Gazetteer:
             for name in names
         }
         logger.info("gazetteer built: %d surface forms", len(entries))
-        return cls(entries, config, qualifiers)
+        return cls(entries, config, qualifiers, frozenset(shouted - set(data_surfaces(data))))
 
     # ---------------------------------------------------------------- matching
 
@@ -384,6 +404,8 @@ class Gazetteer:
                 continue
             if self._short_caps_clash(text, start, end, key):
                 continue
+            if key in self._shouted and not self._in_caps_line(text, start, end):
+                continue  # "SOFIA" the telescope in running text, not Sofia the city
             if entry.chain_check:
                 glue = self._glued(text, start, end, key)
                 if glue and not self._in_caps_line(text, start, end):

@@ -183,3 +183,29 @@ def test_country_precision_and_recall_on_labelled_pages(
     print(f"country precision {precision:.3f} recall {recall:.3f} (tp {tp} fp {fp} fn {fn})")
     assert precision >= 0.95
     assert recall >= 0.85
+
+
+def test_every_demonym_code_is_a_country(gazetteer: Gazetteer) -> None:
+    # YAML 1.1 reads a bare NO key as false; Norway must still come out as NO.
+    assert places(gazetteer, "Norwegian and Norwegians met Danes.") == ("NO", "DK")
+
+
+def test_names_in_capitals_only_count_in_lines_in_capitals(gazetteer: Gazetteer) -> None:
+    assert places(gazetteer, "NASA's SOFIA observatory flew again.") == ()
+    assert places(gazetteer, "SOFIA, Bulgaria - The parliament met.") == ("BG",)
+
+
+def test_west_african_countries_without_corroboration(gazetteer: Gazetteer) -> None:
+    text = "Ebola spread in Guinea, Liberia and Sierra Leone; Niger and Mali closed borders."
+    assert set(places(gazetteer, text)) == {"GN", "LR", "SL", "NE", "ML"}
+    assert places(gazetteer, "Researchers tested a guinea pig in New Guinea.") == ()
+
+
+def test_bad_country_code_in_place_data_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    import transforms.places as module
+
+    data = module.load_places_data()
+    data["demonyms"] = {**data["demonyms"], "QQ": ["Qwertian"]}
+    monkeypatch.setattr(module, "load_places_data", lambda: data)
+    with pytest.raises(ValueError, match="QQ"):
+        Gazetteer.build()
