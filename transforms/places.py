@@ -41,6 +41,7 @@ first position, then by code, so the writer's "primary value" partitioning is st
 from __future__ import annotations
 
 import logging
+import threading
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
@@ -60,6 +61,16 @@ def _word_set(words: str) -> frozenset[str]:
 
 
 MAJOR_CITY_POPULATION = 1_000_000
+# Story languages whose country names are added from pycountry's ISO 3166 translations.
+LOCALISED_LANGUAGES = (
+    "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "be", "tr", "sv", "da", "no",
+    "fi", "cs", "sk", "ro", "hu", "bg", "sr", "hr", "sl", "el", "id",
+)  # fmt: skip
+# Languages that inflect country names ("Россия", "России", "Россией"): a stem matches.
+INFLECTING = frozenset({"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "sl", "fi", "hu"})
+NOUN_CAPITALISING = frozenset({"de", "lb"})
+LOCALE_DIRS = {"nb": "nb_NO", "no": "nb_NO"}
+MIN_STEM = 5
 CAPS_WINDOW = 120  # characters either side that decide whether a line is in capitals
 ENGLISH = frozenset({"en", "und", ""})
 LOCATIVES = _word_set("in In into Into across Across throughout Throughout visit visited visiting")
@@ -88,6 +99,7 @@ class PlacesConfig:
     min_city_population: int = 150_000
     city_ambiguity_ratio: float = 5.0
     alternate_city_population: int = 50_000
+    languages: tuple[str, ...] = LOCALISED_LANGUAGES
 
 
 @dataclass(frozen=True)
@@ -153,6 +165,72 @@ def _is_caps(word: str) -> bool:
     return len(letters) > 1 and all(ch.isupper() for ch in letters)
 
 
+def _automaton_of(table: dict[str, tuple[_Entry, bool]]):
+    """One Aho-Corasick automaton whose values are (key, entry, matches_as_stem)."""
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for key in sorted(table):
+        entry, stem = table[key]
+        automaton.add_word(key, (key, entry, stem))
+    if table:
+        automaton.make_automaton()
+    return automaton
+
+
+def _stem(name: str) -> str | None:
+    """Stem of a one-word name in an inflecting language ("Россия" -> "Росси"), if long enough."""
+    if " " in name or "-" in name:
+        return None
+    stem = name[:-1] if name[-1].lower() in "aeiouyаеёиоуыэюяьйіїєąęáéíóúý" else name
+    return stem if len(stem) >= MIN_STEM else None
+
+
+def _localised_names(
+    language: str, entries: dict[str, _Entry], data: dict[str, Any], valid: set[str]
+) -> dict[str, tuple[_Entry, bool]]:
+    """Country names in one language from pycountry's ISO 3166 translations, plus data aliases.
+
+    Only names the English table lacks are added, and only for stories in that language, so a
+    translation that happens to be an English word cannot fire in English text.
+    """
+    import gettext
+
+    import pycountry
+
+    translation = gettext.translation(
+        "iso3166-1",
+        pycountry.LOCALES_DIR,
+        languages=[LOCALE_DIRS.get(language, language)],
+        fallback=True,
+    )
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if not value:
+                continue
+            local = translation.gettext(value).strip()
+            if local and local != value and "," not in local and "(" not in local:
+                names.setdefault(local, country.alpha_2)
+    for code, values in ((data.get("localised_aliases") or {}).get(language) or {}).items():
+        for value in values:
+            names[value] = code
+    table: dict[str, tuple[_Entry, bool]] = {}
+    for name, code in sorted(names.items()):
+        if code not in valid or name in entries:
+            continue
+        if len(name) < 4 and not name.isupper():
+            continue
+        entry = _Entry(COUNTRY, (code,))
+        stem = _stem(name) if language in INFLECTING else None
+        if stem and stem not in entries:
+            table.setdefault(stem, (entry, True))
+        else:
+            table.setdefault(name, (entry, False))
+    return table
+
+
 class Gazetteer:
     """A compiled place matcher; build once per worker (it holds a large automaton)."""
 
@@ -162,19 +240,20 @@ class Gazetteer:
         config: PlacesConfig,
         qualifiers: dict[str, str] | None = None,
         shouted: frozenset[str] = frozenset(),
+        data: dict[str, Any] | None = None,
+        valid: frozenset[str] = frozenset(),
     ) -> None:
-        import ahocorasick
-
         self.config = config
         self._qualifiers = qualifiers or {}
         self._shouted = shouted
         self._entries = entries
         self._lookup = {key.casefold(): entry for key, entry in entries.items()}
-        automaton = ahocorasick.Automaton()
-        for key in sorted(entries):
-            automaton.add_word(key, key)
-        automaton.make_automaton()
-        self._automaton = automaton
+        self._automaton = _automaton_of({key: (entry, False) for key, entry in entries.items()})
+        # Per-language country names, compiled on a story in that language first needs them.
+        self._data = data or {}
+        self._valid = valid
+        self._localised: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- building
 
@@ -305,28 +384,57 @@ class Gazetteer:
             for name in names
         }
         logger.info("gazetteer built: %d surface forms", len(entries))
-        return cls(entries, config, qualifiers, frozenset(shouted - set(data_surfaces(data))))
+        return cls(
+            entries,
+            config,
+            qualifiers,
+            frozenset(shouted - set(data_surfaces(data))),
+            data,
+            frozenset(valid),
+        )
+
+    def _local_automaton(self, language: str) -> Any:
+        """The automaton of one language's country names (None when not configured)."""
+        if language not in self.config.languages:
+            return None
+        automaton = self._localised.get(language)
+        if automaton is None:
+            with self._lock:
+                automaton = self._localised.get(language)
+                if automaton is None:
+                    table = _localised_names(language, self._entries, self._data, self._valid)
+                    automaton = _automaton_of(table) if table else False
+                    self._localised[language] = automaton
+        return automaton or None
 
     # ---------------------------------------------------------------- matching
 
-    def _matches(self, text: str) -> list[tuple[int, int, str]]:
-        """Word-bounded, leftmost-longest, non-overlapping (start, end, key) matches."""
-        found: list[tuple[int, int, str]] = []
-        for end_index, key in self._automaton.iter(text):
-            start = end_index - len(key) + 1
-            end = end_index + 1
-            if start > 0 and _is_word_char(text[start - 1]):
-                continue
-            if end < len(text) and _is_word_char(text[end]):
-                continue
-            found.append((start, end, key))
-        found.sort(key=lambda m: (m[0], -(m[1] - m[0]), self._entries[m[2]].kind))
-        chosen: list[tuple[int, int, str]] = []
+    def _matches(self, text: str, language: str = "en") -> list[tuple[int, int, str, _Entry]]:
+        """Word-bounded, leftmost-longest, non-overlapping (start, end, key, entry) matches."""
+        found: list[tuple[int, int, str, _Entry]] = []
+        automata = [self._automaton]
+        local = self._local_automaton(language)
+        if local is not None:
+            automata.append(local)
+        for automaton in automata:
+            for end_index, (key, entry, stem) in automaton.iter(text):
+                start = end_index - len(key) + 1
+                end = end_index + 1
+                if start > 0 and _is_word_char(text[start - 1]):
+                    continue
+                if stem:
+                    while end < len(text) and _is_word_char(text[end]):
+                        end += 1
+                elif end < len(text) and _is_word_char(text[end]):
+                    continue
+                found.append((start, end, key, entry))
+        found.sort(key=lambda m: (m[0], -(m[1] - m[0]), m[3].kind, m[2]))
+        chosen: list[tuple[int, int, str, _Entry]] = []
         last_end = -1
-        for start, end, key in found:
-            if start >= last_end:
-                chosen.append((start, end, key))
-                last_end = end
+        for match in found:
+            if match[0] >= last_end:
+                chosen.append(match)
+                last_end = match[1]
         return chosen
 
     @staticmethod
@@ -388,7 +496,7 @@ class Gazetteer:
                 return True
         return False
 
-    def mentions(self, text: str, english: bool = True) -> list[tuple[int, _Entry, bool]]:
+    def mentions(self, text: str, language: str = "en") -> list[tuple[int, _Entry, bool]]:
         """Accepted (position, entry, after_locative) mentions, ambiguous ones unresolved.
 
         A name seen after a capitalised first name anywhere in the text ("John Durham") is a
@@ -396,8 +504,8 @@ class Gazetteer:
         """
         kept: list[tuple[int, str, _Entry, bool]] = []
         surnames: set[str] = set()
-        for start, end, key in self._matches(text):
-            entry = self._entries[key]
+        english = language in ENGLISH
+        for start, end, key, entry in self._matches(text, language):
             if entry.kind == EXCLUDE or not entry.codes:
                 continue
             if not english and entry.kind == CITY and not entry.major and " " not in key:
@@ -408,6 +516,8 @@ class Gazetteer:
                 continue  # "SOFIA" the telescope in running text, not Sofia the city
             if entry.chain_check:
                 glue = self._glued(text, start, end, key)
+                if glue == "before_name" and language in NOUN_CAPITALISING:
+                    glue = ""  # "in Berlin Vertreter": German capitalises every noun
                 if glue and not self._in_caps_line(text, start, end):
                     if glue == "after_name":
                         surnames.add(key)
@@ -465,7 +575,7 @@ class Gazetteer:
     ) -> PlaceResult:
         """Places of one story; ``language`` other than English keeps only major cities."""
         dateline_country, dateline_city = self.resolve(dateline_place)
-        english = (language or "").split("-")[0].lower() in ENGLISH
+        language = (language or "").split("-")[0].lower()
         counts: dict[str, int] = {}
         first: dict[str, int] = {}
         city_counts: dict[str, int] = {}
@@ -473,7 +583,7 @@ class Gazetteer:
         pending: list[tuple[int, _Entry, bool]] = []
         offset = 0
         for part in (title or "", text or ""):
-            for position, entry, after_locative in self.mentions(part, english):
+            for position, entry, after_locative in self.mentions(part, language):
                 if entry.needs_support or entry.alternates:
                     pending.append((offset + position, entry, after_locative))
                     continue

@@ -209,3 +209,18 @@ def test_bad_country_code_in_place_data_is_rejected(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(module, "load_places_data", lambda: data)
     with pytest.raises(ValueError, match="QQ"):
         Gazetteer.build()
+
+
+def test_country_names_in_the_story_language(gazetteer: Gazetteer) -> None:
+    german = "Der Präsident von Belarus traf in Berlin Vertreter Russlands und Frankreichs."
+    assert set(places(gazetteer, "Russland und Frankreich.", language="de")) == {"RU", "FR"}
+    assert "DE" in places(gazetteer, german, language="de")
+    russian = "Президент Беларуси встретился с представителями России и США."
+    assert set(places(gazetteer, russian, language="ru")) == {"BY", "RU", "US"}
+    french = "La Biélorussie a rencontré les États-Unis."
+    assert set(places(gazetteer, french, language="fr")) == {"BY", "US"}
+
+
+def test_translations_only_apply_to_their_language(gazetteer: Gazetteer) -> None:
+    # "Frankreich" is German: an English story quoting it is not tagged from the German table.
+    assert places(gazetteer, "Russland und Frankreich.", language="en") == ()
