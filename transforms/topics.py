@@ -10,8 +10,9 @@ general news desks). Rules, chosen so a media monitor can predict what a phrase 
 * a phrase hit inside an ``exclude`` phrase of the same topic does not count ("trade war" is not
   conflict, "tennis court" is not courts);
 * score = body hits + ``title_weight`` x title hits; a topic is kept when its score reaches its
-  ``min_score``; topics are ordered by score, then by taxonomy order, so the first topic (the one
-  the writer partitions by) is stable for a given text.
+  ``min_score`` and ``min_share`` of the best topic's score (a passing mention of the police in an
+  election story is not a crime story); topics are ordered by score, then by taxonomy order, so
+  the first topic (the one the writer partitions by) is stable for a given text.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Taxonomy:
     topics: tuple[Topic, ...]
     title_weight: int = 2
     max_topics: int = 5
+    min_share: float = 0.2
 
 
 def _read_text(path: str) -> str:
@@ -76,6 +78,7 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
         topics=tuple(topics),
         title_weight=int(document.get("title_weight", 2)),
         max_topics=int(document.get("max_topics", 5)),
+        min_share=float(document.get("min_share", 0.2)),
     )
 
 
@@ -171,6 +174,8 @@ class TopicMatcher:
         scores = self.scores(title, text)
         order = {topic.id: i for i, topic in enumerate(self.taxonomy.topics)}
         minimum = {topic.id: topic.min_score for topic in self.taxonomy.topics}
-        kept = [tid for tid, score in scores.items() if score >= minimum[tid]]
+        best = max(scores.values(), default=0)
+        floor = self.taxonomy.min_share * best
+        kept = [tid for tid, score in scores.items() if score >= minimum[tid] and score >= floor]
         kept.sort(key=lambda tid: (-scores[tid], order[tid]))
         return tuple(kept[: self.taxonomy.max_topics])

@@ -102,3 +102,12 @@ def test_user_taxonomy_file(tmp_path: Path) -> None:
 def test_invalid_taxonomies_say_what_is_wrong(document: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_taxonomy(document)
+
+
+def test_min_share_drops_passing_mentions() -> None:
+    document = {**SMALL, "min_share": 0.5, "max_topics": 5}
+    matcher = matcher_for(document)
+    text = "war war war war war. The WHO said."
+    assert matcher.scores("", text) == {"conflict": 5, "health": 1}
+    assert matcher.topics("", text) == ("conflict",)
+    assert matcher_for({**document, "min_share": 0.0}).topics("", text) == ("conflict", "health")
