@@ -11,8 +11,9 @@ Matching rules, chosen for precision over recall because a wrong country routes 
 wrong desk while a missed one usually has a second mention elsewhere:
 
 * **Case-sensitive, word-bounded.** Keys are matched as written ("Turkey", not "turkey") plus an
-  upper-case variant for headlines and datelines ("FRANCE WINS", "MINSK, ..."). A match must not
-  touch a letter or digit on either side, so "Belarus" never fires inside "Belarusian".
+  upper-case variant that only counts in lines in capitals, i.e. headlines and datelines ("FRANCE
+  WINS", "MINSK, ..."; but not NASA's "SOFIA" in running text). A match must not touch a letter
+  or digit on either side, so "Belarus" never fires inside "Belarusian".
 * **Leftmost-longest.** Overlapping matches resolve to the longest: "Inner Mongolia" is China,
   not Mongolia; "New Mexico" is the US, not Mexico; "Papua New Guinea" is not Guinea.
 * **Exclusion phrases** (``exclusions`` in the data file) win over the place inside them:
@@ -21,18 +22,28 @@ wrong desk while a missed one usually has a second mention elsewhere:
   given name ("India", "Israel") does not count when it is glued to another capitalised word:
   followed by one ("Austin Dillon", "Jordan Peterson", "Wichita Heights") or preceded by one that
   is not a function word or a compass word ("Michael Jordan", "Real Madrid", "Sierra Nevada").
-  Plain country names and demonyms are exempt ("US President", "Russian Foreign Minister").
-  Lines in capitals are headlines, not names, and are exempt too.
+  A name once seen after a first name ("John Durham") is that person in the whole story, so its
+  bare mentions ("Durham said") are dropped too. Plain country names and demonyms are exempt
+  ("US President", "Russian Foreign Minister"); so are lines in capitals (headlines).
 * **Short capitals.** Two- and three-letter aliases ("US", "UK") do not count between words in
   capitals ("CONTACT US").
 * **Ambiguous names need corroboration** (``ambiguous`` in the data file): "Georgia", "Jordan",
-  "Chad", "Turkey", "Niger", "Washington", and cities that are common words or first names
-  ("Nice", "Reading", "Austin", "Victoria"). Such a mention counts only for a candidate country that
-  the same story names unambiguously elsewhere (a name, demonym, city or region, or the dateline),
-  the best-supported one if several; otherwise it is dropped. So "the battleground states of
-  Michigan, Pennsylvania and Georgia" adds to the US and never to Georgia the country. A city name
-  shared by big cities in several countries (Valencia: Venezuela and Spain) is treated the same
-  way unless the largest is at least ``city_ambiguity_ratio`` times the next.
+  "Chad", "Turkey", "Washington", and cities that are common words or first names ("Nice",
+  "Reading", "Austin", "Victoria"). Such a mention counts only for a candidate country that the
+  same story names unambiguously elsewhere (a name, demonym, city or region, or the dateline), the
+  best-supported one if several; a single-country name also counts after "in", "into", "across"
+  or "visited" ("in Turkey"); otherwise it is dropped. So "the battleground states of Michigan,
+  Pennsylvania and Georgia" adds to the US and never to Georgia the country. A city name shared
+  by big cities in several countries (Valencia: Venezuela and Spain) is treated the same way
+  unless the largest is at least ``city_ambiguity_ratio`` times the next; when it is, a namesake of
+  at least ``alternate_city_population`` wins only if the story names the namesake's country and
+  not the big city's ("Melbourne" in a Florida story is the US).
+* **Other languages.** Stories in one of ``LOCALISED_LANGUAGES`` also match country names in
+  that language (pycountry's ISO 3166 translations plus ``localised_aliases``), only for that
+  language; in inflecting languages a stem of five letters or more matches ("России").
+  Non-English stories keep only major cities (a million people or a capital), since small-city
+  names collide with ordinary words of other languages ("Essen", "Bukan"), and German stories skip
+  the "followed by a capitalised word" test because German capitalises every noun.
 
 Output order (``places``): the dateline country first, then by mentions (title and body), then by
 first position, then by code, so the writer's "primary value" partitioning is stable.
