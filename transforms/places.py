@@ -11,8 +11,9 @@ Matching rules, chosen for precision over recall because a wrong country routes 
 wrong desk while a missed one usually has a second mention elsewhere:
 
 * **Case-sensitive, word-bounded.** Keys are matched as written ("Turkey", not "turkey") plus an
-  upper-case variant that only counts in lines in capitals, i.e. headlines and datelines ("FRANCE
-  WINS", "MINSK, ..."; but not NASA's "SOFIA" in running text). A match must not touch a letter
+  upper-case variant that only counts in lines in capitals (headlines: "FRANCE WINS") or at the
+  start of a paragraph (datelines: "MINSK, November 7. /TASS/."), not in running text (NASA's
+  "SOFIA"). A match must not touch a letter
   or digit on either side, so "Belarus" never fires inside "Belarusian".
 * **Leftmost-longest.** Overlapping matches resolve to the longest: "Inner Mongolia" is China,
   not Mongolia; "New Mexico" is the US, not Mexico; "Papua New Guinea" is not Guinea.
@@ -472,6 +473,12 @@ class Gazetteer:
             j -= 1
         return text[j:i]
 
+    @staticmethod
+    def _starts_line(text: str, start: int) -> bool:
+        """Datelines open a paragraph in capitals: "MINSK, November 7. /TASS/. ..."."""
+        line_start = text.rfind("\n", 0, start) + 1
+        return not text[line_start:start].strip()
+
     def _in_caps_line(self, text: str, start: int, end: int) -> bool:
         line_start = max(text.rfind("\n", 0, start) + 1, start - CAPS_WINDOW)
         line_end = text.find("\n", end)
@@ -523,7 +530,9 @@ class Gazetteer:
                 continue
             if self._short_caps_clash(text, start, end, key):
                 continue
-            if key in self._shouted and not self._in_caps_line(text, start, end):
+            if key in self._shouted and not (
+                self._starts_line(text, start) or self._in_caps_line(text, start, end)
+            ):
                 continue  # "SOFIA" the telescope in running text, not Sofia the city
             if entry.chain_check:
                 glue = self._glued(text, start, end, key)

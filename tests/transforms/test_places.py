@@ -224,3 +224,9 @@ def test_country_names_in_the_story_language(gazetteer: Gazetteer) -> None:
 def test_translations_only_apply_to_their_language(gazetteer: Gazetteer) -> None:
     # "Frankreich" is German: an English story quoting it is not tagged from the German table.
     assert places(gazetteer, "Russland und Frankreich.", language="en") == ()
+
+
+def test_dateline_in_capitals_opening_a_paragraph_counts(gazetteer: Gazetteer) -> None:
+    text = "Intro.\nMINSK, November 7. /TASS/. The president said the talks would go on."
+    assert places(gazetteer, text) == ("BY",)
+    assert gazetteer.tag("", text).cities == ("Minsk",)
