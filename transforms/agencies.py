@@ -4,8 +4,9 @@ A story names many agencies in passing ("BelTA news agency quoted Lukashenko"); 
 says who wrote it. So an agency is taken, in order of trust, from: the raw agency the extraction
 stage read (``Story.agency``: "TASS", "REUTERS", "Associated Press"), a credit in the head of the
 text ("WASHINGTON (Reuters) -", "MINSK, November 7. /TASS/.", "BEIJING -- (Xinhua)"), the
-byline ("Associated Press", "Reuters Staff", "Jane Doe, AFP"), and a credit at the tail
-("... he said. REUTERS", "© Reuters", "(Reporting by ...; Editing by ...)"). Credit forms are
+byline ("Associated Press", "Reuters Staff", "Jane Doe, AFP"), the agency's own site (a story on
+tass.com is TASS copy), and a credit at the tail ("... he said. REUTERS", "© Reuters",
+"(Reporting by ...; Editing by ...)"). Credit forms are
 punctuation-bound (parentheses, slashes, dashes, copyright sign, line or sentence edges), which
 is what separates a credit from a mention.
 
@@ -36,6 +37,7 @@ class Agency:
     code: str
     aliases: tuple[str, ...]
     signatures: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
 
 
 def _read_text(path: str) -> str:
@@ -54,7 +56,10 @@ def parse_agencies(document: dict[str, Any]) -> list[Agency]:
         if not code:
             raise ValueError("agency entry without a code")
         signatures = tuple(str(s) for s in item.get("signatures") or [])
-        agencies.append(Agency(code, aliases or (code,), signatures))
+        domains = tuple(
+            str(d).strip().lower().removeprefix("www.") for d in item.get("domains") or []
+        )
+        agencies.append(Agency(code, aliases or (code,), signatures, domains))
     return agencies
 
 
@@ -125,6 +130,7 @@ class AgencyMatcher:
             flags,
         )
         self._signatures = [(s, a.code) for a in agencies for s in a.signatures]
+        self._domains = {domain: a.code for a in agencies for domain in a.domains if domain}
 
     def normalise(self, raw: str | None) -> str | None:
         """Code for a raw agency string ("REUTERS", "/TASS/", "Associated Press"), else None."""
@@ -158,6 +164,16 @@ class AgencyMatcher:
         found = self._head_dash.search(head)
         return self._variants.get(found.group("a")) if found else None
 
+    def from_site(self, site: str) -> str | None:
+        """The agency whose own site published the story (``tass.com``, ``en.yna.co.kr``)."""
+        host = (site or "").strip().lower().removeprefix("www.")
+        while host:
+            code = self._domains.get(host)
+            if code:
+                return code
+            host = host.partition(".")[2] if host.count(".") > 1 else ""
+        return None
+
     def from_tail(self, text: str) -> str | None:
         tail = text[-TAIL_CHARS:].rstrip()
         found = self._tail.search(tail)
@@ -170,7 +186,11 @@ class AgencyMatcher:
         return None
 
     def match(
-        self, raw: str | None, text: str, authors: tuple[str, ...] | list[str] = ()
+        self,
+        raw: str | None,
+        text: str,
+        authors: tuple[str, ...] | list[str] = (),
+        site: str = "",
     ) -> tuple[str | None, str]:
         """(code, source) where source says which evidence decided; (None, "") if none."""
         code = self.normalise(raw)
@@ -179,6 +199,7 @@ class AgencyMatcher:
         for source, finder in (
             ("head", lambda: self.from_head(text)),
             ("byline", lambda: self.from_authors(authors)),
+            ("site", lambda: self.from_site(site)),
             ("tail", lambda: self.from_tail(text)),
         ):
             code = finder()

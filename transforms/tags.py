@@ -64,7 +64,7 @@ class Tagger:
         """The tagged story and where its agency came from ("" when none was found)."""
         from transforms.publisher_tags import normalise_tags, trailing_tag_line
 
-        agency, source = self.agencies.match(story.agency, story.text, story.authors)
+        agency, source = self.agencies.match(story.agency, story.text, story.authors, story.site)
         if agency is None and story.agency and story.agency.strip(" /()[]"):
             agency, source = story.agency.strip(" /()[]"), "raw_unknown"
         places = self.gazetteer.tag(story.title, story.text, story.dateline_place, story.language)

@@ -120,3 +120,13 @@ def test_user_file_without_code_is_rejected(tmp_path: Path) -> None:
     user.write_text("agencies:\n  - {aliases: [Nameless]}\n", "utf-8")
     with pytest.raises((KeyError, ValueError)):
         load_agencies(str(user))
+
+
+def test_agency_site(matcher: AgencyMatcher) -> None:
+    assert matcher.from_site("tass.com") == "TASS"
+    assert matcher.from_site("www.reuters.com") == "Reuters"
+    assert matcher.from_site("en.yna.co.kr") == "Yonhap"
+    assert matcher.from_site("example.co.kr") is None
+    assert matcher.from_site("nottass.com") is None
+    assert matcher.match(None, "No credit.", (), "tass.com") == ("TASS", "site")
+    assert matcher.match(None, "WASHINGTON (Reuters) - x", (), "tass.com") == ("Reuters", "head")
