@@ -9,6 +9,8 @@ import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms import tags
 from transforms.records import DeadLetter, Story, story_id_for
@@ -185,3 +187,44 @@ def test_bad_taxonomy_fails_before_the_job(tmp_path: Path) -> None:
     options = PipelineOptions([f"--taxonomy={broken}"]).view_as(WirestreamOptions)
     with pytest.raises(ValueError, match="--taxonomy"):
         tags.config_from_options(options)
+
+
+VOCABULARY = (
+    "Georgia Jordan Chad Turkey MINSK Minsk US U.S. UK Belarusian Americans New Mexico Inner "
+    "Mongolia Austin Dillon Paris Hilton in visited Latin American election elections sanctions "
+    "WHO who war trade court police Россия России США Russland (Reuters) /TASS/ REUTERS - — , . "
+    "\n Tags: Belarus | Russia #news"
+)
+WORDS = tuple(VOCABULARY.split(" "))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(max_size=60),
+    body=st.one_of(
+        st.text(max_size=400),
+        st.lists(st.sampled_from(WORDS), max_size=80).map(" ".join),
+    ),
+    language=st.sampled_from(["en", "de", "ru", "und", "zh"]),
+    dateline=st.one_of(st.none(), st.sampled_from(["MINSK", "London, Ontario", "", "Atlantis"])),
+)
+def test_any_text_tags_cleanly(
+    tagger: Tagger, title: str, body: str, language: str, dateline: str | None
+) -> None:
+    import pycountry
+
+    from transforms.publisher_tags import normalise_tag
+
+    story = make_story("h", body, title=title, language=language, dateline_place=dateline)
+    tagged, _ = tagger.tag(story)
+    valid = {country.alpha_2 for country in pycountry.countries} | {"XK"}
+    assert set(tagged.places) <= valid
+    assert tuple(code for code, _ in tagged.place_mentions) == tagged.places
+    assert all(count >= 0 for _, count in tagged.place_mentions)
+    assert len(set(tagged.places)) == len(tagged.places)
+    assert len(set(tagged.cities)) == len(tagged.cities)
+    ids = {topic.id for topic in tagger.topics.taxonomy.topics}
+    assert set(tagged.topics) <= ids and len(set(tagged.topics)) == len(tagged.topics)
+    assert all(tag == normalise_tag(tag) and tag for tag in tagged.tags)
+    assert len(set(tagged.tags)) == len(tagged.tags)
+    assert tagger.tag(story)[0] == tagged
