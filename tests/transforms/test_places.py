@@ -230,3 +230,29 @@ def test_dateline_in_capitals_opening_a_paragraph_counts(gazetteer: Gazetteer) -
     text = "Intro.\nMINSK, November 7. /TASS/. The president said the talks would go on."
     assert places(gazetteer, text) == ("BY",)
     assert gazetteer.tag("", text).cities == ("Minsk",)
+
+
+def test_bundled_data_files_hold_only_strings() -> None:
+    """YAML 1.1 turns bare NO/YES/ON/OFF into booleans; names and codes must stay strings."""
+    from importlib import resources
+
+    import yaml
+
+    def scalars(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield f"{path}/{key}", key
+                yield from scalars(value, f"{path}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from scalars(value, f"{path}[{index}]")
+        else:
+            yield path, node
+
+    numeric = {"min_score", "title_weight", "max_topics", "min_share"}
+    for name in ("places.yaml", "agencies.yaml", "taxonomy.yaml"):
+        text = resources.files("transforms").joinpath(f"data/{name}").read_text("utf-8")
+        for path, value in scalars(yaml.safe_load(text), name):
+            if path.rsplit("/", 1)[-1] in numeric:
+                continue
+            assert isinstance(value, str), f"{path}: {value!r} is not a string"
