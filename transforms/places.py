@@ -507,8 +507,8 @@ class Gazetteer:
         return ""
 
     def _short_caps_clash(self, text: str, start: int, end: int, key: str) -> bool:
-        if len(key.replace(".", "")) > 3 or not key.isupper():
-            return False
+        if len(key) > 3 or not key.isupper() or "." in key:
+            return False  # "U.S." is never a pronoun, even in "U.S. FORCES LEAVE"
         for word in (self._next_word(text, end), self._previous_word(text, start)):
             if len(word) > 1 and _is_caps(word) and "." not in word:
                 return True

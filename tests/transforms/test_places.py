@@ -121,6 +121,7 @@ def test_word_boundaries(gazetteer: Gazetteer) -> None:
 def test_short_capital_alias_in_shouting_is_not_a_country(gazetteer: Gazetteer) -> None:
     assert places(gazetteer, "CONTACT US TODAY") == ()
     assert places(gazetteer, "The US economy grew.") == ("US",)
+    assert places(gazetteer, "U.S. FORCES LEAVE") == ("US",)
 
 
 def test_headlines_in_capitals(gazetteer: Gazetteer) -> None:
