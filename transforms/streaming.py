@@ -213,4 +213,12 @@ def config_from_options(options) -> StreamConfig:
         raise ValueError("--poll_tick_seconds and --stream_horizon_hours must be positive")
     if config.duration_seconds < 0:
         raise ValueError("--stream_duration_seconds must be >= 0 (0 runs until drained)")
+    if config.pubsub_subscription or config.pubsub_topic:
+        from apache_beam.io.gcp.pubsub import parse_subscription, parse_topic
+
+        # Beam's own checks, before any worker starts; their messages show the expected form.
+        if config.pubsub_subscription:
+            parse_subscription(config.pubsub_subscription)
+        if config.pubsub_topic:
+            parse_topic(config.pubsub_topic)
     return config
