@@ -27,17 +27,27 @@ def run(argv: list[str] | None = None) -> int:
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
     pipeline = beam.Pipeline(options=options)
-    if options.view_as(StandardOptions).streaming:
+    streaming = bool(options.view_as(StandardOptions).streaming)
+    if streaming:
         build_streaming_pipeline(pipeline, job)
     else:
         build_pipeline(pipeline, job)
     result = pipeline.run()
+    if streaming and not job.stream.duration_seconds and not _is_local(options):
+        # An unbounded job on a service runs until drained; the launcher's work is done.
+        print(f"wirestream: streaming job submitted ({result.state}); drain it to stop")
+        return 0
     result.wait_until_finish()
     report = build_report(job.write, counters_of(result))
     path = write_report(report)
     print(format_summary(report))
     print(f"report: {path}")
     return 0 if report.ok else 1
+
+
+def _is_local(options: PipelineOptions) -> bool:
+    runner = options.view_as(StandardOptions).runner or ""
+    return "Direct" in runner if isinstance(runner, str) else "Direct" in type(runner).__name__
 
 
 def main() -> None:
