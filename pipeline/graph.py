@@ -135,7 +135,7 @@ def build_streaming_pipeline(
         windowed,
         source_dead,
         job,
-        DeduplicateStream(config),
+        streaming_dedup(job),
         align=lambda: streaming.windowing(config),
     )
     if config.pubsub_topic:
@@ -148,6 +148,14 @@ def build_streaming_pipeline(
     return outputs
 
 
+def streaming_dedup(job: JobConfig) -> beam.PTransform:
+    """The dedup issue's streaming form once it is on main (its config then has ``streaming``),
+    else the interim exact-text form (``transforms/stream_dedup.py``)."""
+    if getattr(job.dedup, "streaming", False):
+        return dedup.DeduplicateStories(job.dedup)
+    return DeduplicateStream(job.stream)
+
+
 def wire_stages(
     p: beam.Pipeline,
     entries: beam.PCollection,
@@ -158,9 +166,10 @@ def wire_stages(
 ) -> Outputs:
     """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
 
-    ``align`` (streaming only) re-windows every dead-letter input before it is flattened, since
-    a stage may make some of them outside the windows (e.g. an empty ``Create``); batch passes
-    None and its graph is exactly the walking skeleton's.
+    ``align`` (streaming only) re-windows the dedup outputs and every dead-letter input into the
+    job's windows before they are joined or flattened, since a stage may emit outside them (an
+    empty ``Create``, or a dedup deciding in windows of its own); batch passes None and its
+    graph is exactly the walking skeleton's.
     """
     collapsed = entries | "CollapseSameUrl" >> CollapseSameUrl()
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
@@ -168,6 +177,13 @@ def wire_stages(
     detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
     deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    if align is not None:
+        # A dedup stage may decide in windows of its own: put its outputs back into ours.
+        deduped = {
+            **deduped,
+            "ok": deduped["ok"] | "WindowCanonicalStories" >> align(),
+            "duplicates": deduped["duplicates"] | "WindowDuplicateStories" >> align(),
+        }
 
     dead_inputs = {
         "Feeds": feed_dead,
