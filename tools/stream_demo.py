@@ -11,6 +11,7 @@ and prints the run summary with its per-window counts. Nothing leaves the machin
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +32,8 @@ def main() -> int:
     parser.add_argument("--output", default="output-stream", help="output root (replaced)")
     parser.add_argument("--seconds", type=float, default=40, help="how long to poll")
     args = parser.parse_args()
+    # The demo's own folder: replaced, so the report counts this run's files only.
+    shutil.rmtree(args.output, ignore_errors=True)
     with tempfile.TemporaryDirectory() as tmp, StreamFeedServer(speed=SPEED) as server:
         feeds = server.write_feed_list(Path(tmp) / "feeds.yaml")
         print(f"feed server on {server.base}; polling for {args.seconds:.0f} s ...", flush=True)
