@@ -26,6 +26,7 @@ from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming
 from transforms.accounting import CollapseSameUrl, ResolveRiders
 from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
+from transforms.stream_collapse import CollapseSameUrlInWindows
 from transforms.stream_dedup import DeduplicateStream
 
 
@@ -171,7 +172,8 @@ def wire_stages(
     empty ``Create``, or a dedup deciding in windows of its own); batch passes None and its
     graph is exactly the walking skeleton's.
     """
-    collapsed = entries | "CollapseSameUrl" >> CollapseSameUrl()
+    collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
     detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)

@@ -65,6 +65,8 @@ AFTER_HORIZON = T0 + 700 + HORIZON + 400
 ENTRIES = [
     # arrive together in window 1, published out of order, two of them in window 0
     (T0 + 420, U3, T0 + 410, "https://a.example/rss", T0 + 410),
+    # the same article from a second feed, with tracking parameters: fetched once, it rides
+    (T0 + 420, U3 + "?utm_source=rss", T0 + 415, "https://b.example/rss", T0 + 415),
     (T0 + 420, U1, T0 + 100, "https://a.example/rss", T0 + 100),
     (T0 + 420, U2, T0 + 200, "https://a.example/rss", T0 + 200),
     # after the watermark passed windows 0 and 1:
@@ -74,6 +76,10 @@ ENTRIES = [
     (LATE_ARRIVAL, U5, T0 - 7 * 3600, "https://b.example/rss", LATE_ARRIVAL),
     # the same story again, in a later window -> a duplicate of the window-0 canonical
     (LATE_ARRIVAL, U1, T0 + 705, "https://b.example/rss", T0 + 705),
+    # one article listed by two feeds, both late (within the lateness) for window 0: nothing
+    # rides in a late pane, both are fetched and are duplicates of the window-0 canonical
+    (LATE_ARRIVAL, U2, T0 + 250, "https://b.example/rss", T0 + 250),
+    (LATE_ARRIVAL, U2, T0 + 260, "https://c.example/rss", T0 + 260),
     # a page that answers 404 -> an entry-level dead letter
     (LATE_ARRIVAL, U404, T0 + 705, "https://b.example/rss", T0 + 705),
     # after the dedup horizon the state is gone: the same story is canonical again
@@ -184,6 +190,9 @@ def test_out_of_order_entries_go_to_their_event_time_windows(streamed) -> None:
 
 def test_entry_within_lateness_is_a_late_pane_in_its_own_file(streamed) -> None:
     out, files = streamed
+    # pane numbers count the firings of one file's destination: the window-1 stories fired on
+    # time before, so their late pane is -p1; the late window-0 duplicates are that
+    # destination's first firing and need no suffix
     late = [f for f in files if f.endswith("-p1.jsonl.gz")]
     assert late == [f"part-test-w{window_tag(T0 + 300)}-00000-of-00001-p1.jsonl.gz"]
     (path,) = out.rglob(late[0])
@@ -208,6 +217,25 @@ def test_same_story_in_a_later_window_is_a_duplicate_of_the_first(streamed) -> N
     assert dups[0][1]["duplicate_of"] == first[0]["story_id"]
     assert dups[0][1]["duplicate_reason"] == "same_url"
     assert dups[0][1]["feed_url"] == "https://b.example/rss"
+
+
+def test_same_url_entries_ride_on_time_and_are_fetched_separately_when_late(streamed) -> None:
+    on_disk = records_by_window(streamed[0])
+    canonical = {r["url"]: r["story_id"] for _, r in on_disk[("stories", window_tag(T0))]}
+    late_copies = [r for _, r in on_disk[("duplicates", window_tag(T0))]]
+    assert sorted(r["feed_url"] for r in late_copies) == [
+        "https://b.example/rss",
+        "https://c.example/rss",
+    ]
+    assert {(r["duplicate_of"], r["duplicate_reason"]) for r in late_copies} == {
+        (canonical[U2], "same_url")
+    }
+    (rider,) = [r for _, r in on_disk[("duplicates", window_tag(T0 + 300))]]
+    assert rider["url"] == U3 + "?utm_source=rss" and rider["duplicate_reason"] == "same_url"
+    errors = [
+        r for (output, _), records in on_disk.items() if output == "errors" for _, r in records
+    ]
+    assert "lost_winner" not in {e["reason"] for e in errors}
 
 
 def test_dedup_state_expires_after_the_horizon(streamed) -> None:
