@@ -1,4 +1,4 @@
-"""Canonical URLs: the rules, the same-site canonical preference, and fuzzed totality/idempotence."""
+"""Canonical URLs: the rules, same-site canonical preference, fuzzed totality and idempotence."""
 
 from __future__ import annotations
 
