@@ -339,7 +339,8 @@ class _CommitFn(beam.DoFn):
     def __init__(self, config: StateConfig) -> None:
         self.config = config
 
-    def process(self, states: list[FeedState], *_after: Any) -> Iterator[str]:
+    def process(self, states, after=None) -> Iterator[str]:
+        del after  # only there so the commit waits for it
         by_url: dict[str, FeedState] = {}
         for state in sorted(states, key=lambda s: (s.feed_url, s.to_json())):
             by_url.setdefault(state.feed_url, state)
