@@ -470,3 +470,29 @@ def test_parse_feed_never_raises(body: bytes) -> None:
     assert parsed.entries or parsed.dead
     for entry in parsed.entries:
         assert not unsafe_markup_in(entry.title) and not unsafe_markup_in(entry.summary)
+
+
+@pytest.mark.timeout(60)
+def test_a_feed_of_100k_entries_is_cut_before_parsing() -> None:
+    items = "".join(
+        f"<item><title>t{i}</title><link>https://a.example/{i}</link></item>"
+        for i in range(100_000)
+    )
+    body = f'<rss version="2.0"><channel><title>big</title>{items}</channel></rss>'.encode()
+    started = time.perf_counter()
+    parsed = parse_feed(body, SOURCE, max_entries=1000)
+    assert time.perf_counter() - started < 20
+    assert len(parsed.entries) == 1000 and parsed.truncated == 99_000
+    assert parsed.format == "rss20" and parsed.title == "big"
+    assert parsed.entries[-1].url == "https://a.example/999"
+
+
+def test_entry_cap_keeps_atom_well_formed() -> None:
+    entries = "".join(
+        f"<entry><id>e{i}</id><title>t{i}</title><link href='https://a.example/{i}'/></entry>"
+        for i in range(30)
+    )
+    body = f'<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>{entries}</feed>'.encode()
+    parsed = parse_feed(body, SOURCE, max_entries=5)
+    assert [e.title for e in parsed.entries] == ["t0", "t1", "t2", "t3", "t4"]
+    assert parsed.truncated == 25 and parsed.format == "atom10"
