@@ -230,6 +230,7 @@ class ReadFeedFn(beam.DoFn):
         new_ids = set(select_new(state, document_ids)) if config.enabled else set(document_ids)
         for letter in dead:
             if letter.entry_id is None or letter.entry_id in new_ids:
+                self._count("dead")
                 self._count(f"dead_{letter.reason}")
                 if letter.entry_id is not None:
                     Metrics.counter(NAMESPACE, "entries_read").inc()
