@@ -13,8 +13,10 @@ from hypothesis import strategies as st
 from benchmarks.feeds import unsafe_markup_in
 from transforms.feedparse import (
     MAX_DECOMPRESSED_BYTES,
+    SUMMARY_MAX_CHARS,
     RawEntry,
     clean_text,
+    field_text,
     has_unsafe_markup,
     html_to_text,
     normalise_entry,
@@ -354,7 +356,7 @@ def test_clean_text_removes_active_markup(text: str) -> None:
 
 
 def test_clean_text_keeps_plain_text() -> None:
-    assert clean_text("  AT&T  <rocks>\n 3 < 4 \x00 ") == "AT&T <rocks> 3 < 4"
+    assert clean_text("  AT&T  <rocks>\n 3 < 4 \x00 ") == "AT&T < rocks> 3 < 4"
     assert clean_text("x" * 50, limit=10) == "x" * 10
 
 
@@ -386,6 +388,9 @@ _HTMLISH = st.lists(
                 "<svg",
                 "/onload=",
                 "&#60;script&#62;",
+                "&#xD800;",
+                "&#0;",
+                "&#99999999;",
                 "<scr",
                 "ipt>",
                 "\n",
@@ -496,3 +501,36 @@ def test_entry_cap_keeps_atom_well_formed() -> None:
     parsed = parse_feed(body, SOURCE, max_entries=5)
     assert [e.title for e in parsed.entries] == ["t0", "t1", "t2", "t3", "t4"]
     assert parsed.truncated == 25 and parsed.format == "atom10"
+
+
+@pytest.mark.timeout(20)
+def test_text_built_for_quadratic_parsers_is_handled_in_linear_time() -> None:
+    hostile = "<a " * 50_000 + "<b onmouseover=alert(1)>x"
+    for is_html in (True, False):
+        cleaned = field_text(hostile, is_html, SUMMARY_MAX_CHARS)
+        assert not unsafe_markup_in(cleaned) and not has_unsafe_markup(cleaned)
+    nested = "<div>" * 100_000 + "deep" + "</div>" * 100_000
+    assert len(field_text(nested, True, 100)) <= 100
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><item>'
+        b"<title>bad \xff\xfe bytes \xc3\x28 here</title><link>https://a.example/1</link>"
+        b"</item></channel></rss>",
+        b'<rss version="2.0"><channel><item><title>nul\x00 and \x07 bell\x1b[31m</title>'
+        b"<link>https://a.example/2</link><description>x\x00y</description></item></channel></rss>",
+        b'<?xml version="1.0" encoding="iso-8859-1"?><rss version="2.0"><channel><item>'
+        b"<title>caf\xe9 \xe2\x80\x94 mixed</title><link>https://a.example/3</link></item>"
+        b"</channel></rss>",
+        b'<rss version="2.0"><channel><item><title>&#0;&#x1F;&#xD800;&#1114112;</title>'
+        b"<link>https://a.example/4</link></item></channel></rss>",
+    ],
+)
+def test_broken_encodings_and_control_characters(body: bytes) -> None:
+    parsed = parse_feed(body, SOURCE)
+    assert parsed.entries or parsed.dead
+    for entry in parsed.entries:
+        for text in (entry.title, entry.summary):
+            assert not any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
