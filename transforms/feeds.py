@@ -27,6 +27,7 @@ import argparse
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -39,6 +40,7 @@ from transforms.feed_state import (
     carry,
     conditional_headers,
     is_due,
+    key_time,
     run_key_for,
     select_new,
 )
@@ -49,10 +51,11 @@ from transforms.feedparse import (
     REASON_EMPTY_FEED,
     REASON_NO_LINK,
     REASON_TOO_LARGE,
+    ParsedFeed,
     parse_feed,
 )
 from transforms.fetch import FetchConfig
-from transforms.records import DeadLetter, FeedEntry, FeedSource, now_iso
+from transforms.records import DeadLetter, FeedEntry, FeedSource, now_iso, utc_iso
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
@@ -76,6 +79,8 @@ class FeedsConfig:
     state: StateConfig = field(default_factory=StateConfig)
     max_entries: int = MAX_ENTRIES
     max_child_sitemaps: int = MAX_CHILD_SITEMAPS
+    # Sitemap URLs last modified longer ago than this (in run time) are not news; 0 keeps all.
+    sitemap_max_age_days: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +262,21 @@ class ReadFeedFn(beam.DoFn):
                 ),
             )
 
+    def _recent(self, parsed: ParsedFeed) -> list[FeedEntry]:
+        """Entries of a (non-news) sitemap that changed recently; feeds are kept whole.
+
+        A site's full sitemap lists every page it ever published; only recently modified URLs
+        are candidate news. Undated URLs are kept. "Recent" is measured from the run's logical
+        time, so the choice is the same on every re-run.
+        """
+        days = self.config.sitemap_max_age_days
+        if parsed.format != "sitemap" or days <= 0 or not self.config.state.run_key:
+            return list(parsed.entries)
+        cutoff = utc_iso(key_time(self.config.state.run_key) - timedelta(days=days))
+        kept = [e for e in parsed.entries if not e.published_at or e.published_at >= cutoff]
+        self._count("sitemap_entries_too_old", len(parsed.entries) - len(kept))
+        return kept
+
     def _parse_all(self, source: FeedSource, response: FeedResponse):
         """Entries and dead letters of the document and, for a sitemap index, its children.
 
@@ -272,7 +292,7 @@ class ReadFeedFn(beam.DoFn):
             at=response.fetched_at,
         )
         self._count("truncated_entries", parsed.truncated)
-        entries: dict[str, FeedEntry] = {e.entry_id: e for e in parsed.entries}
+        entries: dict[str, FeedEntry] = {e.entry_id: e for e in self._recent(parsed)}
         dead: list[DeadLetter] = list(parsed.dead)
         for child_url, _lastmod in parsed.sitemaps[: self.config.max_child_sitemaps]:
             self._count("child_sitemaps")
@@ -291,7 +311,7 @@ class ReadFeedFn(beam.DoFn):
             )
             if nested.sitemaps:
                 self._count("nested_index_ignored")
-            for entry in nested.entries:
+            for entry in self._recent(nested):
                 if len(entries) < self.config.max_entries:
                     entries.setdefault(entry.entry_id, entry)
             dead.extend(nested.dead)
@@ -356,6 +376,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "counted (feeds_truncated_entries).",
     )
     group.add_argument(
+        "--sitemap_max_age_days",
+        type=float,
+        default=2.0,
+        help="Sitemap URLs whose lastmod/publication date is older than this many days before "
+        "--run_date are skipped (a site's full sitemap is not news); 0 keeps them all.",
+    )
+    group.add_argument(
         "--sitemap_max_children",
         type=int,
         default=MAX_CHILD_SITEMAPS,
@@ -379,4 +406,7 @@ def config_from_options(options) -> FeedsConfig:
         state=state,
         max_entries=opts.get("feed_max_entries") or MAX_ENTRIES,
         max_child_sitemaps=opts.get("sitemap_max_children") or MAX_CHILD_SITEMAPS,
+        sitemap_max_age_days=2.0
+        if opts.get("sitemap_max_age_days") is None
+        else float(opts["sitemap_max_age_days"]),
     )

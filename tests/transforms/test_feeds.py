@@ -277,3 +277,26 @@ def test_dofn_with_state_disabled_emits_no_state(server: FeedServer) -> None:
     finally:
         fn.teardown()
     assert [type(o).__name__ for o in outputs] == ["FeedEntry"]
+
+
+def test_old_urls_of_a_full_sitemap_are_not_news(server: FeedServer) -> None:
+    base = server.base
+    server.routes["/sitemap.xml"] = (
+        200,
+        {"Content-Type": "application/xml"},
+        (
+            "<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+            f"<url><loc>{base}/about</loc><lastmod>2019-01-01</lastmod></url>"
+            f"<url><loc>{base}/story/new</loc><lastmod>2026-11-25T08:00:00Z</lastmod></url>"
+            f"<url><loc>{base}/undated</loc></url>"
+            "</urlset>"
+        ).encode(),
+    )
+    fn = ReadFeedFn(_config())
+    fn.setup()
+    try:
+        source = FeedSource(url=server.url("/sitemap.xml"), kind="sitemap")
+        outputs = list(fn.process((source, None)))
+    finally:
+        fn.teardown()
+    assert sorted(o.url.replace(base, "") for o in outputs) == ["/story/new", "/undated"]
