@@ -172,8 +172,8 @@ def test_formats_and_failures_end_as_entries_or_dead_letters(
     ]
     got = _run(sources, _config(), tmp_path)
     entries: list[FeedEntry] = got["ok"]
-    # JSON Feed titles are plain text by the spec: harmless markup-like text stays as written.
-    assert sorted(e.title for e in entries) == ["<b>J</b>", "S1", "Story 1", "Story 2"]
+    # JSON Feed titles are plain text by the spec: markup-like text stays, with its tags defused.
+    assert sorted(e.title for e in entries) == ["< b>J< /b>", "S1", "Story 1", "Story 2"]
     story1 = next(e for e in entries if e.title == "Story 1")
     assert story1.canonical_url == f"{base}/story/1"
     dead: list[DeadLetter] = got["dead"]
