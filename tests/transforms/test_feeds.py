@@ -20,7 +20,6 @@ from transforms.feed_state import (
     CommitFeedState,
     FeedState,
     StateConfig,
-    read_snapshot,
     run_key_for,
 )
 from transforms.feeds import FeedsConfig, ReadFeedFn, ReadFeeds
@@ -211,21 +210,35 @@ def test_second_run_emits_only_new_entries(server: FeedServer, tmp_path: Path) -
     assert len(again["ok"]) == 2
 
 
-def test_feed_not_due_is_not_fetched(server: FeedServer, tmp_path: Path) -> None:
+def _call(config: FeedsConfig, source: FeedSource, state: FeedState | None) -> dict[str, list]:
+    """ReadFeedFn called directly (tier 1): its outputs by tag."""
+    fn = ReadFeedFn(config)
+    fn.setup()
+    try:
+        outputs: dict[str, list] = {"ok": [], "dead": [], "state": []}
+        for output in fn.process((source, state)):
+            tag = getattr(output, "tag", "ok")
+            outputs[tag].append(getattr(output, "value", output))
+        return outputs
+    finally:
+        fn.teardown()
+
+
+def test_feed_not_due_is_not_fetched(server: FeedServer) -> None:
     server.routes["/rss"] = (200, XML, _rss(server.base, ["1"]))
     source = FeedSource(url=server.url("/rss"), poll_minutes=180)
-    _run([source], _config(tmp_path, "2026-11-25T10"), tmp_path)
-    got = _run([source], _config(tmp_path, "2026-11-25T11"), tmp_path)
+    (state,) = _call(_config(Path("unused"), "2026-11-25T10"), source, None)["state"]
+    got = _call(_config(Path("unused"), "2026-11-25T11"), source, state)
     assert got["ok"] == [] and got["dead"] == []
     assert server.requests["/rss"] == 1
     (carried,) = got["state"]
-    assert carried.fetched_run == "20261125T100000Z"  # still due from the 10:00 fetch
-    _run([source], _config(tmp_path, "2026-11-25T13"), tmp_path)
-    assert server.requests["/rss"] == 2
+    assert carried.fetched_run == "20261125T100000Z"  # the 3-hour interval counts from 10:00
+    got = _call(_config(Path("unused"), "2026-11-25T13"), source, carried)
+    assert server.requests["/rss"] == 2 and got["ok"] == []
 
 
 def test_failed_fetch_carries_state_and_no_link_letters_are_not_repeated(
-    server: FeedServer, tmp_path: Path
+    server: FeedServer,
 ) -> None:
     body = _rss(server.base, ["1"]).replace(
         b"</channel>",
@@ -233,21 +246,20 @@ def test_failed_fetch_carries_state_and_no_link_letters_are_not_repeated(
     )
     server.routes["/rss"] = (200, XML, body)
     source = FeedSource(url=server.url("/rss"))
-    first = _config(tmp_path, "2026-11-25T10")
-    got = _run([source], first, tmp_path)
+    got = _call(_config(Path("unused"), "2026-11-25T10"), source, None)
     assert [d.reason for d in got["dead"]] == ["no_link"] and got["dead"][0].entry_id
+    assert len(got["ok"]) == 1
+    (state,) = got["state"]
 
-    second = _config(tmp_path, "2026-11-25T11")
-    got = _run([source], second, tmp_path)
+    got = _call(_config(Path("unused"), "2026-11-25T11"), source, state)
     assert got["ok"] == [] and got["dead"] == []  # nothing new, the orphan was reported once
+    (state,) = got["state"]
 
     server.routes["/rss"] = (503, XML, b"down")
-    third = _config(tmp_path, "2026-11-25T12")
-    got = _run([source], third, tmp_path)
+    got = _call(_config(Path("unused"), "2026-11-25T12"), source, state)
     assert [d.reason for d in got["dead"]] == ["http_5xx"]
     (carried,) = got["state"]
-    (previous,) = read_snapshot(f"{tmp_path}/feeds/feed-state-20261125T110000Z.jsonl")
-    assert carried.seen == previous.seen and carried.fetched_run == previous.fetched_run
+    assert carried.seen == state.seen and carried.fetched_run == state.fetched_run
 
 
 def test_conditional_get_ends_at_304(server: FeedServer, tmp_path: Path) -> None:
