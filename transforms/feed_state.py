@@ -259,7 +259,15 @@ def base_snapshot(config: StateConfig) -> str | None:
     """The snapshot this run starts from: the newest one written by an earlier run key."""
     if not config.enabled:
         return None
-    earlier = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
+    try:
+        keys = _snapshot_keys(config.folder)
+    except Exception as exc:  # filesystem layers raise their own types (IOError, GCS errors, …)
+        raise ValueError(
+            f"--state_location {config.location}: cannot list {config.folder} "
+            f"({type(exc).__name__}: {exc}). Fix: check the path and that these credentials "
+            "may read and write it"
+        ) from exc
+    earlier = [key for key in keys if key < config.run_key]
     return snapshot_path(config, earlier[-1]) if earlier else None
 
 

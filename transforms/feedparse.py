@@ -735,8 +735,9 @@ def raw_entries(
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:
+    """The body decides; the content type only for bodies that are not obviously XML."""
     head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{") or "json" in content_type
+    return head.startswith(b"{") or ("json" in content_type and not head.startswith(b"<"))
 
 
 def parse_feed(

@@ -534,3 +534,8 @@ def test_broken_encodings_and_control_characters(body: bytes) -> None:
     for entry in parsed.entries:
         for text in (entry.title, entry.summary):
             assert not any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
+def test_xml_served_as_json_is_still_read() -> None:
+    parsed = parse_feed(RSS, SOURCE, {"Content-Type": "application/json"})
+    assert parsed.format == "rss20" and len(parsed.entries) == 2
