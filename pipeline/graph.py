@@ -24,6 +24,7 @@ from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.feed_state import CommitFeedState
 from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
 from transforms.stream_collapse import CollapseSameUrlInWindows
@@ -87,9 +88,16 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
-    return wire_stages(
+    outputs = wire_stages(
         p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
     )
+    if job.feeds.state.enabled:
+        # Only once the outputs are written: a run that fails before leaves the previous state
+        # in charge, so its entries are emitted again. Transient fetch failures are handed back.
+        _ = read["state"] | "CommitFeedState" >> CommitFeedState(
+            job.feeds.state, after=outputs.files, retry=outputs.dead
+        )
+    return outputs
 
 
 def build_streaming_pipeline(

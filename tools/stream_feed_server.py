@@ -125,7 +125,7 @@ class StreamFeedServer:
         )
         return doc.encode("utf-8"), modified
 
-    def write_feed_list(self, target: Path, poll_minutes: int = 0) -> Path:
+    def write_feed_list(self, target: Path, poll_minutes: int = 1) -> Path:
         lines = ["feeds:"]
         for feed in FEEDS:
             lines += [

@@ -8,11 +8,12 @@ object shaped like a feed entry::
      "categories": ["..."], "authors": ["..."], "language": "en"}
 
 Only ``url`` is required. The entry id is a hash of the feed URL (``pubsub:`` when absent) and
-the guid (else the URL), so a message redelivered by Pub/Sub becomes the same entry and is
-de-duplicated as ``same_url``. The arrival time is the message's publish time (the element
-timestamp ReadFromPubSub gives), and event time follows ``transforms.streaming``. A message that
-is not a URL or such an object is a dead letter (``pubsub/bad_message``) with no entry id: it
-never became an entry, so it is outside the entry accounting.
+the guid (else the canonical URL), as for feed entries, so a message redelivered by Pub/Sub
+becomes the same entry and is de-duplicated as ``same_url``. The arrival time is the message's
+publish time (the element timestamp ReadFromPubSub gives), and event time follows
+``transforms.streaming``. A message that is not a URL or such an object is a dead letter
+(``pubsub/bad_message``) with no entry id: it never became an entry, so it is outside the entry
+accounting.
 
 Sink (``--pubsub_topic``): one message per canonical story, body JSON
 ``{"story_id", "cluster_id", "canonical_url", "published_at", "language", "title"}`` and the
@@ -28,8 +29,8 @@ import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 
-from transforms.feeds import canonicalize_url, to_text
-from transforms.records import DeadLetter, FeedEntry, Story, excerpt, now_iso, stable_hash
+from transforms.feedparse import RawEntry, normalise_entry, parse_iso_datetime
+from transforms.records import DeadLetter, FeedEntry, FeedSource, Story, excerpt, now_iso
 from transforms.streaming import StreamConfig, stamp
 
 NAMESPACE = "wirestream"
@@ -38,16 +39,24 @@ PUBSUB_FEED = "pubsub:"
 REASON_BAD_MESSAGE = "bad_message"
 
 
-def _strings(value) -> tuple[str, ...]:
+def _strings(value) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list):
-        return ()
-    return tuple(str(v) for v in value if str(v).strip())
+        return []
+    return [str(v) for v in value if str(v).strip()]
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def entry_from_message(data: bytes) -> FeedEntry:
-    """Message body -> FeedEntry; raises ValueError with the reason for anything else."""
+    """Message body -> FeedEntry; raises ValueError with the reason for anything else.
+
+    The fields go through the feed reader's own normalisation (``feedparse.normalise_entry``):
+    the same canonical URL, entry id, text cleaning and limits as an entry read from a feed.
+    """
     text = data.decode("utf-8").strip()
     if text.startswith("{"):
         fields = json.loads(text)
@@ -56,25 +65,26 @@ def entry_from_message(data: bytes) -> FeedEntry:
     else:
         fields = {"url": text}
     url = fields.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    if not isinstance(url, str) or not url.strip().lower().startswith(("http://", "https://")):
         raise ValueError(f"the message has no http(s) url: {str(url)[:200]!r}")
-    feed_url = str(fields.get("feed_url") or PUBSUB_FEED)
-    guid = str(fields.get("guid") or url)
-    published = fields.get("published_at")
-    return FeedEntry(
-        entry_id=stable_hash(feed_url, guid),
-        feed_url=feed_url,
-        feed_name=str(fields.get("feed_name") or "pubsub"),
-        url=url,
-        canonical_url=canonicalize_url(url),
-        title=to_text(str(fields.get("title") or "")),
-        summary=to_text(str(fields.get("summary") or "")),
-        published_at=published if isinstance(published, str) else None,
+    feed_url = _text(fields.get("feed_url")).strip() or PUBSUB_FEED
+    raw = RawEntry(
+        link=url.strip(),
+        guid=_text(fields.get("guid")),
+        title=_text(fields.get("title")),
+        title_is_html=True,
+        summary=_text(fields.get("summary")),
+        summary_is_html=True,
+        published=parse_iso_datetime(_text(fields.get("published_at")) or None),
         categories=_strings(fields.get("categories")),
         authors=_strings(fields.get("authors")),
-        language_hint=fields.get("language") if isinstance(fields.get("language"), str) else None,
-        guid=guid,
+        language=_text(fields.get("language")) or None,
     )
+    source = FeedSource(url=feed_url, name=_text(fields.get("feed_name")) or "pubsub")
+    entry = normalise_entry(raw, source, base_url=url.strip())
+    if entry is None:
+        raise ValueError(f"the message url is not a usable link: {url[:200]!r}")
+    return entry
 
 
 class ParseEntryMessageFn(beam.DoFn):

@@ -36,6 +36,7 @@ class StreamConfig:
     future_skew_minutes: float = 10.0
     horizon_hours: float = 48.0  # seen-entry and dedup state lifetime; event-time sanity
     poll_tick_seconds: float = 60.0
+    poll_interval_scale: float = 1.0  # < 1 only for local demos and tests
     backoff_max_minutes: float = 720.0
     duration_seconds: float = 0.0  # 0: run until drained or cancelled
     pubsub_subscription: str | None = None
@@ -160,6 +161,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "interval is poll_minutes in the feed list, stretched by backoff).",
     )
     group.add_argument(
+        "--poll_interval_scale",
+        type=float,
+        default=StreamConfig.poll_interval_scale,
+        help="Multiplies every feed's poll interval (poll_minutes, at least 1 in the feed list). "
+        "Below 1 only for local demos and tests against your own server: 0.05 polls a "
+        "1-minute feed every 3 seconds.",
+    )
+    group.add_argument(
         "--poll_backoff_max_minutes",
         type=float,
         default=StreamConfig.backoff_max_minutes,
@@ -200,6 +209,7 @@ def config_from_options(options) -> StreamConfig:
         future_skew_minutes=value("future_skew_minutes", StreamConfig.future_skew_minutes),
         horizon_hours=value("stream_horizon_hours", StreamConfig.horizon_hours),
         poll_tick_seconds=value("poll_tick_seconds", StreamConfig.poll_tick_seconds),
+        poll_interval_scale=value("poll_interval_scale", StreamConfig.poll_interval_scale),
         backoff_max_minutes=value("poll_backoff_max_minutes", StreamConfig.backoff_max_minutes),
         duration_seconds=value("stream_duration_seconds", StreamConfig.duration_seconds),
         pubsub_subscription=opts.get("pubsub_subscription"),
@@ -211,6 +221,8 @@ def config_from_options(options) -> StreamConfig:
         raise ValueError("--allowed_lateness_minutes and --future_skew_minutes must be >= 0")
     if config.poll_tick_seconds <= 0 or config.horizon_hours <= 0:
         raise ValueError("--poll_tick_seconds and --stream_horizon_hours must be positive")
+    if config.poll_interval_scale <= 0:
+        raise ValueError("--poll_interval_scale must be positive (1 in production)")
     if config.duration_seconds < 0:
         raise ValueError("--stream_duration_seconds must be >= 0 (0 runs until drained)")
     if config.pubsub_subscription or config.pubsub_topic:

@@ -52,6 +52,8 @@ def live(tmp_path_factory) -> tuple[Path, StreamFeedServer, int]:
                 "--allow_private_networks",
                 "--poll_tick_seconds",
                 "1",
+                "--poll_interval_scale",
+                str(1 / 60),
                 "--poll_backoff_max_minutes",
                 "0.05",
                 "--window_minutes",

@@ -20,7 +20,7 @@ from transforms.records import FeedSource
 # The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn or
 # ChooseCanonicalFn breaks --update as surely as renaming the step. Python prefixes timer ids.
 STATEFUL = {
-    "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "seen_entries", "ts-expiry"},
+    "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
     "DeduplicateStories/ChooseCanonicalAcrossWindows/ParDo(ChooseCanonicalFn)": {
         "canonical",
         "ts-ttl",

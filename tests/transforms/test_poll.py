@@ -22,6 +22,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.feed_state import StateConfig
 from transforms.feeds import FeedsConfig
 from transforms.fetch import FetchConfig
 from transforms.poll import PollFeeds, poll_interval
@@ -111,6 +112,7 @@ def run_poll(
     config: StreamConfig,
     expect_entries: list[tuple[str, float]],
     expect_dead: list[tuple[str, float]],
+    feed_horizon_hours: float = 48,
 ) -> None:
     """Ticks (or ("watermark", t) steps) through PollFeeds; entries/dead letters as asserted."""
     source = FeedSource(url=f"{server.base}/feed.xml", name="feed", poll_minutes=1)
@@ -121,11 +123,14 @@ def run_poll(
         else:
             stream = stream.add_elements([beam.window.TimestampedValue(tick, tick)])
     stream = stream.advance_watermark_to_infinity()
-    feeds = FeedsConfig(fetch=FetchConfig(allow_private_networks=True))
+    feeds = FeedsConfig(
+        fetch=FetchConfig(allow_private_networks=True),
+        state=StateConfig(horizon_days=feed_horizon_hours / 24),
+    )
     with beam.Pipeline(options=PipelineOptions(["--streaming"])) as p:
         polled = p | stream | PollFeeds([source], feeds, config)
         entries = polled["ok"] | "EntryTimes" >> beam.Map(
-            lambda e, ts=beam.DoFn.TimestampParam: (e.guid, float(ts))
+            lambda e, ts=beam.DoFn.TimestampParam: (e.title, float(ts))
         )
         dead = polled["dead"] | "DeadTimes" >> beam.Map(
             lambda d, ts=beam.DoFn.TimestampParam: (d.reason, float(ts))
@@ -165,18 +170,35 @@ def test_failing_feed_backs_off_and_every_failure_is_a_dead_letter() -> None:
     assert len(server.log) == 3
 
 
-def test_seen_entries_are_forgotten_a_horizon_after_the_feed_last_listed_them() -> None:
-    docs = [rss([("a", None)]), rss([("b", None)]), rss([("a", None), ("b", None)])]
+def test_seen_entries_are_forgotten_a_horizon_after_they_left_the_feed() -> None:
+    a, b, cb = rss([("a", None)]), rss([("b", None)]), rss([("c", None), ("b", None)])
+    docs = [a, b, b, cb, a]
     with ScriptedFeeds({"/feed.xml": docs}).running() as server:
         run_poll(
             server,
-            [T0, T0 + 60, ("watermark", T0 + 3630), T0 + 3630],
-            StreamConfig(poll_tick_seconds=60, horizon_hours=1),
-            # "a" was last listed at T0, more than an hour before the third poll: new again;
-            # "b" was listed at T0+60, within the hour: still seen
-            expect_entries=[("a", T0), ("b", T0 + 60), ("a", T0 + 3630)],
+            [T0, T0 + 60, T0 + 1800, T0 + 3630, T0 + 3690],
+            StreamConfig(poll_tick_seconds=60),
+            # "a" left the feed at T0+60; the poll at T0+3630, more than an hour after "a" was
+            # first seen, forgets it, so when the feed lists it again it is new again
+            expect_entries=[("a", T0), ("b", T0 + 60), ("c", T0 + 3630), ("a", T0 + 3690)],
             expect_dead=[],
+            feed_horizon_hours=1,
         )
+    assert [status for _, _, status in server.log] == [200, 200, 304, 200, 200]
+
+
+def test_entries_still_listed_are_remembered_past_the_horizon() -> None:
+    docs = [rss([("a", None)]), rss([("a", None)]), rss([("a", None), ("b", None)])]
+    with ScriptedFeeds({"/feed.xml": docs}).running() as server:
+        run_poll(
+            server,
+            [T0, T0 + 1800, T0 + 3630],
+            StreamConfig(poll_tick_seconds=60),
+            expect_entries=[("a", T0), ("b", T0 + 3630)],
+            expect_dead=[],
+            feed_horizon_hours=1,
+        )
+    assert [status for _, _, status in server.log] == [200, 304, 200]
 
 
 def test_feed_state_is_cleared_when_the_feed_was_not_polled_for_a_horizon() -> None:
@@ -185,9 +207,10 @@ def test_feed_state_is_cleared_when_the_feed_was_not_polled_for_a_horizon() -> N
         run_poll(
             server,
             [T0, ("watermark", T0 + 7200), T0 + 7201],
-            StreamConfig(poll_tick_seconds=60, horizon_hours=1),
+            StreamConfig(poll_tick_seconds=60),
             expect_entries=[("a", T0), ("a", T0 + 7201)],
             expect_dead=[],
+            feed_horizon_hours=1,
         )
     # the expiry timer dropped the ETag too: the second request was unconditional
     assert [cond for _, cond, _ in server.log] == [None, None]
@@ -197,8 +220,10 @@ def test_poll_interval_doubles_with_the_streak_up_to_the_cap() -> None:
     config = StreamConfig(poll_tick_seconds=60, backoff_max_minutes=30)
     source = FeedSource(url="https://x.example/rss", poll_minutes=5)
     assert [poll_interval(source, n, config) for n in range(4)] == [300, 600, 1200, 1800]
-    every_tick = FeedSource(url="https://x.example/rss", poll_minutes=0)
-    assert poll_interval(every_tick, 0, config) == 60
+    scaled = StreamConfig(poll_tick_seconds=1, poll_interval_scale=0.05, backoff_max_minutes=1)
+    assert [poll_interval(source, n, scaled) for n in range(3)] == [15, 30, 60]
+    # never more often than the clock ticks
+    assert poll_interval(source, 0, StreamConfig(poll_tick_seconds=600)) == 600
 
 
 @pytest.mark.parametrize(
