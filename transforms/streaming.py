@@ -34,7 +34,7 @@ class StreamConfig:
     window_minutes: float = 5.0
     allowed_lateness_minutes: float = 60.0
     future_skew_minutes: float = 10.0
-    horizon_hours: float = 48.0  # seen-entry and dedup state lifetime; event-time sanity
+    horizon_hours: float = 48.0  # dedup state lifetime; event-time sanity
     poll_tick_seconds: float = 60.0
     poll_interval_scale: float = 1.0  # < 1 only for local demos and tests
     backoff_max_minutes: float = 720.0
@@ -150,8 +150,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stream_horizon_hours",
         type=float,
         default=StreamConfig.horizon_hours,
-        help="How long seen feed entries and streaming dedup state are kept (timers clear them "
-        "afterwards); published times older than this are not trusted as event time.",
+        help="How long streaming dedup state is kept (a timer clears it afterwards); published "
+        "times older than this are not trusted as event time. Seen feed entries follow "
+        "--feed_state_horizon_days, as in batch.",
     )
     group.add_argument(
         "--poll_tick_seconds",
