@@ -262,7 +262,7 @@ def format_summary(report: RunReport) -> str:
             (
                 "feed polls (due/304/failed)",
                 "/".join(
-                    str(c.get(k, 0)) for k in ("poll_due", "poll_not_modified", "poll_failed")
+                    str(c.get(k, 0)) for k in ("poll_due", "feeds_not_modified", "poll_failed")
                 ),
             ),
             ("late entries (written where they arrived)", c.get("stream_late", 0)),
