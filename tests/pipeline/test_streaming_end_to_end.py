@@ -110,7 +110,11 @@ def test_late_story_is_written_to_its_date_and_counted(live) -> None:
 
 
 def test_feeds_were_polled_conditionally(live) -> None:
-    _, server, _ = live
+    out, server, _ = live
     assert sum(server.not_modified.values()) > 0
+    counters = json.loads((out / "_run_report.json").read_text())["counters"]
+    assert counters["feeds_not_modified"] == sum(server.not_modified.values())
+    feed_requests = sum(n for path, n in server.requests.items() if path.startswith("/feeds/"))
+    assert counters["poll_due"] == feed_requests
     errors = [r for _, r in _records(live[0], "errors") if r["entry_id"]]
     assert [(e["stage"], e["reason"]) for e in errors] == [("fetch", "http_4xx")]
