@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 # straight to the dead letters.
 DNS_ERROR = "dns_error"  # host name did not resolve (permanent; resolver timeouts are retried)
 CONNECT_ERROR = "connect_error"  # refused/reset/TLS failure (transient)
-TIMEOUT = "timeout"  # connect, read or total deadline exceeded (transient)
+TIMEOUT = "timeout"  # connect/read timeout (transient) or total deadline (not retried)
 HTTP_4XX = "http_4xx"  # client error status (permanent, except 408/429 which are retried)
 HTTP_5XX = "http_5xx"  # server error status (transient)
 TOO_MANY_REDIRECTS = "too_many_redirects"  # more than max_redirects hops, or a loop (permanent)
@@ -613,12 +613,24 @@ def decode_text(
 
 
 def _detect_charset(body: bytes) -> str | None:
+    """Last-resort detection. Noise that only "decodes" as a language-less multibyte soup is
+    refused (None), and windows-1252 wins near-ties because it is the web's legacy default."""
     try:
         from charset_normalizer import from_bytes
     except ImportError:  # pragma: no cover - charset_normalizer ships with requests
         return None
-    best = from_bytes(body[:200_000]).best()
-    return _known_codec(best.encoding) if best is not None else None
+    matches = list(from_bytes(body[:200_000]))
+    if not matches or matches[0].coherence <= 0.0:
+        return None
+    best = matches[0]
+    for match in matches:
+        if (
+            _known_codec(match.encoding) == "cp1252"
+            and match.chaos <= best.chaos + 0.1
+            and match.coherence >= best.coherence - 0.05
+        ):
+            return "cp1252"
+    return _known_codec(best.encoding)
 
 
 def _clean_text(text: str) -> str:
@@ -729,10 +741,7 @@ class HttpClient:
     # -- internals -----------------------------------------------------------------------------
 
     def _backoff(self, url: str, attempt: int) -> float:
-        """Exponential with jitter in [50%, 100%]; seeded per URL+attempt, so reproducible."""
-        rng = random.Random(stable_hash(url, str(attempt)))
-        ceiling = min(self.config.backoff_max, self.config.backoff_base * (2**attempt))
-        return ceiling * (0.5 + 0.5 * rng.random())
+        return backoff_delay(self.config, url, attempt)
 
     def _request_headers(
         self, kind: str, etag: str | None, last_modified: str | None
@@ -1014,7 +1023,9 @@ class HttpClient:
                 raise FetchError(TIMEOUT, target.url, "read timed out") from None
             except (OSError, http.client.HTTPException) as exc:
                 if expired.is_set():
-                    raise FetchError(TIMEOUT, target.url, "total deadline exceeded") from None
+                    raise FetchError(
+                        TIMEOUT, target.url, "total deadline exceeded", retryable=False
+                    ) from None
                 name = type(exc).__name__
                 raise FetchError(CONNECT_ERROR, target.url, f"connection failed: {name}") from None
         finally:
@@ -1044,7 +1055,9 @@ class HttpClient:
         while True:
             chunk = response.read1(_CHUNK)
             if expired.is_set():
-                raise FetchError(TIMEOUT, target.url, "total deadline exceeded while reading")
+                raise FetchError(
+                    TIMEOUT, target.url, "total deadline exceeded while reading", retryable=False
+                )
             if not chunk:
                 break
             received += len(chunk)
@@ -1078,7 +1091,10 @@ class HttpClient:
     # -- robots.txt ----------------------------------------------------------------------------
 
     def _check_robots(self, target: Target) -> None:
-        rules = self._robots_rules(target)
+        try:
+            rules = self._robots_rules(target)
+        except FetchError as exc:  # the host itself is unusable: report it for the page
+            raise FetchError(exc.reason, target.url, exc.detail, retryable=exc.retryable) from None
         agent = self.config.user_agent
         if not rules.allowed(target.url, agent):
             raise FetchError(
@@ -1114,7 +1130,10 @@ class HttpClient:
             return rules
 
     def _fetch_robots(self, origin: str) -> _RobotsRules:
-        """RFC 9309: 4xx means no rules; 5xx or unreachable means assume complete disallow."""
+        """RFC 9309: 4xx means no rules; 5xx means assume complete disallow (cached).
+
+        A host that cannot be reached at all fails the page with the same reason instead.
+        """
         from protego import Protego
 
         try:
@@ -1122,8 +1141,8 @@ class HttpClient:
         except FetchError as exc:
             if exc.reason in (HTTP_4XX,) and exc.status not in (429,):
                 return _RobotsRules()
-            if exc.reason in (DNS_ERROR, BLOCKED_ADDRESS, BAD_URL):
-                raise
+            if exc.reason in (DNS_ERROR, BLOCKED_ADDRESS, BAD_URL, CONNECT_ERROR, TIMEOUT):
+                raise  # the host is unreachable: the page would fail the same way; not cached
             if exc.reason in (TOO_LARGE, NOT_FEED, NOT_HTML, BAD_ENCODING, BAD_CHARSET):
                 return _RobotsRules(note=f"robots.txt unusable ({exc.reason}); no rules")
             return _RobotsRules(
@@ -1134,6 +1153,14 @@ class HttpClient:
         except Exception as exc:  # protego raises assorted errors on garbage; no rules then
             logger.warning("unparsable robots.txt at %s: %s", origin, type(exc).__name__)
             return _RobotsRules()
+
+
+def backoff_delay(config: HttpConfig, url: str, attempt: int) -> float:
+    """Exponential backoff with jitter in [50%, 100%] of the step, seeded by URL and attempt so
+    the schedule is the same on every run and worker (no shared RNG, no wall clock)."""
+    rng = random.Random(stable_hash(url, str(attempt)))
+    ceiling = min(config.backoff_max, config.backoff_base * (2**attempt))
+    return ceiling * (0.5 + 0.5 * rng.random())
 
 
 def _retry_after(value: str | None) -> float | None:
