@@ -13,7 +13,7 @@ Routes (GET):
   /no-type                     HTML without a Content-Type
   /echo                        HTML listing the request headers (UA, Host, Cookie...)
   /set-cookie                  sets a cookie and redirects to /echo
-  /redirect/<n>                a chain of n redirects ending at /page
+  /redirect/<n>                a chain of n redirects ending at /page/redirected
   /loop/a, /loop/b             a redirect loop
   /redirect-to?u=<url>         302 to any URL (private, file://, gopher://, metadata...)
   /etag                        ETag + Last-Modified; 304 to a matching conditional GET
@@ -277,7 +277,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             elif path.startswith("/redirect/"):
                 remaining = int(path.rsplit("/", 1)[1])
-                self._redirect("/page" if remaining <= 1 else f"/redirect/{remaining - 1}", 301)
+                self._redirect(
+                    "/page/redirected" if remaining <= 1 else f"/redirect/{remaining - 1}", 301
+                )
             elif path == "/loop/a":
                 self._redirect("/loop/b")
             elif path == "/loop/b":

@@ -191,7 +191,8 @@ class FetchError(Exception):
         self.retryable = reason in TRANSIENT_REASONS if retryable is None else retryable
         self.retry_after = retry_after
         self.excerpt = excerpt[:300]
-        self.at = at or now_iso()
+        # When it happened: the archive's WARC-Date in replay, set by the client otherwise.
+        self.at = at
         super().__init__(self.message)
 
     @property
@@ -712,6 +713,7 @@ class HttpClient:
             try:
                 return self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
             except FetchError as exc:
+                self._stamp(exc)
                 if self.replayer is not None or not exc.retryable:
                     raise
                 if attempt >= self.config.max_retries:
@@ -739,6 +741,12 @@ class HttpClient:
         return rules.crawl_delay(self.config.user_agent)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _stamp(self, error: FetchError) -> None:
+        """Date an error that has none: now when live, the archive's own date in replay."""
+        if error.at is None:
+            archived = getattr(self.replayer, "archived_at", None)
+            error.at = archived if self.replayer is not None and archived else now_iso()
 
     def _backoff(self, url: str, attempt: int) -> float:
         return backoff_delay(self.config, url, attempt)
@@ -774,17 +782,28 @@ class HttpClient:
         limit = self.config.robots_max_bytes if kind == KIND_ROBOTS else self.config.max_bytes
         chain: list[str] = []
         current = url
+        last_at: str | None = None  # errors after a hop carry that hop's date (replayable)
         while True:
-            target = parse_target(current)
-            if target.url in chain:
-                raise FetchError(TOO_MANY_REDIRECTS, url, f"redirect loop after {len(chain)} hops")
+            try:
+                target = parse_target(current)
+                if target.url in chain:
+                    raise FetchError(
+                        TOO_MANY_REDIRECTS, url, f"redirect loop after {len(chain)} hops"
+                    )
+            except FetchError as exc:
+                exc.at = exc.at or last_at
+                raise
             chain.append(target.url)
             raw = self._hop(target, kind, request_headers, limit)
+            last_at = raw.fetched_at
             location = raw.header("Location")
             if raw.status in _REDIRECT_STATUSES and location:
                 if len(chain) > self.config.max_redirects:
                     raise FetchError(
-                        TOO_MANY_REDIRECTS, url, f"more than {self.config.max_redirects} redirects"
+                        TOO_MANY_REDIRECTS,
+                        url,
+                        f"more than {self.config.max_redirects} redirects",
+                        at=last_at,
                     )
                 current = urljoin(target.url, location.strip())
                 continue
@@ -801,6 +820,7 @@ class HttpClient:
                 self._check_robots(target)
             raw = self._exchange(target, request_headers, limit)
         except FetchError as exc:
+            self._stamp(exc)
             if self.recorder is not None and self.replayer is None:
                 self.recorder.record_error(target.url, exc)
             raise
@@ -820,7 +840,12 @@ class HttpClient:
         status = raw.status
         snippet = _excerpt(raw.body)
         if raw.truncated:
-            raise FetchError(TOO_LARGE, target.url, f"body exceeds {self.config.max_bytes} bytes")
+            raise FetchError(
+                TOO_LARGE,
+                target.url,
+                f"body exceeds {self.config.max_bytes} bytes",
+                at=raw.fetched_at,
+            )
         if status == 304:
             if not conditional:
                 raise FetchError(
@@ -828,7 +853,9 @@ class HttpClient:
                 )
             return self._result(url, target, raw, kind, redirects, b"", "", "", "none")
         if status in _REDIRECT_STATUSES:
-            raise FetchError(HTTP_4XX, target.url, "redirect without Location", status=status)
+            raise FetchError(
+                HTTP_4XX, target.url, "redirect without Location", status=status, at=raw.fetched_at
+            )
         if 400 <= status < 500:
             retry_after = _retry_after(raw.header("Retry-After")) if status in (429, 503) else None
             raise FetchError(

@@ -74,7 +74,7 @@ def test_user_agent_needs_a_contact():
 
 def test_redirect_chain_is_followed_and_reported(client, http_server):
     result = client.get(http_server.url("/redirect/3"))
-    assert result.final_url == http_server.url("/page")
+    assert result.final_url == http_server.url("/page/redirected")
     assert len(result.redirects) == 3
 
 
