@@ -677,8 +677,12 @@ class HttpClient:
         replayer: Replayer | None = None,
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pace: Callable[[Target], None] | None = None,
     ) -> None:
         self.config = config or HttpConfig()
+        # Called before every request that goes on the wire (robots.txt, redirects and retries
+        # included), so a per-host rate limit cannot be bypassed by any of them.
+        self._pace = pace
         self.recorder = recorder
         self.replayer = replayer
         self._resolver = resolver or _system_resolver
@@ -729,6 +733,12 @@ class HttpClient:
                     "retry %d/%d in %.2fs after %s", attempt, self.config.max_retries, delay, exc
                 )
                 self._sleep(delay)
+
+    def known_crawl_delay(self, target: Target) -> float | None:
+        """The crawl-delay of an origin whose robots.txt is already cached (no network)."""
+        with self._robots_lock:
+            rules = self._robots.get(target.origin)
+        return rules.crawl_delay(self.config.user_agent) if rules is not None else None
 
     def crawl_delay(self, url: str) -> float | None:
         """robots.txt crawl-delay for this URL's host (fetching robots.txt if needed)."""
@@ -993,8 +1003,10 @@ class HttpClient:
         self, target: Target, request_headers: list[tuple[str, str]], limit: int
     ) -> RawResponse:
         config = self.config
+        address = self._resolve(target, time.monotonic() + config.total_timeout)
+        if self._pace is not None:  # after the guard (refusals cost no wait), before the wire
+            self._pace(target)
         deadline = time.monotonic() + config.total_timeout
-        address = self._resolve(target, deadline)
         connect_timeout = max(0.01, min(config.connect_timeout, deadline - time.monotonic()))
         conn: http.client.HTTPConnection
         if target.scheme == "https":
