@@ -84,11 +84,10 @@ _BOMB_MB = 200
 
 
 def _gzip_bomb() -> bytes:
-    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b"\0" * (1 << 20)
-    parts = [compressor.compress(block) for _ in range(_BOMB_MB)]
-    parts.append(compressor.flush())
-    return b"".join(parts)
+    # 200 identical gzip members of 1 MiB of zeros each (a valid multi-member gzip stream):
+    # ~200 MB once decoded, ~200 KB on the wire, built in milliseconds.
+    member = gzip.compress(b"\0" * (1 << 20), compresslevel=9, mtime=0)
+    return member * _BOMB_MB
 
 
 _BOMB: bytes | None = None

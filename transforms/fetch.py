@@ -136,21 +136,23 @@ class HostPacer:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._next: dict[str, float] = {}
+        self._last: dict[str, float] = {}
         self._host_locks: dict[str, threading.Lock] = {}
 
     def acquire(self, host: str, interval: float) -> float:
-        """Block until ``host`` may get its next request; returns the seconds waited."""
+        """Block until ``interval`` seconds have passed since the host's last request started;
+        returns the seconds waited. The interval is judged now, so a crawl-delay learnt from
+        robots.txt also spaces the request that follows robots.txt itself."""
         with self._lock:
             host_lock = self._host_locks.setdefault(host, threading.Lock())
         with host_lock:
             with self._lock:
-                due = self._next.get(host, 0.0)
-            waited = max(0.0, due - self._clock())
+                last = self._last.get(host)
+            waited = 0.0 if last is None else max(0.0, last + interval - self._clock())
             if waited > 0:
                 self._sleep(waited)
             with self._lock:
-                self._next[host] = self._clock() + interval
+                self._last[host] = self._clock()
             return waited
 
 
