@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,7 +127,7 @@ def host_key(url: str) -> str:
 
 
 class HostPacer:
-    """Spaces request starts per host within one process; thread-safe.
+    """Spaces requests per host within one process; thread-safe.
 
     One instance per process (``shared_pacer()``) so every DoFn instance and thread on a worker
     agrees. The host's lock is held only while waiting for its slot, so other hosts never wait.
@@ -139,10 +140,16 @@ class HostPacer:
         self._last: dict[str, float] = {}
         self._host_locks: dict[str, threading.Lock] = {}
 
-    def acquire(self, host: str, interval: float) -> float:
-        """Block until ``interval`` seconds have passed since the host's last request started;
-        returns the seconds waited. The interval is judged now, so a crawl-delay learnt from
-        robots.txt also spaces the request that follows robots.txt itself."""
+    @contextmanager
+    def slot(self, host: str, interval: float) -> Iterator[float]:
+        """Hold the host for one request: wait until ``interval`` seconds have passed since
+        the host's previous request *ended*, yield the seconds waited, and mark the end.
+
+        Measuring from the end (not the start) makes the limit hold as the server sees it,
+        whatever the latency; holding the host means one connection per host per process. The
+        interval is judged at entry, so a crawl-delay learnt from robots.txt already spaces
+        the request that follows robots.txt itself.
+        """
         with self._lock:
             host_lock = self._host_locks.setdefault(host, threading.Lock())
         with host_lock:
@@ -151,9 +158,11 @@ class HostPacer:
             waited = 0.0 if last is None else max(0.0, last + interval - self._clock())
             if waited > 0:
                 self._sleep(waited)
-            with self._lock:
-                self._last[host] = self._clock()
-            return waited
+            try:
+                yield waited
+            finally:
+                with self._lock:
+                    self._last[host] = self._clock()
 
 
 _PACER = HostPacer()
@@ -206,10 +215,10 @@ class Fetcher:
             pace=self._pace if self.pacer is not None else None,
         )
 
-    def _pace(self, target: Target) -> None:
+    def _pace(self, target: Target) -> AbstractContextManager[float]:
         assert self.pacer is not None
         delay = self.client.known_crawl_delay(target) or 0.0
-        self.pacer.acquire(target.host, max(self.config.min_interval, delay))
+        return self.pacer.slot(target.host, max(self.config.min_interval, delay))
 
     def fetch(
         self,

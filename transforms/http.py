@@ -55,6 +55,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -677,10 +678,10 @@ class HttpClient:
         replayer: Replayer | None = None,
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        pace: Callable[[Target], None] | None = None,
+        pace: Callable[[Target], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.config = config or HttpConfig()
-        # Called before every request that goes on the wire (robots.txt, redirects and retries
+        # Entered around every exchange that goes on the wire (robots.txt, redirects and retries
         # included), so a per-host rate limit cannot be bypassed by any of them.
         self._pace = pace
         self.recorder = recorder
@@ -1002,10 +1003,16 @@ class HttpClient:
     def _exchange(
         self, target: Target, request_headers: list[tuple[str, str]], limit: int
     ) -> RawResponse:
+        address = self._resolve(target, time.monotonic() + self.config.total_timeout)
+        # Paced after the guard (refusals cost no wait) and around the whole exchange, so a
+        # host's next request can only start once this one has ended.
+        with self._pace(target) if self._pace is not None else contextlib.nullcontext():
+            return self._transfer(target, address, request_headers, limit)
+
+    def _transfer(
+        self, target: Target, address: str, request_headers: list[tuple[str, str]], limit: int
+    ) -> RawResponse:
         config = self.config
-        address = self._resolve(target, time.monotonic() + config.total_timeout)
-        if self._pace is not None:  # after the guard (refusals cost no wait), before the wire
-            self._pace(target)
         deadline = time.monotonic() + config.total_timeout
         connect_timeout = max(0.01, min(config.connect_timeout, deadline - time.monotonic()))
         conn: http.client.HTTPConnection
