@@ -438,3 +438,14 @@ def test_every_reason_is_documented():
 def test_local_server_refuses_non_loopback():
     with pytest.raises(ValueError):
         LocalServer(host="10.0.0.1")
+
+
+def test_retry_logs_and_errors_carry_no_secrets(http_server, caplog):
+    caplog.set_level("DEBUG", logger="transforms.http")
+    client = HttpClient(LOCAL)
+    url = http_server.url("/always-500?api_key=SECRET123&page=2")
+    error = fetch_error(client, url)
+    assert error.reason == h.HTTP_5XX
+    assert "retry" in caplog.text  # the retries were logged...
+    assert "SECRET123" not in caplog.text  # ...without the credential
+    assert "SECRET123" not in str(error) and "page=2" in str(error)
