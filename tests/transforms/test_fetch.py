@@ -230,3 +230,22 @@ def test_host_pacer_spaces_one_host_and_not_others():
     a = sorted(starts["a"])
     assert min(y - x for x, y in itertools.pairwise(a)) >= 0.145
     assert starts["b"][0] - a[0] < 0.09  # host b did not wait behind host a
+
+
+def test_fault_injection_retries_transients_and_loses_nothing(http_server: LocalServer, tmp_path):
+    """A server failing ~30% of requests (503, resets, stalls; fixed seed): the run finishes,
+    transient failures are retried, what still fails is a dead letter, every entry is accounted
+    for exactly once."""
+    urls = [http_server.url(f"/flaky/item-{n}?p=0.3") for n in range(30)]
+    config = replace(LOCAL, read_timeout=0.4, max_retries=2, backoff_base=0.01)
+    pages, dead, counters = run_fetch([entry(u) for u in urls], config, tmp_path)
+    assert sorted([p["entry"]["url"] for p in pages] + [d["url"] for d in dead]) == sorted(urls)
+    assert {d["reason"] for d in dead} <= {"http_5xx", "connect_error", "timeout"}
+    attempts = len(http_server.hits_for("/flaky/"))
+    assert attempts > len(urls)  # retries happened
+    assert len(pages) >= 24  # three tries at 30% leave ~1 in 37 failing
+    assert counters["fetch_ok"] == len(pages) and counters.get("fetch_dead", 0) == len(dead)
+    print(
+        f"fault injection: {len(urls)} entries, {attempts} requests, {len(pages)} ok, "
+        f"{len(dead)} dead {sorted(d['reason'] for d in dead)}"
+    )
