@@ -178,6 +178,8 @@ def test_replay_of_the_bundled_sample(tmp_path, connects):
 def test_flags_round_trip_and_preflight(tmp_path):
     import argparse
 
+    from pipeline.options import WirestreamOptions  # registers every stage's flags with Beam
+
     parser = argparse.ArgumentParser()
     fetch.add_arguments(parser)
     for action in parser._actions:
@@ -193,18 +195,12 @@ def test_flags_round_trip_and_preflight(tmp_path):
             f"--capture_warc={tmp_path}",
         ]
     )
-
-    class Options(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser):
-            fetch.add_arguments(parser)
-
-    config = fetch.config_from_options(options.view_as(Options))
+    config = fetch.config_from_options(options.view_as(WirestreamOptions))
     assert (config.per_host_rps, config.max_bytes, config.total_timeout) == (2.5, 1000, 7.0)
     assert not config.respect_robots and config.allow_private_networks
     assert config.capture_warc == str(tmp_path)
     with pytest.raises(ValueError, match=r"no \.warc"):
-        fetch.config_from_options(PipelineOptions([f"--replay={tmp_path}"]).view_as(Options))
+        fetch.config_from_options(PipelineOptions([f"--replay={tmp_path}"]))
     with pytest.raises(ValueError, match="cannot be used with --replay"):
         FetchConfig(replay="x.warc", capture_warc=str(tmp_path))
     with pytest.raises(ValueError, match="contact"):
