@@ -35,6 +35,9 @@ Routes (GET):
   /invalid-utf8                bytes that are not UTF-8 (nor much else), declared UTF-8
   /nul-controls                HTML with NUL and other control characters
   /utf16-bom                   UTF-16 with a BOM, header says nothing
+  /utf16le-header              UTF-16LE without BOM, declared in the header
+  /text-no-type                plain text without a Content-Type
+  /multiple-choices            300 without Location
   /feed.xml, /feed.json        an RSS 2.0 feed / a JSON Feed
   /feed-as-png                 a PNG served as a feed
   /private/<anything>          disallowed by the default robots.txt
@@ -371,6 +374,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, body)
             elif path == "/utf16-bom":
                 self._send(200, ARTICLE_HTML.encode("utf-16"), "text/html")
+            elif path == "/utf16le-header":
+                self._send(200, ARTICLE_HTML.encode("utf-16-le"), "text/html; charset=utf-16le")
+            elif path == "/text-no-type":
+                self._send(200, b"just some plain words, not a web page at all", None)
+            elif path == "/multiple-choices":
+                self._send(300, b"pick one", "text/plain")
             elif path == "/feed.xml":
                 self._send(200, RSS.encode(), "application/rss+xml")
             elif path == "/feed.json":

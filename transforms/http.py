@@ -196,6 +196,23 @@ class FetchError(Exception):
         self.at = at
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions are pickled by Beam (dead-letter handling, bundle failures); the default
+        # reduce would call __init__ with the message only.
+        return (
+            _rebuild_fetch_error,
+            (
+                self.reason,
+                self.url,
+                self.detail,
+                self.status,
+                self.retryable,
+                self.retry_after,
+                self.excerpt,
+                self.at,
+            ),
+        )
+
     @property
     def message(self) -> str:
         status = f" (HTTP {self.status})" if self.status is not None else ""
@@ -204,6 +221,28 @@ class FetchError(Exception):
     @property
     def transient(self) -> bool:
         return self.reason in TRANSIENT_REASONS
+
+
+def _rebuild_fetch_error(
+    reason: str,
+    url: str,
+    detail: str,
+    status: int | None,
+    retryable: bool,
+    retry_after: float | None,
+    excerpt: str,
+    at: str | None,
+) -> FetchError:
+    return FetchError(
+        reason,
+        url,
+        detail,
+        status=status,
+        retryable=retryable,
+        retry_after=retry_after,
+        excerpt=excerpt,
+        at=at,
+    )
 
 
 @dataclass(frozen=True)
@@ -226,6 +265,7 @@ class HttpConfig:
     max_crawl_delay: float = 60.0  # a longer robots.txt crawl-delay counts as a disallow
     robots_max_bytes: int = 512 * 1024
     robots_cache_size: int = 10_000
+    robots_ttl: float = 86_400.0  # RFC 9309: a cached robots.txt is good for at most 24 hours
     verify_tls: bool = True
     max_bad_char_ratio: float = 0.01  # share of undecodable bytes tolerated (mixed encodings)
 
@@ -544,13 +584,13 @@ def _known_codec(label: str | None) -> str | None:
         return None
 
 
-def _sniff_binary(body: bytes) -> str | None:
+def _sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     head = body[:16].lstrip(b"\xef\xbb\xbf")
     for magic, kind in _BINARY_MAGIC:
         if head.startswith(magic):
             return kind
     sample = body[:_SNIFF]
-    if sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if sample and not allow_nul and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
         if controls > len(sample) // 10:
             return "binary data"
@@ -647,6 +687,7 @@ class _RobotsRules:
     parser: Any = None  # protego.Protego, or None for allow-all / disallow-all
     disallow_all: bool = False
     note: str = ""
+    fetched: float = field(default_factory=time.monotonic)
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.disallow_all:
@@ -863,9 +904,9 @@ class HttpClient:
                     HTTP_4XX, target.url, "304 to an unconditional request", status=304
                 )
             return self._result(url, target, raw, kind, redirects, b"", "", "", "none")
-        if status in _REDIRECT_STATUSES:
+        if 300 <= status < 400:  # 300/305/306, or a redirect without Location: nothing to follow
             raise FetchError(
-                HTTP_4XX, target.url, "redirect without Location", status=status, at=raw.fetched_at
+                HTTP_4XX, target.url, "unusable redirect", status=status, at=raw.fetched_at
             )
         if 400 <= status < 500:
             retry_after = _retry_after(raw.header("Retry-After")) if status in (429, 503) else None
@@ -894,7 +935,7 @@ class HttpClient:
         mime, charset = media_type(raw.header("Content-Type"))
         body = raw.body
         if kind == KIND_PAGE:
-            self._check_page_type(target.url, mime, body, raw.fetched_at)
+            self._check_page_type(target.url, mime, body, raw.fetched_at, charset)
         elif kind == KIND_FEED:
             self._check_feed_type(target.url, mime, body, raw.fetched_at)
         try:
@@ -944,14 +985,19 @@ class HttpClient:
         )
 
     @staticmethod
-    def _check_page_type(url: str, mime: str, body: bytes, at: str) -> None:
+    def _check_page_type(
+        url: str, mime: str, body: bytes, at: str, charset: str | None = None
+    ) -> None:
         if mime and mime not in _HTML_TYPES:
             raise FetchError(NOT_HTML, url, f"content type {mime[:60]!r} is not HTML", at=at)
         if not body.strip():
             raise FetchError(NOT_HTML, url, "empty body", at=at)
-        binary = _sniff_binary(body)
+        wide = (charset or "").lower().replace("_", "-").startswith(("utf-16", "utf-32"))
+        binary = _sniff_binary(body, allow_nul=wide)
         if binary is not None:
             raise FetchError(NOT_HTML, url, f"body is {binary} despite {mime or 'no type'}", at=at)
+        if not mime and b"<" not in body[:_SNIFF] and not wide:
+            raise FetchError(NOT_HTML, url, "no content type and no markup", at=at)
 
     @staticmethod
     def _check_feed_type(url: str, mime: str, body: bytes, at: str) -> None:
@@ -1156,16 +1202,17 @@ class HttpClient:
 
     def _robots_rules(self, target: Target) -> _RobotsRules:
         origin = target.origin
+        fresh_after = time.monotonic() - self.config.robots_ttl
         with self._robots_lock:
             cached = self._robots.get(origin)
-            if cached is not None:
+            if cached is not None and cached.fetched >= fresh_after:
                 self._robots.move_to_end(origin)
                 return cached
             lock = self._origin_locks.setdefault(origin, threading.Lock())
         with lock:  # one fetch per origin even when threads race
             with self._robots_lock:
                 cached = self._robots.get(origin)
-            if cached is not None:
+            if cached is not None and cached.fetched >= fresh_after:
                 return cached
             rules = self._fetch_robots(origin)
             with self._robots_lock:

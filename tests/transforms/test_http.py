@@ -449,3 +449,38 @@ def test_retry_logs_and_errors_carry_no_secrets(http_server, caplog):
     assert "retry" in caplog.text  # the retries were logged...
     assert "SECRET123" not in caplog.text  # ...without the credential
     assert "SECRET123" not in str(error) and "page=2" in str(error)
+
+
+def test_utf16_declared_in_the_header_is_not_mistaken_for_binary(client, http_server):
+    result = client.get(http_server.url("/utf16le-header"))
+    assert "Flood waters recede in Zürich" in result.text
+
+
+def test_untyped_plain_text_is_not_a_page(client, http_server):
+    assert fetch_error(client, http_server.url("/text-no-type")).reason == h.NOT_HTML
+
+
+def test_a_3xx_without_location_is_a_permanent_4xx(client, http_server):
+    error = fetch_error(client, http_server.url("/multiple-choices"))
+    assert (error.reason, error.status, error.retryable) == (h.HTTP_4XX, 300, False)
+
+
+def test_fetch_errors_survive_pickling():
+    import pickle
+
+    error = FetchError(h.HTTP_5XX, "http://a.example/x?token=t", "boom", status=503, at="2026")
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.reason, again.status, again.at, str(again)) == (
+        h.HTTP_5XX,
+        503,
+        "2026",
+        str(error),
+    )
+
+
+def test_robots_is_refetched_after_its_ttl():
+    with serving() as server:
+        client = HttpClient(replace(LOCAL, robots_ttl=0.0))
+        client.get(server.url("/page/1"))
+        client.get(server.url("/page/2"))
+        assert len(server.hits_for("/robots.txt")) == 2
