@@ -273,15 +273,15 @@ class _Outcome:
 
     pages: list[FetchedPage] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    waited: float = 0.0
 
 
 class FetchHostBatchFn(beam.DoFn):
     """(host, entries) -> FetchedPage | dead: DeadLetter.
 
-    Hosts run concurrently on a per-worker pool; results are emitted in ``finish_bundle`` on
-    the runner's thread (counters only count there). A host's entries are fetched in URL order
-    so a run's request pattern is reproducible.
+    Hosts run concurrently on a per-worker pool; finished hosts are emitted, with their own
+    window, from later ``process`` calls and ``finish_bundle`` on the runner's thread (Beam
+    counters only count there), with at most two pool-fulls of hosts held. A host's entries are
+    fetched in URL order so a run's request pattern is reproducible.
     """
 
     DEAD = "dead"
@@ -298,7 +298,6 @@ class FetchHostBatchFn(beam.DoFn):
         self.failed = Metrics.counter(NAMESPACE, "fetch_dead")
         self.hosts = Metrics.counter(NAMESPACE, "fetch_host_batches")
         self.page_bytes = Metrics.distribution(NAMESPACE, "fetch_page_bytes")
-        self.wait_ms = Metrics.distribution(NAMESPACE, "fetch_politeness_wait_ms")
 
     def start_bundle(self) -> None:
         self.pending: list[tuple[Future, Any, Any]] = []
@@ -312,17 +311,22 @@ class FetchHostBatchFn(beam.DoFn):
         host, entries = element
         task = self.pool.submit(self._fetch_host, host, list(entries))
         self.pending.append((task, window, timestamp))
-        return iter(())
+        # Emit finished hosts as we go (with their own window), and never hold more than a
+        # couple of pool-fulls of hosts' pages in memory.
+        yield from self._drain(keep=2 * self.config.fetch_threads)
 
     def finish_bundle(self) -> Iterator:
+        yield from self._drain(keep=0)
+        self.fetcher.finish_bundle()  # publish this bundle's WARC file, if capturing
+
+    def _drain(self, keep: int) -> Iterator:
+        """Emit every finished host; block on the oldest until at most ``keep`` are pending."""
         from apache_beam.utils.windowed_value import WindowedValue
 
-        pending, self.pending = self.pending, []
-        for task, window, timestamp in pending:
+        while self.pending and (len(self.pending) > keep or self.pending[0][0].done()):
+            task, window, timestamp = self.pending.pop(0)
             outcome: _Outcome = task.result()
             self.hosts.inc()
-            if outcome.waited:
-                self.wait_ms.update(int(outcome.waited * 1000))
             for page in outcome.pages:
                 self.ok.inc()
                 self.page_bytes.update(len(page.html))
@@ -333,7 +337,6 @@ class FetchHostBatchFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(
                     self.DEAD, WindowedValue(letter, timestamp, [window])
                 )
-        self.fetcher.finish_bundle()  # publish this bundle's WARC file, if capturing
 
     def teardown(self) -> None:
         pool = getattr(self, "pool", None)

@@ -6,6 +6,7 @@ import itertools
 import json
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -245,3 +246,13 @@ def test_fault_injection_retries_transients_and_loses_nothing(http_server: Local
         f"fault injection: {len(urls)} entries, {attempts} requests, {len(pages)} ok, "
         f"{len(dead)} dead {sorted(d['reason'] for d in dead)}"
     )
+
+
+def test_results_stream_out_with_few_threads(tmp_path):
+    """With one fetch thread, finished hosts are emitted from process() (bounded memory)."""
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serving(f"127.0.0.{i}")) for i in range(1, 6)]
+        entries = [entry(server.url("/page/only")) for server in servers]
+        pages, dead, counters = run_fetch(entries, replace(LOCAL, fetch_threads=1), tmp_path)
+    assert len(pages) == 5 and dead == []
+    assert counters["fetch_host_batches"] == 5
