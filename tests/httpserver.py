@@ -52,6 +52,7 @@ import hashlib
 import json
 import random
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -121,6 +122,7 @@ class LocalServer:
 
     host: str = "127.0.0.1"
     robots: str | None = DEFAULT_ROBOTS
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this server-side context
     hits: list[Hit] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -139,7 +141,7 @@ class LocalServer:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -152,6 +154,8 @@ class LocalServer:
 
         self._httpd = _QuietServer((self.host, 0), Handler)
         self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -178,8 +182,12 @@ class LocalServer:
 
 
 @contextmanager
-def serving(host: str = "127.0.0.1", robots: str | None = DEFAULT_ROBOTS) -> Iterator[LocalServer]:
-    server = LocalServer(host=host, robots=robots).start()
+def serving(
+    host: str = "127.0.0.1",
+    robots: str | None = DEFAULT_ROBOTS,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[LocalServer]:
+    server = LocalServer(host=host, robots=robots, tls=tls).start()
     try:
         yield server
     finally:

@@ -267,6 +267,7 @@ class HttpConfig:
     robots_cache_size: int = 10_000
     robots_ttl: float = 86_400.0  # RFC 9309: a cached robots.txt is good for at most 24 hours
     verify_tls: bool = True
+    ca_file: str | None = None  # extra CA bundle (corporate proxies, tests); system CAs otherwise
     max_bad_char_ratio: float = 0.01  # share of undecodable bytes tolerated (mixed encodings)
 
     def __post_init__(self) -> None:
@@ -733,7 +734,7 @@ class HttpClient:
         self._robots: OrderedDict[str, _RobotsRules] = OrderedDict()
         self._robots_lock = threading.Lock()
         self._origin_locks: dict[str, threading.Lock] = {}
-        self._ssl = ssl.create_default_context()
+        self._ssl = ssl.create_default_context(cafile=self.config.ca_file)
         if not self.config.verify_tls:
             self._ssl.check_hostname = False
             self._ssl.verify_mode = ssl.CERT_NONE
@@ -1186,7 +1187,8 @@ class HttpClient:
         try:
             rules = self._robots_rules(target)
         except FetchError as exc:  # the host itself is unusable: report it for the page
-            raise FetchError(exc.reason, target.url, exc.detail, retryable=exc.retryable) from None
+            # robots.txt was already retried; retrying the page too would multiply attempts
+            raise FetchError(exc.reason, target.url, exc.detail, retryable=False) from None
         agent = self.config.user_agent
         if not rules.allowed(target.url, agent):
             raise FetchError(

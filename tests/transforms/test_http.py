@@ -484,3 +484,44 @@ def test_robots_is_refetched_after_its_ttl():
         client.get(server.url("/page/1"))
         client.get(server.url("/page/2"))
         assert len(server.hits_for("/robots.txt")) == 2
+
+
+def test_unresolvable_host_is_dns_error_and_not_retried():
+    import socket
+
+    calls: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        calls.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    error = fetch_error(HttpClient(LOCAL, resolver=resolver), "http://no-such-host.test/page")
+    assert (error.reason, error.retryable) == (h.DNS_ERROR, False)
+    assert calls == ["no-such-host.test"]
+
+
+def test_temporary_dns_failure_is_retried():
+    import socket
+
+    calls: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        calls.append(host)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    assert fetch_error(HttpClient(LOCAL, resolver=resolver), "http://flaky.test/").reason == (
+        h.DNS_ERROR
+    )
+    assert len(calls) == LOCAL.max_retries + 1
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    assert h._retry_after("7") == 7.0
+    assert h._retry_after("soon") is None
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 25 <= h._retry_after(later) <= 30
+    past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
+    assert h._retry_after(past) == 0.0
