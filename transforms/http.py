@@ -56,7 +56,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -266,6 +266,7 @@ class HttpConfig:
     robots_max_bytes: int = 512 * 1024
     robots_cache_size: int = 10_000
     robots_ttl: float = 86_400.0  # RFC 9309: a cached robots.txt is good for at most 24 hours
+    robots_failure_ttl: float = 300.0  # how long an unreachable host fails fast
     verify_tls: bool = True
     ca_file: str | None = None  # extra CA bundle (corporate proxies, tests); system CAs otherwise
     max_bad_char_ratio: float = 0.01  # share of undecodable bytes tolerated (mixed encodings)
@@ -688,7 +689,8 @@ class _RobotsRules:
     parser: Any = None  # protego.Protego, or None for allow-all / disallow-all
     disallow_all: bool = False
     note: str = ""
-    fetched: float = field(default_factory=time.monotonic)
+    expires: float = 0.0  # time.monotonic() after which robots.txt is fetched again
+    unreachable: tuple[str, str] | None = None  # (reason, detail) when the host is unreachable
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.disallow_all:
@@ -700,13 +702,6 @@ class _RobotsRules:
             return None
         delay = self.parser.crawl_delay(user_agent)
         return float(delay) if delay is not None else None
-
-
-@dataclass
-class _Exchange:
-    """Mutable per-get bookkeeping (redirect chain)."""
-
-    chain: list[str] = field(default_factory=list)
 
 
 class HttpClient:
@@ -1189,6 +1184,9 @@ class HttpClient:
         except FetchError as exc:  # the host itself is unusable: report it for the page
             # robots.txt was already retried; retrying the page too would multiply attempts
             raise FetchError(exc.reason, target.url, exc.detail, retryable=False) from None
+        if rules.unreachable is not None:  # already retried: fail fast for a while
+            reason, detail = rules.unreachable
+            raise FetchError(reason, target.url, f"host unreachable: {detail}", retryable=False)
         agent = self.config.user_agent
         if not rules.allowed(target.url, agent):
             raise FetchError(
@@ -1204,19 +1202,20 @@ class HttpClient:
 
     def _robots_rules(self, target: Target) -> _RobotsRules:
         origin = target.origin
-        fresh_after = time.monotonic() - self.config.robots_ttl
         with self._robots_lock:
             cached = self._robots.get(origin)
-            if cached is not None and cached.fetched >= fresh_after:
+            if cached is not None and cached.expires > time.monotonic():
                 self._robots.move_to_end(origin)
                 return cached
             lock = self._origin_locks.setdefault(origin, threading.Lock())
         with lock:  # one fetch per origin even when threads race
             with self._robots_lock:
                 cached = self._robots.get(origin)
-            if cached is not None and cached.fetched >= fresh_after:
+            if cached is not None and cached.expires > time.monotonic():
                 return cached
             rules = self._fetch_robots(origin)
+            ttl = self.config.robots_failure_ttl if rules.unreachable else self.config.robots_ttl
+            rules.expires = time.monotonic() + ttl
             with self._robots_lock:
                 self._robots[origin] = rules
                 while len(self._robots) > self.config.robots_cache_size:
@@ -1227,7 +1226,7 @@ class HttpClient:
     def _fetch_robots(self, origin: str) -> _RobotsRules:
         """RFC 9309: 4xx means no rules; 5xx means assume complete disallow (cached).
 
-        A host that cannot be reached at all fails the page with the same reason instead.
+        A host that cannot be reached at all fails its pages with the same reason instead.
         """
         from protego import Protego
 
@@ -1237,7 +1236,9 @@ class HttpClient:
             if exc.reason in (HTTP_4XX,) and exc.status not in (429,):
                 return _RobotsRules()
             if exc.reason in (DNS_ERROR, BLOCKED_ADDRESS, BAD_URL, CONNECT_ERROR, TIMEOUT):
-                raise  # the host is unreachable: the page would fail the same way; not cached
+                # The host is unreachable (after retries): its pages would fail the same way,
+                # so they fail at once for robots_failure_ttl instead of each retrying again.
+                return _RobotsRules(unreachable=(exc.reason, exc.detail))
             if exc.reason in (TOO_LARGE, NOT_FEED, NOT_HTML, BAD_ENCODING, BAD_CHARSET):
                 return _RobotsRules(note=f"robots.txt unusable ({exc.reason}); no rules")
             return _RobotsRules(

@@ -525,3 +525,14 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert 25 <= h._retry_after(later) <= 30
     past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
     assert h._retry_after(past) == 0.0
+
+
+def test_an_unreachable_host_fails_fast_after_its_first_page(connects):
+    with serving() as server:
+        urls = [server.url(f"/page/{n}") for n in range(5)]
+    client = HttpClient(LOCAL)
+    start = time.monotonic()
+    reasons = [fetch_error(client, url).reason for url in urls]
+    assert reasons == [h.CONNECT_ERROR] * 5
+    assert len(connects) == LOCAL.max_retries + 1  # robots.txt tried (with retries) once
+    assert time.monotonic() - start < 2.0
