@@ -1,17 +1,17 @@
 """FetchArticles: turn feed entries into fetched article pages, or dead letters, politely.
 
 Politeness the Beam way: entries are keyed by host and grouped with ``GroupByKey``, so all of a
-host's pending URLs (per window) arrive as one element, which exactly one worker fetches, one
-request after another; no two workers ever fetch the same host at once, whatever the
-parallelism. Within a worker, a process-wide ``HostPacer`` spaces every request that goes on
-the wire to one host (robots.txt, redirects and retries included) by
-``max(1 / --per_host_rps, robots.txt crawl-delay)``, also across DoFn instances and threads.
-Different hosts are fetched concurrently on a bounded per-worker thread pool
-(``--fetch_threads``), so total throughput grows with the number of hosts while each host sees
-at most the configured rate. ``GroupIntoBatches`` is not used: its processing-time timer forces
-the DirectRunner onto its legacy engine. In streaming, window the entries before this stage
-(one element per host per window).
-Nothing sleeps in a loop shared by all hosts.
+host's pending URLs (per window) arrive as one element, which one worker fetches, one request
+after another. In a batch run that means no two workers ever fetch the same host at once,
+whatever the parallelism; in streaming, window the entries before this stage (one element per
+host per window). Within a worker, a process-wide ``HostPacer`` spaces every request that goes
+on the wire to one host (robots.txt, redirects and retries included) by
+``max(1 / --per_host_rps, robots.txt crawl-delay)``, measured from the end of one request to the
+start of the next, also across DoFn instances and threads. Different hosts are fetched
+concurrently on a bounded per-worker thread pool (``--fetch_threads``), so total throughput
+grows with the number of hosts while each host sees at most the configured rate; nothing sleeps
+in a loop shared by all hosts. (``GroupIntoBatches`` is not used: its processing-time timer
+forces the DirectRunner onto its legacy engine.)
 
 Network access goes through :class:`transforms.http.HttpClient` (SSRF guard, caps, retries,
 charset, robots.txt). ``--replay`` serves everything from WARC files instead (no pacing: there is
