@@ -107,7 +107,7 @@ def test_pages_and_dead_letters_with_reasons(http_server: LocalServer, tmp_path)
     assert len(pages) + len(dead) == len(entries)
     assert counters["fetch_ok"] == 2 and counters["fetch_dead"] == 6
     assert counters["fetch_dead_robots_disallowed"] == 1
-    assert http_server.hits_for("/private/") == []
+    assert http_server.hits_for("/private/report") == []
 
 
 def test_per_host_spacing_holds_and_hosts_overlap(tmp_path):

@@ -373,7 +373,7 @@ def test_control_characters_are_removed(client, http_server):
 def test_robots_disallow_is_honoured_without_touching_the_path(client, http_server):
     error = fetch_error(client, http_server.url("/private/secret"))
     assert error.reason == h.ROBOTS_DISALLOWED
-    assert http_server.hits_for("/private/") == []
+    assert http_server.hits_for("/private/secret") == []
 
 
 def test_robots_is_fetched_once_per_host_and_crawl_delay_read():
