@@ -3,9 +3,10 @@
 Politeness the Beam way: entries are keyed by host and grouped with ``GroupByKey``, so all of a
 host's pending URLs (per window) arrive as one element, which one worker fetches, one request
 after another. In a batch run that means no two workers ever fetch the same host at once,
-whatever the parallelism; in streaming, window the entries before this stage (one element per
-host per window). Within a worker, a process-wide ``HostPacer`` spaces every request that goes
-on the wire to one host (robots.txt, redirects and retries included) by
+whatever the parallelism; in streaming there is one element per host per window (an unbounded,
+globally windowed input is put into ``stream_window_secs`` fixed windows for the grouping and
+handed on globally windowed again). Within a worker, a process-wide ``HostPacer`` spaces every
+request that goes on the wire to one host (robots.txt, redirects and retries included) by
 ``max(1 / --per_host_rps, robots.txt crawl-delay)``, measured from the end of one request to the
 start of the next, also across DoFn instances and threads. Different hosts are fetched
 concurrently on a bounded per-worker thread pool (``--fetch_threads``), so total throughput
@@ -37,6 +38,7 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 
 from transforms.http import (
     DEFAULT_USER_AGENT,
@@ -87,6 +89,7 @@ class FetchConfig:
     max_crawl_delay: float = 60.0
     per_host_rps: float = 1.0
     fetch_threads: int = 16
+    stream_window_secs: float = 60.0  # streaming, globally windowed input: host groups per window
 
     def __post_init__(self) -> None:
         if self.per_host_rps <= 0:
@@ -416,6 +419,13 @@ class FetchArticles(beam.PTransform):
 
     def expand(self, entries):
         config = self.config
+        streaming = not entries.is_bounded and isinstance(
+            entries.windowing.windowfn, window.GlobalWindows
+        )
+        if streaming:  # GroupByKey needs finite windows on an unbounded input
+            entries = entries | "WindowForPoliteness" >> beam.WindowInto(
+                window.FixedWindows(config.stream_window_secs)
+            )
         results = (
             entries
             | "KeyByHost" >> beam.Map(lambda entry: (host_key(entry.url), entry))
@@ -423,7 +433,11 @@ class FetchArticles(beam.PTransform):
             | "FetchPolitely"
             >> beam.ParDo(FetchHostBatchFn(config)).with_outputs(FetchHostBatchFn.DEAD, main="ok")
         )
-        return {"ok": results.ok, "dead": results[FetchHostBatchFn.DEAD]}
+        ok, dead = results.ok, results[FetchHostBatchFn.DEAD]
+        if streaming:  # hand the next stages the windowing they gave us
+            ok = ok | "RestoreWindowsOk" >> beam.WindowInto(window.GlobalWindows())
+            dead = dead | "RestoreWindowsDead" >> beam.WindowInto(window.GlobalWindows())
+        return {"ok": ok, "dead": dead}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -256,3 +256,27 @@ def test_results_stream_out_with_few_threads(tmp_path):
         pages, dead, counters = run_fetch(entries, replace(LOCAL, fetch_threads=1), tmp_path)
     assert len(pages) == 5 and dead == []
     assert counters["fetch_host_batches"] == 5
+
+
+def test_streaming_input_is_windowed_for_grouping(http_server: LocalServer):
+    """An unbounded, globally windowed input (TestStream) still groups by host and fetches."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.testing.util import assert_that, equal_to
+
+    options = PipelineOptions([], runner="DirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    urls = [http_server.url(p) for p in ("/page/s1", "/404", "/page/s2")]
+    stream = (
+        TestStream()
+        .add_elements([entry(urls[0]), entry(urls[1])])
+        .advance_watermark_to(LOCAL.stream_window_secs + 10)
+        .add_elements([entry(urls[2])])
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=options) as pipeline:
+        fetched = pipeline | "Stream" >> stream | "FetchArticles" >> FetchArticles(LOCAL)
+        ok = fetched["ok"] | "OkUrls" >> beam.Map(lambda page: page.final_url)
+        dead = fetched["dead"] | "DeadReasons" >> beam.Map(lambda d: (d.url, d.reason))
+        assert_that(ok, equal_to([urls[0], urls[2]]), label="CheckOk")
+        assert_that(dead, equal_to([(urls[1], "http_4xx")]), label="CheckDead")
