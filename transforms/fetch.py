@@ -204,11 +204,11 @@ class Fetcher:
         pace: bool = True,
         bundle_managed: bool = False,
     ) -> None:
-        from transforms.warc import WarcArchive, WarcRecorder
+        from transforms.warc import WarcRecorder, shared_archive
 
         self.config = config
         self.bundle_managed = bundle_managed
-        self.archive = WarcArchive(config.replay) if config.replay else None
+        self.archive = shared_archive(config.replay) if config.replay else None
         self.recorder = WarcRecorder(config.capture_warc) if config.capture_warc else None
         self.pacer = shared_pacer() if pace and self.archive is None else None
         self.client = HttpClient(
@@ -265,9 +265,7 @@ class Fetcher:
 
     def close(self) -> None:
         self.finish_bundle()
-        if self.archive is not None:
-            self.archive.close()
-        self.client.close()
+        self.client.close()  # the archive is shared by the process and stays open
 
 
 @dataclass

@@ -335,3 +335,17 @@ def find_warc_files(location: str) -> list[str]:
         if meta.path.endswith(WARC_SUFFIXES)
     )
     return found
+
+
+_SHARED: dict[str, WarcArchive] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_archive(location: str) -> WarcArchive:
+    """One index per process and location: every DoFn instance and thread of a worker shares it
+    (it is read-only and thread-safe), instead of each re-reading the whole archive."""
+    with _SHARED_LOCK:
+        archive = _SHARED.get(location)
+        if archive is None:
+            archive = _SHARED[location] = WarcArchive(location)
+        return archive
