@@ -895,7 +895,8 @@ class HttpClient:
                 at=raw.fetched_at,
             )
         if status == 304:
-            if not conditional:
+            # An archived 304 answered the capture run's conditional GET: it stays not-modified.
+            if not conditional and not raw.from_archive:
                 raise FetchError(
                     HTTP_4XX, target.url, "304 to an unconditional request", status=304
                 )
