@@ -171,3 +171,17 @@ def test_reads_the_bundled_sample():
         except FetchError as error:
             statuses.append(error.status)
     assert 200 in statuses
+
+
+def test_an_archived_304_replays_as_not_modified(tmp_path):
+    with serving() as server:
+        recorder = WarcRecorder(str(tmp_path))
+        live = HttpClient(CONFIG, recorder=recorder).get(
+            server.url("/etag"), kind="feed", etag='"v1"'
+        )
+        recorder.close()
+    assert live.not_modified
+    replayed = HttpClient(CONFIG, replayer=WarcArchive(str(tmp_path))).get(
+        server.url("/etag"), kind="feed"
+    )
+    assert replayed.not_modified and replayed.fetched_at == live.fetched_at
