@@ -39,6 +39,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8.3",
+            "cryptography>=41",
         ],
     },
     entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},
