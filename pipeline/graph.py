@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.rerun import RemoveStaleRunFiles
 from transforms.records import FeedSource
 
 
@@ -105,6 +106,9 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
+    if not p.options.view_as(StandardOptions).streaming:
+        # A re-run of the same run id must leave only its own files (transforms/rerun.py).
+        _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
     return Outputs(
         entries=read["ok"],
         pages=fetched["ok"],
