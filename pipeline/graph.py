@@ -16,8 +16,8 @@ from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
-from transforms.rerun import RemoveStaleRunFiles
 from transforms.records import FeedSource
+from transforms.rerun import RemoveStaleRunFiles
 
 
 @dataclass(frozen=True)

@@ -76,9 +76,7 @@ def test_rerun_with_changed_input_leaves_no_file_of_the_earlier_attempt(
     assert report["invariant"]["holds"] is True
     assert 0 < report["written"]["stories"] < before
     assert report["counters"].get("rerun_stale_files_deleted", 0) > 0
-    assert {r["feed_url"] for r in _records(out, "stories")} == {
-        "https://eastwire.example/rss.xml"
-    }
+    assert {r["feed_url"] for r in _records(out, "stories")} == {"https://eastwire.example/rss.xml"}
     on_disk = sum(len(_records(out, o)) for o in ("stories", "duplicates", "rejected"))
     entry_errors = [e for e in _records(out, "errors") if e["entry_id"]]
     assert on_disk + len(entry_errors) == report["invariant"]["entries_read"]
