@@ -2,7 +2,8 @@
 
 ``build_pipeline`` returns the PCollections it made (``Outputs``) so tests can attach
 ``assert_that`` to any of them; ``JobConfig.from_options`` does the preflight checks (feed list
-readable and valid, option values sane) before any worker starts.
+readable and valid, option values sane, output and state locations writable: pipeline/preflight.py)
+before any worker starts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
+from pipeline.preflight import run_preflight
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
 from transforms.records import FeedSource
@@ -49,6 +51,7 @@ class JobConfig:
             partition_by=write.partition_keys(all_opts["partition_by"]),
             shards=max(1, all_opts["shards"]),
         )
+        run_preflight(write_config.output, opts.state_location, options)
         return cls(
             sources=sources,
             feeds=feeds.config_from_options(options),
