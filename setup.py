@@ -38,6 +38,7 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8.3",
+            "wheel>=0.42",  # tests/deploy: installs the sdist without build isolation, offline
         ],
     },
     entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},
