@@ -57,3 +57,21 @@ def test_story_partition_date_falls_back_to_fetch_time() -> None:
     assert story.partition_date == "2026-11-24"
     assert story.replace(published_at="2020-01-02T00:00:00Z").partition_date == "2020-01-02"
     assert story.to_json()["place_mentions"] == []
+
+
+def test_dead_letters_never_carry_credentials_or_whole_bodies() -> None:
+    from transforms.records import DeadLetter
+
+    dead = DeadLetter(
+        stage="fetch",
+        reason="http_4xx",
+        url="https://alice:s3cret@example.org/a?id=1&api_key=abcd&x=2",
+        error="GET https://bob:pw@example.org/?token=xyz failed",
+        payload="x" * 100_000,
+        feed_url="https://u:p@example.org/feed?sig=1",
+    )
+    text = str(dead.to_json())
+    for secret in ("s3cret", "abcd", "alice", "bob:pw", "xyz"):
+        assert secret not in text
+    assert "id=1" in dead.url and "x=2" in dead.url
+    assert len(dead.payload) <= 2000

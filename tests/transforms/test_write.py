@@ -119,3 +119,23 @@ def test_parquet_has_one_schema_for_all_files(tmp_path: Path) -> None:
 def test_unknown_partition_key_fails_before_running() -> None:
     with pytest.raises(ValueError, match="unknown key"):
         WritePartitioned(WriteConfig(output="x", run_id="r", partition_by=("colour",)))
+
+
+def test_failed_run_leaves_no_partial_files_and_reruns_cleanly(tmp_path: Path) -> None:
+    broken = [*STORIES[:10], STORIES[10].replace(language_confidence="not a number")]
+    with pytest.raises(Exception):  # noqa: B017 - any failure inside the runner will do
+        _write(tmp_path / "out", broken, file_format="parquet")
+    out = tmp_path / "out"
+    finals = [
+        p
+        for p in out.rglob("*.parquet")
+        if not any(part.startswith(".temp") for part in p.relative_to(out).parts)
+    ]
+    assert finals == [], "a failed run must not leave files under final names"
+    # Readers that follow Hive conventions skip the dot-prefixed temporary folder.
+    _write(out, STORIES[:10], file_format="parquet")
+    clean = _write(tmp_path / "clean", STORIES[:10], file_format="parquet")
+    table = ds.dataset(out / "stories", format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 10
+    for path in clean.rglob("*.parquet"):
+        assert path.read_bytes() == (out / path.relative_to(clean)).read_bytes()
