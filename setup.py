@@ -38,7 +38,9 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8.3",
-            "wheel>=0.42",  # tests/deploy: installs the sdist without build isolation, offline
+            # tests/deploy builds the sdist and installs it offline, without build isolation
+            "setuptools>=68",
+            "wheel>=0.42",
         ],
     },
     entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},

@@ -338,6 +338,8 @@ def summarise(corpus: dict, results: dict[str, dict]) -> dict:
                 "html_mb_per_s": round(_rate(corpus, r["seconds"])[1], 3),
                 "ms_per_story": round(1000 * r["seconds"] / corpus["pages"], 2),
                 "stages_s": {k: round(v, 3) for k, v in r.get("stages", {}).items()},
+                # CPU seconds per wall second: ~1 = one core's worth, ~2 = both of two cores
+                "cpu_share": round(r.get("cpu_seconds", 0.0) / r["seconds"], 2),
                 **{k: r[k] for k in ("stories", "outcomes", "invariant_holds") if k in r},
             }
             for name, r in results.items()
@@ -352,17 +354,18 @@ def format_table(summary: dict) -> str:
         f"of HTML) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs, "
         f"load {summary['machine']['load_average_1_5_15']}",
         "",
-        f"{'mode':<16}{'seconds':>9}{'stories/s':>11}{'MB/s':>8}{'ms/story':>10}",
+        f"{'mode':<16}{'seconds':>9}{'stories/s':>11}{'MB/s':>8}{'ms/story':>10}{'cpu':>6}",
     ]
     for name, mode in summary["modes"].items():
         lines.append(
             f"{name:<16}{mode['seconds']:>9.2f}{mode['stories_per_s']:>11.1f}"
-            f"{mode['html_mb_per_s']:>8.2f}{mode['ms_per_story']:>10.1f}"
+            f"{mode['html_mb_per_s']:>8.2f}{mode['ms_per_story']:>10.1f}{mode['cpu_share']:>6.2f}"
         )
     lines += ["", "per-stage seconds"]
     for name, mode in summary["modes"].items():
         stages = ", ".join(f"{k} {v:.2f}" for k, v in mode["stages_s"].items() if v >= 0.01)
         lines.append(f"  {name}: {stages}")
+    lines.append("(cpu: CPU seconds per wall second; below 1 per worker, the machine was busy)")
     lines += ["", f"{'ratio':<30}{'value':>8}{'target':>10}  met"]
     for name, verdict in summary["ratios"].items():
         lines.append(
@@ -397,7 +400,9 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for name, mode in modes.items():
             print(f"running {name} ...", flush=True)
+            before = _cpu_seconds()
             results[name] = mode()
+            results[name]["cpu_seconds"] = _cpu_seconds() - before
     summary = summarise(corpus, results)
     loop_stories, beam_stories = results["loop"]["stories"], results["beam"]["stories"]
     summary["same_stories"] = loop_stories == beam_stories == results["beam_2_workers"]["stories"]
@@ -409,6 +414,15 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
         print(f"figures: {args.json}")
     return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the multi-process workers)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _warm_up(corpus: dict) -> None:
