@@ -208,8 +208,25 @@ def test_sdist_installs_into_a_fresh_virtualenv_and_runs_the_sample(tmp_path: Pa
     )
     assert script.returncode == 0 and "--feeds" in script.stdout
 
+    # What the Flex Template launcher runs (FLEX_TEMPLATE_PYTHON_PY_FILE), against the install.
+    launcher = workdir / "main.py"
+    launcher.write_text((DATAFLOW / "main.py").read_text())
+    launched = fresh(str(launcher), "--output", "launched", "--run_id", "template")
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert "submitted run template" in launched.stdout
+    assert list((workdir / "launched" / "stories").rglob("part-template-*.jsonl.gz"))
+
     sample = fresh("-m", "pipeline", "--output", "out")
     assert sample.returncode == 0, sample.stdout[-2000:] + sample.stderr[-3000:]
     report = json.loads((workdir / "out" / "_run_report.json").read_text())
     assert report["invariant"]["holds"] is True
     assert report["written"]["stories"] >= 5
+
+
+def test_launch_fails_fast_like_run(tmp_path: Path, capsys) -> None:
+    from pipeline.__main__ import launch
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert launch(["--output", str(blocker / "out")]) == 2
+    assert "--output" in capsys.readouterr().err
