@@ -346,6 +346,7 @@ def summarise(corpus: dict, results: dict[str, dict]) -> dict:
                 "stages_s": {k: round(v, 3) for k, v in r.get("stages", {}).items()},
                 # CPU seconds per wall second: ~1 = one core's worth, ~2 = both of two cores
                 "cpu_share": round(r.get("cpu_seconds", 0.0) / r["seconds"], 2),
+                "cpu_ms_per_story": round(1000 * r.get("cpu_seconds", 0.0) / corpus["pages"], 2),
                 **{k: r[k] for k in ("stories", "outcomes", "invariant_holds") if k in r},
                 **({"overhead_s": round(r["overhead_s"], 2)} if "overhead_s" in r else {}),
             }

@@ -51,7 +51,7 @@ PARAMETERS = {
 
 # Dataflow's runtime environment for the template launch (RuntimeEnvironment / FlexTemplate).
 ENVIRONMENT = {
-    "tempLocation": f"gs://{BUCKET}/tmp",
+    "tempLocation": f"gs://{BUCKET}/temp",
     "stagingLocation": f"gs://{BUCKET}/staging",
     "maxWorkers": 8,
 }
@@ -106,7 +106,7 @@ with DAG(
         runner="{{ var.value.get('wirestream_runner', 'DirectRunner') }}",
         pipeline_options={
             **PARAMETERS,
-            "temp_location": f"gs://{BUCKET}/tmp",
+            "temp_location": f"gs://{BUCKET}/temp",
             "setup_file": "{{ var.value.get('wirestream_setup_file', 'setup.py') }}",
         },
         dataflow_config={
