@@ -51,7 +51,14 @@ class JobConfig:
             partition_by=write.partition_keys(all_opts["partition_by"]),
             shards=max(1, all_opts["shards"]),
         )
-        run_preflight(write_config.output, opts.state_location, options)
+        replay = all_opts.get("replay")
+        bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        run_preflight(
+            write_config.output,
+            opts.state_location,
+            options,
+            worker_inputs={"--replay": None if bundled else replay},
+        )
         return cls(
             sources=sources,
             feeds=feeds.config_from_options(options),

@@ -90,10 +90,42 @@ def check_writable(flag: str, path: str, options: PipelineOptions | None = None)
         ) from err
 
 
+# Runners whose workers run on other machines: a local path there is each worker's own disk.
+REMOTE_RUNNERS = ("dataflowrunner", "dataflow")
+
+
+def check_remote_paths(runner: str | None, paths: dict[str, str | None]) -> None:
+    """On Dataflow, outputs and worker-read inputs must be on GCS, not on the launcher's disk."""
+    if (runner or "").lower() not in REMOTE_RUNNERS:
+        return
+    for flag, path in paths.items():
+        if path and not path.startswith("gs://"):
+            raise PreflightError(
+                f"{flag} {path}: on {runner} the workers run on other machines, so a local path "
+                f"would be each worker's own disk. Use a gs:// location, e.g. "
+                f"{flag} gs://BUCKET/{flag.lstrip('-')}."
+            )
+
+
 def run_preflight(
-    output: str, state_location: str | None, options: PipelineOptions | None = None
+    output: str,
+    state_location: str | None,
+    options: PipelineOptions | None = None,
+    worker_inputs: dict[str, str | None] | None = None,
 ) -> None:
-    """Every location the job writes to, checked before any worker starts."""
+    """Every location the job writes to, checked before any worker starts.
+
+    ``worker_inputs`` are paths the workers read (``--replay``); on Dataflow they must be on GCS.
+    """
+    if options is not None:
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        runner = options.view_as(StandardOptions).runner
+        runner_name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+        check_remote_paths(
+            runner_name,
+            {"--output": output, "--state_location": state_location, **(worker_inputs or {})},
+        )
     check_writable("--output", output, options)
     if state_location:
         check_writable("--state_location", state_location, options)

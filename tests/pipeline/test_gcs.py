@@ -128,3 +128,20 @@ def test_unwritable_local_output_fails_fast(tmp_path: Path) -> None:
 def test_preflight_leaves_nothing_behind(bucket) -> None:
     check_writable("--output", f"gs://{BUCKET}/probe-test")
     assert list(bucket.client.list_blobs(BUCKET, prefix="probe-test")) == []
+
+
+def test_local_paths_on_dataflow_fail_fast(tmp_path: Path, capsys) -> None:
+    """Caught before any Dataflow call: no project, credentials or network needed."""
+    code = run(["--runner", "DataflowRunner", "--output", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--output" in err and "gs://" in err
+    code = run(
+        [
+            "--runner=DataflowRunner",
+            "--output=gs://some-bucket/news",
+            f"--replay={tmp_path / 'archive.warc'}",
+        ]
+    )
+    assert code == 2
+    assert "--replay" in capsys.readouterr().err
