@@ -33,7 +33,7 @@ import os
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -131,12 +131,17 @@ class _Clock:
             self.seconds[name] += time.perf_counter() - start
 
 
-def _split(outputs: list[Any]) -> tuple[list[Any], list[Any]]:
-    """A DoFn's outputs: (main, tagged)."""
+def _split(outputs: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+    """A DoFn's outputs: (main, records of its dead-letter/rejection/duplicate outputs)."""
     from apache_beam.pvalue import TaggedOutput
 
-    main = [o for o in outputs if not isinstance(o, TaggedOutput)]
-    return main, [o.value for o in outputs if isinstance(o, TaggedOutput)]
+    main, side = [], []
+    for output in outputs:
+        if not isinstance(output, TaggedOutput):
+            main.append(output)
+        elif output.tag in ("dead", "rejected", "duplicates"):
+            side.append(output.value)  # other tags (feed state) are not entry outcomes
+    return main, side
 
 
 def run_loop(corpus: dict, output: Path) -> dict:
@@ -158,12 +163,12 @@ def run_loop(corpus: dict, output: Path) -> dict:
         read_fn, fetch_fn = ReadFeedFn(job.feeds), fetch.FetchPageFn(job.fetch)
         extract_fn = extract.ExtractStoryFn(job.extract)
         language_fn, tag_fn = language.DetectLanguageFn(job.language), tags.TagStoryFn(job.tags)
-        for fn in (read_fn, fetch_fn, language_fn):
+        for fn in (read_fn, fetch_fn, extract_fn, language_fn, tag_fn):
             fn.setup()
     entries, outcomes = [], 0
     with clock.stage("ReadFeeds"):
         for source in job.sources:
-            main, dead = _split(list(read_fn.process(source)))
+            main, dead = _split(read_fn.process((source, None)))  # no feed state
             entries += main
             outcomes += sum(d.entry_id is not None for d in dead)
     with clock.stage("CollapseSameUrl"):
@@ -187,7 +192,9 @@ def run_loop(corpus: dict, output: Path) -> dict:
                 others += dead
                 with clock.stage("TagStories"):
                     for item in detected:
-                        stories += list(tag_fn.process(item))
+                        tagged, dead = _split(tag_fn.process(item))
+                        stories += tagged
+                        others += dead
     with clock.stage("DeduplicateStories"):
         by_hash: dict[str, list] = defaultdict(list)
         for story in stories:

@@ -18,6 +18,7 @@ from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from pipeline.preflight import run_preflight
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.feed_state import CommitFeedState
 from transforms.records import FeedSource
 from transforms.rerun import RemoveStaleRunFiles
 
@@ -119,6 +120,12 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     if not p.options.view_as(StandardOptions).streaming:
         # A re-run of the same run id must leave only its own files (transforms/rerun.py).
         _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
+    if job.feeds.state.enabled:
+        # Only once the outputs are written: a run that fails before leaves the previous state
+        # in charge, so its entries are emitted again. Transient fetch failures are handed back.
+        _ = read["state"] | "CommitFeedState" >> CommitFeedState(
+            job.feeds.state, after=files, retry=dead
+        )
     return Outputs(
         entries=read["ok"],
         pages=fetched["ok"],
