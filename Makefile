@@ -22,6 +22,13 @@ stream-demo: $(STAMP)  ## a bounded (~1 min) streaming run against a local feed 
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=600
 
+BENCH_DIR ?= ../shared/data/article-extraction-benchmark/html
+BENCH_REPEAT ?= 3
+
+bench: $(STAMP)  ## throughput: Beam in-process, 2 workers, plain loop (not part of `make test`)
+	$(PY) -m benchmarks.throughput $(BENCH_DIR) --repeat $(BENCH_REPEAT) \
+		--json benchmarks/results/throughput.json
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -6,7 +6,7 @@ both hand the entries to ``wire_stages``, which wires fetch, extract, language, 
 the rider accounting and the partitioned writes the same way for both. They return the
 PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
 ``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
-sane) before any worker starts.
+sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
 
 Step labels are the job's ``--update`` contract on Dataflow: they are fixed strings, never
 derived from data or options, and a renamed label is a new step with empty state.
@@ -22,11 +22,13 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
+from pipeline.preflight import run_preflight
 from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
 from transforms.feed_state import CommitFeedState
 from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
+from transforms.rerun import RemoveStaleRunFiles
 from transforms.stream_collapse import CollapseSameUrlInWindows
 from transforms.stream_dedup import DeduplicateStream
 
@@ -60,6 +62,14 @@ class JobConfig:
             file_format=all_opts["file_format"],
             partition_by=write.partition_keys(all_opts["partition_by"]),
             shards=max(1, all_opts["shards"]),
+        )
+        replay = all_opts.get("replay")
+        bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        run_preflight(
+            write_config.output,
+            opts.state_location,
+            options,
+            worker_inputs={"--replay": None if bundled else replay},
         )
         return cls(
             sources=sources,
@@ -225,6 +235,10 @@ def wire_stages(
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
+    if align is None:
+        # A re-run of the same run id must leave only its own files (transforms/rerun.py);
+        # batch only: it waits for every file of the run, which a streaming run never finishes.
+        _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
     return Outputs(
         entries=entries,
         pages=fetched["ok"],
