@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo stream-demo test lint format bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,18 @@ $(STAMP): setup.py
 demo: $(STAMP)  ## run the bundled offline sample into ./output and print the summary
 	$(PY) -m pipeline --output output
 
+stream-demo: $(STAMP)  ## a bounded (~1 min) streaming run against a local feed server, into ./output-stream
+	$(PY) tools/stream_demo.py --output output-stream
+
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=600
+
+BENCH_DIR ?= ../shared/data/article-extraction-benchmark/html
+BENCH_REPEAT ?= 3
+
+bench: $(STAMP)  ## throughput: Beam in-process, 2 workers, plain loop (not part of `make test`)
+	$(PY) -m benchmarks.throughput $(BENCH_DIR) --repeat $(BENCH_REPEAT) \
+		--json benchmarks/results/throughput.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -28,4 +38,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf output build dist *.egg-info
+	rm -rf output output-stream build dist *.egg-info

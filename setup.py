@@ -24,6 +24,7 @@ setup(
         "warcio>=1.7,<2",
         "PyYAML>=6",
         "courlan>=1.3,<2",
+        "w3lib>=2.1",
         "protego>=0.3",
         "numpy>=1.26",
         "xxhash>=3.4",
@@ -38,6 +39,10 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8.3",
+            "cryptography>=41",
+            # tests/deploy builds the sdist and installs it offline, without build isolation
+            "setuptools>=68",
+            "wheel>=0.42",
         ],
     },
     entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},

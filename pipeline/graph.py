@@ -1,22 +1,36 @@
 """Graph assembly: the stages wired in order, with every side output collected.
 
-``build_pipeline`` returns the PCollections it made (``Outputs``) so tests can attach
-``assert_that`` to any of them; ``JobConfig.from_options`` does the preflight checks (feed list
-readable and valid, option values sane) before any worker starts.
+``build_pipeline`` (batch: the feed list read once) and ``build_streaming_pipeline`` (a poll clock
+and/or Pub/Sub, fixed windows, cross-window dedup) differ only in their source and their dedup;
+both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup,
+the rider accounting and the partitioned writes the same way for both. They return the
+PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
+``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
+sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
+
+Step labels are the job's ``--update`` contract on Dataflow: they are fixed strings, never
+derived from data or options, and a renamed label is a new step with empty state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
-from transforms import dedup, extract, feeds, fetch, language, tags, write
+from pipeline.preflight import run_preflight
+from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.feed_state import CommitFeedState
+from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
+from transforms.rerun import RemoveStaleRunFiles
+from transforms.stream_collapse import CollapseSameUrlInWindows
+from transforms.stream_dedup import DeduplicateStream
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,7 @@ class JobConfig:
     tags: tags.TagConfig
     dedup: dedup.DedupConfig
     write: write.WriteConfig
+    stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
@@ -48,6 +63,14 @@ class JobConfig:
             partition_by=write.partition_keys(all_opts["partition_by"]),
             shards=max(1, all_opts["shards"]),
         )
+        replay = all_opts.get("replay")
+        bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        run_preflight(
+            write_config.output,
+            opts.state_location,
+            options,
+            worker_inputs={"--replay": None if bundled else replay},
+        )
         return cls(
             sources=sources,
             feeds=feeds.config_from_options(options),
@@ -57,6 +80,7 @@ class JobConfig:
             tags=tags.config_from_options(options),
             dedup=dedup.config_from_options(options),
             write=write_config,
+            stream=streaming.config_from_options(options),
         )
 
 
@@ -74,25 +98,132 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
-    collapsed = read["ok"] | "CollapseSameUrl" >> CollapseSameUrl()
+    outputs = wire_stages(
+        p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
+    )
+    if job.feeds.state.enabled:
+        # Only once the outputs are written: a run that fails before leaves the previous state
+        # in charge, so its entries are emitted again. Transient fetch failures are handed back.
+        _ = read["state"] | "CommitFeedState" >> CommitFeedState(
+            job.feeds.state, after=outputs.files, retry=outputs.dead
+        )
+    return outputs
+
+
+def build_streaming_pipeline(
+    p: beam.Pipeline,
+    job: JobConfig,
+    ticks: beam.PCollection | None = None,
+    messages: beam.PCollection | None = None,
+    start: float | None = None,
+) -> Outputs:
+    """The streaming graph: poll ticks (and/or Pub/Sub messages) -> the same stages, windowed.
+
+    ``ticks`` and ``messages`` replace the PeriodicImpulse clock and the Pub/Sub reader (tests
+    pass TestStreams); ``start`` is the first tick's time (epoch seconds, default now).
+    """
+    config = job.stream
+    entries: list[beam.PCollection] = []
+    dead: list[beam.PCollection] = []
+    if job.sources:
+        if ticks is None:
+            import time
+
+            ticks = p | "PollClock" >> poll_ticks(config, time.time() if start is None else start)
+        polled = ticks | "PollFeeds" >> PollFeeds(job.sources, job.feeds, config)
+        entries.append(polled["ok"])
+        dead.append(polled["dead"])
+    if messages is None and config.pubsub_subscription:
+        messages = p | "ReadPubSub" >> beam.io.ReadFromPubSub(
+            subscription=config.pubsub_subscription
+        )
+    if messages is not None:
+        parsed = messages | "ParsePubSubEntries" >> pubsub.ParseEntryMessages(config)
+        entries.append(parsed["ok"])
+        dead.append(parsed["dead"])
+    if not entries:
+        raise ValueError("streaming needs feeds (--feeds) or --pubsub_subscription")
+    windowed = (
+        entries
+        | "FlattenSources" >> beam.Flatten()
+        | "WindowEntries" >> (streaming.windowing(config))
+    )
+    source_dead = dead | "FlattenSourceDeadLetters" >> beam.Flatten()
+    outputs = wire_stages(
+        p,
+        windowed,
+        source_dead,
+        job,
+        streaming_dedup(job),
+        align=lambda: streaming.windowing(config),
+    )
+    if config.pubsub_topic:
+        _ = (
+            outputs.stories
+            | "CanonicalIdMessages" >> beam.ParDo(pubsub.CanonicalIdMessageFn())
+            | "PublishCanonicalIds"
+            >> beam.io.WriteToPubSub(config.pubsub_topic, with_attributes=True)
+        )
+    return outputs
+
+
+def streaming_dedup(job: JobConfig) -> beam.PTransform:
+    """The dedup issue's streaming form once it is on main (its config then has ``streaming``),
+    else the interim exact-text form (``transforms/stream_dedup.py``)."""
+    if getattr(job.dedup, "streaming", False):
+        return dedup.DeduplicateStories(job.dedup)
+    return DeduplicateStream(job.stream)
+
+
+def wire_stages(
+    p: beam.Pipeline,
+    entries: beam.PCollection,
+    feed_dead: beam.PCollection,
+    job: JobConfig,
+    dedup_stage: beam.PTransform,
+    align: Callable[[], beam.PTransform] | None,
+) -> Outputs:
+    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
+
+    ``align`` (streaming only) re-windows the dedup outputs and every dead-letter input into the
+    job's windows before they are joined or flattened, since a stage may emit outside them (an
+    empty ``Create``, or a dedup deciding in windows of its own); batch passes None and its
+    graph is exactly the walking skeleton's.
+    """
+    collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
     detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
-    deduped = tagged["ok"] | "DeduplicateStories" >> dedup.DeduplicateStories(job.dedup)
+    deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    if align is not None:
+        # A dedup stage may decide in windows of its own: put its outputs back into ours.
+        deduped = {
+            **deduped,
+            "ok": deduped["ok"] | "WindowCanonicalStories" >> align(),
+            "duplicates": deduped["duplicates"] | "WindowDuplicateStories" >> align(),
+        }
 
-    dead_before = (
-        read["dead"],
-        fetched["dead"],
-        extracted["dead"],
-        detected["dead"],
-        tagged["dead"],
-        *([deduped["dead"]] if "dead" in deduped else []),
-    ) | "FlattenDeadLetters" >> beam.Flatten()
-    rejected_before = (
-        extracted["rejected"],
-        *([deduped["rejected"]] if "rejected" in deduped else []),
-    ) | "FlattenRejected" >> beam.Flatten()
+    dead_inputs = {
+        "Feeds": feed_dead,
+        "Fetch": fetched["dead"],
+        "Extract": extracted["dead"],
+        "Language": detected["dead"],
+        "Tags": tagged["dead"],
+        **({"Dedup": deduped["dead"]} if "dead" in deduped else {}),
+    }
+    if align is not None:
+        dead_inputs = {
+            name: pcoll | f"Window{name}DeadLetters" >> align()
+            for name, pcoll in dead_inputs.items()
+        }
+    dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
+    # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
+    dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
+    if align is not None:
+        dedup_rejected = [pcoll | "WindowDedupRejected" >> align() for pcoll in dedup_rejected]
+    rejected_before = (extracted["rejected"], *dedup_rejected) | "FlattenRejected" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
         deduped["ok"],
@@ -109,12 +240,16 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
-    if "fingerprints" in deduped:  # cross-run dedup state, appended only after the write
-        _ = deduped["fingerprints"] | "StoreFingerprints" >> dedup.StoreFingerprints(
-            job.dedup, after=files
-        )
+    if align is None:
+        # A re-run of the same run id must leave only its own files (transforms/rerun.py);
+        # batch only: it waits for every file of the run, which a streaming run never finishes.
+        _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
+        if "fingerprints" in deduped:  # cross-run dedup state, appended only after the write
+            _ = deduped["fingerprints"] | "StoreFingerprints" >> dedup.StoreFingerprints(
+                job.dedup, after=files
+            )
     return Outputs(
-        entries=read["ok"],
+        entries=entries,
         pages=fetched["ok"],
         stories=deduped["ok"],
         duplicates=duplicates,

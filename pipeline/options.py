@@ -12,9 +12,9 @@ from importlib import resources
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms import dedup, extract, feeds, fetch, language, tags, write
+from transforms import dedup, extract, feeds, fetch, language, streaming, tags, write
 
-STAGES = (feeds, fetch, extract, language, tags, dedup, write)
+STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming)
 
 
 def bundled_sample() -> tuple[str, str]:

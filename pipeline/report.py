@@ -12,12 +12,14 @@ import contextlib
 import gzip
 import io
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.rerun import files_of_run
 from transforms.write import OUTPUTS, WriteConfig
 
 NAMESPACE = "wirestream"
@@ -40,6 +42,7 @@ class RunReport:
     entry_rejections: int
     problems: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
+    windows: dict[str, dict[str, int]] = field(default_factory=dict)  # streaming runs only
 
     @property
     def ok(self) -> bool:
@@ -67,6 +70,7 @@ class RunReport:
             "feed_dead_letters": self.feed_dead_letters,
             "counters": self.counters,
             "settings": self.settings,
+            **({"windows": self.windows} if self.windows else {}),
         }
 
 
@@ -76,7 +80,9 @@ def counters_of(result) -> dict[str, int]:
 
     totals: dict[str, int] = {}
     try:
-        query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        query = _deep_call(
+            lambda: result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        )
     except Exception:
         return totals
     for counter in query["counters"]:
@@ -84,6 +90,40 @@ def counters_of(result) -> dict[str, int]:
         name = counter.key.metric.name
         totals[name] = totals.get(name, 0) + int(value or 0)
     return dict(sorted(totals.items()))
+
+
+def _deep_call(fn):
+    """Run ``fn`` on a thread with a deep stack and a high recursion limit.
+
+    The FnApiRunner (which the DirectRunner picks for streaming runs driven by PeriodicImpulse)
+    merges the metrics of every bundle through one nested generator per bundle, so a run of a
+    few hundred ticks exceeds Python's default recursion limit when its counters are queried.
+    """
+    import sys
+    import threading
+
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # re-raised on the calling thread
+            box["error"] = err
+
+    limit = sys.getrecursionlimit()
+    size = threading.stack_size()
+    sys.setrecursionlimit(max(limit, 200_000))
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=target)
+        worker.start()
+        worker.join()
+    finally:
+        threading.stack_size(size)
+        sys.setrecursionlimit(limit)
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
@@ -102,17 +142,18 @@ def read_records(path: str) -> list[dict[str, Any]]:
     ]
 
 
-def files_of_run(config: WriteConfig, output: str) -> list[str]:
-    depth = len(config.partition_by) if output == "stories" else 1
-    pattern = "/".join(
-        [config.output, output, *(["*"] * depth), f"part-{config.run_id}-*{config.suffix}"]
-    )
-    matched = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in matched)
+_WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
+
+
+def window_of(path: str) -> str | None:
+    """Window start of a streaming file name (``part-<run>-w20261124T101500Z-...``), else None."""
+    found = _WINDOW.search(path.rsplit("/", 1)[-1])
+    return found.group(1) if found else None
 
 
 def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
     written: dict[str, int] = {}
+    windows: dict[str, Counter[str]] = {}
     partitions: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     rejected_by: Counter[str] = Counter()
@@ -126,6 +167,9 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
             total += len(records)
             relative = path[len(config.output) + 1 :].rsplit("/", 1)[0]
             partitions[relative] += len(records)
+            window = window_of(path)
+            if window is not None:
+                windows.setdefault(window, Counter())[output] += len(records)
             for record in records:
                 if output == "stories":
                     languages[record.get("language") or "und"] += 1
@@ -156,6 +200,7 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
         entry_dead_letters=entry_dead,
         feed_dead_letters=feed_dead,
         entry_rejections=entry_rejected,
+        windows={w: dict(sorted(c.items())) for w, c in sorted(windows.items())},
     )
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
     if accounted != entries_read:
@@ -202,6 +247,19 @@ def format_summary(report: RunReport) -> str:
         ("dead letters (entries)", report.entry_dead_letters),
         ("dead letters (feeds)", report.feed_dead_letters),
     ]
+    if report.windows:
+        late_panes = sum(v for k, v in c.items() if k.endswith("_late_pane"))
+        rows += [
+            ("windows written", len(report.windows)),
+            (
+                "feed polls (due/304/failed)",
+                "/".join(
+                    str(c.get(k, 0)) for k in ("poll_due", "feeds_not_modified", "poll_failed")
+                ),
+            ),
+            ("late entries (written where they arrived)", c.get("stream_late", 0)),
+            ("records written in late panes", late_panes),
+        ]
     lines = ["", "wirestream run summary", "=" * 60]
     lines += [f"{name:<40}{value:>20}" for name, value in rows]
     sections = (
@@ -215,6 +273,11 @@ def format_summary(report: RunReport) -> str:
         if values:
             lines += ["-" * 60, title]
             lines += [f"  {key:<54}{value:>4}" for key, value in values.items()]
+    if report.windows:
+        lines += ["-" * 60, "records per window (start, UTC): stories/duplicates/rejected/errors"]
+        for start, counts in report.windows.items():
+            cells = "/".join(str(counts.get(output, 0)) for output in OUTPUTS)
+            lines.append(f"  {start:<40}{cells:>18}")
     lines.append("=" * 60)
     if report.ok:
         lines.append("nothing lost: every entry is a story, duplicate, rejection or dead letter")

@@ -16,6 +16,12 @@ records actually on disk, so a loss of that kind can never pass as a green run.
 
 The run id in file names keeps scheduled runs from overwriting one another while a re-run of the
 same run (same ``--run_id``) replaces its own files: idempotent, never duplicated.
+
+In streaming mode the records arrive in fixed windows: the same grouping then happens per window
+(GroupByKey groups per key *and* window), the window start goes into the file name
+(``part-<run_id>-w20261124T101500Z-00000-of-00001``) and every firing after the first (late
+panes) adds ``-p<index>``, so no window or pane overwrites another one's file. Batch runs are in
+the global window and keep their names unchanged.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import IntervalWindow
+from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.records import DeadLetter, Rejected, Story
 
@@ -116,20 +124,42 @@ class _Keyed(beam.DoFn):
         self.output = output
         self.config = config
 
-    def process(self, record: Any) -> Iterator[tuple[str, Any]]:
+    def process(self, record: Any, win=beam.DoFn.WindowParam) -> Iterator[tuple[str, Any]]:
         keys = self.config.partition_by if self.output == "stories" else ("date",)
         shard = _shard(record_key(record), self.config.shards)
-        name = f"part-{self.config.run_id}-{shard:05d}-of-{self.config.shards:05d}"
+        name = f"part-{self.config.run_id}{window_tag(win)}-{shard:05d}-of-{self.config.shards:05d}"
         yield f"{self.output}/{partition_of(record, keys)}/{name}", record
 
 
-def _to_batch(output: str, config: WriteConfig, item: tuple[str, Iterable[Any]]) -> Batch:
+def window_tag(win: Any) -> str:
+    """``-w<start>`` for a streaming window; nothing for the global window of batch runs."""
+    if not isinstance(win, IntervalWindow):
+        return ""
+    return "-w" + win.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
+
+
+def _to_batch(
+    output: str, config: WriteConfig, item: tuple[str, Iterable[Any]], pane: Any = None
+) -> Batch:
     path, records = item
     ordered = sorted(records, key=record_key)
     Metrics.counter(NAMESPACE, f"written_{output}").inc(len(ordered))
+    if pane is not None and pane.index > 0:
+        path = f"{path}-p{pane.index}"  # a later firing of the same window: its own file
+    if pane is not None and pane.timing == PaneInfoTiming.LATE:
+        Metrics.counter(NAMESPACE, f"written_{output}_late_pane").inc(len(ordered))
     return Batch(
         path=path + config.suffix, output=output, records=tuple(r.to_json() for r in ordered)
     )
+
+
+class _BatchFn(beam.DoFn):
+    def __init__(self, output: str, config: WriteConfig) -> None:
+        self.output = output
+        self.config = config
+
+    def process(self, item: tuple[str, Iterable[Any]], pane=beam.DoFn.PaneInfoParam):
+        yield _to_batch(self.output, self.config, item, pane)
 
 
 class BatchSink(fileio.FileSink):
@@ -209,8 +239,7 @@ class WritePartitioned(beam.PTransform):
                 outputs[name]
                 | f"Key{label}" >> beam.ParDo(_Keyed(name, config))
                 | f"Group{label}" >> beam.GroupByKey()
-                | f"Batch{label}"
-                >> beam.Map(lambda item, output=name: _to_batch(output, config, item))
+                | f"Batch{label}" >> beam.ParDo(_BatchFn(name, config))
             )
         fmt = config.file_format
         return (
