@@ -200,14 +200,7 @@ def run_loop(corpus: dict, output: Path) -> dict:
                         stories += tagged
                         others += dead
     with clock.stage("DeduplicateStories"):
-        by_hash: dict[str, list] = defaultdict(list)
-        for story in stories:
-            by_hash[story.content_hash].append(story)
-        kept, copies = [], []
-        for group in by_hash.items():
-            main, tagged = _split(list(dedup.resolve_exact(group)))
-            kept += main
-            copies += tagged
+        kept, copies = dedup.deduplicate_in_memory(stories, job.dedup.minhash)
     with clock.stage("WritePartitioned"):
         files: dict[str, list] = defaultdict(list)
         for name, records in (("stories", kept), ("duplicates", copies), ("rejected", others)):

@@ -509,3 +509,13 @@ def test_streaming_first_seen_wins_and_state_expires_after_the_horizon(tmp_path:
         label="CheckStateBounded",
     )
     p.run().wait_until_finish()
+
+
+def test_in_memory_loop_decides_like_the_pipeline(scenario_run: dict) -> None:
+    kept, copies = dedup.deduplicate_in_memory(_scenarios())
+    assert sorted(s.story_id for s in kept) == sorted(scenario_run["ok"])
+    for copy in copies:
+        expected = scenario_run["duplicates"][copy.story_id]
+        assert copy.duplicate_of == expected["duplicate_of"]
+        assert copy.duplicate_reason == expected["duplicate_reason"]
+        assert copy.similarity == expected["similarity"]
