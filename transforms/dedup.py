@@ -14,8 +14,10 @@ Batch (scheduled runs), see ``transforms/neardup.py`` for the graph and
   after its outputs are written, stores its own (``transforms/dedup_store.py``). A story an
   earlier run already wrote goes to ``rejected`` with reason ``already_stored``.
 
-Streaming (``--streaming``): the same fingerprints and verification with keyed state per bucket
-and an event-time TTL of the horizon, first-seen wins (``transforms/dedup_stream.py``).
+Streaming (``DedupConfig(streaming=True)``): the same fingerprints and verification with keyed
+state per bucket and an event-time TTL of the horizon, first-seen wins
+(``transforms/dedup_stream.py``). ``config_from_options`` leaves it off: the streaming graph
+still uses its interim exact-text dedup until this form is wired in there.
 
 Trafilatura's own ``deduplicate=True`` is never used: its LRU cache of seen paragraphs makes
 the extracted text depend on which pages a worker happened to see before (non-deterministic) and
