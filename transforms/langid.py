@@ -234,7 +234,7 @@ class LangIdConfig:
 
     min_chars: int = 12  # letters (not characters) below which the answer is und
     threshold: float = 0.5  # final probability below which the answer is und
-    close_margin: float = 0.75  # within a close group and no markers: und below this (short text)
+    close_margin: float = 0.9  # within a close group and no markers: und below this (short text)
     engine: str = "combined"  # combined | langdetect | lingua
     max_chars: int = 3000  # the text sample the models read; news leads say it all
     seed: int = 0
@@ -369,9 +369,9 @@ class LanguageIdentifier:
 
     def lingua_probabilities(self, text: str) -> list[tuple[str, float]]:
         ranked = self._lingua_ranked(self._lingua, text)
-        if ranked and ranked[0][0] in _REQUIRED_LETTERS:
-            if not _REQUIRED_LETTERS[ranked[0][0]].search(text):
-                ranked = self._lingua_ranked(self._lingua_without[ranked[0][0]], text)
+        top = ranked[0][0] if ranked else None
+        if top in _REQUIRED_LETTERS and not _REQUIRED_LETTERS[top].search(text):
+            ranked = self._lingua_ranked(self._lingua_without[top], text)
         return ranked
 
     def _lingua_ranked(self, detector: Any, text: str) -> list[tuple[str, float]]:
