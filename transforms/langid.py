@@ -427,13 +427,13 @@ class LanguageIdentifier:
 
         lg = _apply_priors(self.lingua_probabilities(sample), priors)
         if cfg.engine == "lingua" or not ld:
-            return self._decide(lg, "lingua", sample)
+            return self._decide(lg, "lingua", sample, lg, priors)
         ld = _apply_priors(ld, priors)
         if lg and ld[0][0] == lg[0][0]:
             # Agreement: langdetect's answer, as sure as the surer of the two.
             ranked = [(lg[0][0], max(ld[0][1], lg[0][1])), *lg[1:]]
-            return self._decide(ranked, "langdetect", sample, lg)
-        return self._decide(lg, "lingua", sample, lg)
+            return self._decide(ranked, "langdetect", sample, lg, priors)
+        return self._decide(lg, "lingua", sample, lg, priors)
 
     def _decide(
         self,
@@ -441,6 +441,7 @@ class LanguageIdentifier:
         method: str,
         sample: str | None,
         lingua_ranked: list[tuple[str, float]] | None = None,
+        priors: Mapping[str, float] | None = None,
     ) -> LanguageGuess:
         cfg = self.config
         if not ranked:
@@ -450,7 +451,7 @@ class LanguageIdentifier:
         group = _GROUP_OF.get(best)
         if sample is not None and lingua_ranked and group is not None:
             return self._decide_in_group(
-                group, best, prob, runner_up, method, sample, lingua_ranked
+                group, best, prob, method, sample, lingua_ranked, priors or {}
             )
         if prob < cfg.threshold:
             return LanguageGuess(UND, _rounded(prob), best, "low_confidence")
@@ -461,12 +462,15 @@ class LanguageIdentifier:
         group: str,
         best: str,
         prob: float,
-        runner_up: str | None,
         method: str,
         sample: str,
         lingua_ranked: list[tuple[str, float]],
+        priors: Mapping[str, float],
     ) -> LanguageGuess:
-        """Pick a member of a close group: markers first, lingua's within-group odds second.
+        """Pick a member of a close group: markers, then a hint, then lingua's in-group odds.
+
+        The text has already settled the group; only then may the page's or feed's declared
+        language choose the member, and only when no marker word contradicts it.
 
         langdetect's confidence says nothing here (it does not know bs, sr-Latin, ms or nn and
         answers hr/id/nb with ~1.0 for them), so only lingua's share of the group mass counts.
@@ -484,6 +488,13 @@ class LanguageIdentifier:
             winner = leaders[0]  # leaders keep lingua's order, so a tie goes to the likelier
             others = [code for code in members if code != winner]
             return LanguageGuess(winner, _rounded(group_mass), others[0], "markers")
+        hinted = sorted(
+            (code for code in members if priors.get(code, 1.0) > 1.0),
+            key=lambda code: (-priors[code], code),
+        )
+        if hinted:
+            runner_up = best if best != hinted[0] else members[1 if members[0] == best else 0]
+            return LanguageGuess(hinted[0], _rounded(group_mass), runner_up, "hint")
         share = lingua.get(best, 0.0) / group_mass
         runner_up = members[1] if members[0] == best else members[0]
         if share < cfg.close_margin:
