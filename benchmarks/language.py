@@ -133,18 +133,28 @@ def run(
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     started = time.perf_counter()
-    ctx = get_context("spawn")
-    with ctx.Pool(max(1, workers), initializer=_init_worker, initargs=(config,)) as pool:
-        # Warm every worker (model loading is a per-worker cost, reported separately).
-        pool.map(_detect_chunk, [["warm up the models with a sentence"]] * max(1, workers))
+    if workers <= 0:
+        # In-process (tests, profiling): no pool, the identifier is built here once.
+        _init_worker(config)
         load_seconds = time.perf_counter() - started
         for kind in kinds:
             items = load_kind(root, kind, limit, seed)
-            texts = [text for _, text in items]
-            chunks = [texts[i : i + 200] for i in range(0, len(texts), 200)]
             begun = time.perf_counter()
-            answers = [answer for chunk in pool.map(_detect_chunk, chunks) for answer in chunk]
+            answers = _detect_chunk([text for _, text in items])
             results[kind] = score(items, answers, time.perf_counter() - begun)
+    else:
+        ctx = get_context("spawn")
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
+            # Warm every worker: model loading is a per-worker cost, reported separately.
+            pool.map(_detect_chunk, [["warm up the models with a sentence"]] * workers)
+            load_seconds = time.perf_counter() - started
+            for kind in kinds:
+                items = load_kind(root, kind, limit, seed)
+                texts = [text for _, text in items]
+                chunks = [texts[i : i + 200] for i in range(0, len(texts), 200)]
+                begun = time.perf_counter()
+                answers = [a for chunk in pool.map(_detect_chunk, chunks) for a in chunk]
+                results[kind] = score(items, answers, time.perf_counter() - begun)
     results["_meta"] = {
         "config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "workers": workers,
@@ -184,7 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="sample N lines per language and kind (fixed seed); default: all lines",
     )
-    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes (default 2; 0 = in this process)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS))
     parser.add_argument("--engine", default=LangIdConfig.engine, help="combined|langdetect|lingua")

@@ -421,15 +421,16 @@ class LanguageIdentifier:
             if hint:
                 priors[hint] = priors.get(hint, 1.0) * weight
 
-        ld = self.langdetect_probabilities(sample)
         if cfg.engine == "langdetect":
-            return self._decide(_apply_priors(ld, priors), "langdetect", None)
+            ld = _apply_priors(self.langdetect_probabilities(sample), priors)
+            return self._decide(ld, "langdetect", None)
 
         lg = _apply_priors(self.lingua_probabilities(sample), priors)
-        if cfg.engine == "lingua" or not ld:
+        if cfg.engine == "lingua" or not lg or lg[0][0] not in self.langdetect_languages:
+            # langdetect cannot agree on a language it has no model for; skip its ~5 ms.
             return self._decide(lg, "lingua", sample, lg, priors)
-        ld = _apply_priors(ld, priors)
-        if lg and ld[0][0] == lg[0][0]:
+        ld = _apply_priors(self.langdetect_probabilities(sample), priors)
+        if ld and ld[0][0] == lg[0][0]:
             # Agreement: langdetect's answer, as sure as the surer of the two.
             ranked = [(lg[0][0], max(ld[0][1], lg[0][1])), *lg[1:]]
             return self._decide(ranked, "langdetect", sample, lg, priors)
