@@ -95,8 +95,8 @@ def test_unique_scripts_need_no_model(identifier) -> None:
 
 
 def test_markers_separate_malay_from_indonesian(identifier) -> None:
-    malay = "Kerajaan akan membina lebih banyak sekolah kerana bilangan pelajar semakin meningkat."
-    indonesian = "Pemerintah akan membangun lebih banyak sekolah karena jumlah siswa terus meningkat."
+    malay = "Kerajaan akan membina lebih banyak sekolah kerana bilangan pelajar meningkat."
+    indonesian = "Pemerintah akan membangun lebih banyak sekolah karena jumlah siswa meningkat."
     assert identifier.detect(malay).language == "ms"
     assert identifier.detect(indonesian).language == "id"
 
