@@ -77,8 +77,10 @@ def test_stories_get_language_confidence_and_runner_up() -> None:
         out["ok"]
         | "Sure"
         >> beam.Map(
-            lambda s: s.language == "und"
-            or (0.5 <= s.language_confidence <= 1.0 and s.language_runner_up != s.language)
+            lambda s: (
+                s.language == "und"
+                or (0.5 <= s.language_confidence <= 1.0 and s.language_runner_up != s.language)
+            )
         ),
         equal_to([True] * (len(TEXTS) + 1)),
         label="CheckConfidence",
@@ -101,9 +103,7 @@ def test_malformed_record_is_a_dead_letter_not_a_crash() -> None:
     broken = _story("bytes", "", b"\xff\xfe not text")
     p = _pipeline()
     out = p | "Create" >> beam.Create([good, broken]) | "Detect" >> DetectLanguage()
-    assert_that(
-        out["ok"] | "Ids" >> beam.Map(lambda s: s.story_id), equal_to(["s-en"]), label="Ok"
-    )
+    assert_that(out["ok"] | "Ids" >> beam.Map(lambda s: s.story_id), equal_to(["s-en"]), label="Ok")
     assert_that(
         out["dead"] | "Dead" >> beam.Map(lambda d: (d.stage, d.reason, d.url, d.entry_id)),
         equal_to([("language", "language_error", "https://news.example/bytes", "e-bytes")]),
