@@ -179,11 +179,12 @@ _MARKERS: dict[str, dict[str, frozenset[str]]] = {
             "listopada studeni studenoga prosinac prosinca uvjet uvjeti uvjeta mirovina "
             "putovnica računalo računala knjižnica udruga udruge ravnatelj sudac suca "
             "izvanredni izvanredno izvanredne plaća plaće ured ureda zastupnik zastupnici "
-            "kolodvor čimbenik čimbenici zapovjednik postrojba postrojbe"
+            "kolodvor čimbenik čimbenici zapovjednik postrojba postrojbe općina općine uopće"
         ),
         "bs": _words(
             _BS_SR,
-            "historija historije historiji historijski lahko hljeb izvještaj udruženje",
+            "historija historije historiji historijski lahko hljeb izvještaj udruženje općina "
+            "općine uopće",
         ),
         "sr": _words(
             _BS_SR,
