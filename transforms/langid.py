@@ -11,8 +11,9 @@ decision is:
 2. a script that belongs to one language (Armenian, Georgian, Hangul, kana, Thai, Greek, …) →
    that language, without any model;
 3. otherwise langdetect (seeded, private factory) and lingua (all 75 languages) both vote; when
-   they agree the answer is langdetect's, when they disagree lingua's, and below the probability
-   threshold the answer is ``und`` (the best candidate is kept as the runner-up);
+   they agree the answer is langdetect's (probability: the mean of both), when they disagree
+   lingua's, and below the probability threshold the answer is ``und`` (the best candidate is
+   kept as the runner-up);
 4. inside groups of near-identical standard languages (Malay/Indonesian, Bosnian/Croatian/
    Serbian) unambiguous spelling and vocabulary markers decide, because character n-gram models
    cannot; with no markers and a thin margin a short text is ``und``.
@@ -427,8 +428,11 @@ class LanguageIdentifier:
             return self._decide(lg, "lingua", sample, lg, priors)
         ld = _apply_priors(self.langdetect_probabilities(sample), priors)
         if ld and ld[0][0] == lg[0][0]:
-            # Agreement: langdetect's answer, as sure as the surer of the two.
-            ranked = [(lg[0][0], max(ld[0][1], lg[0][1])), *lg[1:]]
+            # Agreement: langdetect's answer, with the mean of the two probabilities. Measured:
+            # the mean answers nearly as often as the max (agreement rescues texts lingua alone
+            # is unsure of) without the max's confident errors on two-word texts, where
+            # langdetect says 0.99 about almost anything.
+            ranked = [(lg[0][0], (ld[0][1] + lg[0][1]) / 2), *lg[1:]]
             return self._decide(ranked, "langdetect", sample, lg, priors)
         return self._decide(lg, "lingua", sample, lg, priors)
 
