@@ -142,10 +142,9 @@ def test_flags_round_trip_through_pipeline_options() -> None:
     args = parser.parse_args([])
     assert args.language_threshold == LanguageConfig.threshold
 
-    class Options(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser) -> None:
-            add_arguments(parser)
+    # The job's own options class: a second subclass adding the same flags would clash in
+    # Beam's shared parser.
+    from pipeline.options import WirestreamOptions as Options
 
     options = Options(
         [
