@@ -181,24 +181,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "lingua alone are for comparison only.",
     )
     group.add_argument(
-        "--language_low_accuracy",
-        action="store_true",
-        default=False,
-        help="lingua's low-accuracy mode: ~95 MB instead of ~1 GB per worker process, faster, "
-        "but worse on sentence-length text.",
+        "--language_model",
+        choices=("high", "low"),
+        default="high",
+        help="lingua accuracy mode: high (default; ~1 GB per worker process once every script "
+        "has been seen) or low (~95 MB, faster, clearly worse on sentence-length text).",
     )
     group.add_argument(
-        "--language_preload_models",
-        action="store_true",
-        default=False,
-        help="Load every lingua model in DoFn.setup (~1.3 GB, ~13 s) instead of on first use.",
-    )
-    group.add_argument(
-        "--language_ignore_hints",
-        action="store_true",
-        default=False,
-        help="Ignore the page's lang attribute and the feed's language (they are evidence "
-        "weighted against the text, never taken as the answer).",
+        "--language_hints",
+        choices=("use", "ignore"),
+        default="use",
+        help="use (default): the page's lang attribute and the feed's language are evidence "
+        "weighted against the text, never taken as the answer; ignore: text only.",
     )
 
 
@@ -214,7 +208,6 @@ def config_from_options(options: Any) -> LanguageConfig:
         min_chars=int(pick("language_min_chars", LanguageConfig.min_chars)),
         close_margin=float(pick("language_close_margin", LanguageConfig.close_margin)),
         engine=str(pick("language_engine", LanguageConfig.engine)),
-        lingua_low_accuracy=bool(pick("language_low_accuracy", False)),
-        preload_models=bool(pick("language_preload_models", False)),
-        use_hints=not bool(pick("language_ignore_hints", False)),
+        lingua_low_accuracy=pick("language_model", "high") == "low",
+        use_hints=pick("language_hints", "use") != "ignore",
     )

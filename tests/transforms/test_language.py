@@ -152,8 +152,8 @@ def test_flags_round_trip_through_pipeline_options() -> None:
             "--language_min_chars=30",
             "--language_close_margin=0.8",
             "--language_engine=lingua",
-            "--language_low_accuracy",
-            "--language_ignore_hints",
+            "--language_model=low",
+            "--language_hints=ignore",
         ]
     )
     config = config_from_options(options)
