@@ -273,6 +273,40 @@ def normalise_hint(value: str | None) -> str | None:
     return None
 
 
+_HTML_LANG = re.compile(
+    r"<html\b[^>]*?\s(?:xml:)?lang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.I
+)
+_META_LANG = (
+    re.compile(
+        r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?content\s*=\s*"
+        r"[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)",
+        re.I,
+    ),
+    re.compile(
+        r"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?content\s*=\s*"
+        r"[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)",
+        re.I,
+    ),
+)
+
+
+def page_language_of(html: str, head_chars: int = 20000) -> str | None:
+    """The language a page declares (``<html lang>``, Content-Language, og:locale), normalised.
+
+    trafilatura does not return the page's ``lang`` attribute, so the extract stage reads it
+    here; only the head of the document is scanned. A declaration is a hint: templates often
+    keep ``lang="en"`` on every translation, which is why DetectLanguage weighs it, no more.
+    """
+    head = (html or "")[:head_chars]
+    for pattern in (_HTML_LANG, *_META_LANG):
+        found = pattern.search(head)
+        if found:
+            code = normalise_hint(found.group(1))
+            if code:
+                return code
+    return None
+
+
 def script_of(ch: str) -> str | None:
     point = ord(ch)
     index = bisect.bisect_right(_RANGE_STARTS, point) - 1

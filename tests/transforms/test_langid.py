@@ -11,6 +11,7 @@ from transforms.langid import (
     LangIdConfig,
     LanguageIdentifier,
     normalise_hint,
+    page_language_of,
     script_profile,
 )
 
@@ -153,3 +154,14 @@ def test_langdetect_alone_is_the_comparison_baseline() -> None:
     # langdetect has no Belarusian model: the combined identifier exists because of this.
     assert alone.detect(BELARUSIAN).language != "be"
     assert alone.detect(ENGLISH).language == "en"
+
+
+def test_page_language_is_read_from_the_html_head() -> None:
+    assert page_language_of('<!DOCTYPE html><html class="no-js" lang="be-BY"><head>') == "be"
+    assert page_language_of("<html xml:lang='sr-Latn'><body>") == "sr"
+    head = '<html><head><meta http-equiv="Content-Language" content="uk"></head>'
+    assert page_language_of(head) == "uk"
+    assert page_language_of('<html><head><meta property="og:locale" content="ru_RU"/>') == "ru"
+    assert page_language_of('<html data-lang="fr"><body lang="de">') is None
+    assert page_language_of('<html lang="">') is None
+    assert page_language_of("") is None
