@@ -143,6 +143,8 @@ class Story:
     language: str = "und"
     language_confidence: float = 0.0
     language_runner_up: str | None = None
+    page_language: str | None = None  # the page's own lang attribute: evidence for DetectLanguage
+    feed_language: str | None = None  # the feed's declared language: evidence, never the answer
     content_hash: str = ""
     text_source: str = "page"  # "page" | "feed_summary"
     agency: str | None = None
