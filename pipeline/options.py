@@ -1,0 +1,85 @@
+"""WirestreamOptions: every flag of the job, each stage contributing its own.
+
+Stage modules own their flags (``add_arguments``) and read them back (``config_from_options``);
+this class only aggregates them, so a stage and its knobs change together.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from importlib import resources
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms import dedup, extract, feeds, fetch, language, tags, write
+
+STAGES = (feeds, fetch, extract, language, tags, dedup, write)
+
+
+def bundled_sample() -> tuple[str, str]:
+    """Paths of the bundled feed list and its replay archive (package data)."""
+    root = resources.files("transforms") / "data" / "sample"
+    return str(root / "feeds.yaml"), str(root / "sample.warc")
+
+
+def add_core_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("job")
+    group.add_argument(
+        "--feeds",
+        default=None,
+        help="Feed list (YAML or OPML), local path or gs://. Default: the bundled sample, "
+        "replayed offline from its archive.",
+    )
+    group.add_argument(
+        "--run_date",
+        default=None,
+        help="Logical date (YYYY-MM-DD, or YYYY-MM-DDTHH for hourly runs) this scheduled run "
+        "covers; re-running the same run_date replaces that run's files instead of adding "
+        "new ones. Default: the start time (UTC).",
+    )
+    group.add_argument(
+        "--run_id",
+        default=None,
+        help="Name used in this run's file names (default: derived from --run_date, or "
+        "'replay' when replaying, else the UTC start time).",
+    )
+    group.add_argument(
+        "--state_location",
+        default=None,
+        help="Folder (local or gs://) for state kept between scheduled runs (feed state, "
+        "dedup fingerprints). Without it every run stands alone.",
+    )
+
+
+class WirestreamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_core_arguments(parser)
+        for stage in STAGES:
+            stage.add_arguments(parser)
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="wirestream: read news feeds, fetch and clean the articles, detect their "
+        "language, de-duplicate and tag them, and write a Hive-partitioned archive. With no "
+        "arguments it runs the bundled offline sample into ./output. Any Apache Beam "
+        "pipeline option (--runner, --direct_num_workers, --project, --region, --temp_location, "
+        "--streaming, --setup_file, ...) is passed through to Beam.",
+    )
+    WirestreamOptions._add_argparse_args(parser)
+    return parser
+
+
+def resolve_run_id(run_id: str | None, run_date: str | None, replay: str | None) -> str:
+    if run_id:
+        value = run_id
+    elif run_date:
+        value = run_date
+    elif replay:
+        value = "replay"
+    else:
+        value = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in value)

@@ -1,0 +1,85 @@
+"""Serve the bundled sample archive from a real HTTP server on 127.0.0.1.
+
+Every archived response for ``https://<site>/<path>`` is served at
+``http://127.0.0.1:<port>/<site>/<path>`` with its recorded status and headers; links inside feed
+documents are rewritten the same way, so the pipeline can run the sample over real HTTP, with no
+replay, and no request ever leaves the machine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+from warcio.archiveiterator import ArchiveIterator
+
+
+class SampleServer:
+    def __init__(self, archive: Path) -> None:
+        self._records: dict[str, tuple[int, dict[str, str], bytes]] = {}
+        with archive.open("rb") as handle:
+            for record in ArchiveIterator(handle):
+                if record.rec_type != "response":
+                    continue
+                url = record.rec_headers.get_header("WARC-Target-URI")
+                headers = {
+                    k: v for k, v in record.http_headers.headers if k.lower() != "content-length"
+                }
+                status = int(record.http_headers.get_statuscode())
+                self._records[url] = (status, headers, record.content_stream().read())
+        self.requests: Counter[str] = Counter()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def local_url(self, url: str) -> str:
+        return self.base + "/" + url.split("://", 1)[1]
+
+    def _rewrite(self, body: bytes) -> bytes:
+        for scheme in (b"https://", b"http://"):
+            for url in sorted({u.split("/")[2] for u in self._records}):
+                body = body.replace(scheme + url.encode(), f"{self.base}/{url}".encode())
+        return body
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests[self.path] += 1
+                original = "https://" + self.path.lstrip("/")
+                if original not in server._records:
+                    self.send_error(404)
+                    return
+                status, headers, body = server._records[original]
+                if "xml" in headers.get("Content-Type", ""):
+                    body = server._rewrite(body)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
+
+    def write_feed_list(self, sample_feeds: Path, target: Path) -> Path:
+        feeds = yaml.safe_load(sample_feeds.read_text())
+        for feed in feeds["feeds"]:
+            feed["url"] = self.local_url(feed["url"])
+        target.write_text(yaml.safe_dump(feeds))
+        return target
+
+    def __enter__(self) -> SampleServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
