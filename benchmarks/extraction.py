@@ -32,7 +32,7 @@ from benchmarks.extraction_metrics import (
     tokenize,
 )
 from transforms.cleaning import REPEATED_PARAGRAPH, Cleaned
-from transforms.extraction import ExtractConfig, build_story, extract_page
+from transforms.extract import ExtractConfig, build_story, extract_page
 from transforms.records import FeedEntry, FetchedPage, Story, stable_hash
 
 logger = logging.getLogger(__name__)
@@ -190,9 +190,7 @@ def run(root: Path, limit: int | None = None, config: ExtractConfig | None = Non
         "n": n,
         "ours": {k: round(v, 4) for k, v in ours_summary.items()},
         "trafilatura": {k: round(v, 4) for k, v in plain_summary.items()},
-        "pages_per_second": {
-            k: round(n / v, 2) if v else None for k, v in sorted(timings.items())
-        },
+        "pages_per_second": {k: round(n / v, 2) if v else None for k, v in sorted(timings.items())},
         "text_sources": dict(sorted(sources.items())),
         "cleaning_hits": dict(sorted(hits.items())),
         "wrongly_removed_lines": wrong,
@@ -212,7 +210,8 @@ def print_table(result: dict) -> None:
     print("ours - trafilatura: " + "  ".join(f"{k} {v:+.4f}" for k, v in delta.items()))
     print("cleaning hits: " + ", ".join(f"{k}={v}" for k, v in result["cleaning_hits"].items()))
     if result["layout"] == LAYOUT_AEB:
-        print(f"lines removed that the ground truth contains: {len(result['wrongly_removed_lines'])}")
+        wrong = len(result["wrongly_removed_lines"])
+        print(f"lines removed that the ground truth contains: {wrong}")
 
 
 def main(argv: list[str] | None = None) -> int:

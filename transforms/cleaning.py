@@ -126,7 +126,7 @@ class RuleSet:
 
     @functools.cached_property
     def agency_line(self) -> re.Pattern[str]:
-        """A whole line that is only an agency credit: ``REUTERS``, ``— AFP``, ``(AP)``, ``/TASS/``."""
+        """A line that is only an agency credit: ``REUTERS``, ``— AFP``, ``(AP)``, ``/TASS/``."""
         names = "|".join(re.escape(a) for a in sorted(self.agencies, key=lambda a: (-len(a), a)))
         return re.compile(
             rf"[\-—–(/\[]?\s?(?:source\s?:\s?)?(?P<agency>{names})\s?[)/\]]?\.?", re.IGNORECASE
@@ -170,7 +170,7 @@ def _check_safe(source: str, rule_name: str) -> None:
     def walk(items: Any, inside_repeat: bool) -> None:
         for op, arg in items:
             if op in repeats:
-                low, high, sub = arg
+                _low, high, sub = arg
                 if inside_repeat and high > 1:
                     raise UnsafePatternError(
                         f"rule {rule_name!r}: nested repetition in {source!r}; "
@@ -238,7 +238,10 @@ def load_rules(path: str | None = None) -> RuleSet:
             document = yaml.safe_load(handle.read().decode("utf-8"))
     else:
         document = yaml.safe_load(
-            resources.files("transforms").joinpath("data").joinpath(RULES_RESOURCE).read_text("utf-8")
+            resources.files("transforms")
+            .joinpath("data")
+            .joinpath(RULES_RESOURCE)
+            .read_text("utf-8")
         )
     return parse_rules(document)
 

@@ -133,7 +133,7 @@ def _match_head(head: str, published: str | None) -> tuple[Dateline, int] | None
         if not (place or agency or month_name):
             continue
         rest = head[found.end() :]
-        if not rest or not rest[0].isalnum() and rest[0] not in "\"“«'‘(":
+        if not rest or (not rest[0].isalnum() and rest[0] not in "\"“«'‘("):
             continue
         return (
             Dateline(
