@@ -249,8 +249,9 @@ def load_rules(path: str | None = None) -> RuleSet:
 def normalise_whitespace(text: str) -> tuple[list[str], bool, int, int]:
     """NFC, invisible and control characters out, one space between words, no empty runs.
 
-    Returns the non-empty lines, whether paragraphs were separated by blank lines (kept in the
-    output so the paragraph structure survives), and the NFC and control-character change counts.
+    Returns the non-empty lines, whether *every* paragraph was separated by a blank line (then
+    the output keeps blank lines; a mixed layout collapses to single newlines, which keeps the
+    output no longer than the input), and the NFC and control-character change counts.
     """
     nfc = unicodedata.normalize("NFC", text)
     nfc_changed = int(nfc != text)
@@ -261,15 +262,16 @@ def normalise_whitespace(text: str) -> tuple[list[str], bool, int, int]:
     controls = int(cleaned != stripped)
     raw_lines = [_HSPACE.sub(" ", line).strip() for line in cleaned.split("\n")]
     lines = [line for line in raw_lines if line]
-    blank_separated = False
-    if len(lines) > 1:
-        seen_text = False
-        for line in raw_lines:
-            if line:
-                seen_text = True
-            elif seen_text:
-                blank_separated = True
+    blank_separated = len(lines) > 1
+    previous_blank = True
+    seen_text = False
+    for line in raw_lines:
+        if line:
+            if seen_text and not previous_blank:
+                blank_separated = False
                 break
+            seen_text = True
+        previous_blank = not line
     return lines, blank_separated, nfc_changed, controls
 
 
@@ -345,8 +347,8 @@ def _repeat_groups(lines: list[str], config: RepeatConfig) -> list[int]:
                 shingle_sets[position] = shingles
                 for shingle in shingles:
                     index.setdefault(shingle, []).append(position)
-        if long_enough and group == position:
-            first_by_key[key] = position
+        if long_enough:
+            first_by_key.setdefault(key, position)
         groups.append(group)
     return groups
 
@@ -358,11 +360,27 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
     CMSs render the body twice: a story must never contain its own body twice. But interviews
     repeat their questions, recipes and meal plans their refrains, and product pages their
     feature lists; so a paragraph is only dropped when it occurs exactly twice (a copy, not a
-    template) and belongs to a run of such second copies of at least ``run_min_words`` words.
+    template; counted verbatim for verbatim repeats, by near-duplicate group otherwise) and
+    belongs to a run of such second copies of at least ``run_min_words`` words.
     """
     groups = _repeat_groups(lines, config)
     sizes = Counter(groups)
-    flags = [g != i and sizes[g] <= 2 for i, g in enumerate(groups)]
+    keys = [normalise_for_hash(line) for line in lines]
+    key_counts = Counter(keys)
+    flags = []
+    for i, group in enumerate(groups):
+        if group == i:
+            flags.append(False)
+        elif keys[i] == keys[group]:
+            flags.append(key_counts[keys[i]] == 2)
+        else:
+            flags.append(sizes[group] <= 2)
+    # Short lines (subheads, bylines, "0") neither start nor break a run; inside a dropped run
+    # they go too when they repeat an earlier line, and stay when they are new.
+    short = [len(k.split()) < config.min_words and len(k) < config.min_chars for k in keys]
+    first_seen: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        first_seen.setdefault(key, index)
     kept: list[str] = []
     dropped: list[str] = []
     i = 0
@@ -371,17 +389,21 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
             kept.append(lines[i])
             i += 1
             continue
-        j = i
-        while j < len(lines) and flags[j]:
+        end = j = i
+        while j < len(lines) and (flags[j] or short[j]):
+            if flags[j]:
+                end = j
             j += 1
-        run = lines[i:j]
-        words = sum(len(line.split()) for line in run)
-        chars = sum(len(line) for line in run)
-        if words >= config.run_min_words or chars >= 6 * config.run_min_words:
-            dropped.extend(run)
-        else:
-            kept.extend(run)
-        i = j
+        run = range(i, end + 1)
+        words = sum(len(lines[k].split()) for k in run if flags[k])
+        chars = sum(len(lines[k]) for k in run if flags[k])
+        substantial = words >= config.run_min_words or chars >= 6 * config.run_min_words
+        for k in run:
+            if substantial and (flags[k] or first_seen[keys[k]] < k):
+                dropped.append(lines[k])
+            else:
+                kept.append(lines[k])
+        i = end + 1
     return kept, dropped
 
 

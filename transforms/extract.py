@@ -229,11 +229,14 @@ def _registered(host: str) -> str:
 
 
 def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
+    """Tags in first-seen order; keyword metadata often packs several into one comma list."""
     out: list[str] = []
     for group in groups:
-        for item in group:
-            if item and item not in out:
-                out.append(item)
+        for packed in group:
+            for item in packed.split(","):
+                tag = " ".join(item.split())
+                if tag and tag not in out:
+                    out.append(tag)
     return tuple(out)
 
 
