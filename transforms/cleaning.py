@@ -111,6 +111,7 @@ class RepeatConfig:
     near_min_words: int = 12
     near_jaccard: float = 0.8
     run_min_words: int = 60
+    min_share: float = 0.15
     max_paragraphs: int = 3000
 
 
@@ -360,8 +361,10 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
     CMSs render the body twice: a story must never contain its own body twice. But interviews
     repeat their questions, recipes and meal plans their refrains, and product pages their
     feature lists; so a paragraph is only dropped when it occurs exactly twice (a copy, not a
-    template; counted verbatim for verbatim repeats, by near-duplicate group otherwise) and
-    belongs to a run of such second copies of at least ``run_min_words`` words.
+    template; counted verbatim for verbatim repeats, by near-duplicate group otherwise), belongs
+    to a run of such second copies of at least ``run_min_words`` words, and the runs together
+    hold at least ``min_share`` of the text (a copied body is half of it; a meal plan that
+    repeats one day's menu is a few percent).
     """
     groups = _repeat_groups(lines, config)
     sizes = Counter(groups)
@@ -381,12 +384,11 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
     first_seen: dict[str, int] = {}
     for index, key in enumerate(keys):
         first_seen.setdefault(key, index)
-    kept: list[str] = []
-    dropped: list[str] = []
+    runs: list[range] = []
+    repeated_words = 0
     i = 0
     while i < len(lines):
         if not flags[i]:
-            kept.append(lines[i])
             i += 1
             continue
         end = j = i
@@ -397,13 +399,16 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
         run = range(i, end + 1)
         words = sum(len(lines[k].split()) for k in run if flags[k])
         chars = sum(len(lines[k]) for k in run if flags[k])
-        substantial = words >= config.run_min_words or chars >= 6 * config.run_min_words
-        for k in run:
-            if substantial and (flags[k] or first_seen[keys[k]] < k):
-                dropped.append(lines[k])
-            else:
-                kept.append(lines[k])
+        if words >= config.run_min_words or chars >= 6 * config.run_min_words:
+            runs.append(run)
+            repeated_words += max(words, chars // 6)
         i = end + 1
+    total_words = sum(max(len(line.split()), len(line) // 6) for line in lines)
+    if not runs or repeated_words < config.min_share * total_words:
+        return list(lines), []
+    drop = {k for run in runs for k in run if flags[k] or first_seen[keys[k]] < k}
+    kept = [line for k, line in enumerate(lines) if k not in drop]
+    dropped = [line for k, line in enumerate(lines) if k in drop]
     return kept, dropped
 
 

@@ -18,6 +18,7 @@ from datetime import date
 HEAD_CHARS = 160  # a dateline is always within the first characters of its paragraph
 SEARCH_PARAGRAPHS = 3  # headline and standfirst may precede the dateline paragraph
 LEAD_MAX_CHARS = 220  # paragraphs before the dateline must be headline-sized
+DATELINE_SLACK_DAYS = 2  # a dateline may be dated up to this far after publication (time zones)
 
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
@@ -39,7 +40,9 @@ _DATE = (
 _PLACE = r"(?P<place>[A-Z][A-Z'’.\-]{1,30}(?: [A-Z][A-Z'’.\-]{0,30}){0,3})"
 # Optional region after the place in AP style: "SAN FRANCISCO, Calif. (AP)", "KYIV, Ukraine (AP)".
 _REGION = r"(?:,\s(?P<region>[A-Z][A-Za-z.]{1,20}(?: [A-Z][A-Za-z.]{1,20})?))?"
-_AGENCY_PAREN = r"\((?P<agency>[A-Z][A-Za-z\-&]{0,20}(?: [A-Z][A-Za-z\-&]{0,20}){0,2})\)"
+_AGENCY_PAREN = r"\((?P<agency>[A-Za-z][A-Za-z\-&]{0,20}(?: [A-Z][A-Za-z\-&]{0,20}){0,2})\)"
+# Without a place before it, only a capitalised credit: "(AP) —", "(CNN) —", not "(see below) —".
+_AGENCY_ALONE = r"\((?P<agency>[A-Z][A-Za-z\-&]{0,20}(?: [A-Z][A-Za-z\-&]{0,20}){0,2})\)"
 _AGENCY_SLASH = r"/(?P<agency_s>[A-Z][A-Za-z\-&]{0,20}(?: [A-Z][A-Za-z\-&]{0,20}){0,2})/"
 _DASH = r"\s?[\-—–]{1,2}\s"
 
@@ -53,7 +56,7 @@ _PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # WASHINGTON (Reuters) -  /  SAN FRANCISCO, Calif. (AP) —
         rf"{_PLACE}{_REGION}\s{_AGENCY_PAREN}{_DASH}",
         # (AP) —
-        rf"{_AGENCY_PAREN}{_DASH}",
+        rf"{_AGENCY_ALONE}{_DASH}",
         # MOSCOW, Nov 7 —
         rf"{_PLACE},\s{_DATE}{_DASH}",
         # Dec 17 -
@@ -82,10 +85,12 @@ def _title_place(place: str) -> str:
 
 
 def resolve_date(month: int, day: int, year: int | None, published: str | None) -> str | None:
-    """ISO date for a dateline; the year comes from the text or the nearest to ``published``.
+    """ISO date for a dateline; the year comes from the text or from ``published``.
 
-    A dateline rarely states the year; a story published on 2 January with ``Dec 31`` was filed
-    the year before, so the candidate year closest to the publication date wins.
+    A dateline rarely states the year, and it is never later than publication (give or take a
+    time zone): a story published on 8 November 2020 with ``Dec 17`` was filed in December 2019,
+    and one published on 2 January with ``Dec 31`` the day before yesterday. So the latest
+    candidate not after publication (plus ``DATELINE_SLACK_DAYS``) wins.
     """
     if year is not None:
         try:
@@ -99,12 +104,13 @@ def resolve_date(month: int, day: int, year: int | None, published: str | None) 
     except ValueError:
         return None
     best: date | None = None
-    for candidate_year in (reference.year - 1, reference.year, reference.year + 1):
+    for candidate_year in (reference.year - 4, reference.year - 3, reference.year - 2,
+                           reference.year - 1, reference.year, reference.year + 1):  # fmt: skip
         try:
             candidate = date(candidate_year, month, day)
         except ValueError:
-            continue
-        if best is None or abs((candidate - reference).days) < abs((best - reference).days):
+            continue  # 29 February in a common year, or a day the month does not have
+        if (candidate - reference).days <= DATELINE_SLACK_DAYS:
             best = candidate
     return best.isoformat() if best else None
 

@@ -133,12 +133,13 @@ def _date_params(fetched_at: str) -> dict[str, Any]:
 
 
 def _run_trafilatura(
-    html: str, url: str, config: ExtractConfig, fetched_at: str, mode: str, metadata: bool
+    tree: Any, url: str, config: ExtractConfig, fetched_at: str, mode: str, metadata: bool
 ) -> Any:
+    """One trafilatura pass on a parsed tree (it works on a copy, so the tree can be reused)."""
     import trafilatura
 
     return trafilatura.bare_extraction(
-        html,
+        tree,
         url=url or None,
         favor_precision=mode == "precision",
         favor_recall=mode == "recall",
@@ -154,18 +155,22 @@ def _run_trafilatura(
 
 def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "") -> Extracted:
     """Main text and metadata of a page, choosing between trafilatura's modes by what they keep."""
-    html = html[: config.max_html_chars]
+    import trafilatura
+
+    tree = trafilatura.load_html(html[: config.max_html_chars])
+    if tree is None:
+        return Extracted(text="", mode=config.mode)
     first_mode = config.mode
-    doc = _run_trafilatura(html, url, config, fetched_at, first_mode, metadata=True)
+    doc = _run_trafilatura(tree, url, config, fetched_at, first_mode, metadata=True)
     text = (getattr(doc, "text", None) or "") if doc is not None else ""
     mode = first_mode
     if first_mode == "precision":
-        standard = _run_trafilatura(html, url, config, fetched_at, "standard", metadata=False)
+        standard = _run_trafilatura(tree, url, config, fetched_at, "standard", metadata=False)
         standard_text = (getattr(standard, "text", None) or "") if standard is not None else ""
         if len(text) < config.fallback_ratio * len(standard_text):
             text, mode = standard_text, "standard"
     if len(text) < config.useful_chars and first_mode != "recall":
-        recall = _run_trafilatura(html, url, config, fetched_at, "recall", metadata=False)
+        recall = _run_trafilatura(tree, url, config, fetched_at, "recall", metadata=False)
         recall_text = (getattr(recall, "text", None) or "") if recall is not None else ""
         if len(recall_text) > len(text):
             text, mode = recall_text, "recall"
