@@ -45,6 +45,7 @@ NAMESPACE = "wirestream"
 REASON_TOO_SHORT = "too_short"
 REASON_NO_TEXT = "no_text"
 REASON_EXTRACT_ERROR = "extract_error"
+REASON_EXTRACT_TIMEOUT = "extract_timeout"
 MODES = ("precision", "standard", "recall")
 DEAD_EXCERPT_CHARS = 500
 _HTML_LANG = re.compile(
@@ -74,6 +75,10 @@ class ExtractConfig:
     useful_chars: int = 250  # below this, also try recall mode and the feed summary
     min_chars: int = 200  # below this after cleaning: Rejected(too_short)
     max_html_chars: int = 5_000_000
+    # Pathological pages (100k links, huge flat tables) can keep trafilatura busy for minutes;
+    # with a timeout, extraction runs in a child process that is killed when it overruns.
+    timeout_seconds: float = 60.0  # 0: extract in-process, without a time bound
+    memory_limit_mb: int = 3072  # address-space cap of the child process (0: none)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,6 +87,8 @@ class ExtractConfig:
             raise ValueError("extract fallback ratio must be between 0 and 1")
         if self.min_chars < 0 or self.useful_chars < 0 or self.max_html_chars <= 0:
             raise ValueError("character thresholds must be positive")
+        if self.timeout_seconds < 0 or self.memory_limit_mb < 0:
+            raise ValueError("extract timeout and memory limit must not be negative")
 
 
 @dataclass(frozen=True)
@@ -331,19 +338,135 @@ def build_story(
     return story, cleaned
 
 
+def extract_with_mode(page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
+    """The stage's unit of work (also what the isolated child runs): result and mode used."""
+    url = page.final_url or page.entry.url
+    extracted = extract_page(page.html or "", url, config, page.fetched_at)
+    return build_story(page, extracted, config)[0], extracted.mode
+
+
+class ExtractTimeout(RuntimeError):
+    """The page kept the extractor busy past the per-element timeout; the child was killed."""
+
+
+class ExtractCrash(RuntimeError):
+    """The child process died (killed by the OS, out of memory) while extracting a page."""
+
+
+def _child_main(conn: Any, memory_limit_mb: int, rules_path: str | None) -> None:
+    """Serve extraction requests until the pipe closes; failures are reported, not raised."""
+    import trafilatura  # noqa: F401  (before "ready": start-up is not charged to a page)
+
+    load_rules(rules_path)
+    conn.send(("ready", None))
+    if memory_limit_mb:
+        import resource
+
+        limit = memory_limit_mb * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or hard > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request is None:
+            return
+        page, config = request
+        try:
+            reply: tuple[str, Any] = ("ok", extract_with_mode(page, config))
+        except BaseException as err:  # report everything, including MemoryError
+            reply = ("error", f"{type(err).__name__}: {err}")
+        conn.send(reply)
+
+
+class IsolatedExtractor:
+    """One long-lived child process per DoFn instance, replaced when a page overruns.
+
+    Threads cannot be interrupted and signals only reach the main thread, so the only reliable
+    way to stop trafilatura on a pathological page is to run it in a process that can be killed.
+    The child is started with ``spawn`` (forking a process that runs gRPC threads is unsafe) and
+    costs one interpreter start per worker, plus one per killed page.
+    """
+
+    STARTUP_SECONDS = 300.0
+
+    def __init__(
+        self, timeout_seconds: float, memory_limit_mb: int, rules_path: str | None = None
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.memory_limit_mb = memory_limit_mb
+        self.rules_path = rules_path
+        self._process: Any = None
+        self._conn: Any = None
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_child_main, args=(child, self.memory_limit_mb, self.rules_path), daemon=True
+        )
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        try:
+            ready = parent.poll(self.STARTUP_SECONDS) and parent.recv()[0] == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.close()
+            raise ExtractCrash("extraction process did not start")
+
+    def run(self, page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
+        if self._process is None or not self._process.is_alive():
+            self.close()
+            self._start()
+        try:
+            self._conn.send((page, config))
+            ready = self._conn.poll(self.timeout_seconds)
+            reply = self._conn.recv() if ready else None
+        except (EOFError, OSError) as err:
+            self.close()
+            raise ExtractCrash(f"extraction process died: {type(err).__name__}") from err
+        if reply is None:
+            self.close()
+            raise ExtractTimeout(f"extraction took longer than {self.timeout_seconds:g}s")
+        status, value = reply
+        if status == "error":
+            raise RuntimeError(value)
+        return value
+
+    def close(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            process.kill()
+            process.join(timeout=5)
+
+
 class ExtractStoryFn(beam.DoFn):
-    """Page -> Story | Rejected; exceptions from the parsers become dead letters."""
+    """Page -> Story | Rejected; parser failures and timeouts become dead letters."""
 
     DEAD = "dead"
     REJECTED = "rejected"
 
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config
+        self._isolated: IsolatedExtractor | None = None
 
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (load once per worker, not per element)
 
         load_rules(self.config.rules_path)
+        if self.config.timeout_seconds > 0:
+            self._isolated = IsolatedExtractor(
+                self.config.timeout_seconds, self.config.memory_limit_mb, self.config.rules_path
+            )
         self.ok = Metrics.counter(NAMESPACE, "extract_ok")
         self.dead = Metrics.counter(NAMESPACE, "extract_dead")
         self.from_summary = Metrics.counter(NAMESPACE, "extract_feed_summary")
@@ -351,29 +474,43 @@ class ExtractStoryFn(beam.DoFn):
         self.agencies = Metrics.counter(NAMESPACE, "extract_agency")
         self.text_chars = Metrics.distribution(NAMESPACE, "extract_text_chars")
 
+    def teardown(self) -> None:
+        if self._isolated is not None:
+            self._isolated.close()
+
+    def _dead(self, page: FetchedPage, reason: str, error: str) -> DeadLetter:
+        self.dead.inc()
+        Metrics.counter(NAMESPACE, f"extract_dead_{reason}").inc()
+        return DeadLetter(
+            stage=STAGE,
+            reason=reason,
+            url=page.entry.url,
+            error=error,
+            payload=excerpt(page.html, DEAD_EXCERPT_CHARS),
+            entry_id=page.entry.entry_id,
+            feed_url=page.entry.feed_url,
+            at=page.fetched_at,
+        )
+
     def process(self, page: FetchedPage) -> Iterator[Any]:
         url = page.final_url or page.entry.url
         try:
-            extracted = extract_page(page.html or "", url, self.config, page.fetched_at)
-            result, _ = build_story(page, extracted, self.config)
-        except Exception as err:  # any parser failure on one page costs that page only
-            logger.warning("extraction failed for %s: %s", url, type(err).__name__)
-            self.dead.inc()
+            if self._isolated is not None:
+                result, mode = self._isolated.run(page, self.config)
+            else:
+                result, mode = extract_with_mode(page, self.config)
+        except ExtractTimeout as err:
+            logger.warning("extraction timed out for %s", url)
             yield beam.pvalue.TaggedOutput(
-                self.DEAD,
-                DeadLetter(
-                    stage=STAGE,
-                    reason=REASON_EXTRACT_ERROR,
-                    url=page.entry.url,
-                    error=f"{type(err).__name__}: {err}",
-                    payload=excerpt(page.html, DEAD_EXCERPT_CHARS),
-                    entry_id=page.entry.entry_id,
-                    feed_url=page.entry.feed_url,
-                    at=page.fetched_at,
-                ),
+                self.DEAD, self._dead(page, REASON_EXTRACT_TIMEOUT, str(err))
             )
             return
-        Metrics.counter(NAMESPACE, f"extract_mode_{extracted.mode}").inc()
+        except Exception as err:  # any parser failure on one page costs that page only
+            logger.warning("extraction failed for %s: %s", url, type(err).__name__)
+            error = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
+            yield beam.pvalue.TaggedOutput(self.DEAD, self._dead(page, REASON_EXTRACT_ERROR, error))
+            return
+        Metrics.counter(NAMESPACE, f"extract_mode_{mode}").inc()
         if isinstance(result, Rejected):
             Metrics.counter(NAMESPACE, f"extract_rejected_{result.reason}").inc()
             yield beam.pvalue.TaggedOutput(self.REJECTED, result)
@@ -455,6 +592,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "transforms/data/cleaning_rules.yaml.",
     )
     group.add_argument(
+        "--extract_timeout",
+        type=float,
+        default=defaults.timeout_seconds,
+        help="Seconds one page may take to extract before it becomes an extract_timeout dead "
+        "letter; extraction then runs in a child process per worker (0: in-process, unbounded).",
+    )
+    group.add_argument(
+        "--extract_memory_mb",
+        type=int,
+        default=defaults.memory_limit_mb,
+        help="Address-space limit (MB) of the extraction child process; a page that needs more "
+        "becomes a dead letter instead of exhausting the worker (0: no limit).",
+    )
+    group.add_argument(
         "--no_cleaning",
         action="store_true",
         help="Keep trafilatura's text as extracted: no cleaning rules and no dateline parsing.",
@@ -479,4 +630,6 @@ def config_from_options(options: Any) -> ExtractConfig:
         rules_path=opts.get("cleaning_rules") or None,
         useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
         min_chars=int(pick("min_chars", defaults.min_chars)),
+        timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
+        memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
     )

@@ -216,15 +216,14 @@ def test_flags_round_trip_into_the_config() -> None:
             "120",
             "--extract_exclude_tables",
             "--no_cleaning",
+            "--extract_timeout",
+            "0",
         ]
     )
 
-    class Options(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
-            extract.add_arguments(parser)
+    from pipeline.options import WirestreamOptions
 
-    config = extract.config_from_options(options.view_as(Options))
+    config = extract.config_from_options(options.view_as(WirestreamOptions))
     assert config == ExtractConfig(
         mode="standard",
         fallback_ratio=0.3,
@@ -232,8 +231,10 @@ def test_flags_round_trip_into_the_config() -> None:
         include_tables=False,
         clean=False,
         parse_datelines=False,
+        timeout_seconds=0.0,
     )
-    assert extract.config_from_options(PipelineOptions([]).view_as(Options)) == ExtractConfig()
+    default = PipelineOptions([]).view_as(WirestreamOptions)
+    assert extract.config_from_options(default) == ExtractConfig()
 
 
 def test_composite_routes_ok_rejected_and_dead() -> None:
@@ -259,3 +260,42 @@ def test_composite_routes_ok_rejected_and_dead() -> None:
             equal_to([(broken_url, "extract", "extract_error", "TypeError", FETCHED_AT)]),
             label="CheckDead",
         )
+
+
+def _link_farm(links: int) -> str:
+    """A page of nothing but links: trafilatura's link-density pruning goes superlinear on it."""
+    anchors = " ".join(f'<a href="/l{i}">link number {i}</a>' for i in range(links))
+    return f"<html><body><div>{anchors}</div></body></html>"
+
+
+def test_pathological_page_times_out_and_the_next_page_still_extracts() -> None:
+    slow_url = "https://news.example.org/link-farm"
+    slow = make_page(_link_farm(60_000), url=slow_url)
+    good = make_page(article_html())
+    config = ExtractConfig(timeout_seconds=1.0)
+    expected = extract_story(good, config)
+    with TestPipeline(runner="DirectRunner") as p:
+        outputs = p | "Pages" >> beam.Create([slow, good]) | ExtractStories(config)
+        assert_that(outputs["ok"], equal_to([expected]), label="CheckOk")
+        assert_that(
+            outputs["dead"] | "DeadKey" >> beam.Map(lambda d: (d.url, d.reason)),
+            equal_to([(slow_url, "extract_timeout")]),
+            label="CheckDead",
+        )
+
+
+def test_isolated_extractor_reports_errors_and_survives_a_killed_child() -> None:
+    from transforms.extract import IsolatedExtractor
+
+    isolated = IsolatedExtractor(timeout_seconds=60, memory_limit_mb=0)
+    try:
+        with pytest.raises(RuntimeError, match="TypeError"):
+            isolated.run(make_page(12345), ExtractConfig())
+        first = isolated._process
+        first.kill()
+        first.join()
+        story, mode = isolated.run(make_page(article_html()), ExtractConfig())
+        assert isinstance(story, Story) and mode in ("precision", "standard")
+        assert isolated._process is not first
+    finally:
+        isolated.close()
