@@ -16,6 +16,7 @@ from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
+from transforms.feed_state import CommitFeedState
 from transforms.records import FeedSource
 
 
@@ -105,6 +106,12 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
+    if job.feeds.state.enabled:
+        # Only once the outputs are written: a run that fails before leaves the previous state
+        # in charge, so its entries are emitted again. Transient fetch failures are handed back.
+        _ = read["state"] | "CommitFeedState" >> CommitFeedState(
+            job.feeds.state, after=files, retry=dead
+        )
     return Outputs(
         entries=read["ok"],
         pages=fetched["ok"],

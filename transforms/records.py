@@ -148,6 +148,7 @@ class Story:
     agency: str | None = None
     dateline_place: str | None = None
     dateline_date: str | None = None
+    dateline_country: str | None = None  # ISO 3166 alpha-2 of dateline_place (tagging)
     tags: tuple[str, ...] = ()  # publisher tags and categories, normalised
     places: tuple[str, ...] = ()  # ISO 3166 alpha-2, most mentioned first
     place_mentions: tuple[tuple[str, int], ...] = ()

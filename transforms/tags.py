@@ -1,64 +1,183 @@
-"""TagStories: publisher tags and feed categories, normalised once per story.
+"""TagStories: agency, places, publisher tags and topics for every story.
 
-Tags arrive from three places (page metadata, feed categories, the feed list's own tags) in
-whatever case and spacing each publisher uses; they are merged case-insensitively, keeping the
-first spelling seen, so ``Belarus`` and ``belarus`` become one tag and the order is stable.
+What each field means (and how the writer partitions by it):
+
+* ``agency``: the wire service's code (``TASS``, ``Reuters``, ``AP``, ...; see
+  ``data/agencies.yaml`` and ``--agencies``) from the raw agency, a head or tail credit, or the
+  byline (``transforms/agencies.py``). A raw agency the list does not know is kept as read.
+* ``places``: ISO 3166-1 alpha-2 codes, the dateline country first, then most mentioned;
+  ``place_mentions`` the (code, count) pairs in the same order; ``cities`` major cities,
+  dateline city first; ``dateline_country`` the country of ``dateline_place``
+  (``transforms/places.py`` documents the matching and ambiguity rules).
+* ``tags``: publisher tags and feed categories plus a trailing tag line, normalised
+  (``transforms/publisher_tags.py``).
+* ``topics``: taxonomy topic ids, best-scoring first (``transforms/topics.py``, ``--taxonomy``).
+
+Gazetteer, automata and credit patterns are built once per worker process (``Shared``), keyed
+by the configuration so two differently configured stages never share one.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
 
-from transforms.records import Story
+from transforms.records import DeadLetter, Story, excerpt
+
+logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
 
 
 @dataclass(frozen=True)
 class TagConfig:
-    max_tags: int = 50
+    """Tagging knobs; paths may be local or ``gs://`` (read with Beam's FileSystems)."""
+
+    taxonomy: str | None = None  # None: the bundled news-desk taxonomy
+    agencies: str | None = None  # None: the bundled agency list only
+    min_city_population: int = 150_000
+    max_tags: int = 30
 
 
-def normalise_tags(raw: Iterable[str], limit: int = 50) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for tag in raw:
-        clean = " ".join(tag.split()).strip(" ,;#")
-        if clean and clean.casefold() not in seen:
-            seen[clean.casefold()] = clean
-    return tuple(seen.values())[:limit]
+class Tagger:
+    """Everything tagging needs, compiled; one per process (see ``TagStoryFn.setup``)."""
+
+    def __init__(self, config: TagConfig) -> None:
+        from transforms.agencies import AgencyMatcher, load_agencies
+        from transforms.places import Gazetteer, PlacesConfig
+        from transforms.topics import TopicMatcher, load_taxonomy
+
+        self.config = config
+        self.gazetteer = Gazetteer.build(
+            PlacesConfig(min_city_population=config.min_city_population)
+        )
+        self.agencies = AgencyMatcher(load_agencies(config.agencies))
+        self.topics = TopicMatcher(load_taxonomy(config.taxonomy))
+
+    def tag(self, story: Story) -> tuple[Story, str]:
+        """The tagged story and where its agency came from ("" when none was found)."""
+        from transforms.publisher_tags import normalise_tags, trailing_tag_line
+
+        agency, source = self.agencies.match(story.agency, story.text, story.authors, story.site)
+        if agency is None and story.agency and story.agency.strip(" /()[]"):
+            agency, source = story.agency.strip(" /()[]"), "raw_unknown"
+        places = self.gazetteer.tag(story.title, story.text, story.dateline_place, story.language)
+        tags = normalise_tags([*story.tags, *trailing_tag_line(story.text)])
+        tagged = story.replace(
+            agency=agency,
+            dateline_country=places.dateline_country,
+            places=places.places,
+            place_mentions=places.place_mentions,
+            cities=places.cities,
+            tags=tags[: self.config.max_tags],
+            topics=self.topics.topics(story.title, story.text),
+        )
+        return tagged, source
 
 
 class TagStoryFn(beam.DoFn):
+    DEAD = "dead"
+
     def __init__(self, config: TagConfig) -> None:
         self.config = config
-        self.tagged = Metrics.counter(NAMESPACE, "tags_ok")
+        self._shared = shared.Shared()
 
-    def process(self, story: Story) -> Iterator[Story]:
-        self.tagged.inc()
-        yield story.replace(tags=normalise_tags(story.tags, self.config.max_tags))
+    def setup(self) -> None:
+        self.tagger = self._shared.acquire(lambda: Tagger(self.config), tag=repr(self.config))
+
+    def process(self, story: Story) -> Iterator:
+        try:
+            tagged, source = self.tagger.tag(story)
+        except Exception as err:
+            Metrics.counter(NAMESPACE, "tags_dead").inc()
+            yield beam.pvalue.TaggedOutput(
+                self.DEAD,
+                DeadLetter(
+                    stage="tags",
+                    reason="tagging_error",
+                    url=story.url,
+                    error=f"{type(err).__name__}: {err}",
+                    payload=excerpt(story.text, 500),
+                    entry_id=story.entry_id,
+                    feed_url=story.feed_url,
+                    at=story.fetched_at,
+                ),
+            )
+            return
+        Metrics.counter(NAMESPACE, "tags_ok").inc()
+        Metrics.counter(NAMESPACE, f"tags_agency_{source or 'none'}").inc()
+        Metrics.counter(NAMESPACE, "tags_places" if tagged.places else "tags_no_places").inc()
+        Metrics.counter(NAMESPACE, "tags_topics" if tagged.topics else "tags_no_topics").inc()
+        yield tagged
 
 
 class TagStories(beam.PTransform):
-    """Story -> {"ok": Story with normalised tags, "dead": DeadLetter}."""
+    """Story -> {"ok": Story with agency, places, cities, tags and topics, "dead": DeadLetter}."""
 
     def __init__(self, config: TagConfig) -> None:
         super().__init__()
         self.config = config
 
     def expand(self, stories):
-        tagged = stories | "TagStory" >> beam.ParDo(TagStoryFn(self.config))
-        dead = stories.pipeline | "NoTagFailures" >> beam.Create([])
-        return {"ok": tagged, "dead": dead}
+        results = stories | "TagStory" >> beam.ParDo(TagStoryFn(self.config)).with_outputs(
+            TagStoryFn.DEAD, main="ok"
+        )
+        return {"ok": results.ok, "dead": results[TagStoryFn.DEAD]}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Tagging flags (taxonomy, agencies) arrive with the tagging stage proper."""
+    group = parser.add_argument_group("tags")
+    group.add_argument(
+        "--taxonomy",
+        default=None,
+        help="Topic taxonomy YAML (local path or gs://) replacing the bundled news-desk one; "
+        "format in the README and transforms/data/taxonomy.yaml.",
+    )
+    group.add_argument(
+        "--agencies",
+        default=None,
+        help="YAML list of extra wire agencies (local path or gs://), merged over the bundled "
+        "list by code ('replace: true' drops the bundled ones); format in "
+        "transforms/data/agencies.yaml.",
+    )
+    group.add_argument(
+        "--min_city_population",
+        type=int,
+        default=TagConfig.min_city_population,
+        help="Smallest city (geonames population) that counts as a place mention on its own; "
+        "capitals always count.",
+    )
 
 
 def config_from_options(options) -> TagConfig:
-    return TagConfig()
+    opts = options.get_all_options()
+    population = opts.get("min_city_population")
+    config = TagConfig(
+        taxonomy=opts.get("taxonomy") or None,
+        agencies=opts.get("agencies") or None,
+        min_city_population=TagConfig.min_city_population if population is None else population,
+    )
+    if config.taxonomy or config.agencies:
+        preflight(config)
+    return config
+
+
+def preflight(config: TagConfig) -> None:
+    """Fail before the job starts when a user file is missing or malformed, saying which."""
+    from transforms.agencies import load_agencies
+    from transforms.topics import load_taxonomy
+
+    try:
+        load_taxonomy(config.taxonomy)
+    except Exception as err:
+        raise ValueError(f"--taxonomy {config.taxonomy}: {err}") from err
+    try:
+        load_agencies(config.agencies)
+    except Exception as err:
+        raise ValueError(f"--agencies {config.agencies}: {err}") from err

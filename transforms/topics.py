@@ -1,0 +1,181 @@
+"""Topics from a user-editable taxonomy, matched with one Aho-Corasick pass per case mode.
+
+The taxonomy format is documented at the top of ``data/taxonomy.yaml`` (the default one, for
+general news desks). Rules, chosen so a media monitor can predict what a phrase will do:
+
+* all-lowercase phrases match case-insensitively; a phrase with any capital letter matches as
+  written, so "WHO" is the World Health Organization and never the pronoun;
+* every hit must sit on word boundaries; a trailing ``*`` lifts the right boundary only
+  ("sanction*" finds "sanctions", "sanctioned");
+* a phrase hit inside an ``exclude`` phrase of the same topic does not count ("trade war" is not
+  conflict, "tennis court" is not courts);
+* score = body hits + ``title_weight`` x title hits; a topic is kept when its score reaches its
+  ``min_score`` and ``min_share`` of the best topic's score (a passing mention of the police in an
+  election story is not a crime story); topics are ordered by score, then by taxonomy order, so
+  the first topic (the one the writer partitions by) is stable for a given text.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_TAXONOMY = "bundled:taxonomy.yaml"
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    phrases: tuple[str, ...]
+    exclude: tuple[str, ...] = ()
+    min_score: int = 2
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    topics: tuple[Topic, ...]
+    title_weight: int = 2
+    max_topics: int = 5
+    min_share: float = 0.2
+
+
+def _read_text(path: str) -> str:
+    if path == BUNDLED_TAXONOMY:
+        return resources.files("transforms").joinpath("data/taxonomy.yaml").read_text("utf-8")
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as handle:
+        return handle.read().decode("utf-8")
+
+
+def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
+    """Validate a taxonomy document; errors name the offending topic so users can fix files."""
+    if not isinstance(document, dict) or not isinstance(document.get("topics"), list):
+        raise ValueError("taxonomy must be a mapping with a 'topics' list")
+    default_min = int(document.get("min_score", 2))
+    topics = []
+    seen: set[str] = set()
+    for index, item in enumerate(document["topics"]):
+        if not isinstance(item, dict) or not str(item.get("id", "")).strip():
+            raise ValueError(f"taxonomy topic #{index} has no 'id'")
+        topic_id = str(item["id"]).strip()
+        if topic_id in seen:
+            raise ValueError(f"taxonomy topic {topic_id!r} is defined twice")
+        seen.add(topic_id)
+        phrases = tuple(str(p).strip() for p in item.get("phrases") or [] if str(p).strip())
+        if not phrases:
+            raise ValueError(f"taxonomy topic {topic_id!r} has no phrases")
+        for phrase in phrases:
+            if "*" in phrase[:-1]:
+                raise ValueError(f"topic {topic_id!r}: '*' only at the end of a phrase: {phrase!r}")
+        exclude = tuple(str(p).strip() for p in item.get("exclude") or [] if str(p).strip())
+        topics.append(Topic(topic_id, phrases, exclude, int(item.get("min_score", default_min))))
+    return Taxonomy(
+        topics=tuple(topics),
+        title_weight=int(document.get("title_weight", 2)),
+        max_topics=int(document.get("max_topics", 5)),
+        min_share=float(document.get("min_share", 0.2)),
+    )
+
+
+def load_taxonomy(path: str | None = None) -> Taxonomy:
+    import yaml
+
+    return parse_taxonomy(yaml.safe_load(_read_text(path or BUNDLED_TAXONOMY)))
+
+
+def _lower_same_length(text: str) -> str:
+    """Lower-case without changing offsets (a few characters lower-case to two)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+
+
+class TopicMatcher:
+    """Compiled taxonomy; build once per worker."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        import ahocorasick
+
+        self.taxonomy = taxonomy
+        keys: dict[bool, dict[str, list[tuple[int, bool, bool]]]] = {False: {}, True: {}}
+        for index, topic in enumerate(taxonomy.topics):
+            for phrases, excluding in ((topic.phrases, False), (topic.exclude, True)):
+                for phrase in phrases:
+                    prefix = phrase.endswith("*")
+                    body = phrase.rstrip("*").strip()
+                    exact = body != body.lower()
+                    key = body if exact else body.lower()
+                    keys[exact].setdefault(key, []).append((index, excluding, prefix))
+        self._automata = {}
+        for exact, table in keys.items():
+            automaton = ahocorasick.Automaton()
+            for key in sorted(table):
+                automaton.add_word(key, (key, tuple(table[key])))
+            if table:
+                automaton.make_automaton()
+                self._automata[exact] = automaton
+
+    def _hits(self, text: str) -> dict[int, list[tuple[int, int, bool]]]:
+        """topic index -> [(start, end, is_exclusion)] on word boundaries."""
+        hits: dict[int, list[tuple[int, int, bool]]] = {}
+        lowered = _lower_same_length(text)
+        for exact, automaton in self._automata.items():
+            haystack = text if exact else lowered
+            for end_index, (key, targets) in automaton.iter(haystack):
+                start = end_index - len(key) + 1
+                end = end_index + 1
+                if start > 0 and haystack[start - 1].isalnum():
+                    continue
+                right_bounded = end >= len(haystack) or not haystack[end].isalnum()
+                for index, excluding, prefix in targets:
+                    if not prefix and not right_bounded:
+                        continue
+                    stop = end
+                    if prefix:
+                        while stop < len(haystack) and haystack[stop].isalnum():
+                            stop += 1
+                    hits.setdefault(index, []).append((start, stop, excluding))
+        return hits
+
+    def _counts(self, text: str) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for index, spans in self._hits(text).items():
+            excluded = [(s, e) for s, e, excluding in spans if excluding]
+            positions = set()
+            for start, end, excluding in spans:
+                if excluding:
+                    continue
+                if any(s <= start and end <= e for s, e in excluded):
+                    continue
+                positions.add(start)  # one hit per position even if two phrases overlap there
+            if positions:
+                counts[index] = len(positions)
+        return counts
+
+    def scores(self, title: str, text: str) -> dict[str, int]:
+        """Score of every topic with at least one hit, by topic id."""
+        title_counts = self._counts(title or "")
+        body_counts = self._counts(text or "")
+        result = {}
+        for index in sorted(set(title_counts) | set(body_counts)):
+            score = body_counts.get(index, 0) + self.taxonomy.title_weight * title_counts.get(
+                index, 0
+            )
+            result[self.taxonomy.topics[index].id] = score
+        return result
+
+    def topics(self, title: str, text: str) -> tuple[str, ...]:
+        scores = self.scores(title, text)
+        order = {topic.id: i for i, topic in enumerate(self.taxonomy.topics)}
+        minimum = {topic.id: topic.min_score for topic in self.taxonomy.topics}
+        best = max(scores.values(), default=0)
+        floor = self.taxonomy.min_share * best
+        kept = [tid for tid, score in scores.items() if score >= minimum[tid] and score >= floor]
+        kept.sort(key=lambda tid: (-scores[tid], order[tid]))
+        return tuple(kept[: self.taxonomy.max_topics])
