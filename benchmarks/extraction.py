@@ -131,6 +131,31 @@ def plain_trafilatura(page: Page) -> str:
     return trafilatura.extract(page.html, url=page.url or None) or ""
 
 
+# What each piece contributes, for --variants: trafilatura's own options, and our pipeline with
+# parts switched off (same pages, same metric).
+TRAFILATURA_VARIANTS: dict[str, dict[str, Any]] = {
+    "trafilatura_no_comments": {"include_comments": False},
+    "trafilatura_precision": {"include_comments": False, "favor_precision": True},
+    "trafilatura_recall": {"include_comments": False, "favor_recall": True},
+    "trafilatura_fast": {"include_comments": False, "fast": True},
+    "trafilatura_no_tables": {"include_comments": False, "include_tables": False},
+}
+OUR_VARIANTS: dict[str, ExtractConfig] = {
+    "ours_no_cleaning": ExtractConfig(clean=False, parse_datelines=False),
+    "ours_no_mode_fallback": ExtractConfig(fallback_ratio=0.0),
+    "ours_standard_mode": ExtractConfig(mode="standard"),
+}
+
+
+def variant_text(page: Page, name: str) -> str:
+    if name in TRAFILATURA_VARIANTS:
+        import trafilatura
+
+        options = TRAFILATURA_VARIANTS[name]
+        return trafilatura.extract(page.html, url=page.url or None, **options) or ""
+    return ours(page, OUR_VARIANTS[name])[0]
+
+
 def wrongly_removed(cleaned: Cleaned, truth: str) -> list[tuple[str, str]]:
     """(rule, text) the cleaning removed that the ground-truth article contains (should be none).
 
@@ -149,8 +174,16 @@ def wrongly_removed(cleaned: Cleaned, truth: str) -> list[tuple[str, str]]:
     return wrong
 
 
-def run(root: Path, limit: int | None = None, config: ExtractConfig | None = None) -> dict:
+def run(
+    root: Path,
+    limit: int | None = None,
+    config: ExtractConfig | None = None,
+    variants: bool = False,
+) -> dict:
     config = config or ExtractConfig()
+    variant_names = [*TRAFILATURA_VARIANTS, *OUR_VARIANTS] if variants else []
+    variant_scores: dict[str, list] = {name: [] for name in variant_names}
+    variant_counts = {name: SegmentCounts() for name in variant_names}
     layout = detect_layout(root)
     pages = list(load_pages(root, layout, limit))
     timings = {"ours": 0.0, "trafilatura": 0.0}
@@ -171,6 +204,12 @@ def run(root: Path, limit: int | None = None, config: ExtractConfig | None = Non
             sources[story.text_source] += 1
         else:
             sources["rejected"] += 1
+        for name in variant_names:
+            other = variant_text(page, name)
+            if layout == LAYOUT_AEB:
+                variant_scores[name].append(score_document(page.truth, other))
+            else:
+                variant_counts[name].add(other, page.with_segments, page.without_segments)
         if layout == LAYOUT_AEB:
             ours_scores.append(score_document(page.truth, text))
             plain_scores.append(score_document(page.truth, plain))
@@ -185,6 +224,17 @@ def run(root: Path, limit: int | None = None, config: ExtractConfig | None = Non
     else:
         ours_summary, plain_summary = ours_counts.summary(), plain_counts.summary()
     n = len(pages)
+    variant_summaries = {
+        name: {
+            k: round(v, 4)
+            for k, v in (
+                aggregate_shingle_scores(variant_scores[name])
+                if layout == LAYOUT_AEB
+                else variant_counts[name].summary()
+            ).items()
+        }
+        for name in variant_names
+    }
     return {
         "layout": layout,
         "n": n,
@@ -194,6 +244,7 @@ def run(root: Path, limit: int | None = None, config: ExtractConfig | None = Non
         "text_sources": dict(sorted(sources.items())),
         "cleaning_hits": dict(sorted(hits.items())),
         "wrongly_removed_lines": wrong,
+        "variants": variant_summaries,
     }
 
 
@@ -205,6 +256,11 @@ def print_table(result: dict) -> None:
         print(
             f"{name:14}{s['f1']:8.4f}{s['precision']:11.4f}{s['recall']:9.4f}"
             f"{s['accuracy']:10.4f}{result['pages_per_second'][name] or 0:9.1f}"
+        )
+    for name, s in result["variants"].items():
+        print(
+            f"  {name:24}{s['f1']:8.4f}{s['precision']:11.4f}{s['recall']:9.4f}"
+            f"{s['accuracy']:10.4f}"
         )
     delta = {k: result["ours"][k] - result["trafilatura"][k] for k in ("f1", "precision", "recall")}
     print("ours - trafilatura: " + "  ".join(f"{k} {v:+.4f}" for k, v in delta.items()))
@@ -219,11 +275,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("dir", type=Path, help="benchmark folder (either supported layout)")
     parser.add_argument("--json", type=Path, help="write the result as JSON to this path")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also score trafilatura's options and our pipeline with parts switched off",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     logging.getLogger("htmldate").setLevel(logging.CRITICAL)
-    result = run(args.dir, args.limit)
+    result = run(args.dir, args.limit, variants=args.variants)
     print_table(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
