@@ -51,6 +51,8 @@ RELATED_HEADLINE_MAX_CHARS = 160
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f"), None)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x0b\x0c\x85]")
 _HSPACE = re.compile(r"[^\S\n]+")
+# C0/C1 controls other than tab and newline, and lone surrogates: never meaningful in text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
 _SENTENCE_END = (".", "。", "!", "！", "?", "？", ":", "：", ";", "…")
 
 
@@ -257,9 +259,7 @@ def normalise_whitespace(text: str) -> tuple[list[str], bool, int, int]:
     nfc = unicodedata.normalize("NFC", text)
     nfc_changed = int(nfc != text)
     stripped = _LINE_BREAKS.sub("\n", nfc).translate(_INVISIBLE)
-    cleaned = "".join(
-        ch for ch in stripped if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    cleaned = _CONTROLS.sub("", stripped)
     controls = int(cleaned != stripped)
     raw_lines = [_HSPACE.sub(" ", line).strip() for line in cleaned.split("\n")]
     lines = [line for line in raw_lines if line]

@@ -257,7 +257,7 @@ def _reject(page: FetchedPage, reason: str, story_id: str, detail: str) -> Rejec
     return Rejected(
         stage=STAGE,
         reason=reason,
-        url=page.final_url or page.entry.url,
+        url=page.entry.url,
         story_id=story_id,
         entry_id=page.entry.entry_id,
         at=page.fetched_at,
