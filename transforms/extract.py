@@ -18,6 +18,7 @@ import argparse
 import html as html_lib
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -79,6 +80,7 @@ class ExtractConfig:
     # with a timeout, extraction runs in a child process that is killed when it overruns.
     timeout_seconds: float = 60.0  # 0: extract in-process, without a time bound
     memory_limit_mb: int = 3072  # address-space cap of the child process (0: none)
+    processes: int = 1  # extraction children per worker process, shared by its threads
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -89,6 +91,8 @@ class ExtractConfig:
             raise ValueError("character thresholds must be positive")
         if self.timeout_seconds < 0 or self.memory_limit_mb < 0:
             raise ValueError("extract timeout and memory limit must not be negative")
+        if self.processes < 1:
+            raise ValueError("extract processes must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -449,6 +453,61 @@ class IsolatedExtractor:
             process.join(timeout=5)
 
 
+class ExtractorPool:
+    """Up to ``size`` isolated extractors shared by all threads of one worker process.
+
+    A runner may run many threads (hence DoFn instances) per process; one child each would
+    multiply memory for nothing, since trafilatura is CPU-bound and the GIL serialises it anyway.
+    Threads borrow an idle child, or wait for one once ``size`` exist.
+    """
+
+    def __init__(
+        self, size: int, timeout_seconds: float, memory_limit_mb: int, rules_path: str | None
+    ) -> None:
+        import queue
+        import threading
+
+        self.size = size
+        self._args = (timeout_seconds, memory_limit_mb, rules_path)
+        self._idle: queue.LifoQueue[IsolatedExtractor] = queue.LifoQueue()
+        self._lock = threading.Lock()
+        self._created = 0
+
+    def _take(self) -> IsolatedExtractor:
+        import queue
+
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._created < self.size:
+                self._created += 1
+                return IsolatedExtractor(*self._args)
+        return self._idle.get()
+
+    def run(self, page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
+        extractor = self._take()
+        try:
+            return extractor.run(page, config)
+        finally:
+            self._idle.put(extractor)
+
+
+_POOLS: dict[tuple[Any, ...], ExtractorPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def shared_pool(config: ExtractConfig) -> ExtractorPool:
+    """The process-wide pool for this configuration (children die with the worker process)."""
+    key = (config.processes, config.timeout_seconds, config.memory_limit_mb, config.rules_path)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = ExtractorPool(*key)
+    return pool
+
+
 class ExtractStoryFn(beam.DoFn):
     """Page -> Story | Rejected; parser failures and timeouts become dead letters."""
 
@@ -457,26 +516,20 @@ class ExtractStoryFn(beam.DoFn):
 
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config
-        self._isolated: IsolatedExtractor | None = None
+        self._pool: ExtractorPool | None = None
 
     def setup(self) -> None:
         import trafilatura  # noqa: F401  (load once per worker, not per element)
 
         load_rules(self.config.rules_path)
         if self.config.timeout_seconds > 0:
-            self._isolated = IsolatedExtractor(
-                self.config.timeout_seconds, self.config.memory_limit_mb, self.config.rules_path
-            )
+            self._pool = shared_pool(self.config)
         self.ok = Metrics.counter(NAMESPACE, "extract_ok")
         self.dead = Metrics.counter(NAMESPACE, "extract_dead")
         self.from_summary = Metrics.counter(NAMESPACE, "extract_feed_summary")
         self.datelines = Metrics.counter(NAMESPACE, "extract_dateline")
         self.agencies = Metrics.counter(NAMESPACE, "extract_agency")
         self.text_chars = Metrics.distribution(NAMESPACE, "extract_text_chars")
-
-    def teardown(self) -> None:
-        if self._isolated is not None:
-            self._isolated.close()
 
     def _dead(self, page: FetchedPage, reason: str, error: str) -> DeadLetter:
         self.dead.inc()
@@ -495,8 +548,8 @@ class ExtractStoryFn(beam.DoFn):
     def process(self, page: FetchedPage) -> Iterator[Any]:
         url = page.final_url or page.entry.url
         try:
-            if self._isolated is not None:
-                result, mode = self._isolated.run(page, self.config)
+            if self._pool is not None:
+                result, mode = self._pool.run(page, self.config)
             else:
                 result, mode = extract_with_mode(page, self.config)
         except ExtractTimeout as err:
@@ -606,6 +659,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "becomes a dead letter instead of exhausting the worker (0: no limit).",
     )
     group.add_argument(
+        "--extract_processes",
+        type=int,
+        default=defaults.processes,
+        help="Extraction child processes per worker process, shared by its threads (with "
+        "--extract_timeout > 0). Raise it on DirectRunner to use more cores.",
+    )
+    group.add_argument(
         "--no_cleaning",
         action="store_true",
         help="Keep trafilatura's text as extracted: no cleaning rules and no dateline parsing.",
@@ -632,4 +692,5 @@ def config_from_options(options: Any) -> ExtractConfig:
         min_chars=int(pick("min_chars", defaults.min_chars)),
         timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
         memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
+        processes=int(pick("extract_processes", defaults.processes)),
     )

@@ -299,3 +299,21 @@ def test_isolated_extractor_reports_errors_and_survives_a_killed_child() -> None
         assert isolated._process is not first
     finally:
         isolated.close()
+
+
+def test_pool_shares_a_bounded_number_of_children_between_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transforms.extract import ExtractorPool
+
+    pool = ExtractorPool(size=2, timeout_seconds=60, memory_limit_mb=0, rules_path=None)
+    pages = [make_page(article_html(), url=f"{URL}-{i}") for i in range(6)]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as threads:
+            results = list(threads.map(lambda page: pool.run(page, ExtractConfig()), pages))
+        assert [story.url for story, _ in results] == [page.final_url for page in pages]
+        assert all(isinstance(story, Story) for story, _ in results)
+        assert 1 <= pool._created <= 2
+    finally:
+        while not pool._idle.empty():
+            pool._idle.get().close()
