@@ -285,3 +285,18 @@ def test_repeated_body_never_survives_twice(paragraphs: list[str]) -> None:
     cleaned = clean_text("\n".join([*body, "rewrite this content and keep HTML tags", *body]))
     keys = _paragraph_keys(cleaned.text)
     assert len(keys) == len(set(keys))
+
+
+def test_custom_rules_file_replaces_the_bundled_one(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "version: 1\nagencies: [Ritzau]\nrules:\n"
+        "  - name: house_promo\n    kind: line\n    patterns: ['buy our print edition\\W{0,3}']\n",
+        "utf-8",
+    )
+    rules = load_rules(str(path))
+    text = "A real sentence of the story.\nBuy our print edition!\nLeave a Comment\nIt ends. RITZAU"
+    cleaned = clean_text(text, rules=rules)
+    assert cleaned.text == "A real sentence of the story.\nLeave a Comment\nIt ends."
+    assert dict(cleaned.hits) == {"house_promo": 1, "agency_credit": 1}
+    assert cleaned.agency == "RITZAU"
