@@ -24,6 +24,7 @@ setup(
         "warcio>=1.7,<2",
         "PyYAML>=6",
         "courlan>=1.3,<2",
+        "w3lib>=2.1",
         "protego>=0.3",
         "numpy>=1.26",
         "xxhash>=3.4",
