@@ -38,6 +38,7 @@ from transforms.records import (
     excerpt,
     story_id_for,
 )
+from transforms.urls import prefer_page_canonical
 
 logger = logging.getLogger(__name__)
 
@@ -222,26 +223,14 @@ def html_to_text(fragment: str) -> str:
 
 
 def choose_canonical(page: FetchedPage, declared: str | None) -> str:
-    """The page's declared canonical URL when it is a real article URL, else the feed's.
+    """The page's declared canonical URL when it is an article on the entry's site, else the feed's.
 
-    Sites sometimes declare their home page or another host as canonical for every article;
-    accepting that would give many stories one id, so only a same-site URL with a path counts.
+    ``urls.prefer_page_canonical`` holds the rules (same site, not the home page), shared with
+    the fetch stage so a story gets one id whichever stage looks at it.
     """
-    fallback = page.entry.canonical_url or page.final_url or page.entry.url
-    if not declared:
-        return fallback
-    parts = urlsplit(declared)
-    reference = urlsplit(page.final_url or page.entry.url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path in ("", "/"):
-        return fallback
-    if _registered(parts.hostname or "") != _registered(reference.hostname or ""):
-        return fallback
-    return parts._replace(fragment="").geturl()
-
-
-def _registered(host: str) -> str:
-    labels = host.lower().removeprefix("www.").split(".")
-    return ".".join(labels[-2:]) if len(labels) >= 2 else host
+    entry = page.entry
+    listed = entry.canonical_url or entry.url or page.final_url
+    return prefer_page_canonical(listed, declared) or listed
 
 
 def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
@@ -285,7 +274,6 @@ def build_story(
 ) -> tuple[Story | Rejected, Cleaned]:
     """The Story (or rejection) for an extraction result, with the cleaning audit trail."""
     entry = page.entry
-    url = page.final_url or entry.url
     rules = load_rules(config.rules_path)
     title = extracted.title or entry.title
     if config.clean:
@@ -318,7 +306,7 @@ def build_story(
     story = Story(
         story_id=story_id,
         entry_id=entry.entry_id,
-        url=url,
+        url=entry.url,
         canonical_url=canonical,
         site=(host or "").lower().removeprefix("www."),
         feed_url=entry.feed_url,
