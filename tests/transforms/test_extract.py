@@ -317,3 +317,49 @@ def test_pool_shares_a_bounded_number_of_children_between_threads() -> None:
     finally:
         while not pool._idle.empty():
             pool._idle.get().close()
+
+
+def _sample_pages() -> dict[str, FetchedPage]:
+    """The bundled sample's article pages (the seed stories as served), read from its archive."""
+    from pathlib import Path
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    archive = Path(extract.__file__).parent / "data" / "sample" / "sample.warc"
+    pages = {}
+    with archive.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            content_type = (
+                record.http_headers.get_header("Content-Type") if record.http_headers else ""
+            )
+            if record.rec_type != "response" or not content_type.startswith("text/html"):
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            html = record.content_stream().read().decode("utf-8")
+            pages[url.rsplit("/", 1)[-1]] = make_page(html, url=url)
+    return pages
+
+
+def test_seed_pages_from_the_bundled_sample() -> None:
+    pages = _sample_pages()
+    results = {slug: extract_story(page, ExtractConfig()) for slug, page in pages.items()}
+    stories = {slug: r for slug, r in results.items() if isinstance(r, Story)}
+    tass = [stories["lukashenko-us-elections"], stories["russia-belarus-normalize"]]
+    for story in tass:
+        assert (story.dateline_place, story.agency) == ("Minsk", "TASS")
+        assert "/TASS/" not in story.text and "All news" not in story.text
+    reuters = stories["lukashenko-says-us-ties-could-improve"]
+    assert reuters.agency is not None and reuters.agency.casefold() == "reuters"
+    assert reuters.dateline_date is not None and reuters.dateline_date.endswith("-12-17")
+    assert "newsletter" not in reuters.text.lower() and not reuters.text.startswith("date")
+    opposition = stories["opposition-relations-russia"]
+    assert {"Tikhanovskaya", "Belarus", "Russia", "Lukashenko"} <= set(opposition.tags)
+    assert not opposition.text.rstrip().endswith("Lukashenko")
+    for slug in ("closer-cooperation-belarus", "russia-plans-closer-cooperation"):
+        text = stories[slug].text
+        assert "rewrite this" not in text.lower() and "Leave a Comment" not in text
+        paragraphs = [p for p in text.split("\n") if len(p.split()) >= 6]
+        assert len(paragraphs) == len(set(paragraphs)), slug
+    original = stories["closer-cooperation-belarus"]
+    spun = stories["russia-plans-closer-cooperation"]
+    assert spun.content_hash == original.content_hash
