@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures_http"]
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "transforms" / "data" / "sample"
 

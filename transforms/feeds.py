@@ -17,8 +17,8 @@ are written. Parsing is a pure function of the fetched bytes, so a bundle retrie
 emits the same entries with the same ids.
 
 Fetching goes through the shared HTTP client (``transforms.http``, SSRF guard, retries, caps,
-conditional GET) when it is installed, otherwise through the fetch stage's ``Fetcher`` (no
-validators sent); with ``--replay`` documents come from the WARC archive.
+conditional GET) when it is installed, otherwise through the fetch stage's ``Fetcher``; with
+``--replay`` documents come from the WARC archive, and ``--capture_warc`` records them.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ class FeedClient:
     """Feed documents from the network (shared HTTP client when present) or the replay archive."""
 
     def __init__(self, config: FetchConfig) -> None:
-        self._http = None if config.replay else _shared_http_client(config)
+        # Replay and capture (WARC) go through the fetch stage's Fetcher, which owns both.
+        self._http = None if config.replay or config.capture_warc else _shared_http_client(config)
         self._fetcher = None
         if self._http is None:
             from transforms.fetch import Fetcher
@@ -155,7 +156,7 @@ class FeedClient:
 
         assert self._fetcher is not None
         try:
-            response = self._fetcher.get(url)
+            response = self._fetcher.get(url, etag=etag, last_modified=last_modified)
         except FetchError as err:
             raise FeedFetchError(err.reason, str(err), err.at) from err
         return FeedResponse(
@@ -171,6 +172,8 @@ class FeedClient:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+        if self._fetcher is not None:
+            self._fetcher.close()
 
 
 class ReadFeedFn(beam.DoFn):

@@ -1,0 +1,424 @@
+"""A real threaded HTTP server on a loopback address, with the hostile and awkward routes the
+fetch tests need.
+
+It is a real server (``http.server.ThreadingHTTPServer``) so the client's sockets, timeouts,
+chunked reads and redirects are exercised for real; only 127.0.0.0/8 is ever bound. Every request
+is logged (time, path, headers) so tests can check what the client actually sent and when.
+Long-running routes (stall, trickle, endless bodies) stop as soon as the client goes away or the
+server stops, so a test never leaves a thread behind.
+
+Routes (GET):
+  /page, /page/<anything>      small UTF-8 article HTML
+  /gzip-page, /deflate-page    the article, gzip- / raw-deflate-encoded
+  /no-type                     HTML without a Content-Type
+  /echo                        HTML listing the request headers (UA, Host, Cookie...)
+  /set-cookie                  sets a cookie and redirects to /echo
+  /redirect/<n>                a chain of n redirects ending at /page/redirected
+  /loop/a, /loop/b             a redirect loop
+  /redirect-to?u=<url>         302 to any URL (private, file://, gopher://, metadata...)
+  /etag                        ETag + Last-Modified; 304 to a matching conditional GET
+  /429/<key>                   429 Retry-After: 1 the first time per key, then the page
+  /429-forever                 429 with Retry-After: 3600
+  /500-then-200/<key>          500 the first time per key, then the page
+  /always-500, /404, /410      as named
+  /reset                       drops the connection without answering
+  /stall                       sends nothing for a long time
+  /trickle                     headers, then one body byte per second
+  /huge                        announces 5 GB and streams zeros
+  /huge-chunked                streams zeros, chunked, no length
+  /gzip-bomb                   ~200 MB of zeros as ~200 KB of gzip
+  /pdf-as-html, /png-as-html   binary bodies labelled text/html
+  /pdf                         application/pdf
+  /latin1-as-utf8              cp1252 body whose header claims UTF-8
+  /meta-latin1                 cp1252 body declared only in <meta>
+  /mixed                       UTF-8 with a stray cp1252 byte
+  /invalid-utf8                bytes that are not UTF-8 (nor much else), declared UTF-8
+  /nul-controls                HTML with NUL and other control characters
+  /utf16-bom                   UTF-16 with a BOM, header says nothing
+  /utf16le-header              UTF-16LE without BOM, declared in the header
+  /text-no-type                plain text without a Content-Type
+  /multiple-choices            300 without Location
+  /feed.xml, /feed.json        an RSS 2.0 feed / a JSON Feed
+  /feed-as-png                 a PNG served as a feed
+  /private/<anything>          disallowed by the default robots.txt
+  /robots.txt                  the server's robots text (404 when None, 500 when "!500")
+  /flaky/<key>?p=<0..1>        fails (500, reset or stall) with probability p, seeded by key
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+DEFAULT_ROBOTS = "User-agent: *\nDisallow: /private/\n"
+
+ARTICLE_HTML = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>Flood waters recede</title></head>"
+    "<body><article><h1>Flood waters recede in Zürich</h1>"
+    "<p>ZURICH, Nov 24 (Wire) – Officials said on Monday that the waters had receded.</p>"
+    "<p>Residents returned to their homes as the clean-up began in earnest.</p>"
+    "</article></body></html>"
+)
+RSS = (
+    '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+    "<item><title>One</title><link>http://example.com/1</link><guid>1</guid></item>"
+    "</channel></rss>"
+)
+JSON_FEED = json.dumps(
+    {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "T",
+        "items": [{"id": "1", "url": "http://example.com/1", "title": "One"}],
+    }
+)
+_BOMB_MB = 200
+
+
+def _gzip_bomb() -> bytes:
+    # 200 identical gzip members of 1 MiB of zeros each (a valid multi-member gzip stream):
+    # ~200 MB once decoded, ~200 KB on the wire, built in milliseconds.
+    member = gzip.compress(b"\0" * (1 << 20), compresslevel=9, mtime=0)
+    return member * _BOMB_MB
+
+
+_BOMB: bytes | None = None
+_BOMB_LOCK = threading.Lock()
+
+
+def gzip_bomb() -> bytes:
+    global _BOMB
+    with _BOMB_LOCK:
+        if _BOMB is None:
+            _BOMB = _gzip_bomb()
+        return _BOMB
+
+
+@dataclass
+class Hit:
+    """One request as the server saw it."""
+
+    at: float  # time.monotonic() when the request line was parsed
+    host: str  # the address the server is bound to
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class LocalServer:
+    """A threaded HTTP server bound to one loopback address on an ephemeral port."""
+
+    host: str = "127.0.0.1"
+    robots: str | None = DEFAULT_ROBOTS
+    tls: ssl.SSLContext | None = None  # serve HTTPS with this server-side context
+    hits: list[Hit] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _httpd: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host.startswith("127."):
+            raise ValueError("the test server only binds loopback addresses")
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None
+        return self._httpd.server_address[1]
+
+    @property
+    def base(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def start(self) -> LocalServer:
+        server = self
+
+        class Handler(_Handler):
+            owner = server
+
+        self._httpd = _QuietServer((self.host, 0), Handler)
+        self._httpd.daemon_threads = True
+        if self.tls is not None:
+            self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def count(self, key: str) -> int:
+        """Increment and return how often ``key`` was seen (1 the first time)."""
+        with self.lock:
+            self.counters[key] = self.counters.get(key, 0) + 1
+            return self.counters[key]
+
+    def hits_for(self, path_prefix: str) -> list[Hit]:
+        with self.lock:
+            return [hit for hit in self.hits if hit.path.startswith(path_prefix)]
+
+
+@contextmanager
+def serving(
+    host: str = "127.0.0.1",
+    robots: str | None = DEFAULT_ROBOTS,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[LocalServer]:
+    server = LocalServer(host=host, robots=robots, tls=tls).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that hang up mid-answer are the point of several routes: no tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: LocalServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+        return
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        content_type: str | None = "text/html; charset=utf-8",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _redirect(self, location: str, status: int = 302) -> None:
+        self._send(status, b"", content_type=None, headers={"Location": location})
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep unless the server stops; True when the full time passed."""
+        return not self.owner.stopping.wait(seconds)
+
+    def _stream(self, chunk: bytes, limit_bytes: int, chunked: bool = False) -> None:
+        sent = 0
+        try:
+            while sent < limit_bytes and not self.owner.stopping.is_set():
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    self.wfile.write(chunk)
+                sent += len(chunk)
+        except OSError:
+            return  # the client gave up, as it should
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        owner = self.owner
+        parts = urlsplit(self.path)
+        path, query = parts.path, parse_qs(parts.query)
+        with owner.lock:
+            owner.hits.append(Hit(time.monotonic(), owner.host, self.path, dict(self.headers)))
+        article = ARTICLE_HTML.encode("utf-8")
+        try:
+            if path == "/robots.txt":
+                if owner.robots is None:
+                    self._send(404, b"not found", "text/plain")
+                elif owner.robots == "!500":
+                    self._send(500, b"broken", "text/plain")
+                else:
+                    self._send(200, owner.robots.encode(), "text/plain")
+            elif path == "/page" or path.startswith(("/page/", "/private/")):
+                self._send(200, article)
+            elif path == "/gzip-page":
+                body = gzip.compress(article, mtime=0)
+                self._send(200, body, headers={"Content-Encoding": "gzip"})
+            elif path == "/deflate-page":
+                compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+                body = compressor.compress(article) + compressor.flush()
+                self._send(200, body, headers={"Content-Encoding": "deflate"})
+            elif path == "/no-type":
+                self._send(200, article, content_type=None)
+            elif path == "/echo":
+                listing = "".join(f"<li>{k}: {v}</li>" for k, v in self.headers.items())
+                self._send(200, f"<html><body><ul>{listing}</ul></body></html>".encode())
+            elif path == "/set-cookie":
+                self._send(
+                    302,
+                    b"",
+                    content_type=None,
+                    headers={"Set-Cookie": "session=s3cr3t; Path=/", "Location": "/echo"},
+                )
+            elif path.startswith("/redirect/"):
+                remaining = int(path.rsplit("/", 1)[1])
+                self._redirect(
+                    "/page/redirected" if remaining <= 1 else f"/redirect/{remaining - 1}", 301
+                )
+            elif path == "/loop/a":
+                self._redirect("/loop/b")
+            elif path == "/loop/b":
+                self._redirect("/loop/a")
+            elif path == "/redirect-to":
+                self._redirect(query["u"][0])
+            elif path == "/etag":
+                etag, modified = '"v1"', "Mon, 24 Nov 2026 10:00:00 GMT"
+                validators = {"ETag": etag, "Last-Modified": modified}
+                if (
+                    self.headers.get("If-None-Match") == etag
+                    or self.headers.get("If-Modified-Since") == modified
+                ):
+                    self._send(304, b"", content_type=None, headers=validators)
+                else:
+                    self._send(200, RSS.encode(), "application/rss+xml", headers=validators)
+            elif path.startswith("/429/"):
+                if owner.count(path) == 1:
+                    self._send(429, b"slow down", "text/plain", headers={"Retry-After": "1"})
+                else:
+                    self._send(200, article)
+            elif path == "/429-forever":
+                self._send(429, b"slow down", "text/plain", headers={"Retry-After": "3600"})
+            elif path.startswith("/500-then-200/"):
+                if owner.count(path) == 1:
+                    self._send(500, b"oops", "text/plain")
+                else:
+                    self._send(200, article)
+            elif path == "/always-500":
+                self._send(500, b"oops <password=hunter2>", "text/plain")
+            elif path in ("/404", "/410"):
+                self._send(int(path[1:]), b"gone", "text/plain")
+            elif path == "/reset":
+                self._reset()
+            elif path == "/stall":
+                self._wait(30)
+            elif path == "/trickle":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", "1000")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for _ in range(1000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    if not self._wait(1.0):
+                        break
+            elif path == "/huge":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(5 * 1024**3))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self._stream(b"\0" * 65536, 5 * 1024**3)
+            elif path == "/huge-chunked":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self._stream(b"<p>" + b"a" * 65533, 5 * 1024**3, chunked=True)
+            elif path == "/gzip-bomb":
+                self._send(200, gzip_bomb(), headers={"Content-Encoding": "gzip"})
+            elif path == "/pdf-as-html":
+                self._send(200, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" * 50)
+            elif path == "/png-as-html":
+                self._send(200, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20)
+            elif path == "/pdf":
+                self._send(200, b"%PDF-1.7\n", "application/pdf")
+            elif path == "/latin1-as-utf8":
+                body = ARTICLE_HTML.replace("charset='utf-8'", "").encode("cp1252") + (
+                    "<p>Café, crème brûlée, naïve façade, déjà vu, résumé.</p>" * 20
+                ).encode("cp1252")
+                self._send(200, body)
+            elif path == "/meta-latin1":
+                body = (
+                    "<html><head><meta charset='iso-8859-1'></head><body>"
+                    "<p>Fußgänger überqueren die Straße in Köln.</p></body></html>"
+                ).encode("cp1252")
+                self._send(200, body, "text/html")
+            elif path == "/mixed":
+                body = article[:-20] + b" caf\xe9 " + article[-20:]
+                self._send(200, body)
+            elif path == "/invalid-utf8":
+                rng = random.Random(7)
+                noise = bytes(rng.choice([0x81, 0x8D, 0x8F, 0x90, 0x9D]) for _ in range(4000))
+                self._send(200, b"<html><body>" + noise + b"</body></html>")
+            elif path == "/nul-controls":
+                body = ARTICLE_HTML.replace("Officials", "Offi\x00cials\x07\x1b").encode()
+                self._send(200, body)
+            elif path == "/utf16-bom":
+                self._send(200, ARTICLE_HTML.encode("utf-16"), "text/html")
+            elif path == "/utf16le-header":
+                self._send(200, ARTICLE_HTML.encode("utf-16-le"), "text/html; charset=utf-16le")
+            elif path == "/text-no-type":
+                self._send(200, b"just some plain words, not a web page at all", None)
+            elif path == "/multiple-choices":
+                self._send(300, b"pick one", "text/plain")
+            elif path == "/feed.xml":
+                self._send(200, RSS.encode(), "application/rss+xml")
+            elif path == "/feed.json":
+                self._send(200, JSON_FEED.encode(), "application/feed+json")
+            elif path == "/feed-as-png":
+                self._send(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "application/rss+xml")
+            elif path.startswith("/flaky/"):
+                self._flaky(path, float(query.get("p", ["0.3"])[0]), article)
+            else:
+                self._send(404, b"no such route", "text/plain")
+        except (BrokenPipeError, ConnectionResetError):
+            return
+
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout turns close() into a TCP RST.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")
+        self.connection.close()
+        self.close_connection = True
+
+    def _flaky(self, path: str, probability: float, article: bytes) -> None:
+        """Fail with a fixed, seeded pattern per key and attempt: 500, reset or a short stall."""
+        attempt = self.owner.count(path)
+        seed = int(hashlib.sha256(f"{path}#{attempt}".encode()).hexdigest()[:12], 16)
+        rng = random.Random(seed)
+        if rng.random() < probability:
+            mode = rng.choice(["500", "reset", "stall"])
+            if mode == "500":
+                self._send(503, b"unavailable", "text/plain")
+            elif mode == "reset":
+                self._reset()
+            else:
+                self._wait(3)
+            return
+        self._send(200, article)
