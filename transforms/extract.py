@@ -345,6 +345,19 @@ class ExtractCrash(RuntimeError):
     """The child process died (killed by the OS, out of memory) while extracting a page."""
 
 
+def _limit_memory(megabytes: int) -> None:
+    """Cap the child's address space where the OS allows it (Linux workers); else run uncapped."""
+    try:
+        import resource
+
+        limit = megabytes * 1024 * 1024
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard == resource.RLIM_INFINITY or hard > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError) as err:
+        logger.warning("cannot cap extraction memory at %d MB: %s", megabytes, err)
+
+
 def _child_main(conn: Any, memory_limit_mb: int, rules_path: str | None) -> None:
     """Serve extraction requests until the pipe closes; failures are reported, not raised."""
     import trafilatura  # noqa: F401  (before "ready": start-up is not charged to a page)
@@ -352,12 +365,7 @@ def _child_main(conn: Any, memory_limit_mb: int, rules_path: str | None) -> None
     load_rules(rules_path)
     conn.send(("ready", None))
     if memory_limit_mb:
-        import resource
-
-        limit = memory_limit_mb * 1024 * 1024
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard == resource.RLIM_INFINITY or hard > limit:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        _limit_memory(memory_limit_mb)
     while True:
         try:
             request = conn.recv()
