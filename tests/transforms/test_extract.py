@@ -363,3 +363,20 @@ def test_seed_pages_from_the_bundled_sample() -> None:
     original = stories["closer-cooperation-belarus"]
     spun = stories["russia-plans-closer-cooperation"]
     assert spun.content_hash == original.content_hash
+
+
+def test_page_needing_more_memory_than_the_cap_fails_alone() -> None:
+    from transforms.extract import IsolatedExtractor
+
+    # a cap below what the child already maps: the page's allocations must fail
+    capped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=200)
+    uncapped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=0)
+    huge = make_page("<html><body><p>" + "word " * 600_000 + "</p></body></html>")
+    try:
+        with pytest.raises(RuntimeError, match=r"MemoryError|process died"):
+            capped.run(huge, ExtractConfig())
+        story, _ = uncapped.run(huge, ExtractConfig())
+        assert isinstance(story, Story) and len(story.text) > 1_000_000
+    finally:
+        capped.close()
+        uncapped.close()
