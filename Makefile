@@ -19,6 +19,13 @@ demo: $(STAMP)  ## run the bundled offline sample into ./output and print the su
 test: $(STAMP)  ## run the test suite
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=600
 
+BENCH_DIR ?= ../shared/data/article-extraction-benchmark/html
+BENCH_REPEAT ?= 3
+
+bench: $(STAMP)  ## throughput: Beam in-process, 2 workers, plain loop (not part of `make test`)
+	$(PY) -m benchmarks.throughput $(BENCH_DIR) --repeat $(BENCH_REPEAT) \
+		--json benchmarks/results/throughput.json
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

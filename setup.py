@@ -39,6 +39,10 @@ setup(
             "hypothesis>=6.100",
             "ruff>=0.6",
             "gcp-storage-emulator>=2024.8.3",
+            "cryptography>=41",
+            # tests/deploy builds the sdist and installs it offline, without build isolation
+            "setuptools>=68",
+            "wheel>=0.42",
         ],
     },
     entry_points={"console_scripts": ["wirestream=pipeline.__main__:main"]},

@@ -14,7 +14,8 @@ from pipeline.options import build_arg_parser
 from pipeline.report import build_report, counters_of, format_summary, write_report
 
 
-def run(argv: list[str] | None = None) -> int:
+def _configure(argv: list[str] | None) -> tuple[PipelineOptions, JobConfig] | int:
+    """Parse, default the runner, and run the preflight checks; an int is an exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     build_arg_parser().parse_known_args(argv)  # --help, and early errors for our own flags
     options = PipelineOptions(argv)
@@ -22,10 +23,17 @@ def run(argv: list[str] | None = None) -> int:
         # Without an explicit runner Beam first tries to download Prism; stay offline.
         options.view_as(StandardOptions).runner = "DirectRunner"
     try:
-        job = JobConfig.from_options(options)
+        return options, JobConfig.from_options(options)
     except (FeedListError, ValueError, FileNotFoundError) as err:
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
+
+
+def run(argv: list[str] | None = None) -> int:
+    configured = _configure(argv)
+    if isinstance(configured, int):
+        return configured
+    options, job = configured
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, job)
     result = pipeline.run()
@@ -35,6 +43,25 @@ def run(argv: list[str] | None = None) -> int:
     print(format_summary(report))
     print(f"report: {path}")
     return 0 if report.ok else 1
+
+
+def launch(argv: list[str] | None = None) -> int:
+    """Submit the job and return at once: what a Dataflow Flex Template launcher must do.
+
+    The launcher is given a few minutes to hand the job to Dataflow and must not wait for it to
+    finish, so no run report is written here; the job's files and counters are on GCS and in
+    Dataflow's job metrics, and the scheduler's next task checks them (see deploy/README.md).
+    """
+    configured = _configure(argv)
+    if isinstance(configured, int):
+        return configured
+    options, job = configured
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, job)
+    result = pipeline.run()
+    job_id = getattr(result, "job_id", None)
+    print(f"submitted run {job.write.run_id}" + (f" as job {job_id()}" if callable(job_id) else ""))
+    return 0
 
 
 def main() -> None:

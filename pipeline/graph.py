@@ -2,7 +2,8 @@
 
 ``build_pipeline`` returns the PCollections it made (``Outputs``) so tests can attach
 ``assert_that`` to any of them; ``JobConfig.from_options`` does the preflight checks (feed list
-readable and valid, option values sane) before any worker starts.
+readable and valid, option values sane, output and state locations writable: pipeline/preflight.py)
+before any worker starts.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
+from pipeline.preflight import run_preflight
 from transforms import dedup, extract, feeds, fetch, language, tags, write
 from transforms.accounting import CollapseSameUrl, ResolveRiders
 from transforms.feed_state import CommitFeedState
 from transforms.records import FeedSource
+from transforms.rerun import RemoveStaleRunFiles
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,14 @@ class JobConfig:
             file_format=all_opts["file_format"],
             partition_by=write.partition_keys(all_opts["partition_by"]),
             shards=max(1, all_opts["shards"]),
+        )
+        replay = all_opts.get("replay")
+        bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        run_preflight(
+            write_config.output,
+            opts.state_location,
+            options,
+            worker_inputs={"--replay": None if bundled else replay},
         )
         return cls(
             sources=sources,
@@ -106,6 +117,9 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
+    if not p.options.view_as(StandardOptions).streaming:
+        # A re-run of the same run id must leave only its own files (transforms/rerun.py).
+        _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
     if job.feeds.state.enabled:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.

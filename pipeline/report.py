@@ -18,6 +18,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.rerun import files_of_run
 from transforms.write import OUTPUTS, WriteConfig
 
 NAMESPACE = "wirestream"
@@ -100,15 +101,6 @@ def read_records(path: str) -> list[dict[str, Any]]:
         for line in gzip.decompress(data).decode("utf-8").splitlines()
         if line.strip()
     ]
-
-
-def files_of_run(config: WriteConfig, output: str) -> list[str]:
-    depth = len(config.partition_by) if output == "stories" else 1
-    pattern = "/".join(
-        [config.output, output, *(["*"] * depth), f"part-{config.run_id}-*{config.suffix}"]
-    )
-    matched = FileSystems.match([pattern])[0].metadata_list
-    return sorted(m.path for m in matched)
 
 
 def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:

@@ -1,0 +1,131 @@
+"""Preflight checks: fail before the graph is built, with the fix in the message.
+
+A Dataflow job that cannot write its output finds out only after workers have started and every
+page has been fetched and extracted, then fails in the last step (or, for a local rename into a
+missing folder, loses the files silently). Checking up front costs one small write: the output
+and state locations must exist (for ``gs://``, the bucket) and accept a new object, which is
+deleted again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+LOG = logging.getLogger(__name__)
+
+
+class PreflightError(ValueError):
+    """The job cannot run as configured; the message says what is wrong and how to fix it."""
+
+
+def split_gcs(path: str) -> tuple[str, str]:
+    """``gs://bucket/a/b`` -> (``bucket``, ``a/b``)."""
+    bucket, _, prefix = path[len("gs://") :].partition("/")
+    return bucket, prefix
+
+
+def _check_bucket(flag: str, path: str, options: PipelineOptions | None) -> None:
+    from apache_beam.io.gcp.gcsio import GcsIO
+
+    bucket, _ = split_gcs(path)
+    if not bucket:
+        raise PreflightError(f"{flag} {path!r} names no bucket; use gs://BUCKET/PREFIX")
+    try:
+        found = GcsIO(pipeline_options=options).get_bucket(bucket)
+    except Exception as err:  # Forbidden, bad credentials, unreachable endpoint
+        raise PreflightError(
+            f"{flag} {path}: cannot look up bucket gs://{bucket} ({type(err).__name__}: {err}). "
+            "Check the credentials the job runs with (gcloud auth application-default login, "
+            "or the worker service account) and that they may read the bucket's metadata "
+            "(roles/storage.objectAdmin, or roles/storage.legacyBucketReader)."
+        ) from err
+    if found is None:
+        raise PreflightError(
+            f"{flag} {path}: bucket gs://{bucket} does not exist. Create it first, e.g. "
+            f"`gcloud storage buckets create gs://{bucket} --location=REGION` (the same region "
+            f"as the job), or point {flag} at an existing bucket."
+        )
+
+
+def check_writable(flag: str, path: str, options: PipelineOptions | None = None) -> None:
+    """Raise PreflightError unless a new object/file can be created (and removed) under path."""
+    root = path.rstrip("/")
+    remote = root.startswith("gs://")
+    if remote:
+        _check_bucket(flag, root, options)
+    else:
+        try:
+            FileSystems.mkdirs(root)
+        except OSError as err:
+            if not FileSystems.exists(root):
+                raise PreflightError(
+                    f"{flag} {path}: cannot create the folder ({err}). Choose a folder you can "
+                    "write to, or create it first."
+                ) from err
+    probe = FileSystems.join(root, f"_preflight-{uuid.uuid4().hex}.tmp")
+    try:
+        with FileSystems.create(probe) as handle:
+            handle.write(b"wirestream preflight\n")
+    except Exception as err:
+        fix = (
+            "Grant the account the job runs as roles/storage.objectAdmin (or objectCreator "
+            "plus objectViewer) on the bucket."
+            if remote
+            else "Fix the folder's permissions or choose another folder."
+        )
+        raise PreflightError(
+            f"{flag} {path} is not writable ({type(err).__name__}: {err}). {fix}"
+        ) from err
+    try:
+        FileSystems.delete([probe])
+    except Exception as err:  # writable but not deletable: re-runs could not replace files
+        raise PreflightError(
+            f"{flag} {path}: a test object could be written but not deleted ({err}); re-runs "
+            "replace their own files, so the job needs delete permission too "
+            "(roles/storage.objectAdmin)."
+        ) from err
+
+
+# Runners whose workers run on other machines: a local path there is each worker's own disk.
+REMOTE_RUNNERS = ("dataflowrunner", "dataflow")
+
+
+def check_remote_paths(runner: str | None, paths: dict[str, str | None]) -> None:
+    """On Dataflow, outputs and worker-read inputs must be on GCS, not on the launcher's disk."""
+    if (runner or "").lower() not in REMOTE_RUNNERS:
+        return
+    for flag, path in paths.items():
+        if path and not path.startswith("gs://"):
+            raise PreflightError(
+                f"{flag} {path}: on {runner} the workers run on other machines, so a local path "
+                f"would be each worker's own disk. Use a gs:// location, e.g. "
+                f"{flag} gs://BUCKET/{flag.lstrip('-')}."
+            )
+
+
+def run_preflight(
+    output: str,
+    state_location: str | None,
+    options: PipelineOptions | None = None,
+    worker_inputs: dict[str, str | None] | None = None,
+) -> None:
+    """Every location the job writes to, checked before any worker starts.
+
+    ``worker_inputs`` are paths the workers read (``--replay``); on Dataflow they must be on GCS.
+    """
+    if options is not None:
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        runner = options.view_as(StandardOptions).runner
+        runner_name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
+        check_remote_paths(
+            runner_name,
+            {"--output": output, "--state_location": state_location, **(worker_inputs or {})},
+        )
+    check_writable("--output", output, options)
+    if state_location:
+        check_writable("--state_location", state_location, options)
