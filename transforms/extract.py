@@ -595,6 +595,22 @@ class ExtractStories(beam.PTransform):
         }
 
 
+def parse_bool(value: str | bool) -> bool:
+    """Boolean flags take a value (``--extract_tables=false``) so Flex Templates can pass them.
+
+    The value is optional (``--extract_tables`` alone means true) because Beam turns a true
+    boolean option back into a bare flag when it rebuilds options from a dictionary.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = ExtractConfig()
     group = parser.add_argument_group("extraction")
@@ -625,14 +641,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Page text shorter than this also tries recall mode and the feed entry's summary.",
     )
     group.add_argument(
-        "--extract_exclude_tables",
-        action="store_true",
-        help="Leave HTML tables out of the story text (default: keep them).",
+        "--extract_tables",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=defaults.include_tables,
+        help="true/false: keep HTML tables in the story text (default: true).",
     )
     group.add_argument(
-        "--extract_include_comments",
-        action="store_true",
-        help="Keep reader comments in the story text (default: off; comments are not the story).",
+        "--extract_comments",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=defaults.include_comments,
+        help="true/false: keep reader comments in the story text (default: false; comments "
+        "are not the story).",
     )
     group.add_argument(
         "--cleaning_rules",
@@ -662,9 +685,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extract_timeout > 0). Raise it on DirectRunner to use more cores.",
     )
     group.add_argument(
-        "--no_cleaning",
-        action="store_true",
-        help="Keep trafilatura's text as extracted: no cleaning rules and no dateline parsing.",
+        "--clean_text",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=defaults.clean,
+        help="true/false: apply the cleaning rules and the dateline parser (default: true); "
+        "false keeps trafilatura's text as extracted.",
     )
 
 
@@ -679,10 +706,10 @@ def config_from_options(options: Any) -> ExtractConfig:
     return ExtractConfig(
         mode=pick("extract_mode", defaults.mode),
         fallback_ratio=float(pick("extract_fallback_ratio", defaults.fallback_ratio)),
-        include_tables=not opts.get("extract_exclude_tables"),
-        include_comments=bool(opts.get("extract_include_comments")),
-        clean=not opts.get("no_cleaning"),
-        parse_datelines=not opts.get("no_cleaning"),
+        include_tables=bool(pick("extract_tables", defaults.include_tables)),
+        include_comments=bool(pick("extract_comments", defaults.include_comments)),
+        clean=bool(pick("clean_text", defaults.clean)),
+        parse_datelines=bool(pick("clean_text", defaults.parse_datelines)),
         rules_path=opts.get("cleaning_rules") or None,
         useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
         min_chars=int(pick("min_chars", defaults.min_chars)),

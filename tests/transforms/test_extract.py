@@ -214,8 +214,10 @@ def test_flags_round_trip_into_the_config() -> None:
             "0.3",
             "--min_chars",
             "120",
-            "--extract_exclude_tables",
-            "--no_cleaning",
+            "--extract_tables=false",
+            "--extract_comments",
+            "--clean_text",
+            "no",
             "--extract_timeout",
             "0",
         ]
@@ -229,12 +231,15 @@ def test_flags_round_trip_into_the_config() -> None:
         fallback_ratio=0.3,
         min_chars=120,
         include_tables=False,
+        include_comments=True,
         clean=False,
         parse_datelines=False,
         timeout_seconds=0.0,
     )
     default = PipelineOptions([]).view_as(WirestreamOptions)
     assert extract.config_from_options(default) == ExtractConfig()
+    with pytest.raises(argparse.ArgumentTypeError):
+        extract.parse_bool("maybe")
 
 
 def test_composite_routes_ok_rejected_and_dead() -> None:
