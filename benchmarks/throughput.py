@@ -160,10 +160,10 @@ def run_loop(corpus: dict, output: Path) -> dict:
     start = time.perf_counter()
     with clock.stage("setup"):
         job = JobConfig.from_options(options)
-        read_fn, fetch_fn = ReadFeedFn(job.feeds), fetch.FetchPageFn(job.fetch)
+        read_fn, fetcher = ReadFeedFn(job.feeds), fetch.Fetcher(job.fetch, pace=False)
         extract_fn = extract.ExtractStoryFn(job.extract)
         language_fn, tag_fn = language.DetectLanguageFn(job.language), tags.TagStoryFn(job.tags)
-        for fn in (read_fn, fetch_fn, extract_fn, language_fn, tag_fn):
+        for fn in (read_fn, extract_fn, language_fn, tag_fn):
             fn.setup()
     entries, outcomes = [], 0
     with clock.stage("ReadFeeds"):
@@ -180,7 +180,11 @@ def run_loop(corpus: dict, output: Path) -> dict:
     stories, others = [], []
     for entry in winners:
         with clock.stage("FetchArticles"):
-            pages, dead = _split(list(fetch_fn.process(entry)))
+            try:
+                result = fetcher.fetch(entry.url, kind=fetch.KIND_PAGE)
+                pages, dead = [fetch.fetched_page(entry, result)], []
+            except fetch.FetchError as err:
+                pages, dead = [], [fetch.dead_letter(entry, err)]
         others += dead
         for page in pages:
             with clock.stage("ExtractStories"):

@@ -26,6 +26,8 @@ DATAFLOW = REPO / "deploy" / "dataflow"
 NOT_IN_TEMPLATE = {
     "allow_private_networks": "local testing only (lets feeds point the job at internal "
     "addresses); a store_true flag, which a template cannot pass as --name=value anyway",
+    "ignore_robots": "politeness must not be switchable from a production template; also a "
+    "store_true flag",
 }
 
 
