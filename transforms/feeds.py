@@ -105,56 +105,18 @@ class FeedFetchError(Exception):
         self.at = at
 
 
-def _shared_http_client(config: FetchConfig):
-    """The shared HTTP client (``transforms/http.py``) when it is installed, else ``None``."""
-    try:
-        from transforms.http import HttpClient, HttpConfig
-    except ImportError:
-        return None
-    return HttpClient(
-        HttpConfig(
-            user_agent=config.user_agent,
-            connect_timeout=config.connect_timeout,
-            read_timeout=config.read_timeout,
-            max_bytes=config.max_bytes,
-            allow_private_networks=config.allow_private_networks,
-        )
-    )
-
-
 class FeedClient:
-    """Feed documents from the network (shared HTTP client when present) or the replay archive."""
+    """Feed documents through the fetch stage's ``Fetcher``: one path for network, replay and
+    capture, so feeds get the same SSRF guard, retries, deadlines and per-host pacing as pages."""
 
     def __init__(self, config: FetchConfig) -> None:
-        # Replay and capture (WARC) go through the fetch stage's Fetcher, which owns both.
-        self._http = None if config.replay or config.capture_warc else _shared_http_client(config)
-        self._fetcher = None
-        if self._http is None:
-            from transforms.fetch import Fetcher
+        from transforms.fetch import Fetcher
 
-            self._fetcher = Fetcher(config)
+        self._fetcher = Fetcher(config)
 
     def get(self, url: str, etag: str | None, last_modified: str | None) -> FeedResponse:
-        if self._http is not None:
-            from transforms.http import KIND_FEED
-            from transforms.http import FetchError as HttpFetchError
-
-            try:
-                result = self._http.get(url, kind=KIND_FEED, etag=etag, last_modified=last_modified)
-            except HttpFetchError as err:
-                raise FeedFetchError(err.reason, str(err), err.at) from err
-            return FeedResponse(
-                url=result.final_url,
-                status=result.status,
-                headers=dict(result.headers),
-                body=result.body,
-                fetched_at=result.fetched_at,
-                etag=result.etag,
-                last_modified=result.last_modified,
-            )
         from transforms.fetch import FetchError
 
-        assert self._fetcher is not None
         try:
             response = self._fetcher.get(url, etag=etag, last_modified=last_modified)
         except FetchError as err:
@@ -165,15 +127,12 @@ class FeedClient:
             headers=response.headers,
             body=response.body,
             fetched_at=response.fetched_at,
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
+            etag=response.etag or response.headers.get("etag"),
+            last_modified=response.last_modified or response.headers.get("last-modified"),
         )
 
     def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-        if self._fetcher is not None:
-            self._fetcher.close()
+        self._fetcher.close()
 
 
 class ReadFeedFn(beam.DoFn):

@@ -143,6 +143,8 @@ class Story:
     language: str = "und"
     language_confidence: float = 0.0
     language_runner_up: str | None = None
+    page_language: str | None = None  # the page's own lang attribute: evidence for DetectLanguage
+    feed_language: str | None = None  # the feed's declared language: evidence, never the answer
     content_hash: str = ""
     text_source: str = "page"  # "page" | "feed_summary"
     agency: str | None = None
@@ -155,6 +157,7 @@ class Story:
     cities: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     cleaning_hits: tuple[tuple[str, int], ...] = ()  # rule name -> times it fired
+    page_language: str | None = None  # the page's declared lang (evidence, not a verdict)
     cluster_id: str | None = None
     cluster_size: int = 1
     duplicate_of: str | None = None
