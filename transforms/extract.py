@@ -29,6 +29,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.cleaning import Cleaned, clean_text, load_rules
 from transforms.datelines import strip_dateline
+from transforms.langid import page_language_of
 from transforms.records import (
     DeadLetter,
     FetchedPage,
@@ -50,17 +51,7 @@ REASON_EXTRACT_ERROR = "extract_error"
 REASON_EXTRACT_TIMEOUT = "extract_timeout"
 MODES = ("precision", "standard", "recall")
 DEAD_EXCERPT_CHARS = 500
-_HTML_LANG = re.compile(
-    r"<html\b[^>]{0,2000}?\s(?:xml:)?lang\s?=\s?[\"']?(?P<lang>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3})",
-    re.IGNORECASE,
-)
-_META_LANG = re.compile(
-    r"<meta\b[^>]{0,300}?http-equiv\s?=\s?[\"']?content-language[\"']?[^>]{0,300}?"
-    r"content\s?=\s?[\"']?(?P<lang>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3})",
-    re.IGNORECASE,
-)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-LANG_SCAN_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -111,17 +102,6 @@ class Extracted:
     canonical_url: str | None = None
     hostname: str = ""
     mode: str = "precision"
-
-
-def page_language(html: str) -> str | None:
-    """The page's declared language (``<html lang>``, else the content-language meta), lower-case.
-
-    It is evidence for language identification, not a verdict: many CMS templates declare
-    ``en`` on every page whatever the article's language.
-    """
-    head = html[:LANG_SCAN_CHARS]
-    found = _HTML_LANG.search(head) or _META_LANG.search(head)
-    return found.group("lang").replace("_", "-").lower() if found else None
 
 
 def _split_list(value: Any) -> tuple[str, ...]:
@@ -325,7 +305,8 @@ def build_story(
         dateline_date=dateline.date if dateline else None,
         tags=_merge(extracted.tags, extracted.categories, entry.categories, cleaned.tags),
         cleaning_hits=tuple(sorted(hits.items())),
-        page_language=page_language(page.html or ""),
+        page_language=page_language_of(page.html or ""),
+        feed_language=entry.language_hint,
     )
     return story, cleaned
 

@@ -157,7 +157,6 @@ class Story:
     cities: tuple[str, ...] = ()
     topics: tuple[str, ...] = ()
     cleaning_hits: tuple[tuple[str, int], ...] = ()  # rule name -> times it fired
-    page_language: str | None = None  # the page's declared lang (evidence, not a verdict)
     cluster_id: str | None = None
     cluster_size: int = 1
     duplicate_of: str | None = None

@@ -247,17 +247,12 @@ def test_normal_text_survives_control_characters_and_bad_bytes(hostile_run) -> N
     for name in ("nul", "bad-utf8"):
         assert name in kept, name
         assert "\x00" not in kept[name]["text"] and "\x1b" not in kept[name]["text"]
-    # Once the control characters are gone the page is the /ok article again, and /bad-utf8 is
-    # it with one replacement character: all three are one near-duplicate cluster (with /regex
-    # too, the same paragraph plus spinner-like bait), whose canonical depends on fetch times and
-    # ids; every member that is not the canonical points at it.
-    twins = [kept[name] for name in ("ok", "nul", "bad-utf8")]
-    assert len({r["cluster_id"] for r in twins}) == 1
-    assert sum(r.get("duplicate_of") is None for r in twins) <= 1
-    for copy in twins:
-        if copy.get("duplicate_of") is not None:
-            assert copy["duplicate_of"] == copy["cluster_id"]
-            assert copy["duplicate_reason"] in ("same_text", "near_duplicate")
+    # Once the control characters are gone the page is the /ok article again (which of the
+    # identical pages is canonical depends on the ids, and so on the test server's port).
+    assert kept["nul"]["content_hash"] == kept["ok"]["content_hash"]
+    story_ids = {r["story_id"] for r in _records(out, "stories")}
+    for name in ("ok", "nul"):
+        assert kept[name]["story_id"] in story_ids or kept[name]["duplicate_of"] in story_ids
 
 
 def test_entity_expansion_and_external_entities_do_not_leak(hostile_run) -> None:

@@ -17,8 +17,8 @@ from transforms.extract import (
     extract_page,
     extract_story,
     html_to_text,
-    page_language,
 )
+from transforms.langid import page_language_of
 from transforms.records import (
     FeedEntry,
     FetchedPage,
@@ -187,9 +187,9 @@ def test_precision_fallback_never_keeps_less_than_the_ratio_of_standard() -> Non
 
 
 def test_page_language_and_summary_text() -> None:
-    assert page_language('<html xml:lang="de-AT" class="x">') == "de-at"
-    assert page_language('<meta http-equiv="Content-Language" content="be">') == "be"
-    assert page_language("<html><body>") is None
+    assert page_language_of('<html xml:lang="de-AT" class="x">') == "de"
+    assert page_language_of('<meta http-equiv="Content-Language" content="be">') == "be"
+    assert page_language_of("<html><body>") is None
     assert html_to_text("<p>One &amp; two</p><p>Three</p>") == "One & two\nThree"
     assert html_to_text("plain &lt;text&gt;") == "plain <text>"
 
