@@ -14,6 +14,19 @@ from pipeline.options import build_arg_parser
 from pipeline.report import build_report, counters_of, format_summary, write_report
 
 
+def job_settings(job: JobConfig) -> dict[str, str]:
+    """What decided this run's output, recorded beside it so a later reader can tell runs apart."""
+    return {
+        "run_id": job.write.run_id,
+        "format": job.write.file_format,
+        "partition_by": ",".join(job.write.partition_by),
+        "dedup": str(job.dedup.minhash),
+        "language": str(job.language),
+        "extract": str(job.extract),
+        "feeds": str(len(job.sources)),
+    }
+
+
 def _configure(argv: list[str] | None) -> tuple[PipelineOptions, JobConfig] | int:
     """Parse, default the runner, and run the preflight checks; an int is an exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -47,6 +60,7 @@ def run(argv: list[str] | None = None) -> int:
         return 0
     result.wait_until_finish()
     report = build_report(job.write, counters_of(result))
+    report.settings = job_settings(job)
     path = write_report(report)
     print(format_summary(report))
     print(f"report: {path}")
