@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 STAGE = "extract"
 NAMESPACE = "wirestream"
 REASON_TOO_SHORT = "too_short"
+REASON_TOO_LONG = "too_long"
 REASON_NO_TEXT = "no_text"
 REASON_EXTRACT_ERROR = "extract_error"
 REASON_EXTRACT_TIMEOUT = "extract_timeout"
@@ -67,6 +68,9 @@ class ExtractConfig:
     rules_path: str | None = None
     useful_chars: int = 250  # below this, also try recall mode and the feed summary
     min_chars: int = 200  # below this after cleaning: Rejected(too_short)
+    # Above this after cleaning: Rejected(too_long). Real articles stay far below it; link farms,
+    # dumped tables and concatenated archives do not, and would swamp dedup and the outputs.
+    max_chars: int = 200_000
     max_html_chars: int = 5_000_000
     # Pathological pages (100k links, huge flat tables) can keep trafilatura busy for minutes;
     # with a timeout, extraction runs in a child process that is killed when it overruns.
@@ -81,6 +85,8 @@ class ExtractConfig:
             raise ValueError("extract fallback ratio must be between 0 and 1")
         if self.min_chars < 0 or self.useful_chars < 0 or self.max_html_chars <= 0:
             raise ValueError("character thresholds must be positive")
+        if self.max_chars <= self.min_chars:
+            raise ValueError("--max_text_chars must be larger than --min_chars")
         if self.timeout_seconds < 0 or self.memory_limit_mb < 0:
             raise ValueError("extract timeout and memory limit must not be negative")
         if self.processes < 1:
@@ -282,6 +288,9 @@ def build_story(
     if len(text) < config.min_chars:
         detail = f"chars={len(text)} source={source}"
         return _reject(page, REASON_TOO_SHORT, story_id, detail), cleaned
+    if len(text) > config.max_chars:
+        detail = f"chars={len(text)} source={source}"
+        return _reject(page, REASON_TOO_LONG, story_id, detail), cleaned
     host = urlsplit(canonical).hostname or extracted.hostname
     story = Story(
         story_id=story_id,
@@ -602,6 +611,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Stories with fewer characters of cleaned text are rejected as too_short.",
     )
     group.add_argument(
+        "--max_text_chars",
+        type=int,
+        default=defaults.max_chars,
+        help="Stories with more characters of cleaned text (link farms, dumped tables) are "
+        "rejected as too_long.",
+    )
+    group.add_argument(
         "--extract_mode",
         choices=MODES,
         default=defaults.mode,
@@ -694,6 +710,7 @@ def config_from_options(options: Any) -> ExtractConfig:
         rules_path=opts.get("cleaning_rules") or None,
         useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
         min_chars=int(pick("min_chars", defaults.min_chars)),
+        max_chars=int(pick("max_text_chars", defaults.max_chars)),
         timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
         memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
         processes=int(pick("extract_processes", defaults.processes)),

@@ -237,6 +237,11 @@ def test_binary_served_as_html_is_a_dead_letter(hostile_run, path: str, reason: 
     assert _outcome(out, path) == [("errors", reason)]
 
 
+def test_a_link_farm_is_rejected_not_archived(hostile_run) -> None:
+    _, out, _ = hostile_run
+    assert _outcome(out, "/links") in ([("rejected", "too_long")], [("errors", "extract_timeout")])
+
+
 def test_normal_text_survives_control_characters_and_bad_bytes(hostile_run) -> None:
     _, out, _ = hostile_run
     kept = {

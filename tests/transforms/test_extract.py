@@ -165,6 +165,18 @@ def test_short_text_is_rejected_as_too_short() -> None:
     assert isinstance(longer, Story)
 
 
+def test_overlong_text_is_rejected_as_too_long() -> None:
+    paragraphs = [
+        f"Paragraph {i} of a very long dump of text about many things." for i in range(60)
+    ]
+    html = article_html(paragraphs=paragraphs)
+    kept = extract_story(make_page(html), ExtractConfig())
+    assert isinstance(kept, Story)
+    result = extract_story(make_page(html), ExtractConfig(max_chars=len(kept.text) - 1))
+    assert isinstance(result, Rejected)
+    assert (result.stage, result.reason) == ("extract", "too_long")
+
+
 def test_page_without_any_text_is_rejected_as_no_text() -> None:
     result = extract_story(make_page("<html><body></body></html>"), ExtractConfig())
     assert isinstance(result, Rejected) and result.reason == "no_text"
@@ -380,7 +392,7 @@ def test_page_needing_more_memory_than_the_cap_fails_alone() -> None:
     try:
         with pytest.raises(RuntimeError, match=r"MemoryError|process died"):
             capped.run(huge, ExtractConfig())
-        story, _ = uncapped.run(huge, ExtractConfig())
+        story, _ = uncapped.run(huge, ExtractConfig(max_chars=10_000_000))
         assert isinstance(story, Story) and len(story.text) > 1_000_000
     finally:
         capped.close()
