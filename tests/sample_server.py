@@ -14,22 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
-from warcio.archiveiterator import ArchiveIterator
+
+from transforms.warc import archived_responses
 
 
 class SampleServer:
     def __init__(self, archive: Path) -> None:
-        self._records: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        with archive.open("rb") as handle:
-            for record in ArchiveIterator(handle):
-                if record.rec_type != "response":
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                headers = {
-                    k: v for k, v in record.http_headers.headers if k.lower() != "content-length"
-                }
-                status = int(record.http_headers.get_statuscode())
-                self._records[url] = (status, headers, record.content_stream().read())
+        self._records = archived_responses(archive)
         self.requests: Counter[str] = Counter()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from warcio.archiveiterator import ArchiveIterator
+from transforms.warc import archived_responses
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parents[1] / "transforms/data/sample/sample.warc"
 
@@ -74,17 +74,7 @@ class StreamFeedServer:
     ) -> None:
         self.schedule = schedule
         self.speed = speed
-        self._pages: dict[str, tuple[int, dict[str, str], bytes]] = {}
-        with archive.open("rb") as handle:
-            for record in ArchiveIterator(handle):
-                if record.rec_type != "response":
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                headers = {
-                    k: v for k, v in record.http_headers.headers if k.lower() != "content-length"
-                }
-                status = int(record.http_headers.get_statuscode())
-                self._pages[url] = (status, headers, record.content_stream().read())
+        self._pages = archived_responses(archive)
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()

@@ -33,7 +33,7 @@ def _winner_order(entry: FeedEntry) -> tuple[bool, str, str, str]:
     )
 
 
-def _split_same_url(item: tuple[str, Iterable[FeedEntry]]) -> Iterator:
+def split_same_url(item: tuple[str, Iterable[FeedEntry]]) -> Iterator:
     _, entries = item
     ordered = sorted(entries, key=_winner_order)
     yield ordered[0]
@@ -50,7 +50,7 @@ class CollapseSameUrl(beam.PTransform):
             entries
             | "KeyByCanonicalUrl" >> beam.Map(lambda e: (e.canonical_url, e))
             | "GroupByCanonicalUrl" >> beam.GroupByKey()
-            | "PickWinner" >> beam.FlatMap(_split_same_url).with_outputs(RIDERS, main="ok")
+            | "PickWinner" >> beam.FlatMap(split_same_url).with_outputs(RIDERS, main="ok")
         )
         return {"ok": results.ok, "riders": results[RIDERS]}
 

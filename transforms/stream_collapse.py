@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from transforms.accounting import RIDERS, _split_same_url
+from transforms.accounting import RIDERS, split_same_url
 from transforms.records import FeedEntry
 
 NAMESPACE = "wirestream"
@@ -35,7 +35,7 @@ class PickWinnerFn(beam.DoFn):
                 Metrics.counter(NAMESPACE, "entries_same_url_late").inc(len(entries) - 1)
             yield from entries
             return
-        yield from _split_same_url(item)
+        yield from split_same_url(item)
 
 
 class CollapseSameUrlInWindows(beam.PTransform):

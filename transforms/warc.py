@@ -349,3 +349,27 @@ def shared_archive(location: str) -> WarcArchive:
         if archive is None:
             archive = _SHARED[location] = WarcArchive(location)
         return archive
+
+
+def archived_responses(path: str) -> dict[str, tuple[int, dict[str, str], bytes]]:
+    """URL -> (status, headers without Content-Length, body) of every response in one WARC file.
+
+    For serving an archive again over local HTTP (test and demo servers), where the server sets
+    its own Content-Length.
+    """
+    from apache_beam.io.filesystem import CompressionTypes
+    from apache_beam.io.filesystems import FileSystems
+    from warcio.archiveiterator import ArchiveIterator
+
+    responses: dict[str, tuple[int, dict[str, str], bytes]] = {}
+    with FileSystems.open(str(path), compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        for record in ArchiveIterator(handle):
+            if record.rec_type != "response":
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            headers = {
+                k: v for k, v in record.http_headers.headers if k.lower() != "content-length"
+            }
+            status = int(record.http_headers.get_statuscode())
+            responses[url] = (status, headers, record.content_stream().read())
+    return responses
