@@ -15,8 +15,11 @@ decision is:
    lingua's, and below the probability threshold the answer is ``und`` (the best candidate is
    kept as the runner-up);
 4. inside groups of near-identical standard languages (Malay/Indonesian, Bosnian/Croatian/
-   Serbian) unambiguous spelling and vocabulary markers decide, because character n-gram models
-   cannot; with no markers and a thin margin a short text is ``und``.
+   Serbian, Bokmål/Nynorsk) the spelling and vocabulary of each standard decide, because
+   character n-gram models cannot (lingua answers Croatian for most Bosnian). The markers are
+   data (``transforms/data/language_markers.yaml``: words, stems for inflected forms, suffix
+   doublets, weighted usage patterns); evidence shared by two members only narrows the field,
+   evidence split between two members leaves them to lingua, and a thin margin is ``und``.
 
 The page's ``lang`` attribute and the feed's language are evidence: they multiply the prior of
 their language (a likelihood ratio), so they break near-ties but never overturn a confident
@@ -34,6 +37,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -131,83 +135,90 @@ _URL_OR_MAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 
 
-def _words(*texts: str) -> frozenset[str]:
-    return frozenset(word for text in texts for word in text.split())
+MARKERS_RESOURCE = "language_markers.yaml"
 
 
-# Serbian and Bosnian share these against Croatian (Latin script, news vocabulary).
-_BS_SR = (
-    "hiljada hiljade hiljadu sedmica sedmice porodica porodice porodici univerzitet "
-    "univerziteta pozorište muzika muzike voz tačno tačka fudbal fudbalski evropa evrope "
-    "evropi evropski evropske evropskoj hemija hemijski nauka nauke tokom januar januara "
-    "februar februara mart marta septembar septembra oktobar oktobra novembar novembra "
-    "decembar decembra uslov uslovi uslova penzija pasoš saobraćaj računar biblioteka "
-    "sprovesti sproveo sprovodi sudija sudije vanredni vanredno vanredne plata plate "
-    "kancelarija poslanik poslanici komandant sprat"
-)
+@dataclass(frozen=True)
+class MarkerSet:
+    """One set of marker evidence in a close group; every hit votes for all of ``votes``."""
 
-#: Standard languages that character n-grams barely separate, with spelling and vocabulary that
-#: one member uses and the others do not (standard orthography and everyday news words, chosen
-#: from the languages' norms, not from any evaluation file). A word may count for several members.
-_MARKERS: dict[str, dict[str, frozenset[str]]] = {
-    "malay": {
-        "ms": _words(
-            "kerana bahawa iaitu sahaja mahu baharu kesihatan pelaburan kenderaan kempen "
-            "universiti kualiti aktiviti komuniti fasiliti identiti kapasiti kakitangan syarikat "
-            "sebarang hendaklah percuma ogos disember julai teksi bajet berkongsi menerusi "
-            "pejabat doktor tandas jawatankuasa kerajaan selepas sekiranya manakala "
-            "perkhidmatan sukan filem muzik telefon televisyen tentera askar bandaraya hospital "
-            "ubat wang ringgit berbeza perbezaan faham fikir berfikir difikirkan pemikiran "
-            "khabar rosak almari isnin khamis jumaat ahad jeneral"
-        ),
-        "id": _words(
-            "karena bahwa yaitu uang kantor kendaraan kampanye universitas kualitas aktivitas "
-            "komunitas fasilitas identitas kapasitas perusahaan sesudah silakan agustus "
-            "desember maret juni juli nggak enggak gimana banget aja sih dong kemarin dokter "
-            "pemerintah dikelola karyawan kebijakan telepon televisi tentara provinsi bandara "
-            "obat rupiah berbeda perbedaan paham pikir berpikir dipikirkan kabar rusak lemari "
-            "senin kamis jumat jenderal bisa mobil"
-        ),
-    },
-    "serbo_croatian": {
-        "hr": _words(
-            "tko tisuća tisuće tisuću tjedan tjedna tjedno obitelj obitelji sveučilište "
-            "sveučilišta kazalište kazališta glazba glazbe glazbeni zrakoplov vlak kruh točno "
-            "točka nogomet nogometni europa europe europi europski europske europskoj europskih "
-            "europska kemija kemijski povijest povijesti znanost znanosti izvješće tijekom "
-            "sukladno glede siječanj siječnja veljača veljače ožujak ožujka travanj travnja "
-            "svibanj svibnja lipanj lipnja srpanj srpnja kolovoz kolovoza rujan rujna listopad "
-            "listopada studeni studenoga prosinac prosinca uvjet uvjeti uvjeta mirovina "
-            "putovnica računalo računala knjižnica udruga udruge ravnatelj sudac suca "
-            "izvanredni izvanredno izvanredne plaća plaće ured ureda zastupnik zastupnici "
-            "kolodvor čimbenik čimbenici zapovjednik postrojba postrojbe općina općine uopće"
-        ),
-        "bs": _words(
-            _BS_SR,
-            "historija historije historiji historijski lahko hljeb izvještaj udruženje općina "
-            "općine uopće",
-        ),
-        "sr": _words(
-            _BS_SR,
-            "istorija istorije istoriji istorijski hleb izveštaj opština opštine uopšte vreme "
-            "vremena mesto mesta reka reke deca dece dete lepo lep lepa mleko svet sveta pesma "
-            "predsednik predsednika videti verovatno gde nedelja nedelje ovde cela celog reč "
-            "reči primer primera uvek",
-        ),
-    },
-    "norwegian": {
-        "nb": _words(
-            "jeg ikke bare hva hvordan hvorfor hvem hvilke hvis fra være noe mye hele selv "
-            "fikk mens derfor spesielt"
-        ),
-        "nn": _words(
-            "eg ikkje berre kva korleis kvifor kven frå vere noko mykje heile sjølv fekk medan "
-            "difor særleg"
-        ),
-    },
-}
-_GROUP_OF = {lang: group for group, members in _MARKERS.items() for lang in members}
-# Serbian is in the group only for Latin-script text; Cyrillic Serbian is separated by lingua.
+    votes: frozenset[str]
+    weight: float
+    words: frozenset[str]
+    stems: tuple[str, ...]
+    token_patterns: tuple[re.Pattern[str], ...]
+    exceptions: frozenset[str]
+    text_patterns: tuple[re.Pattern[str], ...]
+
+    def token_hit(self, token: str) -> bool:
+        if token in self.words:
+            return True
+        if token in self.exceptions:
+            return False
+        return token.startswith(self.stems) or any(
+            pattern.fullmatch(token) for pattern in self.token_patterns
+        )
+
+
+@dataclass(frozen=True)
+class MarkerGroup:
+    members: tuple[str, ...]
+    sets: tuple[MarkerSet, ...]
+
+
+def load_markers(text: str | None = None) -> dict[str, MarkerGroup]:
+    """Parse the markers file (the packaged one unless ``text`` is given); fail loudly on typos.
+
+    A misspelt member would silently never vote, so every set's votes must name members.
+    """
+    import yaml
+
+    if text is None:
+        text = resources.files("transforms").joinpath("data", MARKERS_RESOURCE).read_text("utf-8")
+    raw = yaml.safe_load(text) or {}
+    groups: dict[str, MarkerGroup] = {}
+    for name, body in (raw.get("groups") or {}).items():
+        members = tuple(body["members"])
+        sets = []
+        for entry in body.get("sets") or []:
+            votes = frozenset(entry["votes"])
+            unknown = votes - set(members)
+            if not votes or unknown:
+                raise ValueError(f"marker group {name}: votes {sorted(unknown)} are not members")
+            sets.append(
+                MarkerSet(
+                    votes=votes,
+                    weight=float(entry.get("weight", 1.0)),
+                    words=frozenset(w.lower() for w in entry.get("words") or ()),
+                    stems=tuple(sorted(w.lower() for w in entry.get("stems") or ())),
+                    token_patterns=tuple(re.compile(p) for p in entry.get("token_patterns") or ()),
+                    exceptions=frozenset(w.lower() for w in entry.get("except") or ()),
+                    text_patterns=tuple(re.compile(p) for p in entry.get("text_patterns") or ()),
+                )
+            )
+        groups[name] = MarkerGroup(members, tuple(sets))
+    return groups
+
+
+#: Close groups of standard languages that character n-grams barely separate, with the spelling
+#: and vocabulary of each member's norm (``transforms/data/language_markers.yaml``).
+_MARKERS: dict[str, MarkerGroup] = load_markers()
+_GROUP_OF = {lang: group for group, body in _MARKERS.items() for lang in body.members}
+
+
+def marker_hits(text: str, group: str) -> list[tuple[frozenset[str], float]]:
+    """Every piece of marker evidence in ``text``: the members it votes for, and its weight."""
+    body = _MARKERS[group]
+    lowered = text.lower()
+    hits: list[tuple[frozenset[str], float]] = []
+    for token in _WORD.findall(lowered):
+        for marker in body.sets:
+            if marker.token_hit(token):
+                hits.append((marker.votes, marker.weight))
+    for marker in body.sets:
+        for pattern in marker.text_patterns:
+            hits.extend((marker.votes, marker.weight) for _ in pattern.finditer(lowered))
+    return hits
 
 
 @dataclass(frozen=True)
@@ -411,13 +422,11 @@ class LanguageIdentifier:
         return sorted(ranked, key=lambda kv: (-kv[1], kv[0]))
 
     @staticmethod
-    def marker_votes(text: str, group: str) -> dict[str, int]:
-        members = _MARKERS[group]
-        votes = dict.fromkeys(members, 0)
-        for word in _WORD.findall(text.lower()):
-            for lang, words in members.items():
-                if word in words:
-                    votes[lang] += 1
+    def marker_votes(text: str, group: str) -> dict[str, float]:
+        votes = dict.fromkeys(_MARKERS[group].members, 0.0)
+        for members, weight in marker_hits(text, group):
+            for lang in members:
+                votes[lang] += weight
         return votes
 
     # -- decision ------------------------------------------------------------------------------
@@ -504,6 +513,11 @@ class LanguageIdentifier:
     ) -> LanguageGuess:
         """Pick a member of a close group: markers, then a hint, then lingua's in-group odds.
 
+        Markers decide when the evidence that separates the two leading members points one way
+        at least two to one; shared evidence (ijekavian spelling for Croatian and Bosnian) only
+        narrows the field, and evidence split between two members (a Malay page quoting
+        Indonesian) leaves those two to the hint and to lingua, where a thin margin is ``und``.
+
         The text has already settled the group; only then may the page's or feed's declared
         language choose the member, and only when no marker word contradicts it.
 
@@ -512,31 +526,42 @@ class LanguageIdentifier:
         """
         cfg = self.config
         lingua = dict(lingua_ranked)
-        members = sorted(_MARKERS[group], key=lambda code: (-lingua.get(code, 0.0), code))
+        members = sorted(_MARKERS[group].members, key=lambda code: (-lingua.get(code, 0.0), code))
         group_mass = sum(lingua.get(code, 0.0) for code in members)
         if group_mass < cfg.threshold:
             return LanguageGuess(UND, _rounded(prob), best, "low_confidence")
-        votes = self.marker_votes(sample, group)
-        top = max(votes.values())
-        leaders = [code for code in members if votes[code] == top]
-        if top > 0 and len(leaders) < len(members):
-            winner = leaders[0]  # leaders keep lingua's order, so a tie goes to the likelier
-            others = [code for code in members if code != winner]
-            return LanguageGuess(winner, _rounded(group_mass), others[0], "markers")
+        hits = marker_hits(sample, group)
+        votes = {code: sum(w for hit, w in hits if code in hit) for code in members}
+        contenders = members
+        if hits:
+            order = sorted(members, key=lambda code: -votes[code])  # stable: lingua breaks ties
+            top, second = order[0], order[1]
+            tied = [code for code in order if votes[code] == votes[top]]
+            if len(tied) == 1:
+                for_top = sum(w for hit, w in hits if top in hit and second not in hit)
+                for_second = sum(w for hit, w in hits if second in hit and top not in hit)
+                if for_top > 0 and for_top >= 2 * for_second:
+                    return LanguageGuess(top, _rounded(group_mass), second, "markers")
+                contenders = [top, second]
+            elif len(tied) < len(members):
+                contenders = tied
+            contenders = sorted(contenders, key=lambda code: (-lingua.get(code, 0.0), code))
         hinted = sorted(
-            (code for code in members if priors.get(code, 1.0) > 1.0),
+            (code for code in contenders if priors.get(code, 1.0) > 1.0),
             key=lambda code: (-priors[code], code),
         )
         if hinted:
-            runner_up = best if best != hinted[0] else members[1 if members[0] == best else 0]
+            runner_up = next(code for code in members if code != hinted[0])
             return LanguageGuess(hinted[0], _rounded(group_mass), runner_up, "hint")
-        share = lingua.get(best, 0.0) / group_mass
-        runner_up = members[1] if members[0] == best else members[0]
+        leader = contenders[0]
+        runner_up = next(code for code in members if code != leader)
+        contender_mass = sum(lingua.get(code, 0.0) for code in contenders)
+        share = lingua.get(leader, 0.0) / contender_mass if contender_mass > 0 else 0.0
         if share < cfg.close_margin:
-            return LanguageGuess(UND, _rounded(share * group_mass), best, "low_confidence")
+            return LanguageGuess(UND, _rounded(share * group_mass), leader, "low_confidence")
         if prob < cfg.threshold:
-            return LanguageGuess(UND, _rounded(prob), best, "low_confidence")
-        return LanguageGuess(best, _rounded(prob), runner_up, method)
+            return LanguageGuess(UND, _rounded(prob), leader, "low_confidence")
+        return LanguageGuess(leader, _rounded(prob), runner_up, method)
 
 
 def _apply_priors(

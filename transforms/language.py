@@ -20,7 +20,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils.shared import Shared
 
 from transforms.langid import UND, LangIdConfig, LanguageGuess, LanguageIdentifier, normalise_hint
-from transforms.records import DeadLetter, Story, excerpt
+from transforms.records import DeadLetter, Story
 
 NAMESPACE = "wirestream"
 UNDETERMINED = UND
@@ -105,15 +105,8 @@ class DetectLanguageFn(beam.DoFn):
             self.dead.inc()
             yield beam.pvalue.TaggedOutput(
                 self.DEAD,
-                DeadLetter(
-                    stage="language",
-                    reason=REASON_LANGUAGE_ERROR,
-                    url=story.url,
-                    error=f"{type(err).__name__}: {err}",
-                    payload=excerpt(story.text, 500),
-                    entry_id=story.entry_id,
-                    feed_url=story.feed_url,
-                    at=story.fetched_at,
+                DeadLetter.of_story(
+                    story, "language", REASON_LANGUAGE_ERROR, f"{type(err).__name__}: {err}"
                 ),
             )
             return

@@ -212,6 +212,20 @@ class DeadLetter:
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def of_story(cls, story: Story, stage: str, reason: str, error: str) -> DeadLetter:
+        """A story that a stage could not process: dated by its fetch, so it lands beside it."""
+        return cls(
+            stage=stage,
+            reason=reason,
+            url=story.url,
+            error=error,
+            payload=story.text,
+            at=story.fetched_at,
+            entry_id=story.entry_id,
+            feed_url=story.feed_url,
+        )
+
     @property
     def partition_date(self) -> str:
         return self.at[:10]

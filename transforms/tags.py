@@ -28,7 +28,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from transforms.records import DeadLetter, Story, excerpt
+from transforms.records import DeadLetter, Story
 
 logger = logging.getLogger(__name__)
 
@@ -98,16 +98,7 @@ class TagStoryFn(beam.DoFn):
             Metrics.counter(NAMESPACE, "tags_dead").inc()
             yield beam.pvalue.TaggedOutput(
                 self.DEAD,
-                DeadLetter(
-                    stage="tags",
-                    reason="tagging_error",
-                    url=story.url,
-                    error=f"{type(err).__name__}: {err}",
-                    payload=excerpt(story.text, 500),
-                    entry_id=story.entry_id,
-                    feed_url=story.feed_url,
-                    at=story.fetched_at,
-                ),
+                DeadLetter.of_story(story, "tags", "tagging_error", f"{type(err).__name__}: {err}"),
             )
             return
         Metrics.counter(NAMESPACE, "tags_ok").inc()

@@ -16,15 +16,17 @@ from transforms.langid import LangIdConfig
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
-# Measured on this subsample: paragraphs 97.5% answered-correct with 0% und and 2.5% confidently
-# wrong (every miss inside ms/id or bs/hr/sr, see the README); sentences 98.1% with 6.2% und and
-# 0.4% confidently wrong; word pairs 96.1% with 42% und and 0.2% confidently wrong.
+# Measured on this subsample: paragraphs 98.5% answered-correct with 0% und and 1.5% confidently
+# wrong (6 of the 9 misses are ms→id: the ms sample is mostly Indonesian, see the README; without
+# it 99.5%); sentences 98.0% with 5.1% und and 0.6% confidently wrong; word pairs 96.1% with 42%
+# und and 0.2% confidently wrong.
 FLOORS = {
-    "paragraphs": {"accuracy_answered": 0.97, "und_share_max": 0.01},
-    "sentences": {"accuracy_answered": 0.97, "und_share_max": 0.08},
+    "paragraphs": {"accuracy_answered": 0.98, "und_share_max": 0.01},
+    "sentences": {"accuracy_answered": 0.975, "und_share_max": 0.08},
     "word-pairs": {"accuracy_answered": 0.95, "und_share_max": 0.48},
 }
-CONFIDENT_WRONG_MAX = {"paragraphs": 0.03, "sentences": 0.01, "word-pairs": 0.01}
+PARAGRAPHS_WITHOUT_MALAY_FLOOR = 0.99
+CONFIDENT_WRONG_MAX = {"paragraphs": 0.02, "sentences": 0.01, "word-pairs": 0.01}
 # The languages langdetect has no model for, on which it is confidently wrong.
 UNKNOWN_TO_LANGDETECT = ("be", "sr", "az", "hy", "ka", "kk", "eo", "eu", "is", "la", "mn")
 
@@ -58,3 +60,15 @@ def test_languages_langdetect_does_not_know_are_right(measured: dict[str, Any]) 
             row = per_language[code]
             wrong = row["n"] - row["und"] - row["correct"]
             assert wrong <= 0.1 * row["n"], (kind, code, row)
+
+
+def test_close_groups_outside_malay(measured: dict[str, Any]) -> None:
+    """Bosnian/Croatian/Serbian and Bokmål/Nynorsk are settled by their standards' markers.
+
+    Malay is left out on purpose: most lines of its sample are Indonesian by standard spelling
+    (``karena``, ``bahwa``, ``nggak``), which no identifier should call Malay.
+    """
+    rows = [row for code, row in measured["paragraphs"]["per_language"].items() if code != "ms"]
+    answered = sum(row["n"] - row["und"] for row in rows)
+    correct = sum(row["correct"] for row in rows)
+    assert correct / answered >= PARAGRAPHS_WITHOUT_MALAY_FLOOR

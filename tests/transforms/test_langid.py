@@ -165,3 +165,53 @@ def test_page_language_is_read_from_the_html_head() -> None:
     assert page_language_of('<html data-lang="fr"><body lang="de">') is None
     assert page_language_of('<html lang="">') is None
     assert page_language_of("") is None
+
+
+def test_stems_and_suffix_doublets_count_inflected_forms(identifier) -> None:
+    # Inflected forms and the -iti/-itas doublet, none of them listed as whole words.
+    bosnian = "Porodicu su posjetili prijatelji iz univerzitetskog grada na jugu zemlje."
+    malay = "Kualiti pendidikan di universiti awam itu semakin baik tahun ini."
+    indonesian = "Kualitas pendidikan di universitas negeri itu semakin baik tahun ini."
+    votes = identifier.marker_votes(bosnian, "serbo_croatian")
+    assert votes == {"hr": 0, "bs": 2, "sr": 2}
+    assert identifier.detect(bosnian).language == "bs"
+    assert identifier.detect(malay).language == "ms"
+    assert identifier.detect(indonesian).language == "id"
+
+
+def test_ekavian_spelling_is_serbian_and_ijekavian_is_not(identifier) -> None:
+    serbian = "Predsednik je posle sastanka rekao da je vreme za nove reči i bolji svet za decu."
+    ijekavian = "Predsjednik je poslije sastanka rekao da je vrijeme za nove riječi i cijeli grad."
+    assert identifier.detect(serbian).language == "sr"
+    votes = identifier.marker_votes(ijekavian, "serbo_croatian")
+    assert votes["hr"] == votes["bs"] > 0 and votes["sr"] == 0
+    # Shared evidence rules Serbian out but cannot choose between the two it shares.
+    guess = identifier.detect(ijekavian)
+    assert guess.language != "sr" and guess.method != "markers"
+
+
+def test_a_half_weight_habit_does_not_outvote_a_word(identifier) -> None:
+    text = "Tijekom tjedna je gradonačelnik razgovarao sa predstavnicima udruga o planovima."
+    votes = identifier.marker_votes(text, "serbo_croatian")
+    assert votes["bs"] == votes["sr"] == 0.5
+    assert identifier.detect(text).language == "hr"
+
+
+def test_evidence_split_between_members_is_not_a_marker_decision(identifier) -> None:
+    # As much Malay as Indonesian spelling: the markers must not pick, lingua or und does.
+    mixed = (
+        "Kerajaan berkata bahawa harga minyak akan naik. Pemerintah mengatakan bahwa harga "
+        "minyak akan naik bulan depan karena permintaan yang meningkat di seluruh dunia."
+    )
+    votes = identifier.marker_votes(mixed, "malay")
+    assert votes["ms"] > 0 and votes["id"] > 0
+    assert identifier.detect(mixed).method != "markers"
+
+
+def test_marker_file_rejects_a_vote_for_a_non_member() -> None:
+    from transforms.langid import load_markers
+
+    with pytest.raises(ValueError, match="not members"):
+        load_markers("groups:\n  g:\n    members: [hr, bs]\n    sets:\n      - votes: [sr]\n")
+    groups = load_markers()
+    assert {"malay", "serbo_croatian", "norwegian"} <= set(groups)

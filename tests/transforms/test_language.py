@@ -113,7 +113,7 @@ def test_malformed_record_is_a_dead_letter_not_a_crash() -> None:
 
 
 def test_hints_are_evidence_in_the_stage() -> None:
-    bs_hr = "Predsjednik je danas posjetio grad i razgovarao s građanima o novom budžetu."
+    bs_hr = "Predsjednik je danas posjetio grad i razgovarao s građanima o novom parku."
     stories = [
         _story("hinted", "", bs_hr, page_language="bs"),
         _story("feed", "", bs_hr, feed_language="hr"),
