@@ -17,14 +17,14 @@ from apache_beam.transforms import userstate
 from pipeline.graph import JobConfig, build_streaming_pipeline
 from transforms.records import FeedSource
 
-# The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn or
-# ChooseCanonicalFn breaks --update as surely as renaming the step. Python prefixes timer ids.
+# The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
+# BucketStateFn or DecideFirstSeenFn breaks --update as surely as renaming the step. Python
+# prefixes timer ids.
+DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
-    "DeduplicateStories/ChooseCanonicalAcrossWindows/ParDo(ChooseCanonicalFn)": {
-        "canonical",
-        "ts-ttl",
-    },
+    f"{DEDUP}/BucketState/ParDo(BucketStateFn)": {"members", "ts-expiry"},
+    f"{DEDUP}/DecideFirstSeen/ParDo(DecideFirstSeenFn)": {"stories", "votes"},
 }
 
 
