@@ -45,7 +45,6 @@ from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.window import GlobalWindows, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
-from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.minhash import Fingerprint, MinHashConfig, MinHasher, verify
 from transforms.neardup import (
@@ -129,7 +128,6 @@ class _StreamKeysFn(beam.DoFn):
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
         self._empty = Metrics.counter(NAMESPACE, "dedup_empty_text")
-        self._late = Metrics.counter(NAMESPACE, "dedup_stream_late")
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._config)
@@ -138,10 +136,7 @@ class _StreamKeysFn(beam.DoFn):
         self,
         story: Story,
         timestamp: Any = beam.DoFn.TimestampParam,
-        pane: Any = beam.DoFn.PaneInfoParam,
     ) -> Iterator:
-        if pane is not None and pane.timing == PaneInfoTiming.LATE:
-            self._late.inc()
         fp = self._hasher.fingerprint(story)
         at = int(Timestamp.of(timestamp).micros)
         arrival = arrival_key(story, at)
@@ -272,8 +267,9 @@ class DecideFirstSeenFn(beam.DoFn):
 
     Votes are counted, not timed: the story knows how many buckets it was sent to, so the
     decision never waits for a watermark and a late story is decided as soon as its votes are
-    in. Two identical arrivals (same story, entry and fetch time) share a key; the first is
-    decided from the votes and the others are ``same_url`` copies of it.
+    in. Two identical arrivals (same story, entry, fetch time and event time: a redelivered
+    entry) share a key; the first is decided from the votes and the others are ``same_url``
+    copies of it.
     """
 
     def process(
