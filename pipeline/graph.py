@@ -2,9 +2,8 @@
 
 ``build_pipeline`` (batch: the feed list read once) and ``build_streaming_pipeline`` (a poll clock
 and/or Pub/Sub, fixed windows, cross-window near-duplicate dedup) differ only in their source and
-their dedup;
-both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup,
-the rider accounting and the partitioned writes the same way for both. They return the
+their dedup; both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags,
+dedup, the rider accounting and the partitioned writes the same way for both. They return the
 PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
 ``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
 sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
