@@ -1,9 +1,9 @@
 """Graph assembly: the stages wired in order, with every side output collected.
 
 ``build_pipeline`` (batch: the feed list read once) and ``build_streaming_pipeline`` (a poll clock
-and/or Pub/Sub, fixed windows, cross-window dedup) differ only in their source and their dedup;
-both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup,
-the rider accounting and the partitioned writes the same way for both. They return the
+and/or Pub/Sub, fixed windows, cross-window near-duplicate dedup) differ only in their source and
+their dedup; both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags,
+dedup, the rider accounting and the partitioned writes the same way for both. They return the
 PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
 ``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
 sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
@@ -15,7 +15,7 @@ derived from data or options, and a renamed label is a new step with empty state
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -30,7 +30,6 @@ from transforms.poll import PollFeeds, poll_ticks
 from transforms.records import FeedSource
 from transforms.rerun import RemoveStaleRunFiles
 from transforms.stream_collapse import CollapseSameUrlInWindows
-from transforms.stream_dedup import DeduplicateStream
 
 
 @dataclass(frozen=True)
@@ -168,11 +167,13 @@ def build_streaming_pipeline(
 
 
 def streaming_dedup(job: JobConfig) -> beam.PTransform:
-    """The dedup issue's streaming form once it is on main (its config then has ``streaming``),
-    else the interim exact-text form (``transforms/stream_dedup.py``)."""
-    if getattr(job.dedup, "streaming", False):
-        return dedup.DeduplicateStories(job.dedup)
-    return DeduplicateStream(job.stream)
+    """The near-duplicate streaming form (``transforms/dedup_stream.py``) in the job's windows.
+
+    Whatever built ``job`` (``from_options`` with ``--streaming`` already sets both), the
+    streaming graph never runs the batch dedup and never groups in windows other than its own.
+    """
+    config = replace(job.dedup, streaming=True, stream=job.stream)
+    return dedup.DeduplicateStories(config)
 
 
 def wire_stages(

@@ -1,9 +1,10 @@
 """``make stream-demo``: a bounded streaming run against a local feed server, then its summary.
 
 Starts ``tools/stream_feed_server.py`` on 127.0.0.1 (feeds that publish the bundled sample's
-stories over time, including a spun copy and an already-listed article in a later window), runs
-``python -m pipeline --streaming`` on the DirectRunner against it until the poll clock stops,
-and prints the run summary with its per-window counts. Nothing leaves the machine.
+stories over time, including a spun copy, a reworded near-duplicate and an already-listed article
+in later windows), runs ``python -m pipeline --streaming`` on the DirectRunner against it until
+the poll clock stops, and prints the run summary with its per-window counts and duplicates by
+reason (``near_duplicate`` is the rewrite). Nothing leaves the machine.
 
     python tools/stream_demo.py [--output DIR] [--seconds N]
 """

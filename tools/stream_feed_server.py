@@ -8,9 +8,15 @@ unless the schedule gives it an older one (a late story). Feed responses carry a
 ``Last-Modified`` and answer a matching conditional GET with 304, as real feed servers do.
 
 The default schedule publishes the sample's stories in waves 10 s apart; the later waves hold the
-content farm's spun copy of an earlier story, an article already listed by another feed (the
-same URL again, in a later window), a story whose published time is older than the allowed
-lateness, and a link that answers 404.
+content farm's spun copy of an earlier story (identical once cleaned: an exact copy), a digest
+site's rewrite of another (a new headline and a few words changed: a near-duplicate that only
+the MinHash dedup finds), an article already listed by another feed (the same URL again, in a
+later window), a story whose published time is older than the allowed lateness, and a link that
+answers 404.
+
+A rewrite (``REWRITES``) is made from an archived page when the server starts: its canonical URL
+becomes the rewrite's own and each listed phrase is replaced, so it is a different article with
+almost the same text.
 
 Used by ``tools/stream_demo.py`` (``make stream-demo``) and the streaming end-to-end test.
 """
@@ -45,6 +51,8 @@ EASTWIRE = "https://eastwire.example"
 EUROPE = "https://europe-desk.example"
 STRAITS = "https://straits-daily.example"
 FARM = "https://newsfarm.example"
+DIGEST = "https://daily-digest.example"
+REWRITE_URL = f"{DIGEST}/world/belarus-us-ties-unchanged"
 
 DEFAULT_SCHEDULE = (
     Release(0, "wire", f"{EASTWIRE}/world/2020/11/07/lukashenko-us-elections", "Lukashenko"),
@@ -61,8 +69,52 @@ DEFAULT_SCHEDULE = (
     Release(30, "farm", f"{FARM}/trending/russia-plans-closer-cooperation", "Spun copy"),
     Release(40, "wire", f"{STRAITS}/world/europe/lukashenko-says-us-ties-could-improve", "Again"),
     Release(30, "farm", f"{FARM}/trending/minsk-metro-night-service", "Missing page"),
+    Release(30, "digest", REWRITE_URL, "Rewrite"),
 )
-FEEDS = ("wire", "europe", "straits", "farm")
+FEEDS = ("wire", "europe", "straits", "farm", "digest")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    url: str  # where the rewritten page is served (as its original URL)
+    source: str  # the archived page it rewrites
+    changes: tuple[tuple[str, str], ...]  # phrase -> replacement, each must occur in the source
+
+
+REWRITES = (
+    Rewrite(
+        REWRITE_URL,
+        f"{EASTWIRE}/world/2020/11/07/lukashenko-us-elections",
+        (
+            (
+                "Lukashenko does not expect Belarus-US relations to change after US vote",
+                "Belarus leader sees no shift in ties with Washington after US election",
+            ),
+            ("East Wire", "Daily Digest"),
+            ("believes that Belarusian-US relations", "thinks that relations with the US"),
+            ("negatively assessed", "criticised"),
+            ("headed to the polls", "went to vote"),
+            ("is still not known", "remains unclear"),
+            ("fierce clashes", "violent confrontations"),
+        ),
+    ),
+)
+
+
+def rewritten_pages(
+    pages: dict[str, tuple[int, dict[str, str], bytes]], rewrites: tuple[Rewrite, ...] = REWRITES
+) -> dict[str, tuple[int, dict[str, str], bytes]]:
+    """The rewrites' pages, made from the archived pages they rewrite."""
+    made = {}
+    for rewrite in rewrites:
+        status, headers, body = pages[rewrite.source]
+        page = body.decode("utf-8").replace(rewrite.source, rewrite.url)
+        for phrase, replacement in rewrite.changes:
+            if phrase not in page:
+                raise ValueError(f"rewrite of {rewrite.source}: {phrase!r} is not in the page")
+            page = page.replace(phrase, replacement)
+        made[rewrite.url] = (status, headers, page.encode("utf-8"))
+    return made
 
 
 class StreamFeedServer:
@@ -75,6 +127,7 @@ class StreamFeedServer:
         self.schedule = schedule
         self.speed = speed
         self._pages = archived_responses(archive)
+        self._pages.update(rewritten_pages(self._pages))
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()

@@ -14,10 +14,11 @@ Batch (scheduled runs), see ``transforms/neardup.py`` for the graph and
   after its outputs are written, stores its own (``transforms/dedup_store.py``). A story an
   earlier run already wrote goes to ``rejected`` with reason ``already_stored``.
 
-Streaming (``DedupConfig(streaming=True)``): the same fingerprints and verification with keyed
-state per bucket and an event-time TTL of the horizon, first-seen wins
-(``transforms/dedup_stream.py``). ``config_from_options`` leaves it off: the streaming graph
-still uses its interim exact-text dedup until this form is wired in there.
+Streaming (``DedupConfig(streaming=True)``, set by ``--streaming``): the same fingerprints and
+verification with keyed state per bucket and an event-time TTL of ``--stream_horizon_hours``,
+first-seen wins, grouped in the job's windows and allowed lateness
+(``transforms/dedup_stream.py``). A story seen again (same story id) is a ``same_url``
+duplicate there, not ``already_stored``: the job itself wrote the first one.
 
 Trafilatura's own ``deduplicate=True`` is never used: its LRU cache of seen paragraphs makes
 the extracted text depend on which pages a worker happened to see before (non-deterministic) and
@@ -35,7 +36,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms import minhash
+from transforms import minhash, streaming
 from transforms.dedup_store import AppendFingerprints, StoreConfig
 from transforms.dedup_stream import StreamingDedup
 from transforms.minhash import MinHashConfig
@@ -58,6 +59,9 @@ class DedupConfig:
     run_id: str | None = None
     horizon_days: int = DEFAULT_HORIZON_DAYS
     streaming: bool = False
+    # streaming only: the job's windows, allowed lateness and state horizon (None: defaults,
+    # with ``horizon_days`` as the state horizon)
+    stream: streaming.StreamConfig | None = None
     components_rounds: int = 2
     observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
 
@@ -66,6 +70,13 @@ class DedupConfig:
             raise ValueError("--dedup_horizon_days must be >= 0")
         if self.components_rounds < 1:
             raise ValueError("components_rounds must be >= 1")
+
+    @property
+    def stream_horizon_seconds(self) -> int:
+        """How long streaming state remembers a story."""
+        if self.stream is not None:
+            return self.stream.horizon_seconds
+        return self.horizon_days * 86400
 
     @property
     def store(self) -> StoreConfig | None:
@@ -214,18 +225,21 @@ class DeduplicateStories(beam.PTransform):
         if config.streaming:
             outputs = stories | "StreamingDedup" >> StreamingDedup(
                 config.minhash,
-                horizon_seconds=config.horizon_days * 86400,
+                horizon_seconds=config.stream_horizon_seconds,
+                stream=config.stream,
                 observe_state=config.observe_stream_state,
             )
             dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
             fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
+            # A repeat within the job is a same_url duplicate; there is no store to consult.
+            rejected = stories.pipeline | "NoStreamRejected" >> beam.Create([])
         else:
             outputs = stories | "Dedup" >> DedupStories(
                 config.minhash, config.store, config.components_rounds
             )
             dead = outputs["dead"]
             fingerprints = outputs["fingerprints"]
-        rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
+            rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
         result = {
             "ok": outputs["ok"],
             "duplicates": outputs["duplicates"],
@@ -262,13 +276,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dedup_horizon_days",
         type=int,
         default=DEFAULT_HORIZON_DAYS,
-        help="How many days of earlier runs (batch, via --state_location) or of event time "
-        "(streaming state TTL) a new story is de-duplicated against.",
+        help="How many days of earlier runs (batch, via --state_location) a new story is "
+        "de-duplicated against. Streaming keeps its dedup state for --stream_horizon_hours.",
     )
     minhash.add_arguments(group)
 
 
 def config_from_options(options: PipelineOptions) -> DedupConfig:
+    """Batch dedup, or with ``--streaming`` its streaming form in the job's windows."""
     values = options.get_all_options()
     run_date = values.get("run_date")
     run_id = values.get("run_id") or run_date
@@ -287,8 +302,6 @@ def config_from_options(options: PipelineOptions) -> DedupConfig:
         run_date=run_date,
         run_id=run_id,
         horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
-        # The streaming graph keeps its interim exact-text dedup until this form is wired in
-        # there (its windows, labels and state ids are pinned by the streaming tests);
-        # DedupConfig(streaming=True) selects transforms/dedup_stream.py.
-        streaming=False,
+        streaming=bool(values.get("streaming")),
+        stream=streaming.config_from_options(options) if values.get("streaming") else None,
     )

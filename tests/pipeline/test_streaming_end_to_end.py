@@ -2,7 +2,8 @@
 
 The server (tools/stream_feed_server.py) publishes the bundled sample's stories over time on
 127.0.0.1, including a story older than the allowed lateness, an article listed again by another
-feed in a later window, a spun copy and a page that answers 404. The poll clock is a
+feed in a later window, a spun copy (exact once cleaned), a rewrite with a new headline and a
+few words changed (a near-duplicate) and a page that answers 404. The poll clock is a
 PeriodicImpulse that stops by itself; the DirectRunner runs it on its FnApiRunner, where
 counters work (so the run report's invariant is checked here) but the watermark jumps to the
 end of each bundle (so lateness is tested with TestStream in test_streaming_graph.py).
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import run
-from tools.stream_feed_server import StreamFeedServer
+from tools.stream_feed_server import REWRITE_URL, StreamFeedServer
 
 pytestmark = pytest.mark.slow
 
@@ -73,8 +74,8 @@ def test_run_ends_by_itself_with_the_invariant_holding(live) -> None:
     report = json.loads((out / "_run_report.json").read_text())
     inv = report["invariant"]
     assert inv["holds"] is True
-    assert inv["entries_read"] == len(StreamFeedServer(speed=SPEED).schedule) == 8
-    assert inv["stories"] + inv["duplicates"] + inv["rejected"] + inv["dead_letters"] == 8
+    assert inv["entries_read"] == len(StreamFeedServer(speed=SPEED).schedule) == 9
+    assert inv["stories"] + inv["duplicates"] + inv["rejected"] + inv["dead_letters"] == 9
 
 
 def test_files_are_per_window_and_the_report_counts_them(live) -> None:
@@ -99,6 +100,34 @@ def test_article_listed_again_later_is_a_duplicate_across_windows(live) -> None:
     assert dups[0][1]["duplicate_of"] == stories[0][1]["story_id"]
     assert dups[0][1]["duplicate_reason"] == "same_url"
     assert dups[0][0].name != stories[0][0].name  # different windows
+
+
+def test_rewrite_in_a_later_window_is_a_near_duplicate_of_the_original(live) -> None:
+    out, _, _ = live
+    original = "/eastwire.example/world/2020/11/07/lukashenko-us-elections"
+    rewrite = "/" + REWRITE_URL.split("://", 1)[1]
+    stories = [(p, r) for p, r in _records(out, "stories") if r["url"].endswith(original)]
+    dups = [(p, r) for p, r in _records(out, "duplicates") if r["url"].endswith(rewrite)]
+    assert len(stories) == 1 and len(dups) == 1
+    assert not [r for _, r in _records(out, "stories") if r["url"].endswith(rewrite)]
+    canonical, copy = stories[0][1], dups[0][1]
+    assert copy["content_hash"] != canonical["content_hash"]  # exact-text dedup misses it
+    assert copy["duplicate_reason"] == "near_duplicate"
+    assert copy["duplicate_of"] == copy["cluster_id"] == canonical["story_id"]
+    assert 0.5 <= copy["similarity"] < 1.0
+    assert dups[0][0].name != stories[0][0].name  # different windows
+    counters = json.loads((out / "_run_report.json").read_text())["counters"]
+    assert counters["dedup_near_duplicate"] == 1
+
+
+def test_spun_copy_is_caught_across_windows(live) -> None:
+    out, _, _ = live
+    original = "/europe-desk.example/russia/closer-cooperation-belarus"
+    spun = "/newsfarm.example/trending/russia-plans-closer-cooperation"
+    (canonical,) = [r for _, r in _records(out, "stories") if r["url"].endswith(original)]
+    (copy,) = [r for _, r in _records(out, "duplicates") if r["url"].endswith(spun)]
+    # cleaning strips the farm's wrapping, so the text is the same: an exact copy
+    assert (copy["duplicate_of"], copy["duplicate_reason"]) == (canonical["story_id"], "same_text")
 
 
 def test_late_story_is_written_to_its_date_and_counted(live) -> None:

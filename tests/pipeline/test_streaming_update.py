@@ -17,14 +17,14 @@ from apache_beam.transforms import userstate
 from pipeline.graph import JobConfig, build_streaming_pipeline
 from transforms.records import FeedSource
 
-# The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn or
-# ChooseCanonicalFn breaks --update as surely as renaming the step. Python prefixes timer ids.
+# The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
+# BucketStateFn or DecideFirstSeenFn breaks --update as surely as renaming the step. Python
+# prefixes timer ids.
+DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
-    "DeduplicateStories/ChooseCanonicalAcrossWindows/ParDo(ChooseCanonicalFn)": {
-        "canonical",
-        "ts-ttl",
-    },
+    f"{DEDUP}/BucketState/ParDo(BucketStateFn)": {"members", "ts-expiry"},
+    f"{DEDUP}/DecideFirstSeen/ParDo(DecideFirstSeenFn)": {"stories", "votes"},
 }
 
 
@@ -69,3 +69,17 @@ def test_labels_do_not_depend_on_options_or_the_feed_list() -> None:
     )
     assert sorted(one) == sorted(other)
     assert all(label.isprintable() and "http" not in label for label in one)
+
+
+def test_streaming_selects_the_near_duplicate_dedup_in_the_job_windows() -> None:
+    argv = ["--window_minutes", "2", "--allowed_lateness_minutes", "15"]
+    streaming = JobConfig.from_options(
+        PipelineOptions(["--streaming", *argv, "--stream_horizon_hours", "6"])
+    )
+    assert streaming.dedup.streaming is True
+    assert streaming.dedup.stream == streaming.stream
+    assert streaming.dedup.stream.window_seconds == 120
+    assert streaming.dedup.stream.lateness_seconds == 900
+    assert streaming.dedup.stream_horizon_seconds == 6 * 3600
+    batch = JobConfig.from_options(PipelineOptions(argv))
+    assert batch.dedup.streaming is False and batch.dedup.stream is None
