@@ -44,7 +44,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.dedup_store import ReadFingerprintStore, StoreConfig
 from transforms.minhash import Fingerprint, MinHashConfig, MinHasher, sortable_time, verify
-from transforms.records import DeadLetter, Story, excerpt
+from transforms.records import DeadLetter, Story
 
 logger = logging.getLogger(__name__)
 
@@ -549,16 +549,8 @@ class ClusterFingerprints(beam.PTransform):
 
 def _fingerprint_dead(element: tuple[Story, tuple]) -> DeadLetter:
     story, (exc_type, exc, _trace) = element
-    return DeadLetter(
-        stage="dedup",
-        reason="dedup_error",
-        url=story.url,
-        error=f"{getattr(exc_type, '__name__', exc_type)}: {exc}",
-        payload=excerpt(story.text),
-        at=story.fetched_at,
-        entry_id=story.entry_id,
-        feed_url=story.feed_url,
-    )
+    error = f"{getattr(exc_type, '__name__', exc_type)}: {exc}"
+    return DeadLetter.of_story(story, "dedup", "dedup_error", error)
 
 
 def canonical_story_key(story: Story) -> tuple[str, int, int, str]:
@@ -582,15 +574,11 @@ class _ApplyDecisionFn(beam.DoFn):
             _counter("duplicate_story_id").inc()
             yield beam.pvalue.TaggedOutput(
                 "dead",
-                DeadLetter(
-                    stage="dedup",
-                    reason="dedup_error",
-                    url=extra.url,
-                    error=f"story id {story_id} appears more than once in this run",
-                    payload=excerpt(extra.text),
-                    at=extra.fetched_at,
-                    entry_id=extra.entry_id,
-                    feed_url=extra.feed_url,
+                DeadLetter.of_story(
+                    extra,
+                    "dedup",
+                    "dedup_error",
+                    f"story id {story_id} appears more than once in this run",
                 ),
             )
         for story in stories[:1]:
@@ -598,14 +586,8 @@ class _ApplyDecisionFn(beam.DoFn):
                 _counter("undecided").inc()
                 yield beam.pvalue.TaggedOutput(
                     "dead",
-                    DeadLetter(
-                        stage="dedup",
-                        reason="dedup_error",
-                        url=story.url,
-                        error=f"no dedup decision for story {story_id}",
-                        at=story.fetched_at,
-                        entry_id=story.entry_id,
-                        feed_url=story.feed_url,
+                    DeadLetter.of_story(
+                        story, "dedup", "dedup_error", f"no dedup decision for story {story_id}"
                     ),
                 )
                 continue
