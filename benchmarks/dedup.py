@@ -23,6 +23,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from benchmarks import figures_json
 from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
 from transforms.minhash import MinHashConfig
 from transforms.records import Story
@@ -170,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     figures = evaluate(args.directory)
-    text = json.dumps(figures, indent=2, sort_keys=True)
-    print(text)
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    print(figures_json(figures, args.json_out, sort_keys=True))
     return 0
 
 

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks import figures_json
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 COPY_SHARE = 0.2
@@ -264,10 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["memory_ratio_vs_10k"] = round(
             by_size[largest]["peak_rss_mb"] / by_size[10000]["peak_rss_mb"], 2
         )
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n", encoding="utf-8")
+    print(figures_json(summary, args.json_out))
     return 0
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks import figures_json
 from benchmarks.extraction_metrics import (
     SegmentCounts,
     aggregate_shingle_scores,
@@ -286,8 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("htmldate").setLevel(logging.CRITICAL)
     result = run(args.dir, args.limit, variants=args.variants)
     print_table(result)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    figures_json(result, args.json)
     return 0
 
 

@@ -18,7 +18,6 @@ header ``Content-Location`` when given, else a stable placeholder under ``https:
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import re
 import sys
@@ -26,6 +25,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from benchmarks import figures_json
 
 logger = logging.getLogger(__name__)
 
@@ -163,10 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.directory} is not a directory")
     logging.basicConfig(level=logging.WARNING)
     result = run(args.directory)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.json_out:
-        args.json_out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print(figures_json(result, args.json_out, sort_keys=True))
     return 1 if result["crashes"] else 0
 
 

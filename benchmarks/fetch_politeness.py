@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from benchmarks import figures_json
 from tests.httpserver import serving
 from transforms.fetch import FetchArticles, FetchConfig
 from transforms.records import FeedEntry, stable_hash
@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": rows,
     }
     print(f"per-host limit held: {held}; throughput grows with hosts: {grows}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+    figures_json(summary, args.json)
     return 0 if held else 1
 
 

@@ -20,7 +20,6 @@ processes, each building the identifier once, as a Beam worker would.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import random
 import sys
@@ -31,6 +30,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from benchmarks import figures_json
 from transforms.langid import UND, LangIdConfig, LanguageIdentifier
 
 logger = logging.getLogger(__name__)
@@ -235,9 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     results = run(args.dir, config, args.limit_per_language, args.workers, args.seed, args.kinds)
     print_table(results)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    figures_json(results, args.json)
     return 0
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from typing import Any
 
+from benchmarks import figures_json
 from transforms.minhash import MinHashConfig, MinHasher, tokens
 
 
@@ -63,11 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_out", help="write the figures to this file")
     args = parser.parse_args(argv)
     figures = measure(_texts(args.directory))
-    text = json.dumps(figures, indent=2, sort_keys=True)
-    print(text)
-    if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    print(figures_json(figures, args.json_out, sort_keys=True))
     return 0
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from benchmarks import figures_json
 
 
 def _story(page_id: str, title: str, text: str, authors: tuple[str, ...], language: str = "en"):
@@ -110,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(budget < {figures['budget_ratio']}); tagger built once in "
         f"{figures['tagger_build_ms']:.0f} ms"
     )
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    figures_json(figures, args.json)
     return 0 if figures["within_budget"] else 1
 
 

@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import gzip
 import io
-import json
 import os
 import tempfile
 import time
@@ -40,6 +39,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
+
+from benchmarks import figures_json
 
 FETCHED_AT = "2026-11-24T06:00:00Z"
 TARGETS = {
@@ -424,8 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if not summary["same_stories"]:
         print(f"WARNING: story counts differ: loop {loop_stories}, beam {beam_stories}")
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+        figures_json(summary, args.json, sort_keys=True)
         print(f"figures: {args.json}")
     return 0
 

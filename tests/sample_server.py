@@ -8,23 +8,20 @@ replay, and no request ever leaves the machine.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import yaml
 
+from tools.loopback import LoopbackServer, QuietHandler
 from transforms.warc import archived_responses
 
 
-class SampleServer:
+class SampleServer(LoopbackServer):
     def __init__(self, archive: Path) -> None:
         self._records = archived_responses(archive)
         self.requests: Counter[str] = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     def local_url(self, url: str) -> str:
         return self.base + "/" + url.split("://", 1)[1]
@@ -35,10 +32,10 @@ class SampleServer:
                 body = body.replace(scheme + url.encode(), f"{self.base}/{url}".encode())
         return body
 
-    def _handler(self):
+    def _handler(self) -> type[QuietHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.requests[self.path] += 1
                 original = "https://" + self.path.lstrip("/")
@@ -48,15 +45,7 @@ class SampleServer:
                 status, headers, body = server._records[original]
                 if "xml" in headers.get("Content-Type", ""):
                     body = server._rewrite(body)
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                self.send_body(status, headers, body)
 
         return Handler
 
@@ -66,11 +55,3 @@ class SampleServer:
             feed["url"] = self.local_url(feed["url"])
         target.write_text(yaml.safe_dump(feeds))
         return target
-
-    def __enter__(self) -> SampleServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()

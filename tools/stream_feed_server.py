@@ -30,9 +30,9 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tools.loopback import LoopbackServer, QuietHandler
 from transforms.warc import archived_responses
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parents[1] / "transforms/data/sample/sample.warc"
@@ -117,7 +117,7 @@ def rewritten_pages(
     return made
 
 
-class StreamFeedServer:
+class StreamFeedServer(LoopbackServer):
     def __init__(
         self,
         schedule: tuple[Release, ...] = DEFAULT_SCHEDULE,
@@ -132,9 +132,7 @@ class StreamFeedServer:
         self.not_modified: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
         self.started = time.time()
 
     def local_url(self, url: str) -> str:
@@ -179,10 +177,10 @@ class StreamFeedServer:
         target.write_text("\n".join(lines) + "\n")
         return target
 
-    def _handler(self):
+    def _handler(self) -> type[QuietHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests[self.path] += 1
@@ -194,7 +192,7 @@ class StreamFeedServer:
                     self.send_error(404)
                     return
                 status, headers, body = server._pages[original]
-                self._send(status, headers, body)
+                self.send_body(status, headers, body)
 
             def _feed(self, feed: str) -> None:
                 if feed not in FEEDS:
@@ -208,35 +206,17 @@ class StreamFeedServer:
                 if self.headers.get("If-None-Match") == etag:
                     with server._lock:
                         server.not_modified[feed] += 1
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
+                    self.send_not_modified(etag)
                     return
                 headers = {
                     "Content-Type": "application/rss+xml; charset=utf-8",
                     "ETag": etag,
                     "Last-Modified": email.utils.formatdate(modified, usegmt=True),
                 }
-                self._send(200, headers, body)
-
-            def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                self.send_body(200, headers, body)
 
         return Handler
 
     def __enter__(self) -> StreamFeedServer:
-        self.started = time.time()
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self.started = time.time()  # the schedule runs from when serving starts
+        return super().__enter__()

@@ -17,6 +17,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline.report import counters_of
+from tests.textgen import synthetic_text
 from transforms import dedup
 from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
 from transforms.dedup_store import StoreConfig, _ReadStoreDayFn
@@ -27,20 +28,9 @@ from transforms.records import Story, content_hash_for
 REPO = Path(__file__).resolve().parents[2]
 OUTPUTS = ("ok", "duplicates", "rejected", "dead")
 
-_VOCAB_TEXT = (
-    "minister said talks would continue next week after the parliament voted against "
-    "the budget plan while protesters gathered outside the building in the capital city "
-    "police reported several arrests officials declined to comment on the negotiations "
-    "analysts expect markets to react strongly as the central bank weighs interest rates "
-    "exporters warned of shortages farmers blocked roads and the opposition called for "
-    "early elections citing corruption and a slowing economy across the northern regions"
-)
-VOCAB = tuple(_VOCAB_TEXT.split())
-
 
 def words(seed: int, n: int = 250) -> str:
-    rng = random.Random(seed)
-    return " ".join(rng.choice(VOCAB) + str(rng.randrange(40)) for _ in range(n))
+    return synthetic_text(seed, n, variants=40)
 
 
 def story(

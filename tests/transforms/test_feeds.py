@@ -6,16 +6,15 @@ import base64
 import itertools
 import json
 import pickle
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from tools.loopback import LoopbackServer, QuietHandler
 from transforms.feed_state import (
     CommitFeedState,
     FeedState,
@@ -27,24 +26,22 @@ from transforms.fetch import FetchConfig
 from transforms.records import DeadLetter, FeedEntry, FeedSource
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     """Serves fixed documents by path; answers 304 to a matching If-None-Match; logs requests."""
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
         self.requests: Counter[str] = Counter()
         self.conditional: Counter[str] = Counter()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler())
 
     def url(self, path: str) -> str:
         return self.base + path
 
-    def _handler(self):
+    def _handler(self) -> type[QuietHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 server.requests[self.path] += 1
                 if self.path not in server.routes:
@@ -54,29 +51,11 @@ class FeedServer:
                 etag = headers.get("ETag")
                 if etag and self.headers.get("If-None-Match") == etag:
                     server.conditional[self.path] += 1
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.end_headers()
+                    self.send_not_modified(etag)
                     return
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
+                self.send_body(status, headers, body)
 
         return Handler
-
-    def __enter__(self) -> FeedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture()

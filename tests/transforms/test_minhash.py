@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.textgen import synthetic_text
 from transforms.minhash import (
     Fingerprint,
     MinHashConfig,
@@ -21,20 +20,9 @@ from transforms.minhash import (
 )
 from transforms.records import Story, content_hash_for
 
-_WORDS_TEXT = (
-    "minister said talks would continue next week after the parliament voted against "
-    "the budget plan while protesters gathered outside the building in the capital city "
-    "police reported several arrests officials declined to comment on the negotiations "
-    "analysts expect markets to react strongly as the central bank weighs interest rates "
-    "exporters warned of shortages farmers blocked roads and the opposition called for "
-    "early elections citing corruption and a slowing economy across the northern regions"
-)
-WORDS = tuple(_WORDS_TEXT.split())
-
 
 def _text(seed: int, n: int = 300) -> str:
-    rng = random.Random(seed)
-    return " ".join(rng.choice(WORDS) + str(rng.randrange(50)) for _ in range(n))
+    return synthetic_text(seed, n, variants=50)
 
 
 def _story(story_id: str, text: str, **kw) -> Story:
