@@ -24,9 +24,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from benchmarks import figures_json
-from transforms.dedup import DedupConfig, DeduplicateStories, StoreFingerprints
-from transforms.minhash import MinHashConfig
-from transforms.records import Story
+from transforms.core.records import Story
+from transforms.dedup.minhash import MinHashConfig
+from transforms.dedup.stage import DedupConfig, DeduplicateStories, StoreFingerprints
 
 logger = logging.getLogger(__name__)
 

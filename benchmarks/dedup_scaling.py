@@ -141,7 +141,7 @@ def generate(size: int, path: Path, seed: int = 7) -> dict[str, list[str]]:
 def child(stories: str, out_dir: str, result_json: str, state: str, run_id: str) -> None:
     """One run in a fresh process: run the pipeline, report wall time and own peak RSS."""
     from benchmarks.dedup import run_dedup
-    from transforms.dedup import DedupConfig
+    from transforms.dedup.stage import DedupConfig
 
     config = DedupConfig(state_location=state or None, run_date="2026-11-24", run_id=run_id or None)
     started = time.perf_counter()

@@ -32,9 +32,9 @@ from benchmarks.extraction_metrics import (
     score_document,
     tokenize,
 )
-from transforms.cleaning import REPEATED_PARAGRAPH, Cleaned
-from transforms.extract import ExtractConfig, build_story, extract_page
-from transforms.records import FeedEntry, FetchedPage, Story, stable_hash
+from transforms.core.records import FeedEntry, FetchedPage, Story, stable_hash
+from transforms.extract.cleaning import REPEATED_PARAGRAPH, Cleaned
+from transforms.extract.stage import ExtractConfig, build_story, extract_page
 
 logger = logging.getLogger(__name__)
 

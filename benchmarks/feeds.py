@@ -100,14 +100,14 @@ def feed_files(root: Path) -> list[Path]:
 
 
 def run(root: Path) -> dict[str, Any]:
-    from transforms.feedparse import (
+    from transforms.core.records import FeedSource
+    from transforms.sources.feed_parse import (
         REASON_NO_LINK,
         RawEntry,
         normalise_entry,
         parse_feed,
         raw_entries,
     )
-    from transforms.records import FeedSource
 
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()

@@ -30,8 +30,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from benchmarks import figures_json
 from tests.httpserver import serving
-from transforms.fetch import FetchArticles, FetchConfig
-from transforms.records import FeedEntry, stable_hash
+from transforms.core.records import FeedEntry, stable_hash
+from transforms.fetch.stage import FetchArticles, FetchConfig
 
 BASE = FetchConfig(
     allow_private_networks=True,

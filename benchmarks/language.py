@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import figures_json
-from transforms.langid import UND, LangIdConfig, LanguageIdentifier
+from transforms.language.identifier import UND, LangIdConfig, LanguageIdentifier
 
 logger = logging.getLogger(__name__)
 

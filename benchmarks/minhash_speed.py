@@ -3,7 +3,7 @@
 Times the project's MinHasher (xxh64 per token, numpy rolling shingle hash, multiply-add-shift
 permutations) against datasketch's ``MinHash.update_batch`` (SHA-1 per shingle, then numpy
 permutations) on the same stories, tokens and shingles, at the same permutation count. This is
-the measurement behind the choice documented in ``transforms/minhash.py``.
+the measurement behind the choice documented in ``transforms/dedup/minhash.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from benchmarks import figures_json
-from transforms.minhash import MinHashConfig, MinHasher, tokens
+from transforms.dedup.minhash import MinHashConfig, MinHasher, tokens
 
 
 def _texts(directory: str) -> list[str]:

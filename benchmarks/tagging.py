@@ -22,7 +22,7 @@ from benchmarks import figures_json
 
 
 def _story(page_id: str, title: str, text: str, authors: tuple[str, ...], language: str = "en"):
-    from transforms.records import Story, story_id_for
+    from transforms.core.records import Story, story_id_for
 
     url = f"https://benchmark.invalid/{page_id}"
     return Story(
@@ -43,8 +43,8 @@ def _story(page_id: str, title: str, text: str, authors: tuple[str, ...], langua
 def run(folder: Path, limit: int | None, repeat: int) -> dict:
     import trafilatura
 
-    from transforms.language import LanguageConfig, LanguageIdentifier
-    from transforms.tags import TagConfig, Tagger
+    from transforms.language.stage import LanguageConfig, LanguageIdentifier
+    from transforms.tags.stage import TagConfig, Tagger
 
     pages = sorted((folder / "html").glob("*.html.gz"))[:limit]
     if not pages:

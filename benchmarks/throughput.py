@@ -151,8 +151,13 @@ def run_loop(corpus: dict, output: Path) -> dict:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.graph import JobConfig
-    from transforms import dedup, extract, fetch, language, tags, write
-    from transforms.feeds import ReadFeedFn
+    from transforms.dedup import stage as dedup
+    from transforms.extract import stage as extract
+    from transforms.fetch import stage as fetch
+    from transforms.language import stage as language
+    from transforms.sinks import partitioned as write
+    from transforms.sources.read_feeds import ReadFeedFn
+    from transforms.tags import stage as tags
 
     options = PipelineOptions(
         ["--feeds", corpus["feeds_path"], "--replay", corpus["warc_path"], "--output", str(output)]

@@ -33,8 +33,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from transforms.records import FeedSource
-from transforms.urls import canonicalize_url, host_of
+from transforms.core.records import FeedSource
+from transforms.core.urls import canonicalize_url, host_of
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,21 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from pipeline.preflight import run_preflight
-from transforms import dedup, extract, feeds, fetch, language, pubsub, streaming, tags, write
-from transforms.accounting import CollapseSameUrl, ResolveRiders
-from transforms.feed_state import CommitFeedState
-from transforms.poll import PollFeeds, poll_ticks
-from transforms.records import FeedSource
-from transforms.rerun import RemoveStaleRunFiles
-from transforms.stream_collapse import CollapseSameUrlInWindows
+from transforms.core import windowing as streaming
+from transforms.core.records import FeedSource
+from transforms.dedup import stage as dedup
+from transforms.extract import stage as extract
+from transforms.fetch import stage as fetch
+from transforms.fetch.same_url import CollapseSameUrl, ResolveRiders
+from transforms.fetch.stream_same_url import CollapseSameUrlInWindows
+from transforms.language import stage as language
+from transforms.sinks import partitioned as write
+from transforms.sinks.rerun import RemoveStaleRunFiles
+from transforms.sources import pubsub
+from transforms.sources import read_feeds as feeds
+from transforms.sources.feed_state import CommitFeedState
+from transforms.sources.poll_feeds import PollFeeds, poll_ticks
+from transforms.tags import stage as tags
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,7 @@ def build_streaming_pipeline(
 
 
 def streaming_dedup(job: JobConfig) -> beam.PTransform:
-    """The near-duplicate streaming form (``transforms/dedup_stream.py``) in the job's windows.
+    """The near-duplicate streaming form (``transforms/dedup/streaming.py``) in the job's windows.
 
     Whatever built ``job`` (``from_options`` with ``--streaming`` already sets both), the
     streaming graph never runs the batch dedup and never groups in windows other than its own.
@@ -242,7 +250,7 @@ def wire_stages(
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
     if align is None:
-        # A re-run of the same run id must leave only its own files (transforms/rerun.py);
+        # A re-run of the same run id must leave only its own files (transforms/sinks/rerun.py);
         # batch only: it waits for every file of the run, which a streaming run never finishes.
         _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
         if "fingerprints" in deduped:  # cross-run dedup state, appended only after the write

@@ -12,7 +12,14 @@ from importlib import resources
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms import dedup, extract, feeds, fetch, language, streaming, tags, write
+from transforms.core import windowing as streaming
+from transforms.dedup import stage as dedup
+from transforms.extract import stage as extract
+from transforms.fetch import stage as fetch
+from transforms.language import stage as language
+from transforms.sinks import partitioned as write
+from transforms.sources import read_feeds as feeds
+from transforms.tags import stage as tags
 
 STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming)
 

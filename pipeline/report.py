@@ -1,9 +1,9 @@
 """Run accounting: what the run did, from its counters and from the files it left on disk.
 
 The invariant is checked against records *on disk under their final names*, not against the
-counters alone: a sink that silently fails to move its files (see transforms/write.py) must turn
-the run red. Every feed entry read must be exactly one of: a story, a duplicate, a rejection, or
-an entry-level dead letter.
+counters alone: a sink that silently fails to move its files (see
+transforms/sinks/partitioned.py) must turn the run red. Every feed entry read must be exactly one
+of: a story, a duplicate, a rejection, or an entry-level dead letter.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.rerun import files_of_run
-from transforms.write import OUTPUTS, WriteConfig
+from transforms.sinks.partitioned import OUTPUTS, WriteConfig
+from transforms.sinks.rerun import files_of_run
 
 NAMESPACE = "wirestream"
 

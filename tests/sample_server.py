@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from tools.loopback import LoopbackServer, QuietHandler
-from transforms.warc import archived_responses
+from transforms.fetch.warc import archived_responses
 
 
 class SampleServer(LoopbackServer):

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tools.loopback import LoopbackServer, QuietHandler
-from transforms.warc import archived_responses
+from transforms.fetch.warc import archived_responses
 
 SAMPLE_ARCHIVE = Path(__file__).resolve().parents[1] / "transforms/data/sample/sample.warc"
 

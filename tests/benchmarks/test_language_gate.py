@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from benchmarks.language import run
-from transforms.langid import LangIdConfig
+from transforms.language.identifier import LangIdConfig
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 

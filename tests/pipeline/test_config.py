@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import FeedListError, load_feed_list, parse_feed_list
-from transforms.records import FeedSource
+from transforms.core.records import FeedSource
 
 YAML = """
 feeds:

@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from pipeline.__main__ import run
-from transforms.schema import validate
+from transforms.core.schema import validate
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import run
-from transforms.rerun import run_file_name_pattern
+from transforms.sinks.rerun import run_file_name_pattern
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import userstate
 
 from pipeline.graph import JobConfig, build_streaming_pipeline
-from transforms.records import FeedSource
+from transforms.core.records import FeedSource
 
 # The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
 # BucketStateFn or DecideFirstSeenFn breaks --update as surely as renaming the step. Python

@@ -1,0 +1,399 @@
+"""ExtractStories: real trafilatura on real HTML, directly and under the DirectRunner."""
+
+from __future__ import annotations
+
+import argparse
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from transforms.core.records import (
+    FeedEntry,
+    FetchedPage,
+    Rejected,
+    Story,
+    content_hash_for,
+    story_id_for,
+)
+from transforms.extract import stage as extract
+from transforms.extract.stage import (
+    ExtractConfig,
+    ExtractStories,
+    extract_page,
+    extract_story,
+    html_to_text,
+)
+from transforms.language.identifier import page_language_of
+
+FETCHED_AT = "2020-11-08T10:00:00Z"
+URL = "https://news.example.org/world/2020/11/07/lukashenko-us-relations"
+
+PARAGRAPHS = [
+    "MINSK, November 7. /TASS/. President of Belarus Alexander Lukashenko believes that "
+    "Belarusian-US relations will not change with any outcome of the US presidential elections.",
+    '"I do not expect the situation in our relations to change," BelTA news agency quoted '
+    "Lukashenko as saying on Saturday during a meeting with officials in the capital.",
+    "At the same time, Lukashenko negatively assessed the US presidential elections held on "
+    "November 3, the results of which have not yet been determined by the election officials.",
+    "He recalled that Western countries did not recognize the August presidential elections in "
+    "Belarus as free and fair and called for a repeat vote under international observation.",
+    "Nationwide demonstrations have engulfed Belarus following the August 9 presidential "
+    "election, with tens of thousands of people marching through Minsk every weekend since.",
+]
+
+
+def article_html(
+    paragraphs: list[str] = PARAGRAPHS,
+    canonical: str = URL,
+    extra_body: str = "",
+    lang: str = "en",
+) -> str:
+    body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head>
+<meta charset="utf-8">
+<title>Lukashenko does not expect Belarus-US relations to change | News Example</title>
+<meta property="og:title" content="Lukashenko does not expect Belarus-US relations to change">
+<meta property="og:site_name" content="News Example">
+<meta name="description" content="The Belarusian leader comments on the US election.">
+<meta name="keywords" content="Belarus, Lukashenko">
+<meta name="author" content="Jane Doe">
+<meta property="article:published_time" content="2020-11-07T12:00:00Z">
+<link rel="canonical" href="{canonical}">
+</head><body>
+<header><nav><a href="/">Home</a> <a href="/world">World</a></nav></header>
+<main><article>
+<h1>Lukashenko does not expect Belarus-US relations to change</h1>
+{body}
+<p>Sign up for our daily newsletter</p>
+{extra_body}
+</article></main>
+<aside><h3>Most read</h3><ul><li><a href="/a">Another story</a></li></ul></aside>
+<footer><p>Copyright 2020 News Example. All rights reserved.</p></footer>
+</body></html>"""
+
+
+def make_page(html: object, summary: str = "", url: str = URL, title: str = "") -> FetchedPage:
+    entry = FeedEntry(
+        entry_id=f"entry-{url}",
+        feed_url="https://news.example.org/feed.xml",
+        feed_name="News Example",
+        url=url,
+        canonical_url=url,
+        title=title,
+        summary=summary,
+        published_at="2020-11-07T12:00:00Z",
+        categories=("World",),
+    )
+    return FetchedPage(
+        entry=entry,
+        final_url=url,
+        status=200,
+        content_type="text/html",
+        html=html,  # type: ignore[arg-type]
+        fetched_at=FETCHED_AT,
+    )
+
+
+def test_article_becomes_a_clean_story_with_metadata() -> None:
+    tag_line = "<p>Lukashenko, Belarus, United States, Elections</p>"
+    story = extract_story(make_page(article_html(extra_body=tag_line)), ExtractConfig())
+    assert isinstance(story, Story)
+    assert story.title == "Lukashenko does not expect Belarus-US relations to change"
+    assert story.text.startswith("President of Belarus Alexander Lukashenko believes")
+    assert "newsletter" not in story.text.lower()
+    assert "Home" not in story.text and "Copyright" not in story.text
+    for paragraph in PARAGRAPHS[1:]:
+        assert paragraph in story.text
+    assert (story.dateline_place, story.dateline_date, story.agency) == (
+        "Minsk",
+        "2020-11-07",
+        "TASS",
+    )
+    assert story.canonical_url == URL
+    assert story.story_id == story_id_for(URL)
+    assert story.content_hash == content_hash_for(story.text)
+    assert story.site == "news.example.org"
+    assert story.sitename == "News Example"
+    assert story.authors == ("Jane Doe",)
+    assert story.page_language == "en"
+    assert story.text_source == "page"
+    assert story.published_at == "2020-11-07T12:00:00Z"
+    for tag in ("Belarus", "Lukashenko", "World", "United States", "Elections"):
+        assert tag in story.tags
+    hits = dict(story.cleaning_hits)
+    assert hits["newsletter_promo"] == 1 and hits["tag_line"] == 1 and hits["dateline"] == 1
+
+
+def test_extraction_is_deterministic() -> None:
+    page = make_page(article_html())
+    assert extract_story(page, ExtractConfig()) == extract_story(page, ExtractConfig())
+
+
+def test_declared_canonical_is_used_only_when_it_is_an_article_on_the_same_site() -> None:
+    other = "https://news.example.org/world/lukashenko-relations-amp"
+    story = extract_story(make_page(article_html(canonical=other)), ExtractConfig())
+    assert isinstance(story, Story) and story.canonical_url == other
+    for bogus in ("https://news.example.org/", "https://elsewhere.example.com/story/1"):
+        story = extract_story(make_page(article_html(canonical=bogus)), ExtractConfig())
+        assert isinstance(story, Story) and story.canonical_url == URL
+        assert story.story_id == story_id_for(URL)
+
+
+def test_empty_page_falls_back_to_the_feed_summary() -> None:
+    summary = "<p>" + " ".join(PARAGRAPHS[1:4]) + "</p><p>Read more: <a href='/x'>here</a></p>"
+    shell = "<html><head><title>App</title></head><body><div id='root'></div></body></html>"
+    story = extract_story(make_page(shell, summary=summary, title="Feed title"), ExtractConfig())
+    assert isinstance(story, Story)
+    assert story.text_source == "feed_summary"
+    assert story.text.startswith('"I do not expect')
+    assert "Read more" not in story.text
+    assert story.title == "Feed title"
+
+
+def test_short_text_is_rejected_as_too_short() -> None:
+    html = article_html(paragraphs=["A single short line of news."])
+    result = extract_story(make_page(html, summary="Short."), ExtractConfig())
+    assert isinstance(result, Rejected)
+    assert (result.stage, result.reason) == ("extract", "too_short")
+    assert result.story_id == story_id_for(URL)
+    assert result.at == FETCHED_AT
+    longer = extract_story(make_page(html), ExtractConfig(min_chars=10))
+    assert isinstance(longer, Story)
+
+
+def test_overlong_text_is_rejected_as_too_long() -> None:
+    paragraphs = [
+        f"Paragraph {i} of a very long dump of text about many things." for i in range(60)
+    ]
+    html = article_html(paragraphs=paragraphs)
+    kept = extract_story(make_page(html), ExtractConfig())
+    assert isinstance(kept, Story)
+    result = extract_story(make_page(html), ExtractConfig(max_chars=len(kept.text) - 1))
+    assert isinstance(result, Rejected)
+    assert (result.stage, result.reason) == ("extract", "too_long")
+
+
+def test_page_without_any_text_is_rejected_as_no_text() -> None:
+    result = extract_story(make_page("<html><body></body></html>"), ExtractConfig())
+    assert isinstance(result, Rejected) and result.reason == "no_text"
+
+
+def test_precision_fallback_never_keeps_less_than_the_ratio_of_standard() -> None:
+    import trafilatura
+
+    html = article_html(
+        extra_body="<table><tr><td>Candidate</td><td>Share</td></tr>"
+        "<tr><td>Lukashenko</td><td>80.1%</td></tr></table>"
+        "<ul><li>First point of a list in the article</li><li>Second point</li></ul>"
+    )
+    standard = trafilatura.extract(html, url=URL, include_comments=False) or ""
+    for ratio in (0.5, 1.0):
+        chosen = extract_page(html, URL, ExtractConfig(fallback_ratio=ratio), FETCHED_AT)
+        assert len(chosen.text) >= ratio * len(standard)
+    recall = extract_page(html, URL, ExtractConfig(mode="recall"), FETCHED_AT)
+    assert recall.mode == "recall"
+
+
+def test_page_language_and_summary_text() -> None:
+    assert page_language_of('<html xml:lang="de-AT" class="x">') == "de"
+    assert page_language_of('<meta http-equiv="Content-Language" content="be">') == "be"
+    assert page_language_of("<html><body>") is None
+    assert html_to_text("<p>One &amp; two</p><p>Three</p>") == "One & two\nThree"
+    assert html_to_text("plain &lt;text&gt;") == "plain <text>"
+
+
+def test_config_rejects_nonsense() -> None:
+    with pytest.raises(ValueError, match="mode"):
+        ExtractConfig(mode="fast")
+    with pytest.raises(ValueError, match="ratio"):
+        ExtractConfig(fallback_ratio=2.0)
+
+
+def test_flags_round_trip_into_the_config() -> None:
+    parser = argparse.ArgumentParser()
+    extract.add_arguments(parser)
+    for action in parser._actions:
+        assert action.help, action.option_strings
+    options = PipelineOptions(
+        [
+            "--extract_mode",
+            "standard",
+            "--extract_fallback_ratio",
+            "0.3",
+            "--min_chars",
+            "120",
+            "--extract_tables=false",
+            "--extract_comments",
+            "--clean_text",
+            "no",
+            "--extract_timeout",
+            "0",
+        ]
+    )
+
+    from pipeline.options import WirestreamOptions
+
+    config = extract.config_from_options(options.view_as(WirestreamOptions))
+    assert config == ExtractConfig(
+        mode="standard",
+        fallback_ratio=0.3,
+        min_chars=120,
+        include_tables=False,
+        include_comments=True,
+        clean=False,
+        parse_datelines=False,
+        timeout_seconds=0.0,
+    )
+    default = PipelineOptions([]).view_as(WirestreamOptions)
+    assert extract.config_from_options(default) == ExtractConfig()
+    with pytest.raises(argparse.ArgumentTypeError):
+        extract.parse_bool("maybe")
+
+
+def test_composite_routes_ok_rejected_and_dead() -> None:
+    good = make_page(article_html())
+    short_url = "https://news.example.org/short"
+    short = make_page(article_html(paragraphs=["Too short."]), url=short_url)
+    broken_url = "https://news.example.org/broken"
+    broken = make_page(12345, url=broken_url)  # a corrupt record: html is not text
+    expected = extract_story(good, ExtractConfig())
+    assert isinstance(expected, Story)
+    with TestPipeline(runner="DirectRunner") as p:
+        outputs = p | "Pages" >> beam.Create([good, short, broken]) | ExtractStories()
+        assert_that(outputs["ok"], equal_to([expected]), label="CheckOk")
+        assert_that(
+            outputs["rejected"] | "RejectedKey" >> beam.Map(lambda r: (r.url, r.reason)),
+            equal_to([(short_url, "too_short")]),
+            label="CheckRejected",
+        )
+        assert_that(
+            outputs["dead"]
+            | "DeadKey"
+            >> beam.Map(lambda d: (d.url, d.stage, d.reason, d.error.split(":")[0], d.at)),
+            equal_to([(broken_url, "extract", "extract_error", "TypeError", FETCHED_AT)]),
+            label="CheckDead",
+        )
+
+
+def _link_farm(links: int) -> str:
+    """A page of nothing but links: trafilatura's link-density pruning goes superlinear on it."""
+    anchors = " ".join(f'<a href="/l{i}">link number {i}</a>' for i in range(links))
+    return f"<html><body><div>{anchors}</div></body></html>"
+
+
+def test_pathological_page_times_out_and_the_next_page_still_extracts() -> None:
+    slow_url = "https://news.example.org/link-farm"
+    slow = make_page(_link_farm(60_000), url=slow_url)
+    good = make_page(article_html())
+    config = ExtractConfig(timeout_seconds=1.0)
+    expected = extract_story(good, config)
+    with TestPipeline(runner="DirectRunner") as p:
+        outputs = p | "Pages" >> beam.Create([slow, good]) | ExtractStories(config)
+        assert_that(outputs["ok"], equal_to([expected]), label="CheckOk")
+        assert_that(
+            outputs["dead"] | "DeadKey" >> beam.Map(lambda d: (d.url, d.reason)),
+            equal_to([(slow_url, "extract_timeout")]),
+            label="CheckDead",
+        )
+
+
+def test_isolated_extractor_reports_errors_and_survives_a_killed_child() -> None:
+    from transforms.extract.stage import IsolatedExtractor
+
+    isolated = IsolatedExtractor(timeout_seconds=60, memory_limit_mb=0)
+    try:
+        with pytest.raises(RuntimeError, match="TypeError"):
+            isolated.run(make_page(12345), ExtractConfig())
+        first = isolated._process
+        first.kill()
+        first.join()
+        story, mode = isolated.run(make_page(article_html()), ExtractConfig())
+        assert isinstance(story, Story) and mode in ("precision", "standard")
+        assert isolated._process is not first
+    finally:
+        isolated.close()
+
+
+def test_pool_shares_a_bounded_number_of_children_between_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from transforms.extract.stage import ExtractorPool
+
+    pool = ExtractorPool(size=2, timeout_seconds=60, memory_limit_mb=0, rules_path=None)
+    pages = [make_page(article_html(), url=f"{URL}-{i}") for i in range(6)]
+    try:
+        with ThreadPoolExecutor(max_workers=4) as threads:
+            results = list(threads.map(lambda page: pool.run(page, ExtractConfig()), pages))
+        assert [story.url for story, _ in results] == [page.final_url for page in pages]
+        assert all(isinstance(story, Story) for story, _ in results)
+        assert 1 <= pool._created <= 2
+    finally:
+        while not pool._idle.empty():
+            pool._idle.get().close()
+
+
+def _sample_pages() -> dict[str, FetchedPage]:
+    """The bundled sample's article pages (the seed stories as served), read from its archive."""
+    from pathlib import Path
+
+    from warcio.archiveiterator import ArchiveIterator
+
+    archive = Path(extract.__file__).parent / "data" / "sample" / "sample.warc"
+    pages = {}
+    with archive.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            content_type = (
+                record.http_headers.get_header("Content-Type") if record.http_headers else ""
+            )
+            if record.rec_type != "response" or not content_type.startswith("text/html"):
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            html = record.content_stream().read().decode("utf-8")
+            pages[url.rsplit("/", 1)[-1]] = make_page(html, url=url)
+    return pages
+
+
+def test_seed_pages_from_the_bundled_sample() -> None:
+    pages = _sample_pages()
+    results = {slug: extract_story(page, ExtractConfig()) for slug, page in pages.items()}
+    stories = {slug: r for slug, r in results.items() if isinstance(r, Story)}
+    tass = [stories["lukashenko-us-elections"], stories["russia-belarus-normalize"]]
+    for story in tass:
+        assert (story.dateline_place, story.agency) == ("Minsk", "TASS")
+        assert "/TASS/" not in story.text and "All news" not in story.text
+    reuters = stories["lukashenko-says-us-ties-could-improve"]
+    assert reuters.agency is not None and reuters.agency.casefold() == "reuters"
+    assert reuters.dateline_date is not None and reuters.dateline_date.endswith("-12-17")
+    assert "newsletter" not in reuters.text.lower() and not reuters.text.startswith("date")
+    opposition = stories["opposition-relations-russia"]
+    assert {"Tikhanovskaya", "Belarus", "Russia", "Lukashenko"} <= set(opposition.tags)
+    assert not opposition.text.rstrip().endswith("Lukashenko")
+    for slug in ("closer-cooperation-belarus", "russia-plans-closer-cooperation"):
+        text = stories[slug].text
+        assert "rewrite this" not in text.lower() and "Leave a Comment" not in text
+        paragraphs = [p for p in text.split("\n") if len(p.split()) >= 6]
+        assert len(paragraphs) == len(set(paragraphs)), slug
+    original = stories["closer-cooperation-belarus"]
+    spun = stories["russia-plans-closer-cooperation"]
+    assert spun.content_hash == original.content_hash
+
+
+def test_page_needing_more_memory_than_the_cap_fails_alone() -> None:
+    from transforms.extract.stage import IsolatedExtractor
+
+    # a cap below what the child already maps: the page's allocations must fail
+    capped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=200)
+    uncapped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=0)
+    huge = make_page("<html><body><p>" + "word " * 600_000 + "</p></body></html>")
+    try:
+        with pytest.raises(RuntimeError, match=r"MemoryError|process died"):
+            capped.run(huge, ExtractConfig())
+        story, _ = uncapped.run(huge, ExtractConfig(max_chars=10_000_000))
+        assert isinstance(story, Story) and len(story.text) > 1_000_000
+    finally:
+        capped.close()
+        uncapped.close()

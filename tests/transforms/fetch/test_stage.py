@@ -1,0 +1,282 @@
+"""FetchArticles in real DirectRunner pipelines against the real local server."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.httpserver import LocalServer, serving
+from transforms.core.records import FeedEntry, stable_hash
+from transforms.fetch import stage as fetch
+from transforms.fetch.stage import FetchArticles, FetchConfig, HostPacer
+
+pytestmark = pytest.mark.timeout(120)
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "transforms" / "data" / "sample"
+LOCAL = FetchConfig(
+    allow_private_networks=True,
+    connect_timeout=1.0,
+    read_timeout=1.0,
+    total_timeout=3.0,
+    max_bytes=1 << 20,
+    max_retries=1,
+    backoff_base=0.05,
+    max_retry_after=2.0,
+    per_host_rps=50.0,
+)
+
+
+def entry(url: str, feed: str = "http://feeds.example/rss") -> FeedEntry:
+    return FeedEntry(
+        entry_id=stable_hash(feed, url),
+        feed_url=feed,
+        feed_name="test feed",
+        url=url,
+        canonical_url=url,
+    )
+
+
+def run_fetch(entries: list[FeedEntry], config: FetchConfig, out: Path) -> tuple[list, list, dict]:
+    """Run the stage on the DirectRunner; return (pages, dead letters, counters) as JSON."""
+    out.mkdir(parents=True, exist_ok=True)
+    pipeline = beam.Pipeline(options=PipelineOptions([], runner="DirectRunner"))
+    fetched = (
+        pipeline | "Entries" >> beam.Create(entries) | "FetchArticles" >> FetchArticles(config)
+    )
+    for name in ("ok", "dead"):
+        _ = (
+            fetched[name]
+            | f"Json{name}" >> beam.Map(lambda record: json.dumps(asdict(record), sort_keys=True))
+            | f"Write{name}" >> beam.io.WriteToText(str(out / name), shard_name_template="")
+        )
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = {
+        c.key.metric.name: c.committed
+        for c in result.metrics().query(MetricsFilter().with_namespace("wirestream"))["counters"]
+    }
+    read = {
+        name: [json.loads(line) for line in sorted((out / name).read_text().splitlines())]
+        for name in ("ok", "dead")
+    }
+    return read["ok"], read["dead"], counters
+
+
+def by_url(records: list[dict]) -> dict[str, dict]:
+    return {(r["entry"]["url"] if "entry" in r else r["url"]): r for r in records}
+
+
+def test_pages_and_dead_letters_with_reasons(http_server: LocalServer, tmp_path):
+    paths = {
+        "/page/1": None,
+        "/gzip-page": None,
+        "/404": "http_4xx",
+        "/pdf-as-html": "not_html",
+        "/private/report": "robots_disallowed",
+        "/gzip-bomb": "too_large",
+        "/redirect-to?u=http://169.254.169.254/latest/": "blocked_address",
+        "/redirect-to?u=file:///etc/passwd": "bad_url",
+    }
+    entries = [entry(http_server.url(p)) for p in paths]
+    pages, dead, counters = run_fetch(entries, LOCAL, tmp_path)
+    got_pages, got_dead = by_url(pages), by_url(dead)
+    for path, reason in paths.items():
+        url = http_server.url(path)
+        if reason is None:
+            page = got_pages[url]
+            assert "Flood waters recede" in page["html"]
+            assert page["status"] == 200 and page["fetched_at"].endswith("Z")
+            assert page["entry"]["entry_id"] == stable_hash("http://feeds.example/rss", url)
+        else:
+            letter = got_dead[url]
+            assert (letter["stage"], letter["reason"]) == ("fetch", reason)
+            assert letter["entry_id"] and letter["feed_url"] == "http://feeds.example/rss"
+            assert len(letter["payload"]) <= 300
+    assert len(pages) + len(dead) == len(entries)
+    assert counters["fetch_ok"] == 2 and counters["fetch_dead"] == 6
+    assert counters["fetch_dead_robots_disallowed"] == 1
+    assert http_server.hits_for("/private/report") == []
+
+
+def test_per_host_spacing_holds_and_hosts_overlap(tmp_path):
+    interval = 0.25
+    with serving("127.0.0.1") as one, serving("127.0.0.2") as two:
+        entries = [entry(server.url(f"/page/{i}")) for server in (one, two) for i in range(4)]
+        start = time.monotonic()
+        pages, dead, _ = run_fetch(entries, replace(LOCAL, per_host_rps=1 / interval), tmp_path)
+        elapsed = time.monotonic() - start
+        assert len(pages) == 8 and dead == []
+        for server in (one, two):
+            times = sorted(hit.at for hit in server.hits)  # robots.txt + 4 pages
+            assert len(times) == 5
+            gaps = [b - a for a, b in itertools.pairwise(times)]
+            assert min(gaps) >= interval * 0.95, gaps
+        first_two = min(h.at for h in two.hits)
+        last_one = max(h.at for h in one.hits)
+        assert first_two < last_one  # the two hosts were fetched at the same time
+    assert elapsed < 2 * 5 * interval + 8  # not one host after the other plus pipeline start
+
+
+def test_crawl_delay_is_honoured(tmp_path):
+    with serving(robots="User-agent: *\nCrawl-delay: 0.6\n") as server:
+        entries = [entry(server.url(f"/page/{i}")) for i in range(3)]
+        pages, _, _ = run_fetch(entries, replace(LOCAL, per_host_rps=100.0), tmp_path)
+        assert len(pages) == 3
+        page_times = sorted(hit.at for hit in server.hits)
+        gaps = [b - a for a, b in itertools.pairwise(page_times)]
+        assert min(gaps) >= 0.57, gaps
+
+
+def test_capture_then_replay_gives_identical_outputs(http_server: LocalServer, tmp_path):
+    paths = ["/page/a", "/redirect/2", "/404", "/pdf-as-html", "/private/x", "/500-then-200/f"]
+    entries = [entry(http_server.url(p)) for p in paths] + [
+        entry(http_server.url("/page/a"), feed="http://other.example/atom")
+    ]
+    capture = tmp_path / "warc"
+    live = run_fetch(entries, replace(LOCAL, capture_warc=str(capture)), tmp_path / "live")
+    assert list(capture.glob("*.warc.gz")) and not list(capture.glob("*.inprogress"))
+    replayed = run_fetch(entries, replace(LOCAL, replay=str(capture)), tmp_path / "replay")
+    assert replayed[0] == live[0] and replayed[1] == live[1]
+    assert len(live[0]) == 4 and len(live[1]) == 3
+
+
+def test_replay_of_the_bundled_sample(tmp_path, connects):
+    from transforms.fetch.warc import WarcArchive, find_warc_files
+
+    if not SAMPLE.is_dir() or not find_warc_files(str(SAMPLE)):
+        pytest.skip("bundled sample not present")
+    archive = WarcArchive(str(SAMPLE))
+    urls = [u for u in archive.urls() if not u.endswith((".xml", ".rdf"))]
+    entries = [entry(u) for u in urls] + [entry("https://missing.example/story")]
+    pages, dead, _ = run_fetch(entries, replace(FetchConfig(), replay=str(SAMPLE)), tmp_path)
+    assert len(pages) >= 5
+    with open(archive.paths[0], "rb") as handle:
+        dates = {
+            record.rec_headers.get_header("WARC-Target-URI"): record.rec_headers.get_header(
+                "WARC-Date"
+            )
+            for record in ArchiveIterator(handle)
+        }
+    for page in pages:
+        assert page["fetched_at"] == dates[page["final_url"]]  # the archive's date, not now
+    missing = by_url(dead)["https://missing.example/story"]
+    assert missing["reason"] == "not_in_archive" and missing["at"] == archive.archived_at
+    assert connects == []
+
+
+def test_flags_round_trip_and_preflight(tmp_path):
+    import argparse
+
+    from pipeline.options import WirestreamOptions  # registers every stage's flags with Beam
+
+    parser = argparse.ArgumentParser()
+    fetch.add_arguments(parser)
+    for action in parser._actions:
+        assert action.help, action.dest
+    options = PipelineOptions(
+        [
+            "--per_host_rps=2.5",
+            "--max_bytes=1000",
+            "--ignore_robots",
+            "--allow_private_networks",
+            "--fetch_deadline=7",
+            "--http_user_agent=acme-news/1.0 (+https://acme.example/bot)",
+            f"--capture_warc={tmp_path}",
+        ]
+    )
+    config = fetch.config_from_options(options.view_as(WirestreamOptions))
+    assert (config.per_host_rps, config.max_bytes, config.total_timeout) == (2.5, 1000, 7.0)
+    assert not config.respect_robots and config.allow_private_networks
+    assert config.capture_warc == str(tmp_path)
+    with pytest.raises(ValueError, match=r"no \.warc"):
+        fetch.config_from_options(PipelineOptions([f"--replay={tmp_path}"]))
+    with pytest.raises(ValueError, match="cannot be used with --replay"):
+        FetchConfig(replay="x.warc", capture_warc=str(tmp_path))
+    with pytest.raises(ValueError, match="contact"):
+        FetchConfig(user_agent="bot")
+
+
+def test_host_pacer_spaces_one_host_and_not_others():
+    pacer = HostPacer()
+    starts: dict[str, list[float]] = {"a": [], "b": []}
+    lock = threading.Lock()
+
+    def hit(host: str) -> None:
+        with pacer.slot(host, 0.1):
+            with lock:
+                starts[host].append(time.monotonic())
+            time.sleep(0.05)  # the request itself: the next one waits from its end
+
+    threads = [threading.Thread(target=hit, args=(h,)) for h in "aaaab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    a = sorted(starts["a"])
+    assert min(y - x for x, y in itertools.pairwise(a)) >= 0.145
+    assert starts["b"][0] - a[0] < 0.09  # host b did not wait behind host a
+
+
+def test_fault_injection_retries_transients_and_loses_nothing(http_server: LocalServer, tmp_path):
+    """A server failing ~30% of requests (503, resets, stalls; fixed seed): the run finishes,
+    transient failures are retried, what still fails is a dead letter, every entry is accounted
+    for exactly once."""
+    urls = [http_server.url(f"/flaky/item-{n}?p=0.3") for n in range(30)]
+    config = replace(LOCAL, read_timeout=0.4, max_retries=2, backoff_base=0.01)
+    pages, dead, counters = run_fetch([entry(u) for u in urls], config, tmp_path)
+    assert sorted([p["entry"]["url"] for p in pages] + [d["url"] for d in dead]) == sorted(urls)
+    assert {d["reason"] for d in dead} <= {"http_5xx", "connect_error", "timeout"}
+    attempts = len(http_server.hits_for("/flaky/"))
+    assert attempts > len(urls)  # retries happened
+    assert len(pages) >= 24  # three tries at 30% leave ~1 in 37 failing
+    assert counters["fetch_ok"] == len(pages) and counters.get("fetch_dead", 0) == len(dead)
+    print(
+        f"fault injection: {len(urls)} entries, {attempts} requests, {len(pages)} ok, "
+        f"{len(dead)} dead {sorted(d['reason'] for d in dead)}"
+    )
+
+
+def test_results_stream_out_with_few_threads(tmp_path):
+    """With one fetch thread, finished hosts are emitted from process() (bounded memory)."""
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serving(f"127.0.0.{i}")) for i in range(1, 6)]
+        entries = [entry(server.url("/page/only")) for server in servers]
+        pages, dead, counters = run_fetch(entries, replace(LOCAL, fetch_threads=1), tmp_path)
+    assert len(pages) == 5 and dead == []
+    assert counters["fetch_host_batches"] == 5
+
+
+def test_streaming_input_is_windowed_for_grouping(http_server: LocalServer):
+    """An unbounded, globally windowed input (TestStream) still groups by host and fetches."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+    from apache_beam.testing.util import assert_that, equal_to
+
+    options = PipelineOptions([], runner="DirectRunner")
+    options.view_as(StandardOptions).streaming = True
+    urls = [http_server.url(p) for p in ("/page/s1", "/404", "/page/s2")]
+    stream = (
+        TestStream()
+        .add_elements([entry(urls[0]), entry(urls[1])])
+        .advance_watermark_to(LOCAL.stream_window_secs + 10)
+        .add_elements([entry(urls[2])])
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=options) as pipeline:
+        fetched = pipeline | "Stream" >> stream | "FetchArticles" >> FetchArticles(LOCAL)
+        ok = fetched["ok"] | "OkUrls" >> beam.Map(lambda page: page.final_url)
+        dead = fetched["dead"] | "DeadReasons" >> beam.Map(lambda d: (d.url, d.reason))
+        assert_that(ok, equal_to([urls[0], urls[2]]), label="CheckOk")
+        assert_that(dead, equal_to([(urls[1], "http_4xx")]), label="CheckDead")

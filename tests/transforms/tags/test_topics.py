@@ -1,0 +1,113 @@
+"""Topic taxonomy: matching rules, scoring, user taxonomies and their validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from transforms.tags.topics import TopicMatcher, load_taxonomy, parse_taxonomy
+
+
+def matcher_for(document: dict) -> TopicMatcher:
+    return TopicMatcher(parse_taxonomy(document))
+
+
+SMALL = {
+    "min_score": 1,
+    "title_weight": 3,
+    "max_topics": 2,
+    "topics": [
+        {"id": "health", "phrases": ["WHO", "vaccine*"], "exclude": ["vaccine skeptic*"]},
+        {"id": "conflict", "phrases": ["war"], "exclude": ["trade war"]},
+        {"id": "sanctions", "phrases": ["sanction*"], "min_score": 2},
+    ],
+}
+
+
+def test_capitalised_phrases_match_exactly() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.topics("", "The WHO warned.") == ("health",)
+    assert matcher.topics("", "Those who warned.") == ()
+
+
+def test_lowercase_phrases_ignore_case_and_prefix_star() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.scores("", "Vaccines and VACCINE drives; vaccination aside.") == {"health": 2}
+
+
+def test_word_boundaries() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.topics("", "An award for software.") == ()
+    assert matcher.topics("", "The war, again.") == ("conflict",)
+
+
+def test_exclusions_cancel_hits_inside_them() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.scores("", "A trade war began.") == {}
+    assert matcher.scores("", "A trade war and a real war.") == {"conflict": 1}
+    assert matcher.scores("", "Vaccine skeptics rallied.") == {}
+
+
+def test_thresholds_title_weight_order_and_cap() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.topics("", "New sanctions.") == ()  # sanctions needs 2
+    assert matcher.topics("", "New sanctions and more sanctioned firms.") == ("sanctions",)
+    scores = matcher.scores("War", "The WHO said vaccines help.")
+    assert scores == {"health": 2, "conflict": 3}
+    assert matcher.topics("War", "The WHO said vaccines help.") == ("conflict", "health")
+    three = "war war war. WHO WHO. sanctions sanctions sanctions sanctions"
+    assert matcher.topics("", three) == ("sanctions", "conflict")  # capped at max_topics 2
+
+
+def test_ties_follow_taxonomy_order() -> None:
+    matcher = matcher_for(SMALL)
+    assert matcher.topics("", "war. WHO.") == ("health", "conflict")
+
+
+def test_default_taxonomy_news_desks() -> None:
+    matcher = TopicMatcher(load_taxonomy())
+    ids = {topic.id for topic in matcher.taxonomy.topics}
+    assert {"elections", "protests", "sanctions", "diplomacy", "conflict", "economy"} <= ids
+    assert {"energy", "courts", "health"} <= ids
+    text = (
+        "Voters went to the polls in the presidential election; the electoral commission "
+        "said turnout was high and the ballot count continues."
+    )
+    assert matcher.topics("Election day", text)[0] == "elections"
+    assert "conflict" not in matcher.topics("", "A price war and a trade war hit retailers.")
+    assert "courts" not in matcher.topics("", "They met at the food court and the tennis court.")
+
+
+def test_user_taxonomy_file(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "topics:\n  - id: belarus_politics\n    phrases: [Lukashenko, Tikhanovskaya]\n",
+        encoding="utf-8",
+    )
+    matcher = TopicMatcher(load_taxonomy(str(path)))
+    assert matcher.topics("", "Lukashenko met Tikhanovskaya.") == ("belarus_politics",)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"nope": []}, "topics"),
+        ({"topics": [{"phrases": ["a"]}]}, "no 'id'"),
+        ({"topics": [{"id": "x"}]}, "no phrases"),
+        ({"topics": [{"id": "x", "phrases": ["a"]}, {"id": "x", "phrases": ["b"]}]}, "twice"),
+        ({"topics": [{"id": "x", "phrases": ["a*b"]}]}, "only at the end"),
+    ],
+)
+def test_invalid_taxonomies_say_what_is_wrong(document: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_taxonomy(document)
+
+
+def test_min_share_drops_passing_mentions() -> None:
+    document = {**SMALL, "min_share": 0.5, "max_topics": 5}
+    matcher = matcher_for(document)
+    text = "war war war war war. The WHO said."
+    assert matcher.scores("", text) == {"conflict": 5, "health": 1}
+    assert matcher.topics("", text) == ("conflict",)
+    assert matcher_for({**document, "min_share": 0.0}).topics("", text) == ("conflict", "health")

@@ -1,0 +1,660 @@
+"""Batch exact + near-duplicate clustering in Beam: fingerprints in, one decision per story out.
+
+The graph (every step keyed, nothing gathered on one worker except the documented residual):
+
+1. ``SeenCheck`` (CoGroupByKey on story id, new vs stored): a story whose id is already in the
+   fingerprint store was written by an earlier run and is not decided again (``already_stored``).
+2. ``ExactGroups`` (GroupByKey on ``content_hash``): stories with the same normalised text form a
+   group; a group holding a stored story joins that story's cluster at once (``same_text``); else
+   its canonical-ordered first member represents the group in the near-duplicate steps, carrying
+   the group size.
+3. ``BandBuckets`` (GroupByKey on 9-byte band keys, values are story ids only): each bucket
+   proposes candidate pairs. A bucket of up to ``max_bucket_size`` members proposes all pairs; a
+   bigger one (boilerplate, or a story copied hundreds of times) proposes only pairs with its two
+   smallest ids as anchors, so work stays linear in the bucket and is counted
+   (``dedup_buckets_capped``). Stored-stored pairs are never proposed: they were decided before.
+4. ``VerifyPairs`` (two CoGroupByKeys that attach each side's fingerprint, then
+   ``minhash.verify``): only verified pairs become edges, so LSH collisions never chain
+   unrelated stories together.
+5. ``Components``: connected components of the verified edges by alternating large-star and
+   small-star rounds (Kiveris et al., "Connected Components in MapReduce and Beyond", 2014): each
+   round is one GroupByKey by node and relinks neighbours to the smallest id seen, so after a few
+   rounds every component is a star around its smallest id. After ``components_rounds`` rounds a
+   keyed check finds nodes that are not yet in a clean star (a node with two parents, or both a
+   parent and children); only the edges touching those go to a single ``Residual`` key, which
+   finishes them with union-find and relabels the stars hanging off them through a side input.
+   On the neardup-wire set the residual is empty after two rounds (counter
+   ``dedup_components_residual_edges``); a long chain of 80 stories needs it (see the tests).
+6. ``ChooseCanonical`` (GroupByKey on component label): a component that touches a stored
+   story joins the stored cluster (earliest canonical key among stored members); otherwise the
+   canonical is the earliest published story, then fewer cleaning hits, then longer text, then
+   smallest id. Cluster ids are the canonical's story id, so they never change once written.
+7. ``ResolveGroups``: exact-group members inherit their representative's decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.core.records import DeadLetter, Story
+from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, sortable_time, verify
+from transforms.dedup.store import ReadFingerprintStore, StoreConfig
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "wirestream"
+SEP = "\x1f"
+CANONICAL = "canonical"
+DUPLICATE = "duplicate"
+ALREADY_STORED = "already_stored"
+SAME_TEXT = "same_text"
+NEAR_DUPLICATE = "near_duplicate"
+BUCKET_ANCHORS = 2
+RESIDUAL_KEY = "residual"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What dedup decided for one story; joined back onto the Story at the end."""
+
+    story_id: str
+    kind: str  # canonical | duplicate | already_stored
+    cluster_id: str
+    cluster_size: int = 1
+    duplicate_of: str | None = None
+    reason: str | None = None  # same_text | near_duplicate
+    similarity: float | None = None
+
+    def apply(self, story: Story) -> Story:
+        return story.replace(
+            cluster_id=self.cluster_id,
+            cluster_size=self.cluster_size,
+            duplicate_of=self.duplicate_of,
+            duplicate_reason=self.reason,
+            similarity=self.similarity,
+        )
+
+
+def _counter(name: str) -> Metrics.DelegatingCounter:
+    return Metrics.counter(NAMESPACE, f"dedup_{name}")
+
+
+def _singleton(fp: Fingerprint) -> Decision:
+    _counter("canonical").inc()
+    return Decision(fp.story_id, CANONICAL, fp.story_id, 1)
+
+
+class FingerprintFn(beam.DoFn):
+    """Story -> Fingerprint; the hasher (numpy arrays of permutation seeds) is built per worker."""
+
+    def __init__(self, config: MinHashConfig) -> None:
+        self._config = config
+        self._empty = _counter("empty_text")
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._config)
+
+    def process(self, story: Story) -> Iterator[Fingerprint]:
+        fingerprint = self._hasher.fingerprint(story)
+        if fingerprint.empty:
+            self._empty.inc()
+        yield fingerprint
+
+
+# ---------------------------------------------------------------------------------------------
+# 1-2: already-stored check and exact groups
+
+
+def _seen_split(element: tuple[str, dict[str, list[Fingerprint]]]) -> Iterator:
+    story_id, grouped = element
+    new, stored = grouped["new"], grouped["stored"]
+    if not new:
+        return
+    if stored:
+        _counter("already_stored").inc()
+        cluster = min(stored, key=Fingerprint.canonical_key).cluster_id or story_id
+        yield beam.pvalue.TaggedOutput(
+            "decided", (story_id, Decision(story_id, ALREADY_STORED, cluster))
+        )
+        return
+    yield min(new, key=Fingerprint.canonical_key)
+
+
+class _ExactGroupFn(beam.DoFn):
+    """One content hash: join a stored cluster, or elect a representative for near-dup."""
+
+    def __init__(self) -> None:
+        self._same_text = _counter("same_text")
+
+    def process(self, element: tuple[str, Iterable[Fingerprint]]) -> Iterator:
+        _, members = element
+        members = list(members)
+        new = sorted((fp for fp in members if not fp.stored), key=Fingerprint.canonical_key)
+        for fp in (fp for fp in new if fp.empty):
+            # No tokens, no evidence: an empty text is its own cluster, never "same" as another.
+            yield beam.pvalue.TaggedOutput("decided", (fp.story_id, _singleton(fp)))
+        new = [fp for fp in new if not fp.empty]
+        if not new:
+            return
+        stored = sorted(
+            (fp for fp in members if fp.stored and not fp.empty), key=Fingerprint.canonical_key
+        )
+        if stored:
+            cluster = stored[0].cluster_id or stored[0].story_id
+            for fp in new:
+                self._same_text.inc()
+                decision = Decision(
+                    fp.story_id, DUPLICATE, cluster, len(members), cluster, SAME_TEXT, 1.0
+                )
+                yield beam.pvalue.TaggedOutput("decided", (fp.story_id, decision))
+            return
+        representative = new[0]
+        yield dataclasses.replace(representative, group_size=len(new))
+        for fp in new[1:]:
+            yield beam.pvalue.TaggedOutput("members", (representative.story_id, fp))
+
+
+# ---------------------------------------------------------------------------------------------
+# 3: band buckets -> candidate pairs
+
+
+class _BandKeysFn(beam.DoFn):
+    def __init__(self, config: MinHashConfig) -> None:
+        self._config = config
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._config)
+
+    def process(self, fp: Fingerprint) -> Iterator[tuple[bytes, tuple[str, bool]]]:
+        for key in self._hasher.bucket_keys(fp):
+            yield key, (fp.story_id, fp.stored)
+
+
+class _BucketPairsFn(beam.DoFn):
+    def __init__(self, max_bucket_size: int) -> None:
+        self._max = max_bucket_size
+        self._capped = _counter("buckets_capped")
+        self._capped_members = _counter("bucket_members_capped")
+        self._proposed = _counter("candidate_pairs")
+
+    def process(self, element: tuple[bytes, Iterable[tuple[str, bool]]]) -> Iterator[str]:
+        _, members = element
+        small: dict[str, bool] | None = {}  # story id -> stored, while the bucket is small
+        anchors: list[tuple[str, bool]] = []  # the smallest ids, kept in any case
+        any_new = False
+        for story_id, stored in members:
+            any_new = any_new or not stored
+            if small is not None:
+                small[story_id] = stored
+                if len(small) > self._max:
+                    small = None  # over-full: from here on only anchors, O(max) memory
+            anchors = sorted({*anchors, (story_id, stored)})[:BUCKET_ANCHORS]
+        if not any_new:
+            return
+        if small is not None:
+            ids = sorted(small)
+            pairs = [(a, b, small[a] and small[b]) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+            yield from self._emit(pairs)
+            return
+        self._capped.inc()
+        anchor_ids = {story_id for story_id, _ in anchors}
+        seen: set[tuple[str, str]] = set()
+        pairs = []
+        for story_id, stored in members:  # second pass over the (re-iterable) bucket
+            self._capped_members.inc()
+            for anchor, anchor_stored in anchors:
+                pair = (min(anchor, story_id), max(anchor, story_id))
+                if anchor != story_id and pair not in seen:
+                    if story_id in anchor_ids:
+                        seen.add(pair)
+                    pairs.append((*pair, stored and anchor_stored))
+        yield from self._emit(pairs)
+
+    def _emit(self, pairs: Iterable[tuple[str, str, bool]]) -> Iterator[str]:
+        for a, b, both_stored in pairs:
+            if not both_stored:  # stored-stored pairs were decided by an earlier run
+                self._proposed.inc()
+                yield f"{a}{SEP}{b}"
+
+
+# ---------------------------------------------------------------------------------------------
+# 4: verification
+
+
+def _attach_left(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Fingerprint]]:
+    _, grouped = element
+    if not grouped["fp"]:
+        return
+    left = grouped["fp"][0]
+    for right_id in sorted(set(grouped["pairs"])):  # a pair proposed by several buckets
+        yield right_id, left
+
+
+class _VerifyFn(beam.DoFn):
+    def __init__(self, config: MinHashConfig) -> None:
+        self._config = config
+        self._accepted = _counter("pairs_verified")
+        self._refused = _counter("pairs_refused")
+
+    def process(self, element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, str]]:
+        _, grouped = element
+        if not grouped["fp"]:
+            return
+        right = grouped["fp"][0]
+        for left in grouped["lefts"]:
+            if verify(left, right, self._config).duplicate:
+                self._accepted.inc()
+                yield left.story_id, right.story_id
+            else:
+                self._refused.inc()
+
+
+class VerifyCandidates(beam.PTransform):
+    """Candidate pair strings + fingerprints keyed by id -> verified edges (a, b) with a < b."""
+
+    def __init__(self, config: MinHashConfig, fingerprints_by_id: beam.PCollection) -> None:
+        super().__init__()
+        self._config = config
+        self._by_id = fingerprints_by_id
+
+    def expand(self, pairs: beam.PCollection) -> beam.PCollection:
+        split = pairs | "SplitPair" >> beam.Map(lambda p: tuple(p.split(SEP, 1)))
+        lefts = (
+            {"fp": self._by_id, "pairs": split}
+            | "JoinLeft" >> beam.CoGroupByKey()
+            | "AttachLeft" >> beam.FlatMap(_attach_left)
+        )
+        return (
+            {"fp": self._by_id, "lefts": lefts}
+            | "JoinRight" >> beam.CoGroupByKey()
+            | "Verify" >> beam.ParDo(_VerifyFn(self._config))
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# 5: connected components
+
+
+def _both_ways(edge: tuple[str, str]) -> Iterator[tuple[str, str]]:
+    a, b = edge
+    yield a, b
+    yield b, a
+
+
+def _large_star(element: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
+    node, neighbours = element
+    neighbours = set(neighbours)
+    smallest = min(neighbours | {node})
+    for other in sorted(neighbours):
+        if other > node and other != smallest:
+            yield smallest, other
+
+
+def _to_larger(edge: tuple[str, str]) -> tuple[str, str]:
+    a, b = edge
+    return (max(a, b), min(a, b))
+
+
+def _small_star(element: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
+    node, smaller = element
+    group = set(smaller) | {node}
+    smallest = min(group)
+    for other in sorted(group):
+        if other != smallest:
+            yield smallest, other
+
+
+def _roles(edge: tuple[str, str]) -> Iterator[tuple[str, tuple[str, str]]]:
+    a, b = sorted(edge)
+    yield b, ("parent", a)
+    yield a, ("child", b)
+
+
+def _settle(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterator:
+    node, roles = element
+    roles = sorted(set(roles))
+    parents = [other for role, other in roles if role == "parent"]
+    children = [other for role, other in roles if role == "child"]
+    if len(parents) > 1 or (parents and children):
+        for role, other in roles:
+            edge = (other, node) if role == "parent" else (node, other)
+            yield beam.pvalue.TaggedOutput("residual", (RESIDUAL_KEY, edge))
+        return
+    yield node, (parents[0] if parents else node)
+
+
+def _union_find(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterator[tuple[str, str]]:
+    _, edges = element
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    count = 0
+    for a, b in edges:
+        count += 1
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    _counter("components_residual_edges").inc(count)
+    for node in sorted(parent):
+        yield node, find(node)
+
+
+def _relabel(entry: tuple[str, str], residual: dict[str, str]) -> Iterator[tuple[str, str]]:
+    node, label = entry
+    if node not in residual:  # residual nodes get their label from the union-find directly
+        yield node, residual.get(label, label)
+
+
+class ConnectedComponents(beam.PTransform):
+    """Edges (a, b) -> (node, smallest node id of its component) for every node with an edge."""
+
+    def __init__(self, rounds: int = 2) -> None:
+        super().__init__()
+        self._rounds = rounds
+
+    def expand(self, edges: beam.PCollection) -> beam.PCollection:
+        for n in range(self._rounds):
+            edges = (
+                edges
+                | f"LargeStarKey{n}" >> beam.FlatMap(_both_ways)
+                | f"LargeStarGroup{n}" >> beam.GroupByKey()
+                | f"LargeStar{n}" >> beam.FlatMap(_large_star)
+                | f"SmallStarKey{n}" >> beam.Map(_to_larger)
+                | f"SmallStarGroup{n}" >> beam.GroupByKey()
+                | f"SmallStar{n}" >> beam.FlatMap(_small_star)
+            )
+        settled = (
+            edges
+            | "RoleKey" >> beam.FlatMap(_roles)
+            | "RoleGroup" >> beam.GroupByKey()
+            | "Settle" >> beam.FlatMap(_settle).with_outputs("residual", main="settled")
+        )
+        residual = (
+            settled.residual
+            | "ResidualGroup" >> beam.GroupByKey()
+            | "ResidualUnionFind" >> beam.FlatMap(_union_find)
+        )
+        relabelled = settled.settled | "Relabel" >> beam.FlatMap(
+            _relabel, residual=beam.pvalue.AsDict(residual)
+        )
+        return (relabelled, residual) | "AllLabels" >> beam.Flatten()
+
+
+# ---------------------------------------------------------------------------------------------
+# 6-7: canonical choice and exact-group members
+
+
+class _ChooseCanonicalFn(beam.DoFn):
+    def __init__(self, config: MinHashConfig) -> None:
+        self._config = config
+        self._canonical = _counter("canonical")
+
+    def process(self, element: tuple[str, Iterable[Fingerprint]]) -> Iterator:
+        _, members = element
+        members = sorted(members, key=Fingerprint.canonical_key)
+        stored = [fp for fp in members if fp.stored]
+        new = [fp for fp in members if not fp.stored]
+        size = sum(fp.group_size for fp in new) + len(stored)
+        if stored:
+            anchor = stored[0]
+            cluster = anchor.cluster_id or anchor.story_id
+            anchor = next((fp for fp in stored if fp.story_id == cluster), anchor)
+            duplicates = new
+        else:
+            anchor = new[0]
+            cluster = anchor.story_id
+            duplicates = new[1:]
+            self._canonical.inc()
+            yield anchor.story_id, Decision(anchor.story_id, CANONICAL, cluster, size)
+        for fp in duplicates:
+            verdict = verify(fp, anchor, self._config)
+            reason = SAME_TEXT if fp.content_hash == anchor.content_hash else NEAR_DUPLICATE
+            _counter(reason).inc()
+            yield (
+                fp.story_id,
+                Decision(
+                    fp.story_id, DUPLICATE, cluster, size, cluster, reason, verdict.similarity
+                ),
+            )
+
+
+def _join_label(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Fingerprint]]:
+    _, grouped = element
+    if grouped["label"] and grouped["fp"]:
+        yield grouped["label"][0], grouped["fp"][0]
+
+
+class _ResolveGroupFn(beam.DoFn):
+    """Representative's decision (or a fresh singleton cluster) for it and its same-text copies."""
+
+    def __init__(self) -> None:
+        self._canonical = _counter("canonical")
+        self._same_text = _counter("same_text")
+
+    def process(self, element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Decision]]:
+        rep_id, grouped = element
+        if not grouped["rep"]:
+            return
+        rep: Fingerprint = grouped["rep"][0]
+        decision: Decision | None = grouped["decision"][0] if grouped["decision"] else None
+        if decision is None:
+            self._canonical.inc()
+            decision = Decision(rep_id, CANONICAL, rep_id, rep.group_size)
+        yield rep_id, decision
+        for member in sorted(grouped["members"], key=Fingerprint.canonical_key):
+            if decision.kind == CANONICAL:
+                self._same_text.inc()
+                copy = Decision(
+                    member.story_id,
+                    DUPLICATE,
+                    decision.cluster_id,
+                    decision.cluster_size,
+                    rep_id,
+                    SAME_TEXT,
+                    1.0,
+                )
+            else:
+                _counter(decision.reason or NEAR_DUPLICATE).inc()
+                copy = Decision(
+                    member.story_id,
+                    DUPLICATE,
+                    decision.cluster_id,
+                    decision.cluster_size,
+                    decision.duplicate_of,
+                    decision.reason,
+                    decision.similarity,
+                )
+            yield member.story_id, copy
+
+
+class ClusterFingerprints(beam.PTransform):
+    """New fingerprints (+ stored ones) -> ``(story_id, Decision)`` for every new story."""
+
+    def __init__(
+        self,
+        config: MinHashConfig,
+        stored: beam.PCollection | None = None,
+        components_rounds: int = 2,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._stored = stored
+        self._rounds = components_rounds
+
+    def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
+        stored = self._stored
+        decided: list[beam.PCollection] = []
+        if stored is None:  # a run without a store: nothing to check ids against
+            stored = fingerprints.pipeline | "NoStored" >> beam.Create([])
+            candidates = fingerprints
+        else:
+            seen = {
+                "new": fingerprints | "KeyNewById" >> beam.Map(lambda fp: (fp.story_id, fp)),
+                "stored": stored | "KeyStoredById" >> beam.Map(lambda fp: (fp.story_id, fp)),
+            } | "SeenCheck" >> beam.CoGroupByKey()
+            unseen = seen | "SplitSeen" >> beam.FlatMap(_seen_split).with_outputs(
+                "decided", main="unseen"
+            )
+            decided.append(unseen.decided)
+            candidates = (unseen.unseen, stored) | "WithStoredForExact" >> beam.Flatten()
+        groups = (
+            candidates
+            | "KeyByContent" >> beam.Map(lambda fp: (fp.content_hash, fp))
+            | "ExactGroups" >> beam.GroupByKey()
+            | "ExactSplit"
+            >> beam.ParDo(_ExactGroupFn()).with_outputs("decided", "members", main="reps")
+        )
+        reps = groups.reps
+        nodes = (reps, stored) | "NodesForNearDup" >> beam.Flatten()
+        nodes_by_id = nodes | "KeyNodesById" >> beam.Map(lambda fp: (fp.story_id, fp))
+        edges = (
+            nodes
+            | "BandKeys" >> beam.ParDo(_BandKeysFn(self._config))
+            | "BandBuckets" >> beam.GroupByKey()
+            | "BucketPairs" >> beam.ParDo(_BucketPairsFn(self._config.max_bucket_size))
+            | "VerifyPairs" >> VerifyCandidates(self._config, nodes_by_id)
+        )
+        labels = edges | "Components" >> ConnectedComponents(self._rounds)
+        component_decisions = (
+            {"label": labels, "fp": nodes_by_id}
+            | "JoinLabels" >> beam.CoGroupByKey()
+            | "LabelFingerprints" >> beam.FlatMap(_join_label)
+            | "GroupComponents" >> beam.GroupByKey()
+            | "ChooseCanonical" >> beam.ParDo(_ChooseCanonicalFn(self._config))
+        )
+        resolved = {
+            "rep": reps | "KeyRepsById" >> beam.Map(lambda fp: (fp.story_id, fp)),
+            "decision": component_decisions,
+            "members": groups.members,
+        } | "ResolveGroups" >> beam.CoGroupByKey()
+        group_decisions = resolved | "ResolveGroupDecisions" >> beam.ParDo(_ResolveGroupFn())
+        return (*decided, groups.decided, group_decisions) | "AllDecisions" >> beam.Flatten()
+
+
+# ---------------------------------------------------------------------------------------------
+# Stories in, stories out
+
+
+def _fingerprint_dead(element: tuple[Story, tuple]) -> DeadLetter:
+    story, (exc_type, exc, _trace) = element
+    error = f"{getattr(exc_type, '__name__', exc_type)}: {exc}"
+    return DeadLetter.of_story(story, "dedup", "dedup_error", error)
+
+
+def canonical_story_key(story: Story) -> tuple[str, int, int, str]:
+    return (
+        sortable_time(story.published_at or story.fetched_at),
+        story.cleaning_hit_count,
+        -len(story.text),
+        story.story_id,
+    )
+
+
+class _ApplyDecisionFn(beam.DoFn):
+    """Joins each story with its decision; also emits the fingerprint the store must append."""
+
+    def process(self, element: tuple[str, dict[str, list]]) -> Iterator:
+        story_id, grouped = element
+        stories = sorted(grouped["story"], key=lambda s: (canonical_story_key(s), s.text))
+        for extra in stories[1:]:
+            # Story ids are unique per run (one fetch per canonical URL); a second story with
+            # the same id is a bug upstream, not a duplicate: surface it, never drop it.
+            _counter("duplicate_story_id").inc()
+            yield beam.pvalue.TaggedOutput(
+                "dead",
+                DeadLetter.of_story(
+                    extra,
+                    "dedup",
+                    "dedup_error",
+                    f"story id {story_id} appears more than once in this run",
+                ),
+            )
+        for story in stories[:1]:
+            if not grouped["decision"]:
+                _counter("undecided").inc()
+                yield beam.pvalue.TaggedOutput(
+                    "dead",
+                    DeadLetter.of_story(
+                        story, "dedup", "dedup_error", f"no dedup decision for story {story_id}"
+                    ),
+                )
+                continue
+            decision: Decision = grouped["decision"][0]
+            if decision.kind == ALREADY_STORED:
+                yield beam.pvalue.TaggedOutput("seen", decision.apply(story))
+                continue
+            for fp in sorted(grouped["fp"], key=Fingerprint.canonical_key)[:1]:
+                yield beam.pvalue.TaggedOutput(
+                    "fingerprints", dataclasses.replace(fp, cluster_id=decision.cluster_id)
+                )
+            tag = "ok" if decision.kind == CANONICAL else "duplicates"
+            yield beam.pvalue.TaggedOutput(tag, decision.apply(story))
+
+
+class DedupStories(beam.PTransform):
+    """Stories -> {"ok", "duplicates", "seen", "fingerprints", "dead"} (batch, one run).
+
+    ``seen`` holds stories an earlier run already wrote (same story id in the store); they are
+    counted (``dedup_already_stored``) and not written again. ``fingerprints`` is what the
+    store must append once the run's outputs are safely written.
+    """
+
+    def __init__(
+        self,
+        config: MinHashConfig,
+        store: StoreConfig | None = None,
+        components_rounds: int = 2,
+    ) -> None:
+        super().__init__()
+        self._config = config
+        self._store = store
+        self._rounds = components_rounds
+
+    def expand(self, stories: beam.PCollection) -> dict[str, beam.PCollection]:
+        fingerprinted, failed = stories | "Fingerprint" >> beam.ParDo(
+            FingerprintFn(self._config)
+        ).with_exception_handling(use_subprocess=False)
+        stored = (
+            fingerprinted
+            | "ReadFingerprintStore" >> ReadFingerprintStore(self._store, self._config)
+            if self._store
+            else None
+        )
+        decisions = fingerprinted | "Cluster" >> ClusterFingerprints(
+            self._config, stored, self._rounds
+        )
+        joined = (
+            {
+                "story": stories | "KeyStoriesById" >> beam.Map(lambda s: (s.story_id, s)),
+                "decision": decisions,
+                "fp": fingerprinted | "KeyFingerprintsById" >> beam.Map(lambda f: (f.story_id, f)),
+            }
+            | "JoinDecisions" >> beam.CoGroupByKey()
+            | "ApplyDecisions"
+            >> beam.ParDo(_ApplyDecisionFn()).with_outputs(
+                "ok", "duplicates", "seen", "fingerprints", "dead"
+            )
+        )
+        dead = (
+            failed | "FingerprintDead" >> beam.Map(_fingerprint_dead),
+            joined.dead,
+        ) | "AllDead" >> beam.Flatten()
+        return {
+            "ok": joined.ok,
+            "duplicates": joined.duplicates,
+            "seen": joined.seen,
+            "fingerprints": joined.fingerprints,
+            "dead": dead,
+        }

@@ -1,0 +1,308 @@
+"""DeduplicateStories: one canonical story per cluster of copies; every copy kept and linked.
+
+Batch (scheduled runs), see ``transforms/dedup/batch.py`` for the graph and
+``transforms/dedup/minhash.py`` for the fingerprints and the verification maths:
+
+* exact copies group on ``content_hash`` (normalised text) -> ``same_text``;
+* near copies (re-headlined, abridged, boilerplate-wrapped, spun) are found by MinHash LSH
+  buckets, every candidate pair is verified (Jaccard estimate or bottom-k containment) and the
+  clusters are the connected components of verified pairs -> ``near_duplicate``;
+* the canonical is the earliest published story, then fewer cleaning-rule hits, then longer
+  text, then story id; ``cluster_id`` is the canonical's story id;
+* with ``--state_location`` the run also dedups against the fingerprints of the runs within
+  ``--dedup_horizon_days`` (a new copy of yesterday's story points at yesterday's canonical) and,
+  after its outputs are written, stores its own (``transforms/dedup/store.py``). A story an
+  earlier run already wrote goes to ``rejected`` with reason ``already_stored``.
+
+Streaming (``DedupConfig(streaming=True)``, set by ``--streaming``): the same fingerprints and
+verification with keyed state per bucket and an event-time TTL of ``--stream_horizon_hours``,
+first-seen wins, grouped in the job's windows and allowed lateness
+(``transforms/dedup/streaming.py``). A story seen again (same story id) is a ``same_url``
+duplicate there, not ``already_stored``: the job itself wrote the first one.
+
+Trafilatura's own ``deduplicate=True`` is never used: its LRU cache of seen paragraphs makes
+the extracted text depend on which pages a worker happened to see before (non-deterministic) and
+silently deletes repeated passages from the text instead of recording a decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.core import windowing as streaming
+from transforms.core.records import Rejected, Story
+from transforms.dedup import minhash
+from transforms.dedup.batch import DedupStories, canonical_story_key
+from transforms.dedup.minhash import MinHashConfig
+from transforms.dedup.store import AppendFingerprints, StoreConfig
+from transforms.dedup.streaming import StreamingDedup
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "wirestream"
+DEFAULT_HORIZON_DAYS = 7
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Dedup knobs; ``str(config.minhash)`` belongs in the run report's settings."""
+
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    state_location: str | None = None
+    run_date: str | None = None  # YYYY-MM-DD[THH]; partition the store appends to
+    run_id: str | None = None
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    streaming: bool = False
+    # streaming only: the job's windows, allowed lateness and state horizon (None: defaults,
+    # with ``horizon_days`` as the state horizon)
+    stream: streaming.StreamConfig | None = None
+    components_rounds: int = 2
+    observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
+
+    def __post_init__(self) -> None:
+        if self.horizon_days < 0:
+            raise ValueError("--dedup_horizon_days must be >= 0")
+        if self.components_rounds < 1:
+            raise ValueError("components_rounds must be >= 1")
+
+    @property
+    def stream_horizon_seconds(self) -> int:
+        """How long streaming state remembers a story."""
+        if self.stream is not None:
+            return self.stream.horizon_seconds
+        return self.horizon_days * 86400
+
+    @property
+    def store(self) -> StoreConfig | None:
+        if not self.state_location:
+            return None
+        run_date = (self.run_date or "")[:10]
+        if not run_date:
+            raise ValueError("a fingerprint store needs a run date (--run_date YYYY-MM-DD)")
+        run_id = self.run_id or self.run_date or run_date
+        run_id = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in run_id)
+        return StoreConfig(self.state_location, run_date, run_id, self.horizon_days)
+
+
+def canonical_order(story: Story) -> tuple:
+    """Sort key: the first story in this order is the canonical one of its cluster."""
+    return canonical_story_key(story)
+
+
+def resolve_exact(group: tuple[str, Iterable[Story]]) -> Iterator:
+    """One content-hash group outside Beam (the throughput benchmark's plain loop).
+
+    Yields the canonical Story and ``TaggedOutput("duplicates", copy)`` for the others, with
+    the same canonical order and fields as the pipeline's exact-text step.
+    """
+    _, members = group
+    ordered = sorted(members, key=canonical_order)
+    canonical, size = ordered[0], len(ordered)
+    yield canonical.replace(cluster_id=canonical.story_id, cluster_size=size)
+    for copy in ordered[1:]:
+        yield beam.pvalue.TaggedOutput(
+            "duplicates",
+            copy.replace(
+                cluster_id=canonical.story_id,
+                cluster_size=size,
+                duplicate_of=canonical.story_id,
+                duplicate_reason="same_text",
+                similarity=1.0,
+            ),
+        )
+
+
+def deduplicate_in_memory(
+    stories: Iterable[Story], config: MinHashConfig | None = None
+) -> tuple[list[Story], list[Story]]:
+    """The batch decisions without Beam, for small in-process loops (throughput benchmark).
+
+    Same fingerprints, exact groups, bucket keys, verification, components and canonical order
+    as ``DedupStories`` (a test holds the two equal); all in one process, so only for samples.
+    """
+    from transforms.dedup.minhash import MinHasher, verify
+
+    config = config or MinHashConfig()
+    hasher = MinHasher(config)
+    by_id = {story.story_id: story for story in stories}
+    prints = {i: hasher.fingerprint(s) for i, s in by_id.items()}
+    parent: dict[str, str] = {i: i for i in by_id}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    exact: dict[str, list[str]] = {}
+    for i in sorted(by_id):
+        if not prints[i].empty:
+            exact.setdefault(prints[i].content_hash, []).append(i)
+    reps = []
+    for members in exact.values():
+        members.sort(key=lambda i: prints[i].canonical_key())
+        reps.append(members[0])
+        for other in members[1:]:
+            union(members[0], other)
+    buckets: dict[bytes, list[str]] = {}
+    for i in sorted(reps):
+        for key in hasher.bucket_keys(prints[i]):
+            buckets.setdefault(key, []).append(i)
+    checked: set[tuple[str, str]] = set()
+    for members in buckets.values():
+        ids = sorted(set(members))
+        anchors = ids[:2] if len(ids) > config.max_bucket_size else ids
+        for a in anchors:
+            for b in ids:
+                pair = (min(a, b), max(a, b))
+                if a != b and pair not in checked:
+                    checked.add(pair)
+                    if verify(prints[pair[0]], prints[pair[1]], config).duplicate:
+                        union(*pair)
+    clusters: dict[str, list[str]] = {}
+    for i in by_id:
+        clusters.setdefault(find(i), []).append(i)
+    kept, copies = [], []
+    for members in clusters.values():
+        members.sort(key=lambda i: canonical_order(by_id[i]))
+        head = by_id[members[0]]
+        size = len(members)
+        kept.append(head.replace(cluster_id=head.story_id, cluster_size=size))
+        for i in members[1:]:
+            same = prints[i].content_hash == prints[head.story_id].content_hash
+            similarity = (
+                1.0 if same else verify(prints[i], prints[head.story_id], config).similarity
+            )
+            copies.append(
+                by_id[i].replace(
+                    cluster_id=head.story_id,
+                    cluster_size=size,
+                    duplicate_of=head.story_id,
+                    duplicate_reason="same_text" if same else "near_duplicate",
+                    similarity=similarity,
+                )
+            )
+    return kept, copies
+
+
+def _already_stored(story: Story) -> Rejected:
+    return Rejected(
+        stage="dedup",
+        reason="already_stored",
+        url=story.url,
+        story_id=story.story_id,
+        duplicate_of=story.cluster_id,
+        entry_id=story.entry_id,
+        at=story.fetched_at,
+        detail="written by an earlier run (its fingerprint is in the dedup store)",
+    )
+
+
+class DeduplicateStories(beam.PTransform):
+    """Story -> {"ok", "duplicates", "rejected", "dead", "fingerprints"}.
+
+    ``fingerprints`` are this run's decided stories for the store; pass them to
+    ``StoreFingerprints`` after the write so a failed write is never recorded as done.
+    """
+
+    def __init__(self, config: DedupConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, stories: beam.PCollection) -> dict[str, beam.PCollection]:
+        config = self.config
+        if config.streaming:
+            outputs = stories | "StreamingDedup" >> StreamingDedup(
+                config.minhash,
+                horizon_seconds=config.stream_horizon_seconds,
+                stream=config.stream,
+                observe_state=config.observe_stream_state,
+            )
+            dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
+            fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
+            # A repeat within the job is a same_url duplicate; there is no store to consult.
+            rejected = stories.pipeline | "NoStreamRejected" >> beam.Create([])
+        else:
+            outputs = stories | "Dedup" >> DedupStories(
+                config.minhash, config.store, config.components_rounds
+            )
+            dead = outputs["dead"]
+            fingerprints = outputs["fingerprints"]
+            rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
+        result = {
+            "ok": outputs["ok"],
+            "duplicates": outputs["duplicates"],
+            "rejected": rejected,
+            "dead": dead,
+            "fingerprints": fingerprints,
+        }
+        if "held" in outputs:
+            result["bucket_state_sizes"] = outputs["held"]
+        return result
+
+
+class StoreFingerprints(beam.PTransform):
+    """Appends the run's fingerprints to the store once ``after`` (the written files) is done."""
+
+    def __init__(self, config: DedupConfig, after: beam.PCollection | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.after = after
+
+    def expand(self, fingerprints: beam.PCollection) -> beam.PCollection:
+        store = self.config.store
+        if store is None or self.config.streaming:
+            return fingerprints.pipeline | "NoStore" >> beam.Create([])
+        return fingerprints | "AppendFingerprints" >> AppendFingerprints(
+            store, self.config.minhash, after=self.after
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Dedup flags; ``--state_location``, ``--run_date`` and ``--run_id`` are job-level flags."""
+    group = parser.add_argument_group("dedup")
+    group.add_argument(
+        "--dedup_horizon_days",
+        type=int,
+        default=DEFAULT_HORIZON_DAYS,
+        help="How many days of earlier runs (batch, via --state_location) a new story is "
+        "de-duplicated against. Streaming keeps its dedup state for --stream_horizon_hours.",
+    )
+    minhash.add_arguments(group)
+
+
+def config_from_options(options: PipelineOptions) -> DedupConfig:
+    """Batch dedup, or with ``--streaming`` its streaming form in the job's windows."""
+    values = options.get_all_options()
+    run_date = values.get("run_date")
+    run_id = values.get("run_id") or run_date
+    state_location = values.get("state_location")
+    if state_location and not run_date:
+        # Only picks the store partition and file name; pass --run_date for reproducible runs.
+        # Two unnamed runs must never share a store file (a re-run replaces its own file).
+        started = datetime.now(UTC)
+        run_date = started.strftime("%Y-%m-%d")
+        run_id = run_id or started.strftime("%Y%m%dT%H%M%SZ")
+        logger.warning("no --run_date: dedup store partition %s, run id %s", run_date, run_id)
+    horizon = values.get("dedup_horizon_days")
+    return DedupConfig(
+        minhash=minhash.config_from_values(values),
+        state_location=state_location,
+        run_date=run_date,
+        run_id=run_id,
+        horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
+        streaming=bool(values.get("streaming")),
+        stream=streaming.config_from_options(options) if values.get("streaming") else None,
+    )

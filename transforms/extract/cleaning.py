@@ -1,0 +1,541 @@
+"""Post-extraction cleaning: the noise trafilatura leaves on news pages, removed by named rules.
+
+The rules live in ``transforms/data/cleaning_rules.yaml`` so that a new kind of residue is a data
+change reviewed on its own, not a code edit per site. Every removal is attributed to a rule name
+and counted, because a rule that suddenly fires on every story is the first sign that it has
+started eating real text. Some removals carry information that must not be lost: trailing
+publisher tag lines become tags, and trailing agency credits become the story's ``agency``.
+
+Safety properties (tested, including with hypothesis):
+
+* rules act on whole *short* lines (``max_chars``), so a paragraph of prose is never matched by
+  a keyword inside it, and regex time is bounded by the line cap;
+* patterns with a quantified group around an unbounded quantifier are refused at load time
+  (catastrophic backtracking);
+* cleaning is idempotent (passes run to a fixpoint) and never lengthens the text beyond its
+  NFC form (NFC itself can lengthen a handful of composition-excluded characters).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from transforms.core.records import normalise_for_hash
+
+logger = logging.getLogger(__name__)
+
+RULES_RESOURCE = "cleaning_rules.yaml"
+KINDS = frozenset(
+    {"line", "leading_line", "trailing_line", "leading_prefix", "line_suffix", "related_block"}
+)
+# Built-in steps that are not regular expressions but still report hits under these names.
+TITLE_REPEAT = "title_repeat"
+REPEATED_PARAGRAPH = "repeated_paragraph"
+TAG_LINE = "tag_line"
+AGENCY_CREDIT = "agency_credit"
+CONTROL_CHARS = "control_chars"
+UNICODE_NFC = "unicode_nfc"
+MAX_PASSES = 12
+RELATED_BLOCK_MAX_LINES = 8
+RELATED_HEADLINE_MAX_CHARS = 160
+
+# Zero-width and formatting characters with no meaning in plain text. ZWJ/ZWNJ (U+200C/D) are
+# kept: Persian, Arabic and Indic scripts need them.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f"), None)
+_LINE_BREAKS = re.compile(r"\r\n|[\r\u2028\u2029\x0b\x0c\x85]")
+_HSPACE = re.compile(r"[^\S\n]+")
+# C0/C1 controls other than tab and newline, and lone surrogates: never meaningful in text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff]")
+_SENTENCE_END = (".", "。", "!", "！", "?", "？", ":", "：", ";", "…")
+
+
+class UnsafePatternError(ValueError):
+    """A rule pattern could backtrack catastrophically; the fix is an atomic group or a bound."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: str
+    patterns: tuple[re.Pattern[str], ...]
+    full: bool = True
+    max_chars: int = 220
+
+    def matches(self, line: str) -> bool:
+        if len(line) > self.max_chars:
+            return False
+        for pattern in self.patterns:
+            found = pattern.fullmatch(line) if self.full else pattern.match(line)
+            if found:
+                return True
+        return False
+
+    def strip_prefix(self, line: str) -> str:
+        head = line[: self.max_chars]
+        for pattern in self.patterns:
+            found = pattern.match(head)
+            if found and found.end() > 0:
+                return line[found.end() :]
+        return line
+
+    def strip_suffix(self, line: str) -> str:
+        if len(line) > 20 * self.max_chars:
+            return line
+        tail_start = max(0, len(line) - self.max_chars)
+        tail = line[tail_start:]
+        for pattern in self.patterns:
+            for found in pattern.finditer(tail):
+                if found.end() == len(tail) and found.start() > 0:
+                    return line[: tail_start + found.start()]
+        return line
+
+
+@dataclass(frozen=True)
+class TagLineConfig:
+    min_items: int = 3
+    max_items: int = 20
+    max_item_words: int = 4
+    max_item_chars: int = 40
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepeatConfig:
+    min_words: int = 6
+    min_chars: int = 30
+    near_min_words: int = 12
+    near_jaccard: float = 0.8
+    run_min_words: int = 60
+    min_share: float = 0.15
+    max_paragraphs: int = 3000
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[Rule, ...]
+    agencies: tuple[str, ...]
+    tag_line: TagLineConfig = field(default_factory=TagLineConfig)
+    repeats: RepeatConfig = field(default_factory=RepeatConfig)
+
+    def of_kind(self, kind: str) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.kind == kind)
+
+    @functools.cached_property
+    def agency_line(self) -> re.Pattern[str]:
+        """A line that is only an agency credit: ``REUTERS``, ``— AFP``, ``(AP)``, ``/TASS/``."""
+        names = "|".join(re.escape(a) for a in sorted(self.agencies, key=lambda a: (-len(a), a)))
+        return re.compile(
+            rf"[\-—–(/\[]?\s?(?:source\s?:\s?)?(?P<agency>{names})\s?[)/\]]?\.?", re.IGNORECASE
+        )
+
+    @functools.cached_property
+    def agency_suffix(self) -> re.Pattern[str]:
+        """An agency credit closing the last sentence: ``... he said. REUTERS``, ``... - AFP``."""
+        names = "|".join(re.escape(a) for a in sorted(self.agencies, key=lambda a: (-len(a), a)))
+        return re.compile(
+            rf"(?<=[.!?\"”»’'])\s(?P<sep>[\-—–(/]\s?)?(?P<agency>{names})(?P<close>[)/])?\.?$",
+            re.IGNORECASE,
+        )
+
+    @functools.cached_property
+    def tag_label(self) -> re.Pattern[str] | None:
+        if not self.tag_line.labels:
+            return None
+        labels = "|".join(re.escape(label) for label in self.tag_line.labels)
+        return re.compile(rf"(?:{labels})\s?[:：]\s?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """A cleaned body and what cleaning learned from it (nothing the reader needs is lost)."""
+
+    text: str
+    hits: tuple[tuple[str, int], ...] = ()
+    tags: tuple[str, ...] = ()
+    agency: str | None = None
+    removed: tuple[tuple[str, str], ...] = ()  # (rule, text removed), for audits and benchmarks
+
+
+def _check_safe(source: str, rule_name: str) -> None:
+    """Refuse nested repetition outside atomic groups: the shape behind exponential backtracking."""
+    from re import _constants as c  # type: ignore[attr-defined]
+    from re import _parser as parser  # type: ignore[attr-defined]
+
+    repeats = {c.MAX_REPEAT, c.MIN_REPEAT}
+
+    def walk(items: Any, inside_repeat: bool) -> None:
+        for op, arg in items:
+            if op in repeats:
+                _low, high, sub = arg
+                if inside_repeat and high > 1:
+                    raise UnsafePatternError(
+                        f"rule {rule_name!r}: nested repetition in {source!r}; "
+                        "wrap the outer group in (?>...) or remove the inner quantifier"
+                    )
+                walk(sub, inside_repeat or high > 1)
+            elif op in (c.ATOMIC_GROUP, c.POSSESSIVE_REPEAT):
+                continue
+            elif op == c.SUBPATTERN:
+                walk(arg[-1], inside_repeat)
+            elif op == c.BRANCH:
+                for branch in arg[1]:
+                    walk(branch, inside_repeat)
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                walk(arg[1], inside_repeat)
+
+    walk(parser.parse(source, re.IGNORECASE), False)
+
+
+def parse_rules(document: dict[str, Any]) -> RuleSet:
+    """Build a validated RuleSet from the YAML document (fails fast with the rule's name)."""
+    default_max = int(document.get("max_chars", 220))
+    names: set[str] = set()
+    rules = []
+    for entry in document.get("rules", []):
+        name, kind = entry["name"], entry["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"rule {name!r}: unknown kind {kind!r}; use one of {sorted(KINDS)}")
+        if name in names:
+            raise ValueError(f"rule {name!r} is defined twice; rule names must be unique")
+        names.add(name)
+        sources = entry.get("patterns") or [entry["pattern"]]
+        for source in sources:
+            _check_safe(source, name)
+        rules.append(
+            Rule(
+                name=name,
+                kind=kind,
+                patterns=tuple(re.compile(s, re.IGNORECASE) for s in sources),
+                full=entry.get("match", "full") == "full",
+                max_chars=int(entry.get("max_chars", default_max)),
+            )
+        )
+    tag = document.get("tag_line", {})
+    rep = document.get("repeated_paragraphs", {})
+    return RuleSet(
+        rules=tuple(rules),
+        agencies=tuple(document.get("agencies", ())),
+        tag_line=TagLineConfig(
+            **{k: v for k, v in tag.items() if k != "labels"}, labels=tuple(tag.get("labels", ()))
+        ),
+        repeats=RepeatConfig(**rep),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def load_rules(path: str | None = None) -> RuleSet:
+    """Rules from ``path`` or the bundled file; cached so each worker parses them once."""
+    import yaml
+
+    if path:
+        from apache_beam.io.filesystems import FileSystems
+
+        with FileSystems.open(path) as handle:
+            document = yaml.safe_load(handle.read().decode("utf-8"))
+    else:
+        document = yaml.safe_load(
+            resources.files("transforms")
+            .joinpath("data")
+            .joinpath(RULES_RESOURCE)
+            .read_text("utf-8")
+        )
+    return parse_rules(document)
+
+
+def normalise_whitespace(text: str) -> tuple[list[str], bool, int, int]:
+    """NFC, invisible and control characters out, one space between words, no empty runs.
+
+    Returns the non-empty lines, whether *every* paragraph was separated by a blank line (then
+    the output keeps blank lines; a mixed layout collapses to single newlines, which keeps the
+    output no longer than the input), and the NFC and control-character change counts.
+    """
+    nfc = unicodedata.normalize("NFC", text)
+    nfc_changed = int(nfc != text)
+    stripped = _LINE_BREAKS.sub("\n", nfc).translate(_INVISIBLE)
+    cleaned = _CONTROLS.sub("", stripped)
+    controls = int(cleaned != stripped)
+    raw_lines = [_HSPACE.sub(" ", line).strip() for line in cleaned.split("\n")]
+    lines = [line for line in raw_lines if line]
+    blank_separated = len(lines) > 1
+    previous_blank = True
+    seen_text = False
+    for line in raw_lines:
+        if line:
+            if seen_text and not previous_blank:
+                blank_separated = False
+                break
+            seen_text = True
+        previous_blank = not line
+    return lines, blank_separated, nfc_changed, controls
+
+
+def _is_headline_like(line: str) -> bool:
+    return (
+        len(line) <= RELATED_HEADLINE_MAX_CHARS
+        and not line.endswith(_SENTENCE_END)
+        and len(line.split()) <= 25
+    )
+
+
+def _tag_items(line: str, config: TagLineConfig, label: re.Pattern[str] | None) -> list[str]:
+    """Items of a publisher tag line, or [] when the line is not one."""
+    labelled = label.match(line) if label else None
+    body = line[labelled.end() :] if labelled else line
+    if not body or len(body) > config.max_items * (config.max_item_chars + 2):
+        return []
+    if body.endswith(_SENTENCE_END) and not body.endswith("…"):
+        return []
+    items = [item.strip() for item in re.split(r"\s?[,;|·•]\s?", body)]
+    items = [item for item in items if item]
+    minimum = 1 if labelled else config.min_items
+    if not minimum <= len(items) <= config.max_items:
+        return []
+    for item in items:
+        if len(item) > config.max_item_chars or len(item.split()) > config.max_item_words:
+            return []
+        if any(ch in item for ch in '.!?:"“”«»()[]'):
+            return []
+        if item[0].isalpha() and item[0].islower():
+            return []
+    return items
+
+
+def _shingles(words: list[str]) -> frozenset[str]:
+    return frozenset(" ".join(words[i : i + 3]) for i in range(len(words) - 2))
+
+
+def _repeat_groups(lines: list[str], config: RepeatConfig) -> list[int]:
+    """For each paragraph, the index of the first paragraph it repeats (itself if none).
+
+    Repeats are exact (after case, punctuation and whitespace folding) or near (word 3-gram
+    Jaccard). The near test uses an inverted index of 3-grams with capped postings, so it stays
+    linear in practice even on hostile input.
+    """
+    first_by_key: dict[str, int] = {}
+    index: dict[str, list[int]] = {}
+    shingle_sets: dict[int, frozenset[str]] = {}
+    groups: list[int] = []
+    for position, line in enumerate(lines):
+        if position >= config.max_paragraphs:
+            groups.extend(range(position, len(lines)))
+            break
+        key = normalise_for_hash(line)
+        words = key.split()
+        long_enough = len(words) >= config.min_words or len(key) >= config.min_chars
+        if long_enough and key in first_by_key:
+            groups.append(first_by_key[key])
+            continue
+        group = position
+        if len(words) >= config.near_min_words:
+            shingles = _shingles(words)
+            overlaps: Counter[int] = Counter()
+            for shingle in shingles:
+                for other in index.get(shingle, ())[:50]:
+                    overlaps[other] += 1
+            for other, common in sorted(overlaps.items()):
+                union = len(shingles) + len(shingle_sets[other]) - common
+                if union and common / union >= config.near_jaccard:
+                    group = other
+                    break
+            if group == position:
+                shingle_sets[position] = shingles
+                for shingle in shingles:
+                    index.setdefault(shingle, []).append(position)
+        if long_enough:
+            first_by_key.setdefault(key, position)
+        groups.append(group)
+    return groups
+
+
+def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], list[str]]:
+    """Drop the second copy of a run of paragraphs, when the run is substantial.
+
+    Spinners paste a second, lightly edited copy of the body after their instructions, and some
+    CMSs render the body twice: a story must never contain its own body twice. But interviews
+    repeat their questions, recipes and meal plans their refrains, and product pages their
+    feature lists; so a paragraph is only dropped when it occurs exactly twice (a copy, not a
+    template; counted verbatim for verbatim repeats, by near-duplicate group otherwise), belongs
+    to a run of such second copies of at least ``run_min_words`` words, and the runs together
+    hold at least ``min_share`` of the text (a copied body is half of it; a meal plan that
+    repeats one day's menu is a few percent).
+    """
+    groups = _repeat_groups(lines, config)
+    sizes = Counter(groups)
+    keys = [normalise_for_hash(line) for line in lines]
+    key_counts = Counter(keys)
+    flags = []
+    for i, group in enumerate(groups):
+        if group == i:
+            flags.append(False)
+        elif keys[i] == keys[group]:
+            flags.append(key_counts[keys[i]] == 2)
+        else:
+            flags.append(sizes[group] <= 2)
+    # Short lines (subheads, bylines, "0") neither start nor break a run; inside a dropped run
+    # they go too when they repeat an earlier line, and stay when they are new.
+    short = [len(k.split()) < config.min_words and len(k) < config.min_chars for k in keys]
+    first_seen: dict[str, int] = {}
+    for index, key in enumerate(keys):
+        first_seen.setdefault(key, index)
+    runs: list[range] = []
+    repeated_words = 0
+    i = 0
+    while i < len(lines):
+        if not flags[i]:
+            i += 1
+            continue
+        end = j = i
+        while j < len(lines) and (flags[j] or short[j]):
+            if flags[j]:
+                end = j
+            j += 1
+        run = range(i, end + 1)
+        words = sum(len(lines[k].split()) for k in run if flags[k])
+        chars = sum(len(lines[k]) for k in run if flags[k])
+        if words >= config.run_min_words or chars >= 6 * config.run_min_words:
+            runs.append(run)
+            repeated_words += max(words, chars // 6)
+        i = end + 1
+    total_words = sum(max(len(line.split()), len(line) // 6) for line in lines)
+    if not runs or repeated_words < config.min_share * total_words:
+        return list(lines), []
+    drop = {k for run in runs for k in run if flags[k] or first_seen[keys[k]] < k}
+    kept = [line for k, line in enumerate(lines) if k not in drop]
+    dropped = [line for k, line in enumerate(lines) if k in drop]
+    return kept, dropped
+
+
+def _one_pass(
+    lines: list[str], title_key: str, rules: RuleSet, hits: Counter[str], found: dict[str, Any]
+) -> list[str]:
+    trace: list[tuple[str, str]] = found.setdefault("trace", [])
+
+    def hit(name: str, line: str) -> None:
+        hits[name] += 1
+        trace.append((name, line))
+
+    lines = list(lines)
+    # Leading stamps and leading lines (breadcrumbs, the headline repeated as the first line).
+    for rule in rules.of_kind("leading_prefix"):
+        while lines:
+            stripped = rule.strip_prefix(lines[0]).strip()
+            if stripped == lines[0]:
+                break
+            hit(rule.name, lines[0][: len(lines[0]) - len(stripped)])
+            lines[0:1] = [stripped] if stripped else []
+    leading = rules.of_kind("leading_line")
+    while lines:
+        rule = next((r for r in leading if r.matches(lines[0])), None)
+        if rule is not None:
+            hit(rule.name, lines[0])
+        elif title_key and normalise_for_hash(lines[0]) == title_key:
+            hit(TITLE_REPEAT, lines[0])
+        else:
+            break
+        lines.pop(0)
+    # Suffixes, then whole boilerplate lines and related-link blocks anywhere.
+    for rule in rules.of_kind("line_suffix"):
+        for i, line in enumerate(lines):
+            stripped = rule.strip_suffix(line).rstrip()
+            if stripped != line:
+                hit(rule.name, line[len(stripped) :])
+                lines[i] = stripped
+        lines = [line for line in lines if line]
+    anywhere = rules.of_kind("line")
+    blocks = rules.of_kind("related_block")
+    kept: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        rule = next((r for r in anywhere if r.matches(line)), None)
+        if rule is not None:
+            hit(rule.name, line)
+            i += 1
+            continue
+        block = next((r for r in blocks if r.matches(line)), None)
+        if block is not None:
+            hit(block.name, line)
+            i += 1
+            taken = 0
+            while i < len(lines) and taken < RELATED_BLOCK_MAX_LINES:
+                if not _is_headline_like(lines[i]):
+                    break
+                hit(block.name, lines[i])
+                i += 1
+                taken += 1
+            continue
+        kept.append(line)
+        i += 1
+    lines, repeated = _drop_repeats(kept, rules.repeats)
+    for line in repeated:
+        hit(REPEATED_PARAGRAPH, line)
+    # Trailing credits, agency sign-offs and tag lines, innermost last line first.
+    trailing = rules.of_kind("trailing_line")
+    while lines:
+        last = lines[-1]
+        credit = rules.agency_line.fullmatch(last) if len(last) <= 60 else None
+        if credit:
+            found.setdefault("agency", credit.group("agency"))
+            hit(AGENCY_CREDIT, last)
+            lines.pop()
+            continue
+        rule = next((r for r in trailing if r.matches(last)), None)
+        if rule is not None:
+            hit(rule.name, last)
+            lines.pop()
+            continue
+        items = _tag_items(last, rules.tag_line, rules.tag_label)
+        if items:
+            found.setdefault("tags", [])
+            found["tags"][:0] = items
+            hit(TAG_LINE, last)
+            lines.pop()
+            continue
+        suffix = rules.agency_suffix.search(last[-80:])
+        if suffix:
+            agency = suffix.group("agency")
+            marked = suffix.group("sep") or suffix.group("close")
+            if marked or (agency.isupper() and len(agency) > 1):
+                found.setdefault("agency", agency)
+                hit(AGENCY_CREDIT, suffix.group(0))
+                lines[-1] = last[: len(last) - len(suffix.group(0))].rstrip()
+                continue
+        break
+    return lines
+
+
+def clean_text(text: str, title: str = "", rules: RuleSet | None = None) -> Cleaned:
+    """Clean an extracted body; ``title`` lets a headline repeated atop the body be removed."""
+    rules = rules or load_rules()
+    hits: Counter[str] = Counter()
+    found: dict[str, Any] = {}
+    lines, blank_separated, nfc_changed, controls = normalise_whitespace(text or "")
+    if nfc_changed:
+        hits[UNICODE_NFC] += 1
+    if controls:
+        hits[CONTROL_CHARS] += 1
+    title_key = normalise_for_hash(title or "")
+    for _ in range(MAX_PASSES):
+        after = _one_pass(lines, title_key, rules, hits, found)
+        if after == lines:
+            break
+        lines = after
+    joiner = "\n\n" if blank_separated else "\n"
+    tags: list[str] = []
+    for tag in found.get("tags", []):
+        if tag not in tags:
+            tags.append(tag)
+    return Cleaned(
+        text=joiner.join(lines),
+        hits=tuple(sorted(hits.items())),
+        tags=tuple(tags),
+        agency=found.get("agency"),
+        removed=tuple(found.get("trace", ())),
+    )

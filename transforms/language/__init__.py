@@ -1,0 +1,1 @@
+"""Language identification with a confidence, ``und`` when unsure."""

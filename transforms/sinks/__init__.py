@@ -1,0 +1,1 @@
+"""Hive-partitioned outputs and the clean-up of a re-run's stale files."""

@@ -1,0 +1,397 @@
+"""Incremental feed state between scheduled batch runs: fetch only what changed, never twice.
+
+Per feed we remember the validators of the last fetched document (ETag, Last-Modified) for a
+conditional GET, when it was last fetched (to honour its poll interval when the job runs more
+often), and the entry ids already handed downstream, so an hourly run emits only new entries.
+
+Where it lives: ``<state_location>/feeds/feed-state-<run key>.jsonl``, one JSON line per feed,
+one *snapshot* per run. The run key is the logical run time (``--run_date``), not the wall clock.
+
+What "the same run" means: a run reads the newest snapshot written by an *earlier* run key and
+writes its own snapshot under its own key. Re-running run R (a retry after a failure, a
+backfill) therefore starts from exactly the state the first attempt started from, sends the same
+conditional requests, emits the same entries (same ids) and overwrites R's snapshot, instead of
+finding its own marks and emitting nothing. Later runs are unaffected: they read the newest
+snapshot before them.
+
+Atomicity: the snapshot is written to a temporary name and renamed (a single object appears on
+``gs://``), and only after what it must wait for (the written outputs) is complete, so a run
+that fails before its outputs are final leaves the previous snapshot in charge: its entries are
+emitted again on the next attempt. Entries whose article fetch failed transiently can be handed
+back (``retry``): they are not marked as seen, and the next run fetches that feed without
+validators so it sees them again.
+
+Bounded: ids stay while they are still in the feed document or younger than the horizon
+(``--feed_state_horizon_days``), at most ``--feed_state_max_ids`` per feed; only the last few
+snapshots are kept.
+
+Streaming: ``FeedState`` and the pure functions (``conditional_headers``, ``is_due``,
+``select_new``, ``advance``, ``with_retries``) carry no I/O, so a stateful DoFn keyed by feed URL
+can keep the same record in a ``ReadModifyWriteStateSpec`` (``to_json``/``from_json`` through a
+string coder) and call the same functions; only the snapshot files are batch-specific.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.core.records import DeadLetter
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "wirestream"
+FORMAT_VERSION = 1
+SNAPSHOT_PREFIX = "feed-state-"
+SNAPSHOT_SUFFIX = ".jsonl"
+_KEY_FORMAT = "%Y%m%dT%H%M%SZ"
+_SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)\.jsonl$")
+
+# Fetch failures worth another try next run; anything else is final for that entry.
+TRANSIENT_REASONS = frozenset({"timeout", "connect_error", "http_5xx", "dns_error"})
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where state lives and how much of it to keep; ``location=None`` disables it."""
+
+    location: str | None = None
+    run_key: str = ""  # from the run's logical time; see run_key_for
+    horizon_days: float = 14.0
+    max_ids_per_feed: int = 10_000
+    keep_snapshots: int = 48
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.location)
+
+    @property
+    def folder(self) -> str:
+        return f"{(self.location or '').rstrip('/')}/feeds"
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What one feed's previous runs learned. Only ``str``s, so it pickles and codes anywhere."""
+
+    feed_url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    fetched_run: str | None = None  # run key of the last fetch that reached the server
+    seen: tuple[tuple[str, str], ...] = ()  # (entry_id, run key first seen), sorted by id
+    retry: tuple[str, ...] = ()  # ids handed back for another attempt, sorted
+    run: str = ""  # run key of the snapshot this came from
+
+    def seen_ids(self) -> frozenset[str]:
+        return frozenset(entry_id for entry_id, _ in self.seen)
+
+    def to_json(self) -> str:
+        record = {
+            "v": FORMAT_VERSION,
+            "feed_url": self.feed_url,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "fetched_run": self.fetched_run,
+            "seen": [list(pair) for pair in self.seen],
+            "retry": list(self.retry),
+            "run": self.run,
+        }
+        return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> FeedState:
+        record = json.loads(line)
+        if record.get("v") != FORMAT_VERSION:
+            raise ValueError(f"unsupported feed state version {record.get('v')!r}")
+        return cls(
+            feed_url=str(record["feed_url"]),
+            etag=record.get("etag"),
+            last_modified=record.get("last_modified"),
+            fetched_run=record.get("fetched_run"),
+            seen=tuple(sorted((str(i), str(t)) for i, t in record.get("seen", []))),
+            retry=tuple(sorted(str(i) for i in record.get("retry", []))),
+            run=str(record.get("run", "")),
+        )
+
+
+# --------------------------------------------------------------------------- run keys
+
+
+def parse_run_date(value: str) -> datetime:
+    """``YYYY-MM-DD``, ``YYYY-MM-DDTHH``, or a full ISO 8601 time (naive = UTC)."""
+    text = value.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}", text):
+        text += ":00"
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError as exc:
+        raise ValueError(
+            f"--run_date {value!r} is not a date. Fix: use YYYY-MM-DD, YYYY-MM-DDTHH or a full "
+            "ISO 8601 time such as 2026-11-25T10:00:00Z"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def run_key_for(run_date: str | None, now: datetime | None = None) -> str:
+    """Sortable key of the run's logical time; without ``--run_date`` the start time is used."""
+    moment = parse_run_date(run_date) if run_date else (now or datetime.now(UTC))
+    return moment.astimezone(UTC).strftime(_KEY_FORMAT)
+
+
+def key_time(key: str) -> datetime:
+    return datetime.strptime(key, _KEY_FORMAT).replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- pure logic
+
+
+def conditional_headers(state: FeedState | None) -> tuple[str | None, str | None]:
+    """(ETag, Last-Modified) to send; none while entries await a retry (a 304 would hide them)."""
+    if state is None or state.retry:
+        return None, None
+    return state.etag, state.last_modified
+
+
+def is_due(state: FeedState | None, poll_minutes: int, run_key: str) -> bool:
+    """Has the feed's poll interval passed since its last fetch (in logical run time)?"""
+    if state is None or not state.fetched_run or not run_key:
+        return True
+    elapsed = key_time(run_key) - key_time(state.fetched_run)
+    return elapsed < timedelta(0) or elapsed >= timedelta(minutes=max(0, poll_minutes))
+
+
+def select_new(state: FeedState | None, entry_ids: Iterable[str]) -> list[str]:
+    """Ids not handed downstream by an earlier run, in the given order."""
+    seen = state.seen_ids() if state is not None else frozenset()
+    return [entry_id for entry_id in entry_ids if entry_id not in seen]
+
+
+def advance(
+    state: FeedState | None,
+    feed_url: str,
+    config: StateConfig,
+    *,
+    document_ids: Iterable[str] = (),
+    emitted_ids: Iterable[str] = (),
+    etag: str | None = None,
+    last_modified: str | None = None,
+    not_modified: bool = False,
+) -> FeedState:
+    """The feed's state after this run fetched it (200 with a document, or 304)."""
+    previous = state or FeedState(feed_url=feed_url)
+    if not_modified:
+        return replace(previous, fetched_run=config.run_key, run=config.run_key)
+    seen = dict(previous.seen)
+    for entry_id in emitted_ids:
+        seen.setdefault(entry_id, config.run_key)
+    current = set(document_ids)
+    cutoff = ""
+    if config.run_key:
+        cutoff = (key_time(config.run_key) - timedelta(days=config.horizon_days)).strftime(
+            _KEY_FORMAT
+        )
+    kept = [(i, t) for i, t in seen.items() if i in current or t >= cutoff]
+    if len(kept) > config.max_ids_per_feed:
+        kept.sort(key=lambda pair: (pair[1], pair[0]), reverse=True)
+        kept = kept[: config.max_ids_per_feed]
+    return FeedState(
+        feed_url=feed_url,
+        etag=etag,
+        last_modified=last_modified,
+        fetched_run=config.run_key,
+        seen=tuple(sorted(kept)),
+        retry=(),
+        run=config.run_key,
+    )
+
+
+def carry(state: FeedState | None, feed_url: str, config: StateConfig) -> FeedState:
+    """State of a feed not fetched this run (not due, or the fetch failed): unchanged."""
+    return replace(state or FeedState(feed_url=feed_url), run=config.run_key)
+
+
+def with_retries(state: FeedState, entry_ids: Iterable[str]) -> FeedState:
+    """Hand entries back: not seen, and the next fetch goes without validators."""
+    retry = set(entry_ids)
+    if not retry:
+        return state
+    return replace(
+        state,
+        seen=tuple(pair for pair in state.seen if pair[0] not in retry),
+        retry=tuple(sorted(retry | set(state.retry))),
+    )
+
+
+# --------------------------------------------------------------------------- snapshot files
+
+
+def _snapshot_keys(folder: str) -> list[str]:
+    from apache_beam.io.filesystems import FileSystems
+
+    pattern = f"{folder}/{SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX}"
+    # A folder that does not exist yet matches nothing; other errors (permissions) must surface:
+    # silently starting from no state would fetch and emit every entry again.
+    matches = FileSystems.match([pattern])[0].metadata_list
+    keys = []
+    for metadata in matches:
+        found = _SNAPSHOT_NAME.search(metadata.path)
+        if found:
+            keys.append(found.group(1))
+    return sorted(keys)
+
+
+def snapshot_path(config: StateConfig, key: str) -> str:
+    return f"{config.folder}/{SNAPSHOT_PREFIX}{key}{SNAPSHOT_SUFFIX}"
+
+
+def base_snapshot(config: StateConfig) -> str | None:
+    """The snapshot this run starts from: the newest one written by an earlier run key."""
+    if not config.enabled:
+        return None
+    try:
+        keys = _snapshot_keys(config.folder)
+    except Exception as exc:  # filesystem layers raise their own types (IOError, GCS errors, …)
+        raise ValueError(
+            f"--state_location {config.location}: cannot list {config.folder} "
+            f"({type(exc).__name__}: {exc}). Fix: check the path and that these credentials "
+            "may read and write it"
+        ) from exc
+    earlier = [key for key in keys if key < config.run_key]
+    return snapshot_path(config, earlier[-1]) if earlier else None
+
+
+def read_snapshot(path: str) -> Iterator[FeedState]:
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as handle:
+        for number, line in enumerate(handle.read().decode("utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    yield FeedState.from_json(line)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise ValueError(f"{path} line {number}: {exc}") from exc
+
+
+def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
+    """Write this run's snapshot atomically (temporary name, then rename) and prune old ones."""
+    from apache_beam.io.filesystems import FileSystems
+
+    final = snapshot_path(config, config.run_key)
+    temporary = f"{config.folder}/.tmp-{config.run_key}-{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
+    ordered = sorted(states, key=lambda s: s.feed_url)
+    payload = "".join(state.to_json() + "\n" for state in ordered).encode("utf-8")
+    if not FileSystems.exists(config.folder):
+        FileSystems.mkdirs(config.folder)
+    with FileSystems.create(temporary) as handle:
+        handle.write(payload)
+    if FileSystems.exists(final):
+        FileSystems.delete([final])
+    FileSystems.rename([temporary], [final])
+    older = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
+    stale = older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    if stale:
+        FileSystems.delete([snapshot_path(config, key) for key in stale])
+    logger.info("wrote feed state for %d feeds to %s", len(ordered), final)
+    return final
+
+
+# --------------------------------------------------------------------------- Beam transforms
+
+
+class _ReadSnapshotFn(beam.DoFn):
+    def process(self, path: str) -> Iterator[tuple[str, FeedState]]:
+        for state in read_snapshot(path):
+            Metrics.counter(NAMESPACE, "feed_state_loaded").inc()
+            yield state.feed_url, state
+
+
+class ReadFeedStates(beam.PTransform):
+    """Pipeline root -> (feed_url, FeedState) from the run's base snapshot (empty if none)."""
+
+    def __init__(self, config: StateConfig) -> None:
+        super().__init__()
+        self.config = config
+        # Chosen at construction: the listing is cheap and makes the graph's input explicit.
+        self.path = base_snapshot(config)
+
+    def expand(self, pbegin):
+        paths = [self.path] if self.path else []
+        return (
+            pbegin
+            | "BaseSnapshot" >> beam.Create(paths)
+            | "ParseSnapshot" >> beam.ParDo(_ReadSnapshotFn())
+        )
+
+
+def _apply_retries(item: tuple[str, Mapping[str, Any]]) -> Iterator[FeedState]:
+    _, grouped = item
+    retry_ids = sorted({dead.entry_id for dead in grouped["retry"] if dead.entry_id})
+    for state in grouped["state"]:
+        if retry_ids:
+            Metrics.counter(NAMESPACE, "feed_state_retry").inc(len(retry_ids))
+        yield with_retries(state, retry_ids)
+
+
+class _CommitFn(beam.DoFn):
+    def __init__(self, config: StateConfig) -> None:
+        self.config = config
+
+    def process(self, states, after=None) -> Iterator[str]:
+        del after  # only there so the commit waits for it
+        by_url: dict[str, FeedState] = {}
+        for state in sorted(states, key=lambda s: (s.feed_url, s.to_json())):
+            by_url.setdefault(state.feed_url, state)
+        Metrics.counter(NAMESPACE, "feed_state_written").inc(len(by_url))
+        yield write_snapshot(self.config, by_url.values())
+
+
+class CommitFeedState(beam.PTransform):
+    """FeedState pcoll -> the snapshot path, written once ``after`` is complete.
+
+    ``after``: any PCollection that must be finished first (the written output files), used as
+    a side input so the commit cannot run before it. ``retry``: dead letters (with
+    ``entry_id``/``feed_url``); those with a transient reason are handed back for the next run.
+    """
+
+    def __init__(self, config: StateConfig, after=None, retry=None) -> None:
+        super().__init__()
+        self.config = config
+        self.after = after
+        self.retry = retry
+
+    def expand(self, states):
+        if self.retry is not None:
+            retry = (
+                self.retry
+                | "TransientOnly"
+                >> beam.Filter(
+                    lambda d: (
+                        isinstance(d, DeadLetter)
+                        and d.reason in TRANSIENT_REASONS
+                        and bool(d.entry_id and d.feed_url)
+                    )
+                )
+                | "RetryByFeed" >> beam.Map(lambda d: (d.feed_url, d))
+            )
+            keyed = states | "StateByFeed" >> beam.Map(lambda s: (s.feed_url, s))
+            states = (
+                {"state": keyed, "retry": retry}
+                | "JoinRetries" >> beam.CoGroupByKey()
+                | "HandBack" >> beam.FlatMap(_apply_retries)
+            )
+        gathered = states | "Gather" >> beam.combiners.ToList()
+        side = []
+        if self.after is not None:
+            side.append(beam.pvalue.AsList(self.after))
+        return gathered | "WriteSnapshot" >> beam.ParDo(_CommitFn(self.config), *side)

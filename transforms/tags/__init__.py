@@ -1,0 +1,1 @@
+"""Agency, dateline place, places mentioned, publisher tags, taxonomy topics."""
