@@ -479,8 +479,9 @@ def _system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[str] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
-        if sockaddr[0] not in seen:
-            seen.append(sockaddr[0])
+        address = str(sockaddr[0])
+        if address not in seen:
+            seen.append(address)
     return seen
 
 
