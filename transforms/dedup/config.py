@@ -73,7 +73,7 @@ class MinHashConfig:
         return 1.0 - (1.0 - similarity**self.rows) ** self.bands
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse._ActionsContainer) -> None:
     """MinHash flags (registered by ``transforms.dedup.stage.add_arguments``)."""
     defaults = MinHashConfig()
     parser.add_argument(
