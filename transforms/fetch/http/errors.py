@@ -7,9 +7,9 @@ adding it here (with its retry class and meaning) and nowhere else.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from transforms.core.redact import redact_url
 
 # Transient reasons are retried (bounded) before they become dead letters; permanent ones go
 # straight to the dead letters.
@@ -53,28 +53,6 @@ REASONS: dict[str, tuple[bool, str]] = {
     NOT_IN_ARCHIVE: (False, "replay mode: the URL is not in the WARC archive"),
 }
 TRANSIENT_REASONS = frozenset(reason for reason, (transient, _) in REASONS.items() if transient)
-
-_SECRET_KEYS = re.compile(
-    r"(?i)(pass(word)?|passwd|secret|token|api[_-]?key|apikey|key|sig(nature)?|auth\w*|"
-    r"session|sessionid|sid|jwt|credential\w*|access[_-]?token|code)"
-)
-
-
-def redact_url(url: str) -> str:
-    """URL fit for logs: no user info, credential-like query values masked, bounded length."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url[:200]
-    netloc = parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "REDACTED" if _SECRET_KEYS.fullmatch(k) else v) for k, v in pairs], safe="/:"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))[:500]
-
 
 class FetchError(Exception):
     """A fetch that ended without a usable response; ``reason`` is from the fixed vocabulary.
