@@ -54,6 +54,7 @@ REASONS: dict[str, tuple[bool, str]] = {
 }
 TRANSIENT_REASONS = frozenset(reason for reason, (transient, _) in REASONS.items() if transient)
 
+
 class FetchError(Exception):
     """A fetch that ended without a usable response; ``reason`` is from the fixed vocabulary.
 

@@ -162,24 +162,17 @@ class Transport:
 
     def proxy_for(self, target: Target) -> str | None:
         """The proxy URL for this target, or None (direct, pinned)."""
-        from urllib.request import proxy_bypass_environment
+        import urllib.request
 
         proxy = self.proxies.get(target.scheme)
         if not proxy:
             return None
-        if proxy_bypass_environment(target.authority, self.proxies):
+        bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+        if bypass(target.authority, self.proxies):
             return None
         return proxy
 
     # -- pools ---------------------------------------------------------------------------------
-
-    def _tls_kwargs(self, target: Target) -> dict[str, Any]:
-        verify = self.config.verify_tls
-        return {
-            "ssl_context": self._ssl,
-            "cert_reqs": "CERT_REQUIRED" if verify else "CERT_NONE",
-            "assert_hostname": target.host if verify else False,
-        }
 
     def _pool(self, target: Target, address: str) -> Any:
         key = (target.scheme, target.host, target.port, address)
@@ -188,15 +181,24 @@ class Transport:
             if pool is not None:
                 self._pools.move_to_end(key)
                 return pool
-            common = {"maxsize": POOL_CONNECTIONS, "block": False, "retries": False}
             if target.scheme == "https":
+                verify = self.config.verify_tls
                 pool = urllib3.HTTPSConnectionPool(
-                    address, target.port, server_hostname=target.host, **common,
-                    **self._tls_kwargs(target),
-                )  # fmt: skip
+                    address,
+                    target.port,
+                    maxsize=POOL_CONNECTIONS,
+                    block=False,
+                    retries=False,
+                    server_hostname=target.host,  # SNI
+                    ssl_context=self._ssl,
+                    cert_reqs="CERT_REQUIRED" if verify else "CERT_NONE",
+                    assert_hostname=target.host if verify else False,  # the certificate check
+                )
                 pool.ConnectionCls = _WatchedHTTPSConnection
             else:
-                pool = urllib3.HTTPConnectionPool(address, target.port, **common)
+                pool = urllib3.HTTPConnectionPool(
+                    address, target.port, maxsize=POOL_CONNECTIONS, block=False, retries=False
+                )
                 pool.ConnectionCls = _WatchedHTTPConnection
             self._pools[key] = pool
             evicted = []
