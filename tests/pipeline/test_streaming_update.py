@@ -18,8 +18,8 @@ from pipeline.graph import JobConfig, build_streaming_pipeline
 from transforms.core.records import FeedSource
 
 # The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
-# BucketRefsFn, StoreFingerprintsFn or DecideFirstSeenFn breaks --update as surely as renaming the step. Python
-# prefixes timer ids.
+# BucketRefsFn, StoreFingerprintsFn or DecideFirstSeenFn breaks --update as surely as renaming
+# the step. Python prefixes timer ids.
 DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
