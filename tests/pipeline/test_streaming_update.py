@@ -30,7 +30,6 @@ STATEFUL = {
         "ts-print_expiry",
     },
     f"{DEDUP}/DecideFirstSeen/ParDo(DecideFirstSeenFn)": {"stories", "votes"},
-    f"{DEDUP}/OneCanonical": {"status", "waiting", "ts-status_expiry"},
 }
 # The encoded form of every dedup state cell: a changed coder is a drain-and-relaunch
 # (docs/streaming.md), never an --update.
@@ -41,8 +40,6 @@ CODERS = {
     "pending": "StrUtf8Coder",
     "stories": "StrUtf8Coder",
     "votes": "StrUtf8Coder",
-    "status": "StrUtf8Coder",
-    "waiting": "StrUtf8Coder",
 }
 
 

@@ -27,9 +27,8 @@ keyed state that holds one ``--stream_horizon_hours`` of stories:
    in *every* bucket the two share: that is the deterministic tie-break that keeps a late story
    and its near-copy, met in different orders in different buckets, from each becoming the
    other's duplicate (the later one joins the earlier one; the earlier one is the canonical).
-6. ``OneCanonical`` (keyed by cluster id) releases a duplicate once its cluster's own decision
-   is known there: a member that proves to be a duplicate itself passes its copies on to its
-   own cluster (``dedup_stream_cluster_repointed``), so a copy of a copy names the canonical.
+A duplicate names the cluster its earliest verified member named when it was decided; a copy
+that meets only a copy (never the canonical) names that copy's cluster as it was decided there.
 
 State per story: one fingerprint record (~1.1 KB) + one reference per bucket (51 x 29 bytes)
 + one cluster status (~40 bytes), ~2.6 KB; every add and expiry updates the counter
@@ -490,83 +489,13 @@ def _nearest(story: Story, at: int, verdicts: list[list]) -> Decision:
 
 
 def _route(story: Story, decision: Decision, at: int) -> Iterator:
-    """Canonicals leave at once; a duplicate goes to its cluster's key; both report their status."""
+    """The decided story at its own event time, so the graph puts it back into its window."""
+    Metrics.counter(NAMESPACE, f"dedup_{decision.reason or decision.kind}").inc()
+    stamped = TimestampedValue(story, Timestamp(micros=at))
     if decision.kind == CANONICAL:
-        Metrics.counter(NAMESPACE, "dedup_canonical").inc()
-        yield beam.pvalue.TaggedOutput("decided", TimestampedValue(story, Timestamp(micros=at)))
-        yield story.story_id, ("self", None, at)
-        return
-    if decision.reason != SAME_URL:
-        yield story.story_id, ("self", decision.cluster_id, at)
-    yield decision.cluster_id, ("member", story.to_json(), at)
-
-
-STATUS = userstate.ReadModifyWriteStateSpec("status", StrUtf8Coder())
-WAITING = userstate.BagStateSpec("waiting", StrUtf8Coder())
-STATUS_EXPIRY = userstate.TimerSpec("status_expiry", TimeDomain.WATERMARK)
-STATUS_PARAM = beam.DoFn.StateParam(STATUS)
-WAITING_PARAM = beam.DoFn.StateParam(WAITING)
-STATUS_EXPIRY_PARAM = beam.DoFn.TimerParam(STATUS_EXPIRY)
-
-
-class OneCanonicalFn(beam.DoFn):
-    """Per cluster id: release duplicates once the story they name is known to lead a cluster.
-
-    The story a duplicate names (its earliest verified member) reports its own decision here:
-    ``""`` when it is a canonical, else the cluster it joined. A duplicate naming a canonical
-    leaves as it is; one naming a duplicate leaves pointing at that duplicate's cluster, so every
-    ``cluster_id`` written is a story written as canonical.
-    """
-
-    def __init__(self, horizon_seconds: int) -> None:
-        self._horizon = int(horizon_seconds) * 1_000_000
-        self._bytes = _counter("state_bytes")
-        self._repointed = _counter("cluster_repointed")
-        self._deferred = _counter("expiry_deferred")
-
-    def process(
-        self,
-        element: tuple[str, tuple],
-        status: Any = STATUS_PARAM,
-        waiting: Any = WAITING_PARAM,
-        expiry: Any = STATUS_EXPIRY_PARAM,
-    ) -> Iterator:
-        cluster, (kind, payload, at) = element
-        if kind == "self":
-            if status.read() is None:  # the first arrival of a story id decides its status
-                status.write(payload or "")
-                self._bytes.inc(len(StrUtf8Coder().encode(payload or "")) + len(cluster))
-                expiry.set(Timestamp(micros=at + self._horizon))
-            members = [json.loads(w) for w in waiting.read()]
-            waiting.clear()
-        else:
-            members = [{"story": payload, "at": at}]
-            if status.read() is None:
-                waiting.add(json.dumps(members[0], sort_keys=True))
-                return
-        lead = status.read()
-        for member in sorted(members, key=lambda m: (m["at"], m["story"]["story_id"])):
-            story = story_from_json(member["story"])
-            if lead:
-                self._repointed.inc()
-                story = story.replace(cluster_id=lead, duplicate_of=lead)
-            Metrics.counter(NAMESPACE, f"dedup_{story.duplicate_reason}").inc()
-            yield TimestampedValue(story, Timestamp(micros=member["at"]))
-
-    @userstate.on_timer(STATUS_EXPIRY)
-    def expire(
-        self,
-        fired: Any = beam.DoFn.TimestampParam,
-        key: Any = beam.DoFn.KeyParam,
-        status: Any = STATUS_PARAM,
-    ) -> None:
-        if premature_expiry(float(fired)):
-            self._deferred.inc()
-            return
-        lead = status.read()
-        if lead is not None:
-            self._bytes.dec(len(StrUtf8Coder().encode(lead)) + len(key))
-            status.clear()
+        yield stamped
+    else:
+        yield beam.pvalue.TaggedOutput(DUPLICATES, stamped)
 
 
 class StreamingDedup(beam.PTransform):
@@ -628,16 +557,11 @@ class StreamingDedup(beam.PTransform):
             | "DecideFirstSeen"
             >> beam.ParDo(DecideFirstSeenFn())
             .with_input_types(by_str)
-            .with_outputs("decided", main="routed")
-        )
-        duplicates = (
-            decided.routed
-            | "TypeClusterKeys" >> beam.Map(lambda kv: kv).with_output_types(by_str)
-            | "OneCanonical" >> beam.ParDo(OneCanonicalFn(self._horizon)).with_input_types(by_str)
+            .with_outputs(DUPLICATES, main="ok")
         )
         outputs = {
-            "ok": decided.decided,
-            "duplicates": duplicates,
+            "ok": decided.ok,
+            "duplicates": decided[DUPLICATES],
             "dead": keyed[DEAD],
         }
         if self._observe:
