@@ -6,9 +6,12 @@ Each DIR is laid out like ``article-extraction-benchmark`` (``ground-truth.json`
 ``trafilatura-eval`` (``annotations.json`` + ``html/``, scored with trafilatura's with/without
 segment metric) or ``news-html-newspaper`` (``index.json`` + ``html/`` + ``text/``); the layout is
 detected from the files present. The two layouts with an article body are scored with the article
-benchmark's word-4-gram shingle metric; newspaper3k's expected texts under 200 bytes are only the
-start of the body (their PROVENANCE says so), so those pages count for recall only. Plain
-trafilatura is ``trafilatura.extract`` with its default settings on the same decoded page.
+benchmark's word-4-gram shingle metric. newspaper3k's expected texts under 200 bytes are not
+bodies (their PROVENANCE says so): a lead snippet the page contains counts for recall only; a
+note about newspaper3k's own failure ("EXTRACTED NOTHING", "MISSED ENTIRE ARTICLE BECAUSE IT'S
+LOADED DYNAMICALLY BY JAVASCRIPT") or an empty text is no reference at all, and the page is left
+out (counted in ``no_reference``). Plain trafilatura is ``trafilatura.extract`` with its default
+settings on the same decoded page.
 
 Besides the scores, the run reports how often each cleaning rule fired and how many removed lines
 were in fact part of the ground-truth article (the safety check: it should be zero).
@@ -44,6 +47,7 @@ from benchmarks.extraction_metrics import (
     SegmentCounts,
     aggregate_shingle_scores,
     score_document,
+    shingles,
     tokenize,
 )
 from transforms.core.records import FeedEntry, FetchedPage, Story, stable_hash
@@ -53,7 +57,9 @@ from transforms.extract.cleaning import (
     SWITCHABLE_BUILTINS,
     Cleaned,
 )
-from transforms.extract.stage import ExtractConfig, Extracted, build_story, extract_page
+from transforms.extract.config import ExtractConfig
+from transforms.extract.passes import Extracted, extract_page
+from transforms.extract.story import build_story
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +81,7 @@ class Page:
     with_segments: tuple[str, ...] = ()
     without_segments: tuple[str, ...] = ()
     recall_only: bool = False  # the expected text is a snippet: precision is not measurable
+    no_reference: bool = False  # the expected text is not text of the page: not scored
 
 
 def detect_layout(root: Path) -> str:
@@ -121,18 +128,39 @@ def load_pages(root: Path, layout: str, limit: int | None = None) -> Iterator[Pa
             logger.warning("no html for %s", key)
             continue
         truth = item.get("articleBody", "")
+        html = _read_html(path)
+        short = no_reference = False
         if layout == LAYOUT_NEWS:
             truth_path = root / (item.get("text") or f"text/{key}.txt")
             truth = truth_path.read_text("utf-8") if truth_path.is_file() else ""
+            short = len(truth.encode("utf-8")) < SHORT_TRUTH_BYTES
+            no_reference = short and not is_text_of(truth, html)
         yield Page(
             key=key,
             url=item.get("url") or "",
-            html=_read_html(path),
+            html=html,
             truth=truth,
             with_segments=tuple(item.get("with", ())),
             without_segments=tuple(item.get("without", ())),
-            recall_only=layout == LAYOUT_NEWS and len(truth.encode("utf-8")) < SHORT_TRUTH_BYTES,
+            recall_only=short and not no_reference,
+            no_reference=no_reference,
         )
+
+
+def is_text_of(snippet: str, html: str) -> bool:
+    """Whether most of a short expected text occurs in the page's own text (word 4-grams)."""
+    import lxml.html
+
+    wanted = shingles(tokenize(snippet))
+    if not wanted:
+        return False
+    try:
+        page_text = lxml.html.fromstring(html).text_content()
+    except (ValueError, lxml.etree.ParserError):
+        return False
+    have = shingles(tokenize(page_text))
+    found = sum(min(count, have.get(key, 0)) for key, count in wanted.items())
+    return found >= 0.5 * sum(wanted.values())
 
 
 def page_record(page: Page) -> FetchedPage:
@@ -327,9 +355,17 @@ class Switches:
 # ---------------------------------------------------------------- one set
 
 
+FALLBACK_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
 @dataclass
 class SetRun:
-    """Everything one set's run keeps per page, so variants are re-scored without re-extracting."""
+    """Everything one set's run keeps per page, so variants are re-scored without re-extracting.
+
+    ``ends`` holds, per page, the extraction that never falls back to the standard mode and the
+    one that always does when it finds more (fallback ratios 0 and 1): every other ratio picks
+    one of the two by the length ratio of their texts, so a threshold is scored without new passes.
+    """
 
     layout: str
     pages: list[Page]
@@ -337,23 +373,41 @@ class SetRun:
     extracted: list[Extracted]
     ours: list[PageScore]
     plain: list[PageScore]
-    variants: dict[frozenset[str], list[PageScore]] = field(default_factory=dict)
+    ends: list[tuple[Extracted, Extracted]] = field(default_factory=list)
+    default_ratio: float = 0.5
+    variants: dict[tuple[float, frozenset[str]], list[PageScore]] = field(default_factory=dict)
 
-    def scores(self, off: frozenset[str], switches: Switches) -> list[PageScore]:
-        if not off:
+    def extraction(self, index: int, ratio: float) -> Extracted:
+        if ratio == self.default_ratio or not self.ends:
+            return self.extracted[index]
+        precise, standard = self.ends[index]
+        if "recall" in (precise.mode, standard.mode):
+            return self.extracted[index]  # too little either way: the ratio decides nothing
+        if standard.mode == "standard" and len(precise.text) < ratio * len(standard.text):
+            return standard
+        return precise
+
+    def scores(
+        self, off: frozenset[str], switches: Switches, ratio: float | None = None
+    ) -> list[PageScore]:
+        if ratio is None or not self.ends:  # without both extractions no ratio can change
+            ratio = self.default_ratio
+        if not off and ratio == self.default_ratio:
             return self.ours
-        if off not in self.variants:
+        if (ratio, off) not in self.variants:
             config = switches.config(off)
-            self.variants[off] = [
-                score_page(self.layout, page, finish(record, extracted, config)[0])
-                for page, record, extracted in zip(
-                    self.pages, self.records, self.extracted, strict=True
-                )
+            self.variants[(ratio, off)] = [
+                score_page(self.layout, page, finish(record, self.extraction(i, ratio), config)[0])
+                for i, (page, record) in enumerate(zip(self.pages, self.records, strict=True))
             ]
-        return self.variants[off]
+        return self.variants[(ratio, off)]
 
-    def page_scores(self, off_by_page: list[frozenset[str]], switches: Switches) -> list[PageScore]:
-        return [self.scores(off, switches)[i] for i, off in enumerate(off_by_page)]
+    def page_scores(
+        self, choice_by_page: list[tuple[float, frozenset[str]]], switches: Switches
+    ) -> list[PageScore]:
+        return [
+            self.scores(off, switches, ratio)[i] for i, (ratio, off) in enumerate(choice_by_page)
+        ]
 
 
 def run(
@@ -371,7 +425,8 @@ def run(
     variant_names = [*TRAFILATURA_VARIANTS, *OUR_VARIANTS] if variants else []
     variant_scores: dict[str, list[PageScore]] = {name: [] for name in variant_names}
     layout = detect_layout(root)
-    pages = list(load_pages(root, layout, limit))
+    loaded = list(load_pages(root, layout, limit))
+    pages = [page for page in loaded if not page.no_reference]
     timings = {"ours": 0.0, "trafilatura": 0.0}
     ours_scores: list[PageScore] = []
     plain_scores: list[PageScore] = []
@@ -380,6 +435,7 @@ def run(
     sources: Counter[str] = Counter()
     modes: Counter[str] = Counter()
     records, extractions = [], []
+    ends: list[tuple[Extracted, Extracted]] = []
     for page in pages:
         record = page_record(page)
         started = time.process_time()
@@ -404,14 +460,27 @@ def run(
         if keep is not None:
             records.append(replace(record, html=""))
             extractions.append(extracted)
+            ends.append(_ends(record, extracted, config))
     if keep is not None:
         slim = [replace(page, html="") for page in pages]
-        keep.append(SetRun(layout, slim, records, extractions, ours_scores, plain_scores))
+        keep.append(
+            SetRun(
+                layout,
+                slim,
+                records,
+                extractions,
+                ours_scores,
+                plain_scores,
+                ends,
+                config.fallback_ratio,
+            )
+        )
     n = len(pages)
     return {
         "layout": layout,
         "n": n,
         "recall_only_pages": sum(page.recall_only for page in pages),
+        "no_reference": [page.key for page in loaded if page.no_reference],
         "ours": _rounded(summarise(layout, ours_scores)),
         "trafilatura": _rounded(summarise(layout, plain_scores)),
         "cpu_ms_per_page": {
@@ -425,6 +494,22 @@ def run(
             name: _rounded(summarise(layout, variant_scores[name])) for name in variant_names
         },
     }
+
+
+def _ends(
+    record: FetchedPage, extracted: Extracted, config: ExtractConfig
+) -> tuple[Extracted, Extracted]:
+    """The page extracted with fallback ratios 0 and 1 (one of them is usually ``extracted``)."""
+    if config.mode != "precision":
+        return extracted, extracted
+
+    def at(ratio: float) -> Extracted:
+        changed = replace(config, fallback_ratio=ratio)
+        return extract_page(record.html, record.final_url, changed, record.fetched_at)
+
+    if extracted.mode == "standard":
+        return at(0.0), extracted
+    return extracted, at(1.0)
 
 
 # ---------------------------------------------------------------- ablation and CV
@@ -472,16 +557,58 @@ def select_switches_off(
     return frozenset(off)
 
 
-def cross_validate(runs: list[SetRun], switches: Switches, names: list[str], k: int) -> dict:
-    """K-fold out-of-fold figures: each fold scored with switches chosen on the other folds."""
+def select_ratio(
+    runs: list[SetRun], switches: Switches, train: list[list[bool]], ratios: Iterable[float]
+) -> float:
+    """The fallback ratio to use, judged on the training pages: a new one only if it helps.
+
+    Among the ratios whose F1 is at least the current default's on every set, the one with the
+    best mean F1 over the sets (ties: the current default, then the lower ratio, which runs the
+    standard pass's text less often).
+    """
+    default = runs[0].default_ratio if runs else 0.5
+
+    def f1s(ratio: float) -> list[float]:
+        return [
+            summarise(r.layout, _subset(r.scores(frozenset(), switches, ratio), mask))["f1"]
+            for r, mask in zip(runs, train, strict=True)
+        ]
+
+    base = f1s(default)
+    best, best_mean = default, sum(base) / len(base) if base else 0.0
+    for ratio in sorted(ratios):
+        scores = f1s(ratio)
+        if any(new < old - 1e-9 for new, old in zip(scores, base, strict=True)):
+            continue
+        mean = sum(scores) / len(scores)
+        if mean > best_mean + 1e-9:
+            best, best_mean = ratio, mean
+    return best
+
+
+def cross_validate(
+    runs: list[SetRun],
+    switches: Switches,
+    names: list[str],
+    k: int,
+    ratios: Iterable[float] = FALLBACK_RATIOS,
+) -> dict:
+    """K-fold out-of-fold figures: each fold scored with the fallback ratio and the rule
+    switches chosen on the other folds (the ratio first, then the rules at the default ratio)."""
+    ratios = tuple(ratios)
     folds = [[fold_of(page.key, k) for page in set_run.pages] for set_run in runs]
     chosen: list[frozenset[str]] = []
+    chosen_ratios: list[float] = []
     for fold in range(k):
         train = [[f != fold for f in set_folds] for set_folds in folds]
+        chosen_ratios.append(select_ratio(runs, switches, train, ratios))
         chosen.append(select_switches_off(runs, switches, names, train))
+    everything = [[True] * len(set_folds) for set_folds in folds]
     per_set = {}
     for set_run, set_folds in zip(runs, folds, strict=True):
-        out_of_fold = set_run.page_scores([chosen[f] for f in set_folds], switches)
+        out_of_fold = set_run.page_scores(
+            [(chosen_ratios[f], chosen[f]) for f in set_folds], switches
+        )
         fold_figures = []
         for fold in range(k):
             mask = [f == fold for f in set_folds]
@@ -502,9 +629,20 @@ def cross_validate(runs: list[SetRun], switches: Switches, names: list[str], k: 
             "folds": fold_figures,
         }
     dropped = Counter(name for off in chosen for name in off)
+    by_ratio = {
+        str(ratio): {
+            r.layout: _rounded(summarise(r.layout, r.scores(frozenset(), switches, ratio)))
+            for r in runs
+        }
+        for ratio in ratios
+    }
     return {
         "k": k,
         "sets": per_set,
+        "fallback_ratio_per_fold": chosen_ratios,
+        "fallback_ratio_on_all_pages": select_ratio(runs, switches, everything, ratios),
+        "switched_off_on_all_pages": sorted(select_switches_off(runs, switches, names, everything)),
+        "fallback_ratios": by_ratio,
         "switched_off_per_fold": [sorted(off) for off in chosen],
         "switched_off_in_every_fold": sorted(n for n in names if dropped[n] == k),
         "switched_off_in_some_folds": sorted(n for n in names if 0 < dropped[n] < k),
@@ -558,6 +696,16 @@ def print_cv(cv: dict) -> None:
             )
         gap = s["out_of_fold"]["f1"] - s["trafilatura"]["f1"]
         print(f"  {'':30}{'oof - traf':13}{gap:+8.4f}")
+    print(f"  fallback ratio per fold: {cv['fallback_ratio_per_fold']}")
+    print(
+        f"  chosen on all visible pages: fallback ratio {cv['fallback_ratio_on_all_pages']}, "
+        f"switched off: {', '.join(cv['switched_off_on_all_pages']) or '-'}"
+    )
+    for ratio, figures in cv["fallback_ratios"].items():
+        cells = "  ".join(
+            f"{layout[:12]} {f['f1']:.4f}/{f['recall']:.4f}" for layout, f in figures.items()
+        )
+        print(f"    ratio {ratio}: {cells}")
     print("  switched off in every fold: " + (", ".join(cv["switched_off_in_every_fold"]) or "-"))
     print("  switched off in some folds: " + (", ".join(cv["switched_off_in_some_folds"]) or "-"))
 

@@ -24,32 +24,37 @@ from benchmarks.extraction import (
     summarise,
 )
 from benchmarks.extraction_metrics import DocScore
-from transforms.extract.stage import ExtractConfig
+from transforms.extract.config import ExtractConfig
 
 
 def _news_set(root: Path) -> Path:
     (root / "html").mkdir(parents=True)
     (root / "text").mkdir()
-    html = b"<html><body><article><p>Body text.</p></article></body></html>"
-    (root / "html" / "site.com1.html.gz").write_bytes(gzip.compress(html))
-    (root / "html" / "site.com2.html.gz").write_bytes(gzip.compress(html))
-    (root / "text" / "site.com1.txt").write_text("Short lead only.", "utf-8")
+    lead = "The short lead sentence of the story is here."
+    html = f"<html><body><article><p>{lead} More text.</p></article></body></html>".encode()
+    names = ("site.com1", "site.com2", "site.com3")
+    for name in names:
+        (root / "html" / f"{name}.html.gz").write_bytes(gzip.compress(html))
+    (root / "text" / "site.com1.txt").write_text(lead, "utf-8")
     (root / "text" / "site.com2.txt").write_text("A long expected body. " * 20, "utf-8")
+    (root / "text" / "site.com3.txt").write_text("EXTRACTED NOTHING\n", "utf-8")
     index = {
         name: {"html": f"html/{name}.html.gz", "text": f"text/{name}.txt", "url": None}
-        for name in ("site.com1", "site.com2")
+        for name in names
     }
     (root / "index.json").write_text(json.dumps(index), "utf-8")
     return root
 
 
-def test_newspaper_layout_is_detected_and_short_texts_count_for_recall_only(
-    tmp_path: Path,
-) -> None:
+def test_newspaper_layout_short_texts_are_recall_only_or_no_reference(tmp_path: Path) -> None:
     root = _news_set(tmp_path / "news")
     assert detect_layout(root) == LAYOUT_NEWS
     pages = list(load_pages(root, LAYOUT_NEWS))
-    assert [(p.key, p.recall_only) for p in pages] == [("site.com1", True), ("site.com2", False)]
+    assert [(p.key, p.recall_only, p.no_reference) for p in pages] == [
+        ("site.com1", True, False),  # a lead snippet the page contains
+        ("site.com2", False, False),  # a body
+        ("site.com3", False, True),  # a note about newspaper3k's failure: not page text
+    ]
     assert pages[1].truth.startswith("A long expected body.")
 
 
@@ -76,7 +81,7 @@ def _run(layout: str, keys: list[str], full: list[float], off: list[float]) -> S
 
     run = SetRun(layout, [], [], [], [doc(r) for r in full], [doc(r) for r in full])
     run.pages = [type("P", (), {"key": key})() for key in keys]  # type: ignore[misc]
-    run.variants[frozenset({"r"})] = [doc(r) for r in off]
+    run.variants[(0.5, frozenset({"r"}))] = [doc(r) for r in off]
     return run
 
 
