@@ -266,3 +266,66 @@ def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
     assert [len(c) for c in checks] == [0, 1, 2, 2, 2, 2]  # full from the 4th: 2 anchors
     assert [r[0] for r in refs.items] == ["s0", "s1", "s2"]  # and never grown
     assert checks[5] == ["s0", "s1"]
+
+
+def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_and_expiry() -> None:
+    from transforms.dedup import streaming as s
+
+    class Cell:
+        def __init__(self) -> None:
+            self.value: Any = None
+
+        def read(self) -> Any:
+            return self.value
+
+        def write(self, value: Any) -> None:
+            self.value = value
+
+        def clear(self) -> None:
+            self.value = None
+
+    class Bag(Cell):
+        def read(self) -> list:
+            return list(self.value or [])
+
+        def add(self, item: Any) -> None:
+            self.value = [*self.read(), item]
+
+    class Timer:
+        def set(self, _: Any) -> None:
+            pass
+
+    config = MinHashConfig()
+    keys = s._StreamKeysFn(config)
+    keys.setup()
+    fn = s.StoreFingerprintsFn(config, horizon_seconds=3600, observe=True)
+    fn.setup()
+    original, copy = story("orig", words(40)), story("copy", words(40) + " (AP)")
+
+    def messages(item: Story, seconds: int) -> dict[str, Any]:
+        out = {}
+        for o in keys.process(item, Timestamp(seconds=seconds)):
+            if getattr(o, "tag", None) in (s.PRINTS, s.GATHER):
+                out[o.tag] = o.value
+        return out
+
+    mine, other = messages(original, 100), messages(copy, 200)
+    cell, pending = Cell(), Bag()
+    _, _, stored, _ = other[s.GATHER][1]
+    check = ("check", "arrival-copy", s._check_json("arrival-copy", "copy", stored, 3))
+    assert list(fn.process(("orig", check), cell, pending, Timer())) == []  # waits
+    out = list(fn.process(mine[s.PRINTS], cell, pending, Timer()))
+    state = [o.value for o in out if getattr(o, "tag", None) == s.STATE]
+    verdicts = [o for o in out if not hasattr(o, "tag") and o[1][0] == "verdict"]
+    assert state == [("prints", len(s.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
+    (verdict,) = verdicts
+    assert verdict[0] == "arrival-copy" and verdict[1][1] == "orig" and verdict[1][4] is True
+    assert verdict[1][-1] == 3  # the number of buckets it was met in travels with it
+    assert pending.read() == []
+    # the same story id again is answered "seen", and the fingerprint is not stored twice
+    again = ("store", "another-arrival", mine[s.PRINTS][1][2])
+    (answer,) = list(fn.process(("orig", again), cell, pending, Timer()))
+    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6))
+    expired = list(fn.expire(Timestamp(seconds=100 + 3600), cell))
+    assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
+    assert cell.read() is None
