@@ -329,3 +329,42 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     expired = list(fn.expire(Timestamp(seconds=100 + 3600), cell))
     assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
     assert cell.read() is None
+
+
+def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:
+    from transforms.core.windowing import StreamConfig
+
+    t0 = 1_700_000_040
+    boilerplate = words(7, 40)  # a shared promo block: every story lands in its sample buckets
+    stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(12)]
+    copy = story("copy", stories[0].text + " (AP)")
+    stream = TestStream().advance_watermark_to(Timestamp(seconds=t0))
+    for n, item in enumerate([*stories, copy]):
+        stream = stream.add_elements([beam.window.TimestampedValue(item, t0 + 30 * n)])
+        stream = stream.advance_watermark_to(Timestamp(seconds=t0 + 30 * n + 1))
+    stream = stream.advance_watermark_to_infinity()
+    cap = 4
+    config = DedupConfig(
+        minhash=MinHashConfig(max_bucket_size=cap),
+        streaming=True,
+        stream=StreamConfig(window_minutes=1),
+        observe_stream_state=True,
+    )
+    p = _streaming_pipeline()
+    outputs = p | stream | DeduplicateStories(config)
+    assert_that(
+        outputs["duplicates"] | "Dups" >> beam.Map(lambda s: (s.story_id, s.duplicate_of)),
+        equal_to([("copy", "s000")]),
+        label="Dups",
+    )
+    held = outputs["bucket_state_sizes"] | "HeldWindow" >> beam.WindowInto(
+        beam.window.FixedWindows(10**6)
+    )
+    assert_that(
+        held
+        | "Most" >> beam.Map(lambda kv: kv[1])
+        | "Max" >> beam.CombineGlobally(max).without_defaults(),
+        equal_to([cap]),  # full buckets reached the cap and never grew past it
+        label="Capped",
+    )
+    p.run().wait_until_finish()
