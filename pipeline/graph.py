@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from pipeline.preflight import run_preflight
+from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
 from transforms.dedup import stage as dedup
@@ -200,12 +201,20 @@ def wire_stages(
     graph is exactly the walking skeleton's.
     """
     collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    # Progress taps (transforms/core/progress.py) sit right after each stage, before its
+    # consumer, so a fused runner counts an element before the next stage works on it.
+    progress.tap(entries, "entries", "ProgressEntries")
     collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
+    progress.tap(fetched["ok"], "pages", "ProgressPages")
     extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
+    progress.tap(extracted["ok"], "stories", "ProgressStories")
     detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
+    progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
+    progress.tap(tagged["ok"], "tags", "ProgressTags")
     deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    progress.tap(deduped["ok"], "dedup", "ProgressDedup")
     if align is not None:
         # A dedup stage may decide in windows of its own: put its outputs back into ours.
         deduped = {
@@ -228,6 +237,7 @@ def wire_stages(
             for name, pcoll in dead_inputs.items()
         }
     dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
+    progress.tap(dead_before, "dead", "ProgressDeadLetters")
     # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
     dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
     if align is not None:
@@ -242,6 +252,7 @@ def wire_stages(
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
     rejected = (rejected_before, riders["rejected"]) | "AllRejected" >> beam.Flatten()
+    progress.tap(riders["dead"], "dead", "ProgressRiderDeadLetters")
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],

@@ -129,3 +129,30 @@ def run_preflight(
     check_writable("--output", output, options)
     if state_location:
         check_writable("--state_location", state_location, options)
+
+
+def check_rule_files(job) -> None:
+    """The rule files the workers will load (taxonomy, agencies, cleaning rules), validated now.
+
+    A malformed user file would otherwise fail on every worker after the feeds were read and
+    the pages fetched; the bundled files are checked too, so a broken install fails here.
+    """
+    from transforms.core.rulefiles import RuleFileError
+    from transforms.extract.cleaning import load_rules
+    from transforms.tags.agencies import load_agencies
+    from transforms.tags.topics import load_taxonomy
+
+    problems: list[str] = []
+    for flag, loader, path in (
+        ("--taxonomy", load_taxonomy, job.tags.taxonomy),
+        ("--agencies", load_agencies, job.tags.agencies),
+        ("--cleaning_rules", load_rules, job.extract.rules_path),
+    ):
+        try:
+            loader(path)
+        except RuleFileError as err:
+            problems.append(f"{flag}: {err}")
+        except Exception as err:  # unreadable file, YAML syntax, unsafe pattern
+            problems.append(f"{flag} {path or '(bundled)'}: {err}")
+    if problems:
+        raise PreflightError("\n".join(problems))
