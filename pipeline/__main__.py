@@ -171,7 +171,7 @@ def launch(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run(configure_logs=True))
+    sys.exit(run(configure_logs=True))  # logging with redaction: cli.configure_logging
 
 
 if __name__ == "__main__":

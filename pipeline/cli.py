@@ -394,3 +394,6 @@ def configure_logging(level: str) -> None:
     )
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(numeric)
+    from transforms.core.redact import install_log_redaction
+
+    install_log_redaction()  # no credential in any log line (transforms/core/redact.py)

@@ -444,7 +444,7 @@ def verify(a: Fingerprint, b: Fingerprint, config: MinHashConfig) -> Verdict:
     return Verdict(contained, jaccard, containment)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse._ActionsContainer) -> None:
     """MinHash flags (registered by ``transforms.dedup.stage.add_arguments``)."""
     defaults = MinHashConfig()
     parser.add_argument(

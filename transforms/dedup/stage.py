@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.core import windowing as streaming
+from transforms.core import windowing
 from transforms.core.records import Rejected, Story
 from transforms.dedup import minhash
 from transforms.dedup.batch import DedupStories, canonical_story_key
@@ -62,7 +62,7 @@ class DedupConfig:
     streaming: bool = False
     # streaming only: the job's windows, allowed lateness and state horizon (None: defaults,
     # with ``horizon_days`` as the state horizon)
-    stream: streaming.StreamConfig | None = None
+    stream: windowing.StreamConfig | None = None
     components_rounds: int = 2
     observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
 
@@ -304,5 +304,5 @@ def config_from_options(options: PipelineOptions) -> DedupConfig:
         run_id=run_id,
         horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
         streaming=bool(values.get("streaming")),
-        stream=streaming.config_from_options(options) if values.get("streaming") else None,
+        stream=windowing.config_from_options(options) if values.get("streaming") else None,
     )
