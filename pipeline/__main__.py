@@ -60,9 +60,13 @@ def _configure(checked: Checked) -> tuple[PipelineOptions, JobConfig] | int:
     if not options.view_as(StandardOptions).runner:
         # Without an explicit runner Beam first tries to download Prism; stay offline.
         options.view_as(StandardOptions).runner = "DirectRunner"
+    values = checked.values
     try:
+        # Every rule file at once, before the stages' own loading stops at the first bad one.
+        check_rule_files(
+            values.get("taxonomy"), values.get("agencies"), values.get("cleaning_rules")
+        )
         job = JobConfig.from_options(options)
-        check_rule_files(job)
     except (FeedListError, ValueError, FileNotFoundError) as err:
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
@@ -94,6 +98,12 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
             + (f", state {job.feeds.state.location} writable" if job.feeds.state.enabled else "")
         )
         return 0
+    if job.retry is not None and not job.retry.entries and not job.retry.feeds:
+        print(
+            f"nothing to retry: {job.retry.found} dead letter(s) in {len(job.retry.files)} "
+            f"file(s), none selected ({job.retry.skipped})"
+        )
+        return 0
     started = time.time()
     write_schema(job.write)
     LOG.info("run %s: %d feed(s) -> %s", job.write.run_id, len(job.sources), job.write.output)
@@ -106,7 +116,12 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
     result.wait_until_finish()
     finished = time.time()
     progress.stop()
-    report = build_report(job.write, counters_of(result), distributions=_distributions(result))
+    report = build_report(
+        job.write,
+        counters_of(result),
+        distributions=_distributions(result),
+        retry_links=job.retry.links() if job.retry is not None else None,
+    )
     report.settings = job_settings(job, checked.values)
     report.run = {
         "run_id": job.write.run_id,

@@ -189,7 +189,7 @@ def beam_option_actions() -> dict[str, argparse.Action]:
     import pipeline.options  # noqa: F401  (registers WirestreamOptions)
 
     parser = _BeamArgumentParser(allow_abbrev=False, add_help=False)
-    seen: dict[str, type] = {}
+    seen: dict[str, type[PipelineOptions]] = {}
     pending = list(PipelineOptions.__subclasses__())
     while pending:
         cls = pending.pop(0)
@@ -226,6 +226,10 @@ def check_arguments(argv: Sequence[str]) -> Checked:
     parser = build_parser()
     values, _ = parser.parse_known_args(list(argv))
     problems = check_values(vars(values), parser)
+    if values.retry_errors and any(
+        a == "--streaming" or a.startswith("--streaming=") for a in argv
+    ):
+        problems.append("--retry_errors is for batch runs. Fix: drop --streaming for the retry run")
     if problems:
         raise CliError(problems)
     return Checked(
@@ -341,7 +345,13 @@ def check_values(values: dict[str, Any], parser: argparse.ArgumentParser) -> lis
     if repeated:
         problems.append(f"--partition_by repeats {', '.join(repeated)}. Fix: name each key once")
     bands, rows, perms = (values.get(k) for k in ("dedup_bands", "dedup_rows", "dedup_num_perm"))
-    if all(isinstance(v, int) and v >= 1 for v in (bands, rows, perms)) and bands * rows > perms:
+    if (
+        isinstance(bands, int)
+        and isinstance(rows, int)
+        and isinstance(perms, int)
+        and min(bands, rows, perms) >= 1
+        and bands * rows > perms
+    ):
         problems.append(
             f"--dedup_bands {bands} x --dedup_rows {rows} = {bands * rows} exceeds "
             f"--dedup_num_perm {perms}. Fix: fewer bands or rows, or more permutations"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -131,7 +132,9 @@ def run_preflight(
         check_writable("--state_location", state_location, options)
 
 
-def check_rule_files(job) -> None:
+def check_rule_files(
+    taxonomy: str | None, agencies: str | None, cleaning_rules: str | None
+) -> None:
     """The rule files the workers will load (taxonomy, agencies, cleaning rules), validated now.
 
     A malformed user file would otherwise fail on every worker after the feeds were read and
@@ -143,11 +146,12 @@ def check_rule_files(job) -> None:
     from transforms.tags.topics import load_taxonomy
 
     problems: list[str] = []
-    for flag, loader, path in (
-        ("--taxonomy", load_taxonomy, job.tags.taxonomy),
-        ("--agencies", load_agencies, job.tags.agencies),
-        ("--cleaning_rules", load_rules, job.extract.rules_path),
-    ):
+    loaders: tuple[tuple[str, Callable[[str | None], object], str | None], ...] = (
+        ("--taxonomy", load_taxonomy, taxonomy),
+        ("--agencies", load_agencies, agencies),
+        ("--cleaning_rules", load_rules, cleaning_rules),
+    )
+    for flag, loader, path in loaders:
         try:
             loader(path)
         except RuleFileError as err:

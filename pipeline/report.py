@@ -325,7 +325,13 @@ def build_report(
     config: WriteConfig,
     counters: dict[str, int],
     distributions: dict[str, dict[str, int]] | None = None,
+    retry_links: dict[str, dict[str, str]] | None = None,
 ) -> RunReport:
+    """Count the run's files on disk and check the accounting.
+
+    ``retry_links`` (a ``--retry_errors`` run: entry id -> its original dead letter) adds the
+    ``retried`` list: each retried entry, what became of it now, and where it failed before.
+    """
     written: dict[str, int] = {}
     windows: dict[str, Counter[str]] = {}
     partitions: Counter[str] = Counter()
@@ -337,6 +343,7 @@ def build_report(
     countries: Counter[str] = Counter()
     canonicals: dict[str, dict[str, Any]] = {}
     copies: dict[str, list[dict[str, Any]]] = {}
+    outcomes: dict[str, str] = {}
     entry_dead = feed_dead = entry_rejected = 0
     for output in OUTPUTS:
         total = 0
@@ -349,6 +356,8 @@ def build_report(
             if window is not None:
                 windows.setdefault(window, Counter())[output] += len(records)
             for record in records:
+                if retry_links is not None and record.get("entry_id") in retry_links:
+                    outcomes[record["entry_id"]] = _OUTCOME[output]
                 if output == "stories":
                     languages[record.get("language") or "und"] += 1
                     topics[(record.get("topics") or ["none"])[0]] += 1
@@ -389,6 +398,17 @@ def build_report(
         clusters=largest_clusters(canonicals, copies),
         stages=stage_timings(distributions or {}),
     )
+    if retry_links is not None:
+        report.retried = [
+            {
+                "entry_id": entry_id,
+                "url": link.get("url"),
+                "feed_url": link.get("feed_url"),
+                "outcome": outcomes.get(entry_id, "missing"),
+                "original": {k: link.get(k) for k in ("file", "stage", "reason", "at", "error")},
+            }
+            for entry_id, link in sorted(retry_links.items())
+        ]
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
     if accounted != entries_read:
         report.problems.append(
@@ -411,6 +431,12 @@ def build_report(
 
 
 MAX_CLUSTERS = 10
+_OUTCOME = {
+    "stories": "story",
+    "duplicates": "duplicate",
+    "rejected": "rejected",
+    "errors": "dead letter",
+}
 
 
 def largest_clusters(
@@ -490,6 +516,14 @@ def format_summary(report: RunReport) -> str:
             ("late entries (written where they arrived)", c.get("stream_late", 0)),
             ("records written in late panes", late_panes),
         ]
+    if report.retried is not None:
+        outcomes = Counter(item["outcome"] for item in report.retried)
+        rows.append(
+            (
+                "retried dead letters",
+                ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "0",
+            )
+        )
     if report.run:
         rows += [
             ("started (UTC)", report.run.get("started_at", "")),

@@ -41,8 +41,17 @@ def job_settings(job: JobConfig, flags: dict[str, Any] | None = None) -> dict[st
             for name in ("feeds", "fetch", "extract", "language", "tags", "dedup", "write")
         },
     }
-    if getattr(job, "retry", None) is not None:
-        settings["retry"] = jsonable(job.retry)
+    retry = job.retry
+    if retry is not None:  # what was retried; the entries themselves are in "retried"
+        settings["retry"] = {
+            "from": retry.location,
+            "reasons": list(retry.reasons),
+            "files": len(retry.files),
+            "dead_letters_found": retry.found,
+            "entries_retried": len(retry.entries),
+            "feeds_read_again": list(retry.feeds),
+            "not_retried": retry.skipped,
+        }
     if flags is not None:
         settings["flags"] = jsonable(dict(sorted(flags.items())))
     return settings

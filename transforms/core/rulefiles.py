@@ -10,8 +10,12 @@ its fix, with "did you mean" for unknown keys, exactly as the feed list is
 The schemas are JSON Schema (a small subset: type, properties, required,
 additionalProperties, items, enum, minimum, maximum, minLength, minItems, pattern, anyOf) plus
 two checks JSON Schema cannot state: ``x-unique`` (a key unique among a list's items) and
-``format: regex`` (compiles as a Python regular expression). ``FEEDS_SCHEMA`` is published as
-``transforms/data/schemas/feeds.schema.json`` so editors can check a feed list as it is typed.
+``format: regex`` (compiles as a Python regular expression). Every schema is published in the
+package data as ``transforms/data/schemas/<name>.schema.json`` (``feeds``, ``taxonomy``,
+``agencies``, ``cleaning_rules``; plain JSON Schema, the extensions left out) so an editor with
+a YAML language server checks a feed list or a rule file as it is typed::
+
+    # yaml-language-server: $schema=transforms/data/schemas/feeds.schema.json
 """
 
 from __future__ import annotations

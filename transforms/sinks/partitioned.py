@@ -300,7 +300,7 @@ def write_schema(config: WriteConfig) -> str:
     """
     from transforms.core.schema import published_schema
 
-    partitioning = {name: ("date",) for name in OUTPUTS}
+    partitioning: dict[str, tuple[str, ...]] = {name: ("date",) for name in OUTPUTS}
     partitioning["stories"] = tuple(config.partition_by)
     document = published_schema(config.file_format, partitioning)
     path = f"{config.output}/{SCHEMA_FILE}"
