@@ -393,10 +393,17 @@ def versions() -> dict[str, str]:
 
 
 def configure_logging(level: str) -> None:
-    """wirestream's lines at ``level``; Beam and libraries at WARNING unless DEBUG is asked."""
+    """wirestream's lines at ``level``; Beam and libraries at WARNING unless DEBUG is asked.
+
+    The policy is a filter on the console handler rather than logger levels alone, because the
+    multi-process DirectRunner forwards its workers' records to the launcher's *root* logger as
+    Beam ``LogEntry`` text: the filter recognises those, keeps the ones from wirestream's code
+    (the progress lines) as plain one-line messages, and drops the workers' Beam chatter.
+    """
     numeric = getattr(logging, level)
+    others = logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if numeric <= logging.DEBUG else logging.WARNING,
+        level=min(numeric, others),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
@@ -404,6 +411,45 @@ def configure_logging(level: str) -> None:
     )
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(numeric)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(LevelPolicy(numeric, others))
     from transforms.core.redact import install_log_redaction
 
     install_log_redaction()  # no credential in any log line (transforms/core/redact.py)
+
+
+class LevelPolicy(logging.Filter):
+    """Own records at one level, everyone else's at another; forwarded worker records unwrapped."""
+
+    def __init__(self, own: int, others: int) -> None:
+        super().__init__()
+        self.own = own
+        self.others = others
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = None
+        if record.name == "root" and str(record.msg).startswith("severity:"):
+            text = str(record.msg)  # FnApiRunner's logging service
+        elif record.msg == "Worker: %s" and isinstance(record.args, tuple) and record.args:
+            text = str(record.args[0])  # the multi-process DirectRunner's job service
+        if text is not None:
+            forwarded = _forwarded(text)
+            if forwarded is not None:
+                message, location = forwarded
+                own = any(f"/{package}/" in location for package in ("transforms", "pipeline"))
+                record.msg, record.args, record.name = message, (), "worker"
+                return record.levelno >= (self.own if own else self.others)
+        own = record.name.split(".")[0] in OWN_LOGGERS
+        return record.levelno >= (self.own if own else self.others)
+
+
+def _forwarded(text: str) -> tuple[str, str] | None:
+    """(message, code location) of a worker's LogEntry as the runner logs it, else None."""
+    try:
+        from apache_beam.portability.api import beam_fn_api_pb2
+        from google.protobuf import text_format
+
+        entry = text_format.Parse(text, beam_fn_api_pb2.LogEntry())
+    except Exception:  # not a LogEntry after all
+        return None
+    return entry.message, entry.log_location
