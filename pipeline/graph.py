@@ -215,15 +215,15 @@ def wire_stages(
     graph is exactly the walking skeleton's.
     """
     collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
-    # Progress taps (transforms/core/progress.py) sit right after each stage, before its
-    # consumer, so a fused runner counts an element before the next stage works on it.
+    # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
+    # language), so an element is counted before the next stage works on it; side taps elsewhere.
     progress.tap(entries, "entries", "ProgressEntries")
     collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
-    progress.tap(fetched["ok"], "pages", "ProgressPages")
-    extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
-    progress.tap(extracted["ok"], "stories", "ProgressStories")
-    detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
+    pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
+    extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
+    stories = progress.counted(extracted["ok"], "stories", "ProgressStories")
+    detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
     progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
     progress.tap(tagged["ok"], "tags", "ProgressTags")

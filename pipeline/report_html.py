@@ -179,7 +179,7 @@ def _stages(stages: Mapping[str, Mapping[str, Any]]) -> str:
     for name, stage in stages.items():
         outputs = stage.get("outputs", 0)
         if outputs:
-            left = 100.0 * stage.get("first_output_s", 0) / end
+            left = min(99.0, 100.0 * stage.get("first_output_s", 0) / end)
             width = max(1.0, 100.0 * stage.get("active_s", 0) / end)
             chart = (
                 f'<span class="bar"><span class="span" style="left:{left:.1f}%;'

@@ -14,6 +14,7 @@ import pytest
 from pipeline.cli import (
     CliError,
     DefaultsHelpFormatter,
+    LevelPolicy,
     build_parser,
     check_arguments,
     configure_logging,
@@ -138,21 +139,45 @@ def test_help_states_every_default() -> None:
     assert "(default: output)" in rendered  # --output
 
 
-def test_log_level_sets_our_loggers_and_leaves_beam_at_warning() -> None:
+def test_log_level_keeps_our_lines_and_beams_warnings_even_from_workers() -> None:
+    from apache_beam.portability.api import beam_fn_api_pb2
+
+    def record(name: str, level: int, msg: str = "m", args: tuple = ()) -> logging.LogRecord:
+        return logging.LogRecord(name, level, "p.py", 1, msg, args, None)
+
+    policy = LevelPolicy(logging.INFO, logging.WARNING)
+    assert policy.filter(record("transforms.progress", logging.INFO))
+    assert not policy.filter(record("transforms.progress", logging.DEBUG))
+    assert not policy.filter(record("apache_beam.runners", logging.INFO))
+    assert policy.filter(record("apache_beam.runners", logging.WARNING))
+
+    def forwarded(location: str) -> logging.LogRecord:
+        entry = beam_fn_api_pb2.LogEntry(
+            severity=beam_fn_api_pb2.LogEntry.Severity.INFO,
+            message="wirestream progress: 3 entries read",
+            log_location=location,
+        )
+        text = str(entry).replace("\n", " ")  # as the multi-process job service logs it
+        return record(
+            "apache_beam.runners.portability.local_job_service", 20, "Worker: %s", (text,)
+        )
+
+    ours = forwarded("/site/transforms/core/progress.py:80")
+    assert policy.filter(ours) and ours.getMessage() == "wirestream progress: 3 entries read"
+    assert not policy.filter(forwarded("/site/apache_beam/runners/worker/sdk_worker.py:9"))
+
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     saved_levels = {n: logging.getLogger(n).level for n in ("pipeline", "transforms")}
     try:
-        configure_logging("INFO")
-        assert logging.getLogger("transforms.progress").getEffectiveLevel() == logging.INFO
-        assert logging.getLogger("apache_beam.runners").getEffectiveLevel() == logging.WARNING
-        configure_logging("DEBUG")
-        assert logging.getLogger("apache_beam.runners").getEffectiveLevel() == logging.DEBUG
+        configure_logging("WARNING")
+        assert logging.getLogger("transforms").level == logging.WARNING
+        assert any(isinstance(f, LevelPolicy) for h in root.handlers for f in h.filters)
     finally:
         root.handlers[:] = handlers
         root.setLevel(level)
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
+        for name, saved in saved_levels.items():
+            logging.getLogger(name).setLevel(saved)
 
 
 def test_check_runs_the_preflight_and_writes_nothing(tmp_path: Path) -> None:

@@ -107,10 +107,16 @@ def stop() -> None:
 
 
 class TallyFn(beam.DoFn):
-    """A tap: counts what passes for the progress line and times the stage; emits nothing."""
+    """Counts what passes for the progress line and times the stage.
 
-    def __init__(self, kind: str) -> None:
+    As a side branch (``tap``) it emits nothing; in line (``counted``) it passes every element
+    on, so it counts an element before the next stage works on it: a fused runner hands an
+    output to its consumers one after another, and a side branch may come after a slow one.
+    """
+
+    def __init__(self, kind: str, passing: bool = False) -> None:
         self.kind = kind
+        self.passing = passing
 
     def setup(self) -> None:
         self.span = Metrics.distribution(NAMESPACE, f"progress_{self.kind}_ms")
@@ -118,9 +124,17 @@ class TallyFn(beam.DoFn):
     def process(self, element):
         add(self.kind)
         self.span.update(int(time.time() * 1000))
-        return ()
+        if self.passing:
+            yield element
 
 
 def tap(pcoll: beam.PCollection, kind: str, label: str) -> None:
-    """Attach a tally to ``pcoll`` under a fixed step label."""
+    """Attach a tally to ``pcoll`` as a side branch under a fixed step label."""
     _ = pcoll | label >> beam.ParDo(TallyFn(kind))
+
+
+def counted(pcoll: beam.PCollection, kind: str, label: str) -> beam.PCollection:
+    """``pcoll`` with a tally in line, for the input of a slow stage; same elements, same type."""
+    return pcoll | label >> beam.ParDo(TallyFn(kind, passing=True)).with_output_types(
+        pcoll.element_type
+    )
