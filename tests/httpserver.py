@@ -51,6 +51,8 @@ Routes (GET):
   /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
   /refresh-self                a page that refreshes itself (a reload, not a redirect)
   /feed-raw/<name>             same as /raw/<name> (feed fetches; the name says what is wrong)
+  /one-per-connection/<k>      the page, but only as the first answer on a connection: a second
+                               request on it finds the connection closed without an answer
 
 Answers keep the connection alive unless a route says otherwise; ``connections`` counts the TCP
 connections accepted, so tests and benchmarks can see keep-alive at work. A request in absolute
@@ -543,6 +545,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, JSON_FEED.encode(), "application/feed+json")
             elif path == "/feed-as-png":
                 self._send(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "application/rss+xml")
+            elif path.startswith("/one-per-connection/"):
+                # answers the first request of a kept-alive connection; a later one on the same
+                # connection finds it closed (a server whose keep-alive timer just ran out)
+                self.served_here = getattr(self, "served_here", 0) + 1
+                if self.served_here > 1:
+                    self.close_connection = True
+                    return
+                self._send(200, article)
             elif path.startswith(("/raw/", "/feed-raw/")):
                 self.wfile.write(_raw_responses()[path.rsplit("/", 1)[1]])
                 self.wfile.flush()
