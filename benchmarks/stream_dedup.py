@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
+from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from benchmarks import figures_json
@@ -81,7 +82,7 @@ def run_teststream(timed: list[tuple[Story, float]], config: MinHashConfig) -> d
     for start in range(0, len(timed), 25):  # each watermark step costs the runner ~1 s idle
         batch = timed[start : start + 25]
         stream = stream.add_elements(
-            [beam.window.TimestampedValue(s, Timestamp(seconds=t)) for s, t in batch]
+            [TimestampedValue(s, Timestamp(seconds=t)) for s, t in batch]
         ).advance_watermark_to(Timestamp(seconds=batch[-1][1]))
     stream = stream.advance_watermark_to_infinity()
     options = PipelineOptions(flags=[], runner="DirectRunner")
