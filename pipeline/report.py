@@ -12,13 +12,13 @@ import contextlib
 import gzip
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.sinks.naming import window_of
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
 
@@ -140,15 +140,6 @@ def read_records(path: str) -> list[dict[str, Any]]:
         for line in gzip.decompress(data).decode("utf-8").splitlines()
         if line.strip()
     ]
-
-
-_WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
-
-
-def window_of(path: str) -> str | None:
-    """Window start of a streaming file name (``part-<run>-w20261124T101500Z-...``), else None."""
-    found = _WINDOW.search(path.rsplit("/", 1)[-1])
-    return found.group(1) if found else None
 
 
 def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:

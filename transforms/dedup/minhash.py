@@ -62,10 +62,10 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from transforms.core.records import Story, stable_hash, utc_iso
+from transforms.core.records import Story, stable_hash
+from transforms.core.timefmt import parse_iso, utc_iso
 
 if TYPE_CHECKING:  # numpy is imported lazily so the module pickles and imports cheaply
     import numpy as np
@@ -311,13 +311,10 @@ def sortable_time(value: str | None) -> str:
     """Second-precision ISO UTC, so offsets like ``+00:00`` and ``Z`` compare correctly."""
     if not value:
         return MISSING_TIME
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    moment = parse_iso(value)
+    if moment is None:
         logger.debug("unparseable timestamp %r treated as missing", value)
         return MISSING_TIME
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return utc_iso(moment)
 
 
@@ -490,25 +487,4 @@ def add_arguments(parser: argparse._ActionsContainer) -> None:
         default=defaults.max_bucket_size,
         help="LSH buckets with more members than this are compared against a few anchors "
         "only, not all pairs (bounds work on boilerplate buckets).",
-    )
-
-
-def config_from_values(values: dict[str, Any]) -> MinHashConfig:
-    defaults = MinHashConfig()
-
-    def pick(flag: str, default: Any) -> Any:
-        value = values.get(flag)
-        return default if value is None else value
-
-    return MinHashConfig(
-        shingle_size=int(pick("dedup_shingle_size", defaults.shingle_size)),
-        num_perm=int(pick("dedup_num_perm", defaults.num_perm)),
-        bands=int(pick("dedup_bands", defaults.bands)),
-        rows=int(pick("dedup_rows", defaults.rows)),
-        seed=int(pick("dedup_seed", defaults.seed)),
-        jaccard_threshold=float(pick("dedup_jaccard_threshold", defaults.jaccard_threshold)),
-        containment_threshold=float(
-            pick("dedup_containment_threshold", defaults.containment_threshold)
-        ),
-        max_bucket_size=int(pick("dedup_max_bucket_size", defaults.max_bucket_size)),
     )

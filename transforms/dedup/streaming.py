@@ -92,16 +92,6 @@ def arrival_key(story: Story, at_micros: int) -> str:
     return "\x1f".join((story.story_id, story.entry_id, story.fetched_at, str(at_micros)))
 
 
-def story_from_json(record: dict[str, Any]) -> Story:
-    """Inverse of ``Story.to_json``: a story held in state comes back field for field."""
-    values = dict(record)
-    for key in ("authors", "tags", "places", "cities", "topics"):
-        values[key] = tuple(values[key])
-    values["place_mentions"] = tuple((m["code"], m["count"]) for m in values["place_mentions"])
-    values["cleaning_hits"] = tuple((h["rule"], h["count"]) for h in values["cleaning_hits"])
-    return Story(**values)
-
-
 def _as_fingerprint(member: Member) -> Fingerprint:
     story_id, _, signature, sample, shingles, content_hash, _, _ = member
     return Fingerprint(
@@ -296,7 +286,7 @@ class DecideFirstSeenFn(beam.DoFn):
 
 def _decide(arrival: str, held: list[dict], cast: list[list]) -> Iterator:
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
-    first = story_from_json(ordered[0]["story"])
+    first = Story.from_json(ordered[0]["story"])
     # A member with this story id from another arrival: the same article, already decided.
     seen = sorted(
         (v for v in cast if v[0] == "seen" and v[3] != arrival), key=lambda v: (v[2], v[1])
@@ -322,7 +312,7 @@ def _decide(arrival: str, held: list[dict], cast: list[list]) -> Iterator:
             SAME_URL,
             1.0,
         )
-        yield _emit(copy.apply(story_from_json(extra["story"])), DUPLICATE, SAME_URL, extra["at"])
+        yield _emit(copy.apply(Story.from_json(extra["story"])), DUPLICATE, SAME_URL, extra["at"])
 
 
 def _emit(story: Story, kind: str, reason: str | None, at: int) -> Any:

@@ -16,7 +16,6 @@ see before (non-deterministic and destructive); de-duplication is a stage of its
 from __future__ import annotations
 
 import argparse
-import html as html_lib
 import logging
 import re
 import threading
@@ -27,7 +26,9 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.core.html_text import html_to_text
 from transforms.core.records import (
     DeadLetter,
     FetchedPage,
@@ -190,25 +191,6 @@ def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "
     )
 
 
-def html_to_text(fragment: str) -> str:
-    """Plain text of a feed summary, which is usually an HTML fragment."""
-    if not fragment:
-        return ""
-    if "<" not in fragment:
-        return html_lib.unescape(fragment).strip()
-    import lxml.html
-
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except Exception:  # lxml raises several unrelated types on hostile markup
-        return html_lib.unescape(re.sub(r"<[^>]{0,2000}>", " ", fragment)).strip()
-    for bad in root.xpath("//script|//style"):
-        bad.drop_tree()
-    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote"):
-        block.tail = "\n" + (block.tail or "")
-    return root.text_content().strip()
-
-
 def choose_canonical(page: FetchedPage, declared: str | None) -> str:
     """The page's declared canonical URL when it is an article on the entry's site, else the feed's.
 
@@ -268,7 +250,7 @@ def build_story(
     else:
         cleaned = Cleaned(text=extracted.text.strip())
     text, source = cleaned.text, "page"
-    summary = html_to_text(entry.summary)
+    summary = html_to_text(entry.summary, lines=True)
     if len(text) < config.useful_chars:
         summary_clean = clean_text(summary, title=title, rules=rules) if config.clean else None
         summary_text = summary_clean.text if summary_clean else summary
@@ -693,26 +675,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options: Any) -> ExtractConfig:
-    opts = options.get_all_options()
-    defaults = ExtractConfig()
+class ExtractOptions(PipelineOptions):
+    """The extraction flags, typed: ``options.view_as(ExtractOptions)``."""
 
-    def pick(name: str, default: Any) -> Any:
-        value = opts.get(name)
-        return default if value is None else value
+    min_chars: int
+    max_text_chars: int
+    extract_mode: str
+    extract_fallback_ratio: float
+    extract_useful_chars: int
+    extract_tables: bool
+    extract_comments: bool
+    cleaning_rules: str | None
+    extract_timeout: float
+    extract_memory_mb: int
+    extract_processes: int
+    clean_text: bool
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> ExtractConfig:
+    view = options.view_as(ExtractOptions)
     return ExtractConfig(
-        mode=pick("extract_mode", defaults.mode),
-        fallback_ratio=float(pick("extract_fallback_ratio", defaults.fallback_ratio)),
-        include_tables=bool(pick("extract_tables", defaults.include_tables)),
-        include_comments=bool(pick("extract_comments", defaults.include_comments)),
-        clean=bool(pick("clean_text", defaults.clean)),
-        parse_datelines=bool(pick("clean_text", defaults.parse_datelines)),
-        rules_path=opts.get("cleaning_rules") or None,
-        useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
-        min_chars=int(pick("min_chars", defaults.min_chars)),
-        max_chars=int(pick("max_text_chars", defaults.max_chars)),
-        timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
-        memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
-        processes=int(pick("extract_processes", defaults.processes)),
+        mode=view.extract_mode,
+        fallback_ratio=view.extract_fallback_ratio,
+        include_tables=bool(view.extract_tables),
+        include_comments=bool(view.extract_comments),
+        clean=bool(view.clean_text),
+        parse_datelines=bool(view.clean_text),
+        rules_path=view.cleaning_rules or None,
+        useful_chars=view.extract_useful_chars,
+        min_chars=view.min_chars,
+        max_chars=view.max_text_chars,
+        timeout_seconds=view.extract_timeout,
+        memory_limit_mb=view.extract_memory_mb,
+        processes=view.extract_processes,
     )
