@@ -32,10 +32,11 @@ def _configure(argv: list[str] | None) -> tuple[PipelineOptions, JobConfig] | in
     """Parse, default the runner, and run the preflight checks; an int is an exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     build_arg_parser().parse_known_args(argv)  # --help, and early errors for our own flags
+    if not PipelineOptions(argv).view_as(StandardOptions).runner:
+        # Without an explicit runner Beam first tries to download Prism; stay offline. A flag,
+        # not an assignment: parsed options are never written to.
+        argv.append("--runner=DirectRunner")
     options = PipelineOptions(argv)
-    if not options.view_as(StandardOptions).runner:
-        # Without an explicit runner Beam first tries to download Prism; stay offline.
-        options.view_as(StandardOptions).runner = "DirectRunner"
     try:
         return options, JobConfig.from_options(options)
     except (FeedListError, ValueError, FileNotFoundError) as err:

@@ -12,13 +12,46 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.__main__ import run
+from pipeline.graph import JobConfig
+from transforms.sources.feed_state import snapshot_path
 
-pytestmark = pytest.mark.slow
+FIRST = datetime(2026, 11, 25, 10, 0, 5, tzinfo=UTC)
+LATER = datetime(2026, 11, 25, 10, 1, 40, tzinfo=UTC)
+
+
+def _job(tmp_path: Path, now: datetime, *flags: str) -> JobConfig:
+    argv = ["--output", str(tmp_path / "out"), "--state_location", str(tmp_path / "state")]
+    return JobConfig.from_options(PipelineOptions([*argv, *flags]), now=now)
+
+
+def test_one_identity_reaches_every_stage_config(tmp_path: Path) -> None:
+    first, again = _job(tmp_path, FIRST), _job(tmp_path, LATER)
+    for job in (first, again):
+        store = job.dedup.store
+        assert store is not None
+        assert job.run.run_id == job.write.run_id == store.run_id == "replay"
+        assert job.feeds.state.run_id == "replay"
+        assert (job.feeds.state.run_key, store.run_date) == (job.run.run_key, job.run.run_date)
+    # Undated, the logical time is the start time, read once; the name ties the attempts.
+    assert (first.run.run_key, again.run.run_key) == ("20261125T100005Z", "20261125T100140Z")
+    assert snapshot_path(first.feeds.state).endswith("feed-state-20261125T100005Z-replay.jsonl")
+
+    dated = _job(tmp_path, LATER, "--run_date", "2026-11-24T05", "--run_id", "h05")
+    assert dated.run == _job(tmp_path, FIRST, "--run_date", "2026-11-24T05", "--run_id", "h05").run
+    assert (dated.write.run_id, dated.feeds.state.run_key) == ("h05", "20261124T050000Z")
+    assert dated.dedup.store is not None and dated.dedup.store.run_date == "2026-11-24"
+
+
+def test_a_bad_run_date_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="--run_date"):
+        _job(tmp_path, FIRST, "--run_date", "next tuesday")
 
 
 def _records(root: Path) -> dict[str, list[str]]:
@@ -29,6 +62,7 @@ def _records(root: Path) -> dict[str, list[str]]:
     return found
 
 
+@pytest.mark.slow
 def test_bundled_sample_twice_is_one_run(tmp_path: Path) -> None:
     state = tmp_path / "state"
     first, second = tmp_path / "first", tmp_path / "second"

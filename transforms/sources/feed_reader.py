@@ -25,6 +25,7 @@ from datetime import timedelta
 
 from transforms.core.records import DeadLetter, FeedEntry, FeedSource, now_iso, utc_iso
 from transforms.core.run import key_time
+from transforms.fetch.http import Response
 from transforms.fetch.stage import FetchConfig
 from transforms.sources.feed_parse import MAX_CHILD_SITEMAPS, MAX_ENTRIES, ParsedFeed, parse_feed
 from transforms.sources.feed_state import (
@@ -49,21 +50,6 @@ class FeedsConfig:
     sitemap_max_age_days: float = 2.0
 
 
-@dataclass(frozen=True)
-class FeedResponse:
-    url: str  # final URL after redirects
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    fetched_at: str
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-
 class FeedFetchError(Exception):
     def __init__(self, reason: str, message: str, at: str | None = None) -> None:
         super().__init__(message)
@@ -72,7 +58,7 @@ class FeedFetchError(Exception):
 
 
 # (url, etag, last_modified) -> the response; raises FeedFetchError
-FeedGet = Callable[[str, str | None, str | None], FeedResponse]
+FeedGet = Callable[[str, str | None, str | None], Response]
 
 
 class FeedClient:
@@ -84,22 +70,13 @@ class FeedClient:
 
         self._fetcher = Fetcher(config)
 
-    def get(self, url: str, etag: str | None, last_modified: str | None) -> FeedResponse:
+    def get(self, url: str, etag: str | None, last_modified: str | None) -> Response:
         from transforms.fetch.stage import FetchError
 
         try:
-            response = self._fetcher.get(url, etag=etag, last_modified=last_modified)
+            return self._fetcher.get(url, etag=etag, last_modified=last_modified)
         except FetchError as err:
             raise FeedFetchError(err.reason, str(err), err.at) from err
-        return FeedResponse(
-            url=response.url,
-            status=response.status,
-            headers=response.headers,
-            body=response.body,
-            fetched_at=response.fetched_at,
-            etag=response.etag or response.headers.get("etag"),
-            last_modified=response.last_modified or response.headers.get("last-modified"),
-        )
 
     def close(self) -> None:
         self._fetcher.close()
@@ -198,7 +175,7 @@ def _recent(read: FeedRead, parsed: ParsedFeed, config: FeedsConfig, run_key: st
 def _parse_all(
     read: FeedRead,
     source: FeedSource,
-    response: FeedResponse,
+    response: Response,
     get: FeedGet,
     config: FeedsConfig,
     run_key: str,
@@ -208,8 +185,8 @@ def _parse_all(
     parsed = parse_feed(
         response.body,
         source,
-        response.headers,
-        url=response.url,
+        response.header_map(),
+        url=response.final_url,
         max_entries=config.max_entries,
         at=response.fetched_at,
     )
@@ -226,8 +203,8 @@ def _parse_all(
         nested = parse_feed(
             child.body,
             source,
-            child.headers,
-            url=child.url,
+            child.header_map(),
+            url=child.final_url,
             max_entries=config.max_entries,
             at=child.fetched_at,
         )
