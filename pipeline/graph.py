@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample
 from pipeline.preflight import run_preflight
+from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
 from transforms.core.run import RunIdentity
@@ -37,7 +38,7 @@ from transforms.fetch.stream_same_url import CollapseSameUrlInWindows
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sinks.rerun import RemoveStaleRunFiles
-from transforms.sources import pubsub
+from transforms.sources import pubsub, retry_errors
 from transforms.sources import read_feeds as feeds
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
@@ -56,6 +57,7 @@ class JobConfig:
     write: write.WriteConfig
     run: RunIdentity  # names the output files, the fingerprint file and the feed-state snapshot
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
+    retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
 
     @classmethod
     def from_options(cls, options: PipelineOptions, now: datetime | None = None) -> JobConfig:
@@ -66,10 +68,17 @@ class JobConfig:
         here): the one reading the run identity is made from when there is no ``--run_date``.
         """
         job = options.view_as(WirestreamOptions)
+        retry_view = options.view_as(retry_errors.RetryOptions)
         feed_list, default_replay = job.feeds, None
-        if feed_list is None:
+        if feed_list is None and not retry_view.retry_errors:
             feed_list, default_replay = bundled_sample()
-        sources = tuple(load_feed_list(feed_list))
+        sources = tuple(load_feed_list(feed_list)) if feed_list else ()
+        retry = None
+        if retry_view.retry_errors:
+            # The dead letters replace the feed list; the list (if given) only names feeds.
+            reasons = retry_errors.reasons_of(retry_view.retry_reasons)
+            retry = retry_errors.plan_retry(retry_view.retry_errors, reasons, sources)
+            sources = retry_errors.feed_sources(retry, sources)
         fetch_config = fetch.config_from_options(options, replay=default_replay)
         run = RunIdentity.resolve(
             run_id=job.run_id,
@@ -100,6 +109,7 @@ class JobConfig:
             write=write_config,
             stream=stream,
             run=run,
+            retry=retry,
         )
 
 
@@ -151,7 +161,11 @@ def streaming_parts(job: JobConfig) -> ModeParts:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
-    outputs = wire_stages(p, read["ok"], read["dead"], job, batch_parts(job))
+    entries = read["ok"]
+    if job.retry is not None:
+        retried = p | "RetryDeadLetters" >> retry_errors.RetryDeadLetters(job.retry)
+        entries = (entries, retried) | "WithRetriedEntries" >> beam.Flatten()
+    outputs = wire_stages(p, entries, read["dead"], job, batch_parts(job))
     # A re-run of the same run id must leave only its own files (transforms/sinks/rerun.py);
     # batch only: it waits for every file of the run, which a streaming run never finishes.
     _ = outputs.files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
@@ -159,7 +173,8 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         _ = outputs.fingerprints | "StoreFingerprints" >> dedup.StoreFingerprints(
             job.dedup, after=outputs.files
         )
-    if job.feeds.state.enabled:
+    # A retry run reads feed state but leaves it to the scheduled runs (retry_errors.py).
+    if job.feeds.state.enabled and job.retry is None:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.
         _ = read["state"] | "CommitFeedState" >> CommitFeedState(
@@ -236,12 +251,20 @@ def wire_stages(
     parts: ModeParts,
 ) -> Outputs:
     """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes."""
+    # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
+    # language), so an element is counted before the next stage works on it; side taps elsewhere.
+    progress.tap(entries, "entries", "ProgressEntries")
     collapsed = entries | "CollapseSameUrl" >> parts.collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
-    extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
-    detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
+    pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
+    extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
+    stories = progress.counted(extracted["ok"], "stories", "ProgressStories")
+    detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
+    progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
+    progress.tap(tagged["ok"], "tags", "ProgressTags")
     deduped = tagged["ok"] | "DeduplicateStories" >> parts.dedup
+    progress.tap(deduped["ok"], "dedup", "ProgressDedup")
     # A dedup stage may decide in windows of its own: put its outputs back into ours.
     deduped = {
         **deduped,
@@ -262,6 +285,7 @@ def wire_stages(
         for name, pcoll in dead_inputs.items()
     }
     dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
+    progress.tap(dead_before, "dead", "ProgressDeadLetters")
     # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
     dedup_rejected = [
         parts.aligned(pcoll, "WindowDedupRejected")
@@ -277,6 +301,7 @@ def wire_stages(
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
     rejected = (rejected_before, riders["rejected"]) | "AllRejected" >> beam.Flatten()
+    progress.tap(riders["dead"], "dead", "ProgressRiderDeadLetters")
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],

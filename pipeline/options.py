@@ -23,9 +23,10 @@ from transforms.fetch import stage as fetch
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sources import read_feeds as feeds
+from transforms.sources import retry_errors
 from transforms.tags import stage as tags
 
-STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming)
+STAGES = (feeds, retry_errors, fetch, extract, language, tags, dedup, write, streaming)
 
 
 def bundled_sample() -> tuple[str, str]:
@@ -85,7 +86,13 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "pipeline option (--runner, --direct_num_workers, --project, --region, --temp_location, "
         "--streaming, --setup_file, ...) is passed through to Beam.",
     )
+    add_all_arguments(parser)
+    return parser
+
+
+def add_all_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job's flags and every stage's, for help and argument checking (not for Beam, which
+    finds each stage's typed options class by itself)."""
     add_core_arguments(parser)
     for stage in STAGES:
         stage.add_arguments(parser)
-    return parser
