@@ -172,13 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
         usage=f"{PROG} [--feeds FILE] [--output DIR] [--format jsonl|parquet] [options] "
         "[Beam options]",
         description=base.description,
+        epilog="Every argument is checked before the run starts, against these flags and Beam's "
+        "own options: an unknown flag or a bad value stops it with exit code 2 (nothing written). "
+        "Exit codes: 0 ok; 1 crash or accounting mismatch; 2 bad arguments, configuration or "
+        "state; 3 ran but too much failed. Workers log a progress line about every 10 s "
+        "(WIRESTREAM_PROGRESS_SECONDS). Outputs are described in _schema.json and the run in "
+        "_run_report.json and _run_report.html at the output root.",
         formatter_class=DefaultsHelpFormatter,
         allow_abbrev=False,
     )
     add_launcher_arguments(parser)
-    from pipeline.options import WirestreamOptions
+    from pipeline.options import add_all_arguments
 
-    WirestreamOptions._add_argparse_args(parser)
+    add_all_arguments(parser)
     return parser
 
 

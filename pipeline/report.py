@@ -12,7 +12,6 @@ import contextlib
 import gzip
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.core.records import utc_iso
+from transforms.sinks.naming import window_of
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
 
@@ -212,6 +212,7 @@ def _deep_call(fn):
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
+    """Every record of one output file, in the writer's JSON form (timestamps as ISO strings)."""
     from apache_beam.io.filesystem import CompressionTypes
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
@@ -219,7 +220,7 @@ def read_records(path: str) -> list[dict[str, Any]]:
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(data)).to_pylist()
+        return _iso_times(pq.read_table(io.BytesIO(data)).to_pylist())
     return [
         json.loads(line)
         for line in gzip.decompress(data).decode("utf-8").splitlines()
@@ -304,21 +305,16 @@ def read_projection(path: str, output: str) -> list[dict[str, Any]]:
                 explicit_schema=schema, unexpected_field_behavior="ignore"
             ),
         )
-    rows = table.to_pylist()
-    for row in rows:  # Parquet timestamps back to the records' ISO form
+    return _iso_times(table.to_pylist())
+
+
+def _iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parquet timestamps back to the records' ISO 8601 form, so both formats read the same."""
+    for row in rows:
         for key, value in row.items():
             if hasattr(value, "tzinfo") and hasattr(value, "isoformat"):
                 row[key] = utc_iso(value)
     return rows
-
-
-_WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
-
-
-def window_of(path: str) -> str | None:
-    """Window start of a streaming file name (``part-<run>-w20261124T101500Z-...``), else None."""
-    found = _WINDOW.search(path.rsplit("/", 1)[-1])
-    return found.group(1) if found else None
 
 
 def build_report(

@@ -132,7 +132,30 @@ def _accounting(invariant: Mapping[str, Any]) -> str:
         + "".join(f"<li>{esc(p)}</li>" for p in invariant.get("problems") or [])
         + "</ul>"
     )
+    listed = invariant.get("entries_listed")
+    if listed is not None:  # the feed reader's count, with its named skips
+        skipped = invariant.get("skipped") or {}
+        parts = " + ".join(f"{esc(k)} {esc(v)}" for k, v in sorted(skipped.items()))
+        equation = (
+            f"entries listed {esc(listed)} = entries read {esc(invariant.get('entries_read', 0))}"
+            + (f" + skipped ({parts})" if parts else "")
+            + "<br>"
+            + equation
+        )
     return f"<p><code>{equation}</code></p>{verdict}"
+
+
+def _gate(report: Mapping[str, Any]) -> str:
+    """The failure gate (exit code 3): which threshold the run went past, if any."""
+    gate = report.get("gate") or {}
+    failures = gate.get("failures") or []
+    if not failures:
+        return ""
+    return (
+        '<p class="bad">Too much failed (exit code 3):</p><ul>'
+        + "".join(f"<li>{esc(f)}</li>" for f in failures)
+        + "</ul>"
+    )
 
 
 def _feeds(feeds: list[Mapping[str, Any]] | None) -> str:
@@ -255,6 +278,9 @@ def render_html(report: Mapping[str, Any]) -> str:
         if holds
         else '<span class="bad">accounting failed</span>'
     )
+    if holds and (report.get("gate") or {}).get("failures"):
+        status = '<span class="bad">too much failed</span>'
+
     meta = " · ".join(
         esc(part)
         for part in (
@@ -287,7 +313,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f'<h1>wirestream run report — {status}</h1><p class="muted">{meta}</p>'
         f'<p class="muted small">{version_line}</p>'
         f"<h2>Summary</h2>{_cards(invariant, report)}"
-        f"<h2>Accounting check</h2>{_accounting(invariant)}"
+        f"<h2>Accounting check</h2>{_accounting(invariant)}{_gate(report)}"
         f"<h2>Feeds</h2>{_feeds(report.get('feeds'))}"
         f'<h2>What was written</h2><div class="grid">{charts}</div>'
         f"<h2>Stages</h2>{_stages(report.get('stages') or {})}"
