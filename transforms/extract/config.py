@@ -25,6 +25,10 @@ class ExtractConfig:
 
     mode: str = "precision"  # trafilatura mode tried first: precision | standard | recall
     fallback_ratio: float = 0.5  # precise text under this share of standard text: use standard
+    # The standard pass runs only when the precise text is shorter than this (characters): it
+    # costs a third of a page's extraction and longer precise texts are kept anyway (threshold
+    # chosen by cross-validation over the evaluation sets: ``benchmarks/second_pass.py``).
+    second_pass_below_chars: int = 1_000_000_000
     include_tables: bool = True
     include_comments: bool = False
     clean: bool = True
@@ -57,6 +61,8 @@ class ExtractConfig:
             raise ValueError(f"extract mode {self.mode!r}: use one of {', '.join(MODES)}")
         if not 0.0 <= self.fallback_ratio <= 1.0:
             raise ValueError("extract fallback ratio must be between 0 and 1")
+        if self.second_pass_below_chars < 0:
+            raise ValueError("second pass threshold must not be negative")
         if self.min_chars < 0 or self.useful_chars < 0 or self.max_html_chars <= 0:
             raise ValueError("character thresholds must be positive")
         if self.max_chars <= self.min_chars:
