@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -363,16 +364,15 @@ class LanguageIdentifier:
 
     # -- construction --------------------------------------------------------------------------
     def _load(self) -> None:
-        from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+        import os
 
-        # A private factory: the module-level one is global state shared with any other user
-        # of langdetect in the process, and its seed is a class attribute.
-        factory = DetectorFactory()
-        factory.load_profile(PROFILES_DIRECTORY)
-        factory.seed = self.config.seed
-        self._factory = factory
+        from langdetect.detector_factory import PROFILES_DIRECTORY
+
+        # langdetect's profiles (~0.5 s of CPU to load) are read on first need: with lingua
+        # deciding first, many workers never ask langdetect. Its languages are its profile files.
+        self._factory_lock = threading.Lock()
         self.langdetect_languages = frozenset(
-            _LANGDETECT_TO_ISO.get(code, code) for code in factory.langlist
+            _LANGDETECT_TO_ISO.get(code, code) for code in os.listdir(PROFILES_DIRECTORY)
         )
         if self.config.engine == "langdetect":
             return
@@ -410,10 +410,23 @@ class LanguageIdentifier:
         return 2 * self.config.threshold - _LANGDETECT_FLOOR
 
     # -- evidence ------------------------------------------------------------------------------
+    def _langdetect_factory(self) -> Any:
+        with self._factory_lock:
+            if self._factory is None:
+                from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+                # A private factory: the module-level one is global state shared with any other
+                # user of langdetect in the process, and its seed is a class attribute.
+                factory = DetectorFactory()
+                factory.load_profile(PROFILES_DIRECTORY)
+                factory.seed = self.config.seed
+                self._factory = factory
+            return self._factory
+
     def langdetect_probabilities(self, text: str) -> list[tuple[str, float]]:
         from langdetect.lang_detect_exception import LangDetectException
 
-        detector = self._factory.create()
+        detector = self._langdetect_factory().create()
         detector.set_max_text_length(self.config.max_chars)
         detector.append(text)
         try:
