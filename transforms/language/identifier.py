@@ -372,7 +372,7 @@ class LanguageIdentifier:
         # deciding first, many workers never ask langdetect. Its languages are its profile files.
         self._factory_lock = threading.Lock()
         self.langdetect_languages = frozenset(
-            _LANGDETECT_TO_ISO.get(code, code) for code in os.listdir(PROFILES_DIRECTORY)
+            _LANGDETECT_TO_ISO.get(code, code) for code in os.listdir(str(PROFILES_DIRECTORY))
         )
         if self.config.engine == "langdetect":
             return
