@@ -247,6 +247,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is shorter than this share of it (0 disables the fallback).",
     )
     group.add_argument(
+        "--extract_second_pass_chars",
+        type=int,
+        default=defaults.second_pass_below_chars,
+        help="With --extract_mode precision: run the standard pass (for the fallback) only when "
+        "the precise text is shorter than this many characters.",
+    )
+    group.add_argument(
         "--extract_useful_chars",
         type=int,
         default=defaults.useful_chars,
@@ -320,6 +327,9 @@ def config_from_options(options: Any) -> ExtractConfig:
     return ExtractConfig(
         mode=pick("extract_mode", defaults.mode),
         fallback_ratio=float(pick("extract_fallback_ratio", defaults.fallback_ratio)),
+        second_pass_below_chars=int(
+            pick("extract_second_pass_chars", defaults.second_pass_below_chars)
+        ),
         include_tables=bool(pick("extract_tables", defaults.include_tables)),
         include_comments=bool(pick("extract_comments", defaults.include_comments)),
         clean=bool(pick("clean_text", defaults.clean)),
