@@ -212,6 +212,7 @@ def _deep_call(fn):
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
+    """Every record of one output file, in the writer's JSON form (timestamps as ISO strings)."""
     from apache_beam.io.filesystem import CompressionTypes
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
@@ -219,7 +220,7 @@ def read_records(path: str) -> list[dict[str, Any]]:
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(data)).to_pylist()
+        return _iso_times(pq.read_table(io.BytesIO(data)).to_pylist())
     return [
         json.loads(line)
         for line in gzip.decompress(data).decode("utf-8").splitlines()
@@ -304,8 +305,12 @@ def read_projection(path: str, output: str) -> list[dict[str, Any]]:
                 explicit_schema=schema, unexpected_field_behavior="ignore"
             ),
         )
-    rows = table.to_pylist()
-    for row in rows:  # Parquet timestamps back to the records' ISO form
+    return _iso_times(table.to_pylist())
+
+
+def _iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parquet timestamps back to the records' ISO 8601 form, so both formats read the same."""
+    for row in rows:
         for key, value in row.items():
             if hasattr(value, "tzinfo") and hasattr(value, "isoformat"):
                 row[key] = utc_iso(value)
