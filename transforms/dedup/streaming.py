@@ -104,16 +104,6 @@ def arrival_key(story: Story, at_micros: int) -> str:
     return "\x1f".join((story.story_id, story.entry_id, story.fetched_at, str(at_micros)))
 
 
-def story_from_json(record: dict[str, Any]) -> Story:
-    """Inverse of ``Story.to_json``: a story held in state comes back field for field."""
-    values = dict(record)
-    for key in ("authors", "tags", "places", "cities", "topics"):
-        values[key] = tuple(values[key])
-    values["place_mentions"] = tuple((m["code"], m["count"]) for m in values["place_mentions"])
-    values["cleaning_hits"] = tuple((h["rule"], h["count"]) for h in values["cleaning_hits"])
-    return Story(**values)
-
-
 def _arrival_hash(arrival: str) -> str:
     return stable_hash(arrival, length=16)
 
@@ -441,7 +431,7 @@ class DecideFirstSeenFn(beam.DoFn):
 
 def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iterator:
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
-    first = story_from_json(ordered[0]["story"])
+    first = Story.from_json(ordered[0]["story"])
     seen = sorted(a for a in answers if a[1] is not None)
     if seen:
         decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
@@ -449,7 +439,7 @@ def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iter
         decision = _nearest(first, ordered[0]["at"], verdicts)
     yield from _route(decision.apply(first), decision, ordered[0]["at"])
     for extra in ordered[1:]:
-        story = story_from_json(extra["story"])
+        story = Story.from_json(extra["story"])
         copy = Decision(
             story.story_id, DUPLICATE, decision.cluster_id, 2, decision.cluster_id, SAME_URL, 1.0
         )
