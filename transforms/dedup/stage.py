@@ -132,6 +132,7 @@ class DeduplicateStories(beam.PTransform):
             if "held" in outputs:
                 result["bucket_state_sizes"] = outputs["held"]
                 result["state_reads"] = outputs["reads"]
+                result["state_bytes"] = outputs["state"]
             return result
         outputs = stories | "Dedup" >> DedupStories(
             config.minhash, config.store, config.components_rounds
