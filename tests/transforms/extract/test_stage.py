@@ -213,6 +213,32 @@ def test_config_rejects_nonsense() -> None:
         ExtractConfig(fallback_ratio=2.0)
 
 
+def test_second_pass_runs_only_when_the_precise_text_is_short(monkeypatch) -> None:
+    """The standard pass costs a third of a page; it is only asked when precision kept little."""
+    from transforms.extract import passes
+
+    modes: list[str] = []
+    real = passes.run_trafilatura
+
+    def recording(*args, **kwargs):  # the real pass, with its mode noted
+        modes.append(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(passes, "run_trafilatura", recording)
+    long_article = article_html(paragraphs=PARAGRAPHS * 4)
+    first = extract_page(long_article, URL, ExtractConfig(), FETCHED_AT)
+    assert len(first.text) >= ExtractConfig().second_pass_below_chars
+    assert modes == ["precision"]
+    modes.clear()
+    always = ExtractConfig(second_pass_below_chars=10**9)
+    assert extract_page(long_article, URL, always, FETCHED_AT).text == first.text
+    assert modes == ["precision", "standard"]
+    modes.clear()
+    short = extract_page(article_html(), URL, ExtractConfig(), FETCHED_AT)
+    assert len(short.text) < ExtractConfig().second_pass_below_chars
+    assert modes == ["precision", "standard"]
+
+
 def test_flags_round_trip_into_the_config() -> None:
     parser = argparse.ArgumentParser()
     extract.add_arguments(parser)
@@ -224,6 +250,8 @@ def test_flags_round_trip_into_the_config() -> None:
             "standard",
             "--extract_fallback_ratio",
             "0.3",
+            "--extract_second_pass_chars",
+            "900",
             "--min_chars",
             "120",
             "--extract_tables=false",
@@ -241,6 +269,7 @@ def test_flags_round_trip_into_the_config() -> None:
     assert config == ExtractConfig(
         mode="standard",
         fallback_ratio=0.3,
+        second_pass_below_chars=900,
         min_chars=120,
         include_tables=False,
         include_comments=True,
