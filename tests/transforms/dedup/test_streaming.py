@@ -269,6 +269,7 @@ def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
 
 
 def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_and_expiry() -> None:
+    from transforms.dedup import stream_verify as v
     from transforms.dedup import streaming as s
 
     class Cell:
@@ -312,13 +313,13 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     mine, other = messages(original, 100), messages(copy, 200)
     cell, pending = Cell(), Bag()
     _, _, stored, _ = other[s.GATHER][1]
-    check_json = dict(s._check_json("arrival-copy", "copy", stored, 3), member_at=100 * 10**6)
+    check_json = dict(v._check_json("arrival-copy", "copy", stored, 3), member_at=100 * 10**6)
     check = ("check", "arrival-copy", check_json)
     assert list(fn.process(("orig", check), cell, pending, Timer())) == []  # waits
     out = list(fn.process(mine[s.PRINTS], cell, pending, Timer()))
     state = [o.value for o in out if getattr(o, "tag", None) == s.STATE]
     verdicts = [o for o in out if not hasattr(o, "tag") and o[1][0] == "verdict"]
-    assert state == [("prints", len(s.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
+    assert state == [("prints", len(v.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
     (verdict,) = verdicts
     assert verdict[0] == "arrival-copy" and verdict[1][1] == "orig" and verdict[1][4] is True
     assert verdict[1][-1] == 3  # the number of buckets it was met in travels with it
