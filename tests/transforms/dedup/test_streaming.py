@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
@@ -17,6 +18,7 @@ from transforms.dedup.minhash import MinHashConfig, MinHasher, verify
 from transforms.dedup.stage import DedupConfig, DeduplicateStories
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_streaming_first_seen_wins_and_state_expires_after_the_horizon(tmp_path: Path) -> None:
     horizon_days = 1
     day = 86400
@@ -89,6 +91,7 @@ def _stamped(outputs: beam.PCollection, label: str) -> beam.PCollection:
     )
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_streaming_late_story_within_the_lateness_is_decided_never_dropped() -> None:
     from transforms.core.windowing import StreamConfig
 
