@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import load_feed_list
-from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
+from pipeline.options import WirestreamOptions, bundled_sample, bundled_wire, resolve_run_id
 from pipeline.preflight import run_preflight
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
@@ -37,6 +37,8 @@ from transforms.sources import pubsub
 from transforms.sources import read_feeds as feeds
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
+from transforms.sources.wire import stage as wire
+from transforms.sources.wire.state import CommitWireState
 from transforms.tags import stage as tags
 
 
@@ -51,17 +53,19 @@ class JobConfig:
     dedup: dedup.DedupConfig
     write: write.WriteConfig
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
+    wire: wire.WireConfig = field(default_factory=wire.WireConfig)
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
         opts = options.view_as(WirestreamOptions)
         all_opts = options.get_all_options()
-        if opts.feeds is None:
+        if opts.feeds is None and not all_opts.get("wire_input"):
             sample_feeds, sample_archive = bundled_sample()
             opts.feeds = sample_feeds
+            opts.wire_input = bundled_wire()  # the agency originals of the sample's stories
             if all_opts.get("replay") is None:
                 options.view_as(WirestreamOptions).replay = sample_archive
-        sources = tuple(load_feed_list(opts.feeds))
+        sources = tuple(load_feed_list(opts.feeds)) if opts.feeds else ()
         all_opts = options.get_all_options()
         write_config = write.WriteConfig(
             output=all_opts["output"].rstrip("/"),
@@ -88,6 +92,7 @@ class JobConfig:
             dedup=dedup.config_from_options(options),
             write=write_config,
             stream=streaming.config_from_options(options),
+            wire=wire.config_from_options(options),
         )
 
 
@@ -105,10 +110,23 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
+    agency = wire.ReadWireItems(job.wire) if job.wire.enabled else None
+    items = p | "ReadWireItems" >> agency if agency is not None else None
     outputs = wire_stages(
-        p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
+        p,
+        read["ok"],
+        read["dead"],
+        job,
+        dedup.DeduplicateStories(job.dedup),
+        align=None,
+        wire_items=items,
     )
-    if job.feeds.state.enabled:
+    if agency is not None and items is not None and job.wire.state.enabled:
+        # Like the feed state: committed only once the outputs are written.
+        _ = items["read"] | "CommitWireState" >> CommitWireState(
+            job.wire.state, agency.kept, after=outputs.files
+        )
+    if job.feeds.state.enabled and job.sources:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.
         _ = read["state"] | "CommitFeedState" >> CommitFeedState(
@@ -132,6 +150,15 @@ def build_streaming_pipeline(
     config = job.stream
     entries: list[beam.PCollection] = []
     dead: list[beam.PCollection] = []
+    items = None
+    if job.wire.enabled:
+        import time
+
+        first = time.time() if start is None else start
+        stop = first + config.duration_seconds if config.duration_seconds else None
+        items = p | "WatchWireItems" >> wire.WatchWireItems(
+            job.wire, lambda: streaming.windowing(config), start=first, stop=stop
+        )
     if job.sources:
         if ticks is None:
             import time
@@ -148,8 +175,11 @@ def build_streaming_pipeline(
         parsed = messages | "ParsePubSubEntries" >> pubsub.ParseEntryMessages(config)
         entries.append(parsed["ok"])
         dead.append(parsed["dead"])
-    if not entries:
-        raise ValueError("streaming needs feeds (--feeds) or --pubsub_subscription")
+    if not entries and items is None:
+        raise ValueError("streaming needs feeds (--feeds), --wire_input or --pubsub_subscription")
+    if not entries:  # agency files only
+        entries.append(p | "NoFeedEntries" >> beam.Create([]))
+        dead.append(p | "NoFeedDeadLetters" >> beam.Create([]))
     windowed = (
         entries
         | "FlattenSources" >> beam.Flatten()
@@ -163,6 +193,7 @@ def build_streaming_pipeline(
         job,
         streaming_dedup(job),
         align=lambda: streaming.windowing(config),
+        wire_items=items,
     )
     if config.pubsub_topic:
         _ = (
@@ -191,19 +222,25 @@ def wire_stages(
     job: JobConfig,
     dedup_stage: beam.PTransform,
     align: Callable[[], beam.PTransform] | None,
+    wire_items: dict[str, beam.PCollection] | None = None,
 ) -> Outputs:
     """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
 
     ``align`` (streaming only) re-windows the dedup outputs and every dead-letter input into the
     job's windows before they are joined or flattened, since a stage may emit outside them (an
     empty ``Create``, or a dedup deciding in windows of its own); batch passes None and its
-    graph is exactly the walking skeleton's.
+    graph is exactly the walking skeleton's. ``wire_items`` (agency files,
+    ``transforms/sources/wire``) join after extraction: their stories are cleaned already and
+    go through language, tags and dedup with the web stories.
     """
     collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
     collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
-    detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
+    stories = extracted["ok"]
+    if wire_items is not None:
+        stories = (stories, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
+    detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
     deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
     if align is not None:
@@ -221,6 +258,7 @@ def wire_stages(
         "Language": detected["dead"],
         "Tags": tagged["dead"],
         **({"Dedup": deduped["dead"]} if "dead" in deduped else {}),
+        **({"Wire": wire_items["dead"]} if wire_items is not None else {}),
     }
     if align is not None:
         dead_inputs = {
@@ -232,7 +270,12 @@ def wire_stages(
     dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
     if align is not None:
         dedup_rejected = [pcoll | "WindowDedupRejected" >> align() for pcoll in dedup_rejected]
-    rejected_before = (extracted["rejected"], *dedup_rejected) | "FlattenRejected" >> beam.Flatten()
+    wire_rejected = [wire_items["rejected"]] if wire_items is not None else []
+    rejected_before = (
+        extracted["rejected"],
+        *dedup_rejected,
+        *wire_rejected,
+    ) | "FlattenRejected" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
         deduped["ok"],
