@@ -43,6 +43,8 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
     settings: dict[str, str] = field(default_factory=dict)
     windows: dict[str, dict[str, int]] = field(default_factory=dict)  # streaming runs only
+    # Agency items their provider withdrew: downstream systems must take these stories down.
+    withdrawn: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -70,6 +72,7 @@ class RunReport:
             "feed_dead_letters": self.feed_dead_letters,
             "counters": self.counters,
             "settings": self.settings,
+            "withdrawn": self.withdrawn,
             **({"windows": self.windows} if self.windows else {}),
         }
 
@@ -160,6 +163,7 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
     dead_by: Counter[str] = Counter()
     dup_by: Counter[str] = Counter()
     entry_dead = feed_dead = entry_rejected = 0
+    withdrawn: list[dict[str, Any]] = []
     for output in OUTPUTS:
         total = 0
         for path in files_of_run(config, output):
@@ -177,6 +181,10 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
                     dup_by[record.get("duplicate_reason") or "unknown"] += 1
                 elif output == "rejected":
                     rejected_by[record["reason"]] += 1
+                    if record["reason"] == "withdrawn":
+                        withdrawn.append(
+                            {k: record.get(k) for k in ("wire_guid", "story_id", "at", "detail")}
+                        )
                     entry_rejected += record.get("entry_id") is not None
                 else:
                     dead_by[f"{record['stage']}/{record['reason']}"] += 1
@@ -201,6 +209,7 @@ def build_report(config: WriteConfig, counters: dict[str, int]) -> RunReport:
         feed_dead_letters=feed_dead,
         entry_rejections=entry_rejected,
         windows={w: dict(sorted(c.items())) for w, c in sorted(windows.items())},
+        withdrawn=sorted(withdrawn, key=lambda w: (str(w["wire_guid"]), str(w["at"]))),
     )
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
     if accounted != entries_read:
@@ -239,6 +248,7 @@ def format_summary(report: RunReport) -> str:
         ("run id", report.run_id),
         ("feeds read", c.get("feeds_read", 0)),
         ("entries read", report.entries_read),
+        ("  of which wire items", c.get("wire_items_read", 0)),
         ("pages fetched", c.get("fetch_ok", 0)),
         ("stories extracted", c.get("extract_ok", 0)),
         ("stories written", report.written.get("stories", 0)),
@@ -273,6 +283,9 @@ def format_summary(report: RunReport) -> str:
         if values:
             lines += ["-" * 60, title]
             lines += [f"  {key:<54}{value:>4}" for key, value in values.items()]
+    if report.withdrawn:
+        lines += ["-" * 60, "withdrawn by their provider (take these stories down)"]
+        lines += [f"  {w['wire_guid']}  (story {w['story_id']})" for w in report.withdrawn]
     if report.windows:
         lines += ["-" * 60, "records per window (start, UTC): stories/duplicates/rejected/errors"]
         for start, counts in report.windows.items():

@@ -168,29 +168,28 @@ class ReadWireFileFn(beam.DoFn):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
+    def _read(self, file: WireFile) -> tuple[bytes | None, WireProblem | None]:
+        if file.size > self.max_bytes:  # listed size: not even read
+            limit = f"{file.size} bytes > --wire_max_file_bytes {self.max_bytes}"
+            return None, WireProblem(TOO_LARGE, limit)
+        try:
+            return read_capped(file.path, self.max_bytes), None
+        except Exception as exc:  # any filesystem failure: reported, retried next run
+            return None, WireProblem(READ_ERROR, f"{type(exc).__name__}: {exc}")
+
     def process(self, file: WireFile) -> Iterator:
         _count("wire_files_read")
-        if file.size > self.max_bytes:
+        data, problem = self._read(file)
+        if problem is None:
+            yield from read_file_outcomes(file, self.max_bytes, data)
+        else:
             _count("entries_read")
             _count("wire_items_read")
-            _count(f"wire_dead_{TOO_LARGE}")
-            problem = WireProblem(
-                TOO_LARGE, f"{file.size} bytes > --wire_max_file_bytes {self.max_bytes}"
-            )
+            _count(f"wire_dead_{problem.reason}")
             yield beam.pvalue.TaggedOutput(self.DEAD, dead_letter(problem, file))
+        if problem is None or problem.reason != READ_ERROR:
+            # A file that could not be read is not marked: the next run tries it again.
             yield beam.pvalue.TaggedOutput(self.READ, file.key)
-            return
-        try:
-            data = read_capped(file.path, self.max_bytes)
-        except Exception as exc:  # any filesystem failure: reported, retried next run
-            _count("entries_read")
-            _count("wire_items_read")
-            _count(f"wire_dead_{READ_ERROR}")
-            problem = WireProblem(READ_ERROR, f"{type(exc).__name__}: {exc}")
-            yield beam.pvalue.TaggedOutput(self.DEAD, dead_letter(problem, file))
-            return  # not marked as read: the next run tries it again
-        yield from read_file_outcomes(file, self.max_bytes, data)
-        yield beam.pvalue.TaggedOutput(self.READ, file.key)
 
 
 class ChooseVersionFn(beam.DoFn):
