@@ -51,6 +51,8 @@ def gunzip(data: bytes, limit: int) -> bytes:
         raise MarkupError(UNKNOWN_FORMAT, f"corrupt gzip: {exc}") from exc
     if len(out) > limit or inflater.unconsumed_tail:
         raise MarkupError(TOO_LARGE, f"decompresses beyond {limit} bytes")
+    if not inflater.eof:
+        raise MarkupError(UNKNOWN_FORMAT, "truncated gzip")
     return out
 
 

@@ -69,10 +69,8 @@ def load_json(data: bytes) -> Any:
 
 
 def looks_like_ninjs(value: Any) -> bool:
-    if isinstance(value, list):
-        return (
-            bool(value) and all(isinstance(v, dict) for v in value) and looks_like_ninjs(value[0])
-        )
+    if isinstance(value, list):  # an array of items; a junk element is its own problem
+        return any(isinstance(v, dict) and looks_like_ninjs(v) for v in value[:MAX_ITEMS])
     if not isinstance(value, dict):
         return False
     if "uri" in value or "standard" in value or "$standard" in value:
