@@ -38,6 +38,8 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            "mypy>=1.16",
+            "types-PyYAML",
             "gcp-storage-emulator>=2024.8.3",
             "cryptography>=41",
             # tests/deploy builds the sdist and installs it offline, without build isolation

@@ -12,6 +12,7 @@ from pipeline.config import FeedListError
 from pipeline.graph import JobConfig, build_pipeline, build_streaming_pipeline
 from pipeline.options import build_arg_parser
 from pipeline.report import build_report, counters_of, format_summary, write_report
+from transforms.core.redact import install_log_redaction
 
 
 def job_settings(job: JobConfig) -> dict[str, str]:
@@ -96,6 +97,7 @@ def launch(argv: list[str] | None = None) -> int:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction()  # no credential in any log line (transforms/core/redact.py)
     sys.exit(run())
 
 

@@ -11,26 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from transforms.core.redact import redact_text, redact_url
+
 PAYLOAD_EXCERPT_CHARS = 2000
 ERROR_CHARS = 1000
-
-# userinfo in URLs (https://user:secret@host/) and query parameters that usually carry secrets.
-_USERINFO = re.compile(r"(?<=://)[^/@\s:]{1,256}(?::[^/@\s]{0,256})?@")
-_SECRET_PARAMS = re.compile(
-    r"(?i)([?&](?:access_token|api_key|apikey|key|token|auth|signature|sig|password|passwd|"
-    r"secret|session|sessionid|x-amz-signature|x-goog-signature)=)[^&#\s]{1,2048}"
-)
-
-
-def redact(text: str) -> str:
-    """Strip credentials from URLs and messages before they reach logs or dead letters."""
-    return _SECRET_PARAMS.sub(r"\1REDACTED", _USERINFO.sub("REDACTED@", text))
 
 
 def utc_iso(moment: datetime) -> str:
@@ -210,11 +199,12 @@ class DeadLetter:
     def __post_init__(self) -> None:
         # Dead letters are read by people and shipped to other systems: never a credential,
         # never a whole body. Enforced here so no stage can forget it.
-        object.__setattr__(self, "url", redact(self.url))
-        object.__setattr__(self, "error", redact(excerpt(self.error, ERROR_CHARS)))
-        object.__setattr__(self, "payload", redact(excerpt(self.payload)))
+        # (transforms/core/redact.py: the one redaction every output goes through.)
+        object.__setattr__(self, "url", redact_url(self.url))
+        object.__setattr__(self, "error", redact_text(excerpt(self.error, ERROR_CHARS)))
+        object.__setattr__(self, "payload", redact_text(excerpt(self.payload)))
         if self.feed_url is not None:
-            object.__setattr__(self, "feed_url", redact(self.feed_url))
+            object.__setattr__(self, "feed_url", redact_url(self.feed_url))
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

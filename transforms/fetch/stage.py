@@ -331,12 +331,12 @@ class FetchHostBatchFn(beam.DoFn):
             for page in outcome.pages:
                 self.ok.inc()
                 self.page_bytes.update(len(page.html))
-                yield WindowedValue(page, timestamp, [window])
+                yield WindowedValue(page, timestamp, (window,))
             for letter in outcome.dead:
                 self.failed.inc()
                 Metrics.counter(NAMESPACE, f"fetch_dead_{letter.reason}").inc()
                 yield beam.pvalue.TaggedOutput(
-                    self.DEAD, WindowedValue(letter, timestamp, [window])
+                    self.DEAD, WindowedValue(letter, timestamp, (window,))
                 )
 
     def teardown(self) -> None:

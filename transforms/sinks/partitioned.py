@@ -44,6 +44,7 @@ from apache_beam.transforms.window import IntervalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.core.records import DeadLetter, Rejected, Story
+from transforms.core.redact import redact_record
 
 NAMESPACE = "wirestream"
 
@@ -149,7 +150,9 @@ def _to_batch(
     if pane is not None and pane.timing == PaneInfoTiming.LATE:
         Metrics.counter(NAMESPACE, f"written_{output}_late_pane").inc(len(ordered))
     return Batch(
-        path=path + config.suffix, output=output, records=tuple(r.to_json() for r in ordered)
+        path=path + config.suffix,
+        output=output,
+        records=tuple(redact_record(r.to_json()) for r in ordered),  # no secret reaches a file
     )
 
 
@@ -167,7 +170,7 @@ class BatchSink(fileio.FileSink):
 
     def __init__(self, file_format: str) -> None:
         self.file_format = file_format
-        self._handle = None
+        self._handle: Any = None
         self._batches: list[Batch] = []
 
     def open(self, fh) -> None:

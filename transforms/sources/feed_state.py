@@ -46,6 +46,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.core.records import DeadLetter
+from transforms.core.redact import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -384,7 +385,8 @@ class CommitFeedState(beam.PTransform):
                 )
                 | "RetryByFeed" >> beam.Map(lambda d: (d.feed_url, d))
             )
-            keyed = states | "StateByFeed" >> beam.Map(lambda s: (s.feed_url, s))
+            # Dead letters carry the redacted feed URL: join on that form.
+            keyed = states | "StateByFeed" >> beam.Map(lambda s: (redact_url(s.feed_url), s))
             states = (
                 {"state": keyed, "retry": retry}
                 | "JoinRetries" >> beam.CoGroupByKey()
