@@ -95,7 +95,7 @@ def arrival_key(story: Story, at_micros: int) -> str:
 def story_from_json(record: dict[str, Any]) -> Story:
     """Inverse of ``Story.to_json``: a story held in state comes back field for field."""
     values = dict(record)
-    for key in ("authors", "tags", "places", "cities", "topics"):
+    for key in ("authors", "tags", "places", "cities", "topics", "subjects"):
         values[key] = tuple(values[key])
     values["place_mentions"] = tuple((m["code"], m["count"]) for m in values["place_mentions"])
     values["cleaning_hits"] = tuple((h["rule"], h["count"]) for h in values["cleaning_hits"])

@@ -141,8 +141,9 @@ def parse_nitf(root: Any) -> list[WireItem | WireProblem]:
         return [WireProblem(BAD_ITEM, "du-key version is not a positive integer", 0, guid)]
     body = read_body(root)
     title = text_of(find(head, "title")) if head is not None else ""
+    body_element = child(root, "body")
     language = root.get(XML_LANG) or (
-        child(root, "body").get(XML_LANG) if child(root, "body") is not None else None
+        body_element.get(XML_LANG) if body_element is not None else None
     )
     return [
         WireItem(
