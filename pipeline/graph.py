@@ -76,11 +76,15 @@ class JobConfig:
         )
         replay = all_opts.get("replay")
         bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        wire_input = all_opts.get("wire_input")
         run_preflight(
             write_config.output,
             opts.state_location,
             options,
-            worker_inputs={"--replay": None if bundled else replay},
+            worker_inputs={
+                "--replay": None if bundled else replay,
+                "--wire_input": None if wire_input == bundled_wire() else wire_input,
+            },
         )
         return cls(
             sources=sources,

@@ -55,6 +55,7 @@ from transforms.dedup.decisions import (
     NEAR_DUPLICATE,
     SAME_TEXT,
     SAME_URL,
+    UPDATED_VERSION,
     Decision,
 )
 from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, verify
@@ -200,7 +201,7 @@ class BucketStateFn(beam.DoFn):
             same = [m for m in live if m[0] == story_id]
             if same:
                 first = same[0]
-                yield arrival, ("vote", ["seen", first[6], first[1], first[7]])
+                yield arrival, ("vote", ["seen", first[6], first[1], first[7], first[5]])
                 continue
             vote = self._vote(member, live)
             yield arrival, ("vote", vote)
@@ -296,8 +297,18 @@ def _decide(arrival: str, held: list[dict], cast: list[list]) -> Iterator:
         (v for v in cast if v[0] == "seen" and v[3] != arrival), key=lambda v: (v[2], v[1])
     )
     matches = sorted((v for v in cast if v[0] == "match"), key=lambda v: (v[2], v[1]))
-    if seen:
-        _, cluster, _, _ = seen[0]
+    if seen and _updated_agency_item(first, seen[0]):
+        # A new version of an agency item decided in an earlier pane: the same story, written
+        # again under its id and in its cluster (readers take the highest wire_version).
+        cluster = seen[0][1]
+        if cluster == first.story_id:
+            decision = Decision(first.story_id, CANONICAL, cluster)
+        else:
+            decision = Decision(
+                first.story_id, DUPLICATE, cluster, 2, cluster, UPDATED_VERSION, None
+            )
+    elif seen:
+        cluster = seen[0][1]
         decision = Decision(first.story_id, DUPLICATE, cluster, 2, cluster, SAME_URL, 1.0)
     elif matches:
         _, cluster, _, similarity, same = matches[0]
@@ -317,6 +328,12 @@ def _decide(arrival: str, held: list[dict], cast: list[list]) -> Iterator:
             1.0,
         )
         yield _emit(copy.apply(story_from_json(extra["story"])), DUPLICATE, SAME_URL, extra["at"])
+
+
+def _updated_agency_item(story: Story, seen: list) -> bool:
+    """An agency item whose text differs from the member with its id (votes before wire input
+    carried no content hash: those are the same article, as before)."""
+    return story.wire_guid is not None and len(seen) > 4 and seen[4] != story.content_hash
 
 
 def _emit(story: Story, kind: str, reason: str | None, at: int) -> Any:

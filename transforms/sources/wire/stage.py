@@ -23,9 +23,10 @@ Outputs: ``ok`` (Story), ``rejected`` (Rejected), ``dead`` (DeadLetter) and, in 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -83,16 +84,27 @@ def pattern_for(path: str) -> str:
     return path.rstrip("/") + "/**"
 
 
+def input_root(path: str) -> str:
+    """The folder part of ``--wire_input`` (before any glob character): names are relative to it."""
+    cut = min((path.index(ch) for ch in "*?[" if ch in path), default=None)
+    if cut is None:
+        return path.rstrip("/")
+    return path[:cut].rsplit("/", 1)[0]
+
+
 def in_flight(path: str) -> bool:
     name = path.rstrip("/").rsplit("/", 1)[-1]
     return name.startswith((".", "_")) or name.lower().endswith(IN_FLIGHT_SUFFIXES)
 
 
-def wire_file(metadata) -> WireFile:
+def wire_file(metadata, root: str) -> WireFile:
+    path = metadata.path
+    name = path[len(root) :].lstrip("/") if root and path.startswith(root + "/") else path
     return WireFile(
-        path=metadata.path,
+        path=path,
         size=int(metadata.size_in_bytes or 0),
         mtime=float(getattr(metadata, "last_updated_in_seconds", 0.0) or 0.0),
+        name=name,
     )
 
 
@@ -115,7 +127,8 @@ def list_files(config: WireConfig) -> list[WireFile]:
             f"--wire_input {config.input}: no such folder or prefix. Fix: create it, or "
             "pass the folder the agency files are delivered to"
         )
-    return sorted((wire_file(m) for m in matched), key=lambda f: f.path)
+    root = input_root(path)
+    return sorted((wire_file(m, root) for m in matched), key=lambda f: f.path)
 
 
 def read_capped(path: str, limit: int) -> bytes:
@@ -180,7 +193,8 @@ class ReadWireFileFn(beam.DoFn):
     def process(self, file: WireFile) -> Iterator:
         _count("wire_files_read")
         data, problem = self._read(file)
-        if problem is None:
+        if problem is None and data is not None:
+            file = replace(file, digest=hashlib.sha256(data).hexdigest()[:20])
             yield from read_file_outcomes(file, self.max_bytes, data)
         else:
             _count("entries_read")
@@ -318,7 +332,7 @@ class WatchWireItems(beam.PTransform):
             | "WatchWireInput"
             >> fileio.MatchContinuously(config.pattern, interval=config.poll_seconds, **kwargs)
             | "SkipInFlight" >> beam.Filter(_complete)
-            | "AsWireFiles" >> beam.Map(wire_file)
+            | "AsWireFiles" >> beam.Map(wire_file, input_root(config.input or ""))
         )
         parsed = files | "ReadWireFiles" >> beam.ParDo(
             ReadWireFileFn(config.max_file_bytes)

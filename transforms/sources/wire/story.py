@@ -53,15 +53,25 @@ TOO_LONG = "too_long"
 
 @dataclass(frozen=True)
 class WireFile:
-    """A file as listed: its key changes when the file is replaced, so a new upload is new."""
+    """A file as listed: its key changes when the file is replaced, so a new upload is new.
+
+    ``name`` is its path under ``--wire_input`` and ``digest`` a hash of its bytes (once read):
+    what reaches the output, so the same files give the same records wherever the folder is.
+    """
 
     path: str
     size: int = 0
     mtime: float = 0.0
+    name: str = ""
+    digest: str = ""
 
     @property
     def key(self) -> str:
         return f"{self.path}\x1f{self.size}\x1f{int(self.mtime)}"
+
+    @property
+    def label(self) -> str:
+        return self.name or self.path
 
     @property
     def modified_at(self) -> str:
@@ -98,13 +108,15 @@ class Envelope:
             or (self.file.modified_at)
         )
 
-    def order(self) -> tuple[int, str, str, int]:
+    def order(self) -> tuple[int, str, str, str, int]:
         """Highest version wins; then the newest versionCreated, then file and position."""
-        return (self.item.version, self.item.version_created or "", self.file.key, self.item.index)
+        item, file = self.item, self.file
+        return (item.version, item.version_created or "", file.label, file.digest, item.index)
 
 
 def entry_id_for(file: WireFile, index: int) -> str:
-    return stable_hash("wire", file.key, str(index))
+    """An item's accounting id: its file (name and content, else size) and its place there."""
+    return stable_hash("wire", file.label, file.digest or f"size={file.size}", str(index))
 
 
 def site_of(guid: str, provider: str | None) -> str:
@@ -127,12 +139,12 @@ def dead_letter(problem: WireProblem, file: WireFile) -> DeadLetter:
     return DeadLetter(
         stage=STAGE,
         reason=problem.reason,
-        url=problem.guid or file.path,
+        url=problem.guid or file.label,
         error=problem.error,
         payload=problem.excerpt,
         at=file.modified_at,
         entry_id=entry_id_for(file, problem.index),
-        feed_url=file.path,
+        feed_url=file.label,
     )
 
 
@@ -156,7 +168,7 @@ def problem_rejection(problem: WireProblem, file: WireFile) -> Rejected:
     return Rejected(
         stage=STAGE,
         reason=problem.reason,
-        url=problem.guid or file.path,
+        url=problem.guid or file.label,
         story_id=story_id_for(problem.guid) if problem.guid else None,
         entry_id=entry_id_for(file, problem.index),
         at=file.modified_at,
@@ -185,7 +197,7 @@ def choose_version(envelopes: list[Envelope]) -> tuple[Envelope, list[Rejected]]
         what = "the same version delivered again" if same else f"version {kept.item.version}"
         detail = (
             f"version {other.item.version} superseded by {what} "
-            f"(entry {kept.entry_id}, {kept.file.path})"
+            f"(entry {kept.entry_id}, {kept.file.label})"
         )
         rejected.append(
             rejection(other, SUPERSEDED, detail, duplicate_of=story_id_for(kept.item.guid))
@@ -244,7 +256,7 @@ def to_story(envelope: Envelope, config: TextConfig) -> Story | Rejected:
         url=item.guid,
         canonical_url=item.guid,
         site=site_of(item.guid, item.provider),
-        feed_url=envelope.file.path,
+        feed_url=envelope.file.label,
         title=item.headline,
         text=text,
         fetched_at=envelope.received_at,

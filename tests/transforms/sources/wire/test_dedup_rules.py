@@ -61,3 +61,33 @@ def test_fingerprint_carries_agency_and_version_through_the_store_format() -> No
     older = {k: v for k, v in fp.to_json().items() if k not in ("agency", "wire_version")}
     legacy = Fingerprint.from_json(older)  # a store written before agency items existed
     assert not legacy.agency and legacy.wire_version == 0
+
+
+def _decided(item: Story, votes: list[list]) -> tuple[str, Story]:
+    from apache_beam.pvalue import TaggedOutput
+
+    from transforms.dedup.streaming import _decide
+
+    held = [{"story": item.to_json(), "needed": len(votes), "at": 1_000_000}]
+    (out,) = list(_decide("arrival-2", held, votes))
+    if isinstance(out, TaggedOutput):
+        return "duplicate", out.value.value
+    return "canonical", out.value
+
+
+def test_streaming_new_version_of_a_decided_agency_item_is_written_again() -> None:
+    v1 = story("urn:newsml:example.net:strike", "2024-05-02T09:00:00Z", wire=True)
+    v2 = story("urn:newsml:example.net:strike", "2024-05-02T09:00:00Z", TEXT + " Updated.", True)
+    v2 = v2.replace(wire_version=2)
+    seen = ["seen", v1.story_id, 0, "arrival-1", v1.content_hash]
+    kind, decided = _decided(v2, [seen])
+    assert kind == "canonical" and decided.story_id == v1.story_id
+    assert decided.wire_version == 2 and decided.cluster_id == v1.story_id
+    # the same text delivered again is the same article: a same_url copy, as for web pages
+    kind, decided = _decided(v1, [seen])
+    assert kind == "duplicate" and decided.duplicate_reason == "same_url"
+    # a version of an agency item that an earlier pane made a duplicate stays one
+    elsewhere = ["seen", "other-cluster", 0, "arrival-1", v1.content_hash]
+    kind, decided = _decided(v2, [elsewhere])
+    assert kind == "duplicate" and decided.duplicate_reason == "updated_version"
+    assert decided.duplicate_of == "other-cluster"
