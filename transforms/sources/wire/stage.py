@@ -181,7 +181,7 @@ class ReadWireFileFn(beam.DoFn):
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    def _read(self, file: WireFile) -> tuple[bytes | None, WireProblem | None]:
+    def _read(self, file: WireFile) -> tuple[bytes, None] | tuple[None, WireProblem]:
         if file.size > self.max_bytes:  # listed size: not even read
             limit = f"{file.size} bytes > --wire_max_file_bytes {self.max_bytes}"
             return None, WireProblem(TOO_LARGE, limit)
@@ -193,10 +193,10 @@ class ReadWireFileFn(beam.DoFn):
     def process(self, file: WireFile) -> Iterator:
         _count("wire_files_read")
         data, problem = self._read(file)
-        if problem is None and data is not None:
+        if data is not None:
             file = replace(file, digest=hashlib.sha256(data).hexdigest()[:20])
             yield from read_file_outcomes(file, self.max_bytes, data)
-        else:
+        elif problem is not None:
             _count("entries_read")
             _count("wire_items_read")
             _count(f"wire_dead_{problem.reason}")
