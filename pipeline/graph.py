@@ -77,6 +77,8 @@ class JobConfig:
         replay = all_opts.get("replay")
         bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
         wire_input = all_opts.get("wire_input")
+        wire_config = wire.config_from_options(options)
+        wire.check_input(wire_config, streaming=bool(all_opts.get("streaming")))
         run_preflight(
             write_config.output,
             opts.state_location,
@@ -96,7 +98,7 @@ class JobConfig:
             dedup=dedup.config_from_options(options),
             write=write_config,
             stream=streaming.config_from_options(options),
-            wire=wire.config_from_options(options),
+            wire=wire_config,
         )
 
 

@@ -131,6 +131,16 @@ def list_files(config: WireConfig) -> list[WireFile]:
     return sorted((wire_file(m, root) for m in matched), key=lambda f: f.path)
 
 
+def check_input(config: WireConfig, streaming: bool = False) -> None:
+    """Preflight (exit 2 before any output): the input can be listed and, for batch runs, the
+    wire state read. ``ReadWireItems`` lists again when the graph is built."""
+    if not config.enabled:
+        return
+    list_files(config)
+    if config.state.enabled and not streaming:
+        load_seen(config.state)
+
+
 def read_capped(path: str, limit: int) -> bytes:
     from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
@@ -143,11 +153,8 @@ def _count(name: str, n: int = 1) -> None:
     Metrics.counter(NAMESPACE, name).inc(n)
 
 
-def read_file_outcomes(file: WireFile, max_bytes: int, data: bytes | None) -> Iterator:
-    """Every item of one file as an outcome; ``data=None`` means the read failed (already
-    turned into a dead letter by the caller). Shared by the batch and the streaming stage."""
-    if data is None:
-        return
+def read_file_outcomes(file: WireFile, max_bytes: int, data: bytes) -> Iterator:
+    """Every item of one file's bytes as an outcome, each counted once."""
     outcomes: list[WireItem | WireProblem] = parse_wire_file(data, max_bytes)
     for outcome in outcomes:
         _count("entries_read")
@@ -169,6 +176,15 @@ def read_file_outcomes(file: WireFile, max_bytes: int, data: bytes | None) -> It
         else:
             _count("wire_rejected_not_text")
             yield beam.pvalue.TaggedOutput(ReadWireFileFn.REJECTED, not_text(envelope))
+
+
+class _CountListingFn(beam.DoFn):
+    """What the launcher's listing found but the run does not read, as counters."""
+
+    def process(self, element: tuple[str, int]) -> Iterator[None]:
+        name, n = element
+        _count(name, n)
+        return iter(())
 
 
 class ReadWireFileFn(beam.DoFn):
@@ -272,7 +288,7 @@ class ReadWireItems(beam.PTransform):
         _ = (
             pbegin
             | "WireListing" >> beam.Create([c for c in counts if c[1]])
-            | "CountWireListing" >> beam.Map(lambda c: _count(c[0], c[1]))
+            | "CountWireListing" >> beam.ParDo(_CountListingFn())
         )
         parsed = (
             pbegin

@@ -206,3 +206,21 @@ def test_streaming_watches_the_folder(tmp_path) -> None:
     assert sorted(r["wire_version"] for r in records(out, "stories")) == [1, 2]
     assert [r["reason"] for r in records(out, "rejected")] == ["superseded"]
     assert [r["reason"] for r in records(out, "errors")] == ["hostile_xml"]
+
+
+def test_missing_wire_folder_is_exit_2_before_any_output(tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert run(["--wire_input", str(tmp_path / "nope"), "--output", str(out)]) == 2
+    assert "--wire_input" in capsys.readouterr().err
+    assert not out.exists() or not any(out.rglob("*.*"))
+
+
+def test_damaged_wire_state_is_exit_2_before_any_output(tmp_path, capsys) -> None:
+    folder, state, out = tmp_path / "drop", tmp_path / "state", tmp_path / "out"
+    drop(folder, "exn-1.xml", g2_file())
+    (state / "wire").mkdir(parents=True)
+    (state / "wire" / "wire-state-20240501T000000Z.jsonl").write_bytes(b'{"v": 1, "file": "x')
+    args = ["--wire_input", str(folder), "--state_location", str(state), "--output", str(out)]
+    assert run([*args, "--run_date", "2024-05-02"]) == 2
+    assert "wire-state-20240501T000000Z" in capsys.readouterr().err
+    assert not out.exists() or not any(out.rglob("*.*"))
