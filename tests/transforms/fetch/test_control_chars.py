@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.fetch.http import _clean_text
+from transforms.fetch.http.body import clean_text as _clean_text
 
 # What the client removed before (str.translate with this table): the regex must agree exactly.
 _TABLE = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])

@@ -63,13 +63,13 @@ def test_fingerprint_carries_agency_and_version_through_the_store_format() -> No
     assert not legacy.agency and legacy.wire_version == 0
 
 
-def _decided(item: Story, votes: list[list]) -> tuple[str, Story]:
+def _decided(item: Story, answer: list, verdicts: list | None = None) -> tuple[str, Story]:
     from apache_beam.pvalue import TaggedOutput
 
     from transforms.dedup.streaming import _decide
 
-    held = [{"story": item.to_json(), "needed": len(votes), "at": 1_000_000}]
-    (out,) = list(_decide("arrival-2", held, votes))
+    held = [{"story": item.to_json(), "needed": 0, "at": 2_000_000}]
+    (out,) = list(_decide(held, [answer], verdicts or []))
     if isinstance(out, TaggedOutput):
         return "duplicate", out.value.value
     return "canonical", out.value
@@ -79,15 +79,15 @@ def test_streaming_new_version_of_a_decided_agency_item_is_written_again() -> No
     v1 = story("urn:newsml:example.net:strike", "2024-05-02T09:00:00Z", wire=True)
     v2 = story("urn:newsml:example.net:strike", "2024-05-02T09:00:00Z", TEXT + " Updated.", True)
     v2 = v2.replace(wire_version=2)
-    seen = ["seen", v1.story_id, 0, "arrival-1", v1.content_hash]
-    kind, decided = _decided(v2, [seen])
+    # the store answers "seen before, with another text"; its own old version is no candidate
+    own = ["verdict", v1.story_id, 1_000_000, "0", True, 0.95, False, 3]
+    kind, decided = _decided(v2, ["stored", v1.story_id, 1_000_000, True], [own])
     assert kind == "canonical" and decided.story_id == v1.story_id
     assert decided.wire_version == 2 and decided.cluster_id == v1.story_id
     # the same text delivered again is the same article: a same_url copy, as for web pages
-    kind, decided = _decided(v1, [seen])
+    kind, decided = _decided(v1, ["stored", v1.story_id, 1_000_000, False])
     assert kind == "duplicate" and decided.duplicate_reason == "same_url"
-    # a version of an agency item that an earlier pane made a duplicate stays one
-    elsewhere = ["seen", "other-cluster", 0, "arrival-1", v1.content_hash]
-    kind, decided = _decided(v2, [elsewhere])
-    assert kind == "duplicate" and decided.duplicate_reason == "updated_version"
-    assert decided.duplicate_of == "other-cluster"
+    # a web page whose text changed under the same URL stays a same_url copy
+    page = story("https://news.example/strike", "2024-05-02T09:00:00Z", TEXT + " Updated.")
+    kind, decided = _decided(page, ["stored", page.story_id, 1_000_000, True])
+    assert kind == "duplicate" and decided.duplicate_reason == "same_url"
