@@ -62,7 +62,8 @@ class JobConfig:
         if opts.feeds is None and not all_opts.get("wire_input"):
             sample_feeds, sample_archive = bundled_sample()
             opts.feeds = sample_feeds
-            opts.wire_input = bundled_wire()  # the agency originals of the sample's stories
+            if not all_opts.get("streaming"):  # the offline demo: the agency originals too
+                opts.wire_input = bundled_wire()
             if all_opts.get("replay") is None:
                 options.view_as(WirestreamOptions).replay = sample_archive
         sources = tuple(load_feed_list(opts.feeds)) if opts.feeds else ()

@@ -78,6 +78,7 @@ class WireItem:
     provider: str | None = None
     language: str | None = None
     subjects: tuple[str, ...] = ()  # scheme-qualified codes, provider order, no repeats
+    keywords: tuple[str, ...] = ()  # the provider's keywords and its subjects' names
     first_created: str | None = None  # ISO 8601 UTC
     version_created: str | None = None
     content_created: str | None = None

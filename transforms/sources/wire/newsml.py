@@ -135,6 +135,16 @@ def _subjects(content_meta: Any) -> tuple[str, ...]:
     return unique(codes)
 
 
+def _keywords(content_meta: Any) -> tuple[str, ...]:
+    """``keyword`` elements, then the subjects' names (first name of each subject)."""
+    words = [text_of(k) for k in children(content_meta, "keyword")]
+    for node in children(content_meta, "subject"):
+        name = child(node, "name")
+        if name is not None:
+            words.append(text_of(name))
+    return unique(words)
+
+
 def _headline(content_meta: Any) -> str:
     lines = children(content_meta, "headline")
     main = [h for h in lines if (h.get("role") or "").endswith("main")] or lines
@@ -252,6 +262,7 @@ def parse_item(element: Any, index: int) -> WireItem | WireProblem:
         provider=_provider(item_meta) if item_meta is not None else None,
         language=squash(language) or None,
         subjects=_subjects(meta),
+        keywords=_keywords(meta),
         first_created=iso_utc(first_created.text if first_created is not None else None),
         version_created=iso_utc(version_created.text if version_created is not None else None),
         content_created=iso_utc(created_text),

@@ -196,6 +196,17 @@ def _subjects(item: dict[str, Any], gen: str) -> tuple[str, ...]:
     return unique(codes)
 
 
+def _keywords(item: dict[str, Any], gen: str) -> tuple[str, ...]:
+    """``keywords`` (1.x-3.x providers send them), then the subjects' names."""
+    listed = item.get("keywords")
+    words = [_string(k) for k in listed if _string(k)] if isinstance(listed, list) else []
+    entries = item.get("subject" if gen == "1" else "subjects")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and _string(entry.get("name")):
+            words.append(_string(entry["name"]))
+    return unique(words)
+
+
 def _provider(item: dict[str, Any]) -> str | None:
     for key in ("infosource", "infosources", "infoSources"):
         sources = item.get(key)
@@ -263,6 +274,7 @@ def parse_ninjs_item(item: Any, index: int) -> WireItem | WireProblem:
         provider=_provider(item),
         language=_string(item.get("language")) or None,
         subjects=_subjects(item, gen),
+        keywords=_keywords(item, gen),
         first_created=iso_utc(_get(item, gen, "firstcreated", "firstCreated")),
         version_created=iso_utc(_get(item, gen, "versioncreated", "versionCreated")),
         content_created=iso_utc(_get(item, gen, "contentcreated", "contentCreated")),

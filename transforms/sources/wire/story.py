@@ -265,13 +265,16 @@ def to_story(envelope: Envelope, config: TextConfig) -> Story | Rejected:
         sitename=item.provider or "",
         authors=item.byline,
         published_at=published,
+        # The item's declared language is the document's own (a page's lang) and its provider's
+        # (a feed's): evidence for DetectLanguage, which still decides.
         page_language=item.language,
+        feed_language=item.language,
         content_hash=content_hash_for(text),
         text_source="wire",
         agency=agency,
         dateline_place=place,
         dateline_date=date,
-        tags=cleaned.tags,
+        tags=(*item.keywords, *(t for t in cleaned.tags if t not in item.keywords)),
         cleaning_hits=tuple(sorted(hits.items())),
         subjects=item.subjects,
         wire_guid=item.guid,

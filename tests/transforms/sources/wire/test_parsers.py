@@ -242,3 +242,12 @@ def test_dates(value, expected) -> None:
 def test_subject_qualification() -> None:
     assert qualify(uri="http://cv.iptc.org/newscodes/subjectcode/04000000") == "subj:04000000"
     assert qualify(scheme="http://cv.iptc.org/newscodes/mediatopic", code="1") == "medtop:1"
+
+
+def test_keywords_are_the_subject_names(shared_dir) -> None:
+    assert one(iptc(shared_dir, "LISTING_2_")).keywords == (
+        "economy, business and finance",
+        "central bank",
+        "money and monetary policy",
+    )
+    assert one((ITEMS / "ninjs2-text.json").read_bytes()).keywords == ("local government", "budget")
