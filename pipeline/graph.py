@@ -23,6 +23,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, bundled_wire, resolve_run_id
 from pipeline.preflight import run_preflight
+from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
 from transforms.dedup import stage as dedup
@@ -33,7 +34,7 @@ from transforms.fetch.stream_same_url import CollapseSameUrlInWindows
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sinks.rerun import RemoveStaleRunFiles
-from transforms.sources import pubsub
+from transforms.sources import pubsub, retry_errors
 from transforms.sources import read_feeds as feeds
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
@@ -54,12 +55,14 @@ class JobConfig:
     write: write.WriteConfig
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
     wire: wire.WireConfig = field(default_factory=wire.WireConfig)
+    retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
         opts = options.view_as(WirestreamOptions)
         all_opts = options.get_all_options()
-        if opts.feeds is None and not all_opts.get("wire_input"):
+        retry_from = all_opts.get("retry_errors")
+        if opts.feeds is None and not retry_from and not all_opts.get("wire_input"):
             sample_feeds, sample_archive = bundled_sample()
             opts.feeds = sample_feeds
             if not all_opts.get("streaming"):  # the offline demo: the agency originals too
@@ -67,6 +70,12 @@ class JobConfig:
             if all_opts.get("replay") is None:
                 options.view_as(WirestreamOptions).replay = sample_archive
         sources = tuple(load_feed_list(opts.feeds)) if opts.feeds else ()
+        retry = None
+        if retry_from:
+            # The dead letters replace the feed list; the list (if given) only names feeds.
+            reasons = retry_errors.reasons_of(all_opts.get("retry_reasons"))
+            retry = retry_errors.plan_retry(retry_from, reasons, sources)
+            sources = retry_errors.feed_sources(retry, sources)
         all_opts = options.get_all_options()
         write_config = write.WriteConfig(
             output=all_opts["output"].rstrip("/"),
@@ -100,6 +109,7 @@ class JobConfig:
             write=write_config,
             stream=streaming.config_from_options(options),
             wire=wire_config,
+            retry=retry,
         )
 
 
@@ -117,23 +127,28 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
+    entries = read["ok"]
+    if job.retry is not None:
+        retried = p | "RetryDeadLetters" >> retry_errors.RetryDeadLetters(job.retry)
+        entries = (entries, retried) | "WithRetriedEntries" >> beam.Flatten()
     agency = wire.ReadWireItems(job.wire) if job.wire.enabled else None
     items = p | "ReadWireItems" >> agency if agency is not None else None
     outputs = wire_stages(
         p,
-        read["ok"],
+        entries,
         read["dead"],
         job,
         dedup.DeduplicateStories(job.dedup),
         align=None,
         wire_items=items,
     )
-    if agency is not None and items is not None and job.wire.state.enabled:
+    # A retry run reads feed and wire state but leaves both to the scheduled runs.
+    if agency is not None and items is not None and job.wire.state.enabled and job.retry is None:
         # Like the feed state: committed only once the outputs are written.
         _ = items["read"] | "CommitWireState" >> CommitWireState(
             job.wire.state, agency.kept, after=outputs.files
         )
-    if job.feeds.state.enabled and job.sources:
+    if job.feeds.state.enabled and job.retry is None and job.sources:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.
         _ = read["state"] | "CommitFeedState" >> CommitFeedState(
@@ -241,15 +256,23 @@ def wire_stages(
     go through language, tags and dedup with the web stories.
     """
     collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
+    # language), so an element is counted before the next stage works on it; side taps elsewhere.
+    progress.tap(entries, "entries", "ProgressEntries")
     collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
-    extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
-    stories = extracted["ok"]
+    pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
+    extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
+    extracted_ok = extracted["ok"]
     if wire_items is not None:
-        stories = (stories, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
+        extracted_ok = (extracted_ok, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
+    stories = progress.counted(extracted_ok, "stories", "ProgressStories")
     detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
+    progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
+    progress.tap(tagged["ok"], "tags", "ProgressTags")
     deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    progress.tap(deduped["ok"], "dedup", "ProgressDedup")
     if align is not None:
         # A dedup stage may decide in windows of its own: put its outputs back into ours.
         deduped = {
@@ -273,6 +296,7 @@ def wire_stages(
             for name, pcoll in dead_inputs.items()
         }
     dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
+    progress.tap(dead_before, "dead", "ProgressDeadLetters")
     # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
     dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
     if align is not None:
@@ -292,6 +316,7 @@ def wire_stages(
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
     rejected = (rejected_before, riders["rejected"]) | "AllRejected" >> beam.Flatten()
+    progress.tap(riders["dead"], "dead", "ProgressRiderDeadLetters")
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],

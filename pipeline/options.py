@@ -19,10 +19,11 @@ from transforms.fetch import stage as fetch
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sources import read_feeds as feeds
+from transforms.sources import retry_errors
 from transforms.sources.wire import stage as wire
 from transforms.tags import stage as tags
 
-STAGES = (feeds, wire, fetch, extract, language, tags, dedup, write, streaming)
+STAGES = (feeds, wire, retry_errors, fetch, extract, language, tags, dedup, write, streaming)
 
 
 def bundled_sample() -> tuple[str, str]:

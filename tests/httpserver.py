@@ -51,11 +51,14 @@ Routes (GET):
   /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
   /refresh-self                a page that refreshes itself (a reload, not a redirect)
   /feed-raw/<name>             same as /raw/<name> (feed fetches; the name says what is wrong)
+  /one-per-connection/<k>      the page, but only as the first answer on a connection: a second
+                               request on it finds the connection closed without an answer
 
 Answers keep the connection alive unless a route says otherwise; ``connections`` counts the TCP
 connections accepted, so tests and benchmarks can see keep-alive at work. A request in absolute
 form (``GET http://host/path``, what a client sends to an HTTP proxy) is answered for ``path``,
-so the server doubles as a forward proxy for tests of proxy support.
+so the server doubles as a forward proxy for tests of proxy support; ``CONNECT host:port``
+opens a tunnel to that port on 127.0.0.1 (https through the proxy).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ import gzip
 import hashlib
 import json
 import random
+import select
 import socket
 import ssl
 import threading
@@ -543,6 +547,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, JSON_FEED.encode(), "application/feed+json")
             elif path == "/feed-as-png":
                 self._send(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "application/rss+xml")
+            elif path.startswith("/one-per-connection/"):
+                # answers the first request of a kept-alive connection; a later one on the same
+                # connection finds it closed (a server whose keep-alive timer just ran out)
+                self.served_here = getattr(self, "served_here", 0) + 1
+                if self.served_here > 1:
+                    self.close_connection = True
+                    return
+                self._send(200, article)
             elif path.startswith(("/raw/", "/feed-raw/")):
                 self.wfile.write(_raw_responses()[path.rsplit("/", 1)[1]])
                 self.wfile.flush()
@@ -565,6 +577,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, b"no such route", "text/plain")
         except (BrokenPipeError, ConnectionResetError):
             return
+
+    def do_CONNECT(self) -> None:
+        """Forward proxy for https: tunnel to ``127.0.0.1:<port>`` whatever host is named (the
+        test's TLS server), so TLS and the certificate check run end to end through it."""
+        owner = self.owner
+        with owner.lock:
+            owner.hits.append(
+                Hit(time.monotonic(), owner.host, f"CONNECT {self.path}", dict(self.headers))
+            )
+        port = int(self.path.rpartition(":")[2])
+        try:
+            upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            self.send_error(502)
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        sockets = [self.connection, upstream]
+        try:
+            while not owner.stopping.is_set():
+                readable, _, _ = select.select(sockets, [], [], 0.1)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is self.connection else self.connection).sendall(data)
+        except OSError:
+            return
+        finally:
+            upstream.close()
 
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout turns close() into a TCP RST.

@@ -145,6 +145,14 @@ def test_a_new_dns_answer_gets_a_new_vetted_connection(connects):
         assert {address for address, _ in connects} == {"127.0.0.1"}
 
 
+def test_a_kept_alive_connection_closed_by_the_server_is_replaced_once():
+    with serving() as server:
+        client = HttpClient(replace(LOCAL, respect_robots=False, max_retries=0))
+        for n in range(3):
+            assert client.get(server.url(f"/one-per-connection/{n}")).status == 200
+        assert server.connections == 3  # each later request found its connection closed
+
+
 # --- proxies --------------------------------------------------------------------------------------
 
 
@@ -182,10 +190,18 @@ def test_the_guard_applies_to_proxied_targets(connects):
         assert proxy.hits == [] and connects == []
 
 
-def test_no_proxy_hosts_are_fetched_directly(http_server, connects):
-    client = HttpClient(
-        LOCAL,
-        proxies={"http": "http://127.0.0.9:9", "no": "127.0.0.1"},
-    )
+def test_no_proxy_hosts_are_fetched_directly(connects):
+    with serving() as server:
+        client = HttpClient(
+            LOCAL,
+            proxies={"http": "http://127.0.0.9:9", "no": "news.test"},
+            resolver=lambda host, port: ["127.0.0.1"],
+        )
+        assert client.get(f"http://news.test:{server.port}/page").status == 200
+        assert {address for address, _ in connects} == {"127.0.0.1"}
+
+
+def test_loopback_is_never_proxied(http_server, connects):
+    client = HttpClient(LOCAL, proxies={"http": "http://127.0.0.9:9"})
     assert client.get(http_server.url("/page")).status == 200
     assert {address for address, _ in connects} == {"127.0.0.1"}
