@@ -262,6 +262,11 @@ REPORT_COLUMNS = {
         ("reason", "string"),
         ("url", "string"),
         ("entry_id", "string"),
+        # withdrawn agency items are listed by guid and story id
+        ("wire_guid", "string"),
+        ("story_id", "string"),
+        ("at", "string"),
+        ("detail", "string"),
     ),
     "errors": (
         ("stage", "string"),

@@ -122,6 +122,8 @@ def test_withdrawn_items_are_listed_in_the_report(runs) -> None:
     out, _ = runs["first"]
     (withdrawn,) = report(out)["withdrawn"]
     assert withdrawn["wire_guid"] == KILLED and withdrawn["story_id"] == story_id_for(KILLED)
+    page = (out / "_run_report.html").read_text()
+    assert "Withdrawn agency items" in page and KILLED in page
 
 
 def test_second_run_reads_only_new_files(runs) -> None:
