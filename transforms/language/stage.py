@@ -17,6 +17,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 
 from transforms.core.records import DeadLetter, Story
@@ -195,18 +196,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options: Any) -> LanguageConfig:
-    opts = options.get_all_options()
+class LanguageOptions(PipelineOptions):
+    """The language flags, typed: ``options.view_as(LanguageOptions)``."""
 
-    def pick(name: str, default: Any) -> Any:
-        value = opts.get(name)
-        return default if value is None else value
+    language_threshold: float
+    language_min_chars: int
+    language_close_margin: float
+    language_engine: str
+    language_model: str
+    language_hints: str
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> LanguageConfig:
+    view = options.view_as(LanguageOptions)
     return LanguageConfig(
-        threshold=float(pick("language_threshold", LanguageConfig.threshold)),
-        min_chars=int(pick("language_min_chars", LanguageConfig.min_chars)),
-        close_margin=float(pick("language_close_margin", LanguageConfig.close_margin)),
-        engine=str(pick("language_engine", LanguageConfig.engine)),
-        lingua_low_accuracy=pick("language_model", "high") == "low",
-        use_hints=pick("language_hints", "use") != "ignore",
+        threshold=view.language_threshold,
+        min_chars=view.language_min_chars,
+        close_margin=view.language_close_margin,
+        engine=view.language_engine,
+        lingua_low_accuracy=view.language_model == "low",
+        use_hints=view.language_hints != "ignore",
     )

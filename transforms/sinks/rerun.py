@@ -16,38 +16,26 @@ never touches the files of run ``daily-2``.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.sinks.naming import run_file_glob, run_file_pattern
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
 
 
-def run_file_name_pattern(run_id: str, suffix: str) -> re.Pattern[str]:
-    """The exact base-name shape of one run's files (``_Keyed`` in transforms/sinks/partitioned.py).
-
-    Streaming files also carry their window start and, for a later firing, its pane index
-    (``part-<run_id>-w20261124T101500Z-00000-of-00001-p1``).
-    """
-    return re.compile(
-        rf"part-{re.escape(run_id)}(-w\d{{8}}T\d{{6}}Z)?-\d{{5}}-of-\d{{5}}(-p\d+)?"
-        rf"{re.escape(suffix)}"
-    )
-
-
 def files_of_run(config: WriteConfig, output: str) -> list[str]:
     """Full paths of the files of ``config.run_id`` under one output (local or ``gs://``)."""
     depth = len(config.partition_by) if output == "stories" else 1
     pattern = "/".join(
-        [config.output, output, *(["*"] * depth), f"part-{config.run_id}-*{config.suffix}"]
+        [config.output, output, *(["*"] * depth), run_file_glob(config.run_id, config.suffix)]
     )
-    exact = run_file_name_pattern(config.run_id, config.suffix)
+    exact = run_file_pattern(config.run_id, config.suffix)
     matched = FileSystems.match([pattern])[0].metadata_list
     return sorted(m.path for m in matched if exact.fullmatch(m.path.rsplit("/", 1)[-1]))
 

@@ -4,6 +4,10 @@ One element per feed: its ``FeedSource`` joined (by URL) with what earlier runs 
 it (``transforms.sources.feed_state``). For each feed the stage
 
 1. skips it when its poll interval has not passed in logical run time (``--run_date``);
+
+and reads it with ``read_feed`` (``transforms.sources.feed_reader``, the step the streaming
+poller shares), which
+
 2. fetches the document with a conditional GET (ETag / Last-Modified from the state); a 304
    ends there;
 3. parses it (``transforms.sources.feed_parse``: RSS/Atom/RDF/CDF, JSON Feed, news sitemaps;
@@ -26,14 +30,13 @@ from __future__ import annotations
 import argparse
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import timedelta
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.core.records import DeadLetter, FeedEntry, FeedSource, now_iso, utc_iso
-from transforms.fetch.http import Response
+from transforms.core.records import FeedSource
+from transforms.core.run import RunIdentity
 from transforms.fetch.stage import FetchConfig
 from transforms.sources.feed_parse import (
     MAX_CHILD_SITEMAPS,
@@ -42,21 +45,9 @@ from transforms.sources.feed_parse import (
     REASON_EMPTY_FEED,
     REASON_NO_LINK,
     REASON_TOO_LARGE,
-    ParsedFeed,
-    parse_feed,
 )
-from transforms.sources.feed_state import (
-    FeedState,
-    ReadFeedStates,
-    StateConfig,
-    advance,
-    carry,
-    conditional_headers,
-    is_due,
-    key_time,
-    run_key_for,
-    select_new,
-)
+from transforms.sources.feed_reader import FeedClient, FeedsConfig, read_feed
+from transforms.sources.feed_state import FeedState, ReadFeedStates, StateConfig, carry, is_due
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
@@ -74,46 +65,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class FeedsConfig:
-    fetch: FetchConfig
-    state: StateConfig = field(default_factory=StateConfig)
-    max_entries: int = MAX_ENTRIES
-    max_child_sitemaps: int = MAX_CHILD_SITEMAPS
-    # Sitemap URLs last modified longer ago than this (in run time) are not news; 0 keeps all.
-    sitemap_max_age_days: float = 2.0
-
-
-class FeedFetchError(Exception):
-    def __init__(self, reason: str, message: str, at: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.at = at
-
-
-class FeedClient:
-    """Feed documents through the fetch stage's ``Fetcher``: one path for network, replay and
-    capture, so feeds get the same SSRF guard, retries, deadlines and per-host pacing as pages."""
-
-    def __init__(self, config: FetchConfig) -> None:
-        from transforms.fetch.stage import Fetcher
-
-        self._fetcher = Fetcher(config)
-
-    def get(self, url: str, etag: str | None, last_modified: str | None) -> Response:
-        from transforms.fetch.stage import FetchError
-
-        try:
-            return self._fetcher.get(url, etag=etag, last_modified=last_modified)
-        except FetchError as err:
-            raise FeedFetchError(err.reason, str(err), err.at) from err
-
-    def close(self) -> None:
-        self._fetcher.close()
-
-
 class ReadFeedFn(beam.DoFn):
-    """(FeedSource, FeedState | None) -> new FeedEntry; dead letters and next state tagged."""
+    """(FeedSource, FeedState | None) -> new FeedEntry; dead letters and next state tagged.
+
+    A thin wrapper of ``read_feed`` (``feed_reader.py``): this DoFn adds the batch run's own
+    decisions, whether the feed is due in run time and whether state is kept at all.
+    """
 
     DEAD = "dead"
     STATE = "state"
@@ -129,132 +86,21 @@ class ReadFeedFn(beam.DoFn):
         if client is not None:
             client.close()
 
-    @staticmethod
-    def _count(outcome: str, n: int = 1) -> None:
-        Metrics.counter(NAMESPACE, f"feeds_{outcome}").inc(n)
-
-    def _fetch_dead(self, source: FeedSource, url: str, err: FeedFetchError) -> DeadLetter:
-        self._count("dead")
-        self._count(f"dead_{err.reason}")
-        return DeadLetter(
-            stage=STAGE,
-            reason=err.reason,
-            url=url,
-            error=str(err),
-            feed_url=source.url,
-            at=err.at or now_iso(),
-        )
-
     def process(self, element: tuple[FeedSource, FeedState | None]) -> Iterator:
         source, state = element
         config = self.config.state
         if config.enabled and not is_due(state, source.poll_minutes, config.run_key):
-            self._count("not_due")
+            Metrics.counter(NAMESPACE, "feeds_not_due").inc()
             yield beam.pvalue.TaggedOutput(self.STATE, carry(state, source.url, config))
             return
-        etag, last_modified = conditional_headers(state) if config.enabled else (None, None)
-        try:
-            response = self.client.get(source.url, etag, last_modified)
-        except FeedFetchError as err:
-            yield beam.pvalue.TaggedOutput(self.DEAD, self._fetch_dead(source, source.url, err))
-            if config.enabled:
-                yield beam.pvalue.TaggedOutput(self.STATE, carry(state, source.url, config))
-            return
-        if response.not_modified:
-            self._count("not_modified")
-            if config.enabled:
-                yield beam.pvalue.TaggedOutput(
-                    self.STATE, advance(state, source.url, config, not_modified=True)
-                )
-            return
-        self._count("read")
-        entries, dead = yield from self._parse_all(source, response)
-        document_ids = [e.entry_id for e in entries]
-        document_ids += [d.entry_id for d in dead if d.entry_id]
-        new_ids = set(select_new(state, document_ids)) if config.enabled else set(document_ids)
-        for letter in dead:
-            if letter.entry_id is None or letter.entry_id in new_ids:
-                self._count("dead")
-                self._count(f"dead_{letter.reason}")
-                if letter.entry_id is not None:
-                    Metrics.counter(NAMESPACE, "entries_read").inc()
-                yield beam.pvalue.TaggedOutput(self.DEAD, letter)
-        emitted = 0
-        for entry in entries:
-            if entry.entry_id in new_ids:
-                emitted += 1
-                yield entry
-        Metrics.counter(NAMESPACE, "entries_read").inc(emitted)
-        self._count("entries", emitted)
-        self._count("entries_seen_before", len(entries) - emitted)
-        if config.enabled:
-            yield beam.pvalue.TaggedOutput(
-                self.STATE,
-                advance(
-                    state,
-                    source.url,
-                    config,
-                    document_ids=document_ids,
-                    emitted_ids=sorted(new_ids),
-                    etag=response.etag,
-                    last_modified=response.last_modified,
-                ),
-            )
-
-    def _recent(self, parsed: ParsedFeed) -> list[FeedEntry]:
-        """Entries of a (non-news) sitemap that changed recently; feeds are kept whole.
-
-        A site's full sitemap lists every page it ever published; only recently modified URLs
-        are candidate news. Undated URLs are kept. "Recent" is measured from the run's logical
-        time, so the choice is the same on every re-run.
-        """
-        days = self.config.sitemap_max_age_days
-        if parsed.format != "sitemap" or days <= 0 or not self.config.state.run_key:
-            return list(parsed.entries)
-        cutoff = utc_iso(key_time(self.config.state.run_key) - timedelta(days=days))
-        kept = [e for e in parsed.entries if not e.published_at or e.published_at >= cutoff]
-        self._count("sitemap_entries_too_old", len(parsed.entries) - len(kept))
-        return kept
-
-    def _parse_all(self, source: FeedSource, response: Response):
-        """Entries and dead letters of the document and, for a sitemap index, its children.
-
-        A generator only so fetch failures of child sitemaps can be yielded as they happen;
-        returns (entries, dead letters) with duplicates across documents removed.
-        """
-        parsed = parse_feed(
-            response.body,
-            source,
-            response.header_map(),
-            url=response.final_url,
-            max_entries=self.config.max_entries,
-            at=response.fetched_at,
-        )
-        self._count("truncated_entries", parsed.truncated)
-        entries: dict[str, FeedEntry] = {e.entry_id: e for e in self._recent(parsed)}
-        dead: list[DeadLetter] = list(parsed.dead)
-        for child_url, _lastmod in parsed.sitemaps[: self.config.max_child_sitemaps]:
-            self._count("child_sitemaps")
-            try:
-                child = self.client.get(child_url, None, None)
-            except FeedFetchError as err:
-                yield beam.pvalue.TaggedOutput(self.DEAD, self._fetch_dead(source, child_url, err))
-                continue
-            nested = parse_feed(
-                child.body,
-                source,
-                child.header_map(),
-                url=child.final_url,
-                max_entries=self.config.max_entries,
-                at=child.fetched_at,
-            )
-            if nested.sitemaps:
-                self._count("nested_index_ignored")
-            for entry in self._recent(nested):
-                if len(entries) < self.config.max_entries:
-                    entries.setdefault(entry.entry_id, entry)
-            dead.extend(nested.dead)
-        return list(entries.values()), dead
+        read = read_feed(source, state, self.client.get, self.config, config)
+        for name, n in read.counts:
+            Metrics.counter(NAMESPACE, name).inc(n)
+        for letter in read.dead:
+            yield beam.pvalue.TaggedOutput(self.DEAD, letter)
+        yield from read.entries
+        if config.enabled and read.state is not None:
+            yield beam.pvalue.TaggedOutput(self.STATE, read.state)
 
 
 def _pair_with_state(item) -> Iterator[tuple[FeedSource, FeedState | None]]:
@@ -329,23 +175,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options) -> FeedsConfig:
-    from transforms.fetch import stage as fetch
+class FeedsOptions(PipelineOptions):
+    """The feed-reading flags, typed: ``options.view_as(FeedsOptions)``."""
 
-    opts = options.get_all_options()
-    location = opts.get("state_location")
+    feed_state_horizon_days: float
+    feed_state_max_ids: int
+    feed_max_entries: int
+    sitemap_max_age_days: float
+    sitemap_max_children: int
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(
+    options: PipelineOptions,
+    run: RunIdentity,
+    state_location: str | None,
+    fetch: FetchConfig,
+) -> FeedsConfig:
+    """The reader's config: the job's run identity keys the feed state, ``fetch`` is the job's
+    one fetch config (feeds are fetched like pages)."""
+    view = options.view_as(FeedsOptions)
     state = StateConfig(
-        location=location.rstrip("/") if location else None,
-        run_key=run_key_for(opts.get("run_date")),
-        horizon_days=opts.get("feed_state_horizon_days") or StateConfig.horizon_days,
-        max_ids_per_feed=opts.get("feed_state_max_ids") or StateConfig.max_ids_per_feed,
+        location=state_location.rstrip("/") if state_location else None,
+        run_key=run.run_key,
+        run_id=run.run_id,
+        horizon_days=view.feed_state_horizon_days or StateConfig.horizon_days,
+        max_ids_per_feed=view.feed_state_max_ids or StateConfig.max_ids_per_feed,
     )
     return FeedsConfig(
-        fetch=fetch.config_from_options(options),
+        fetch=fetch,
         state=state,
-        max_entries=opts.get("feed_max_entries") or MAX_ENTRIES,
-        max_child_sitemaps=opts.get("sitemap_max_children") or MAX_CHILD_SITEMAPS,
-        sitemap_max_age_days=2.0
-        if opts.get("sitemap_max_age_days") is None
-        else float(opts["sitemap_max_age_days"]),
+        max_entries=view.feed_max_entries or MAX_ENTRIES,
+        max_child_sitemaps=view.sitemap_max_children or MAX_CHILD_SITEMAPS,
+        sitemap_max_age_days=view.sitemap_max_age_days,
     )

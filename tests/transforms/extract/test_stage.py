@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from transforms.core.html_text import html_to_text
 from transforms.core.records import (
     FeedEntry,
     FetchedPage,
@@ -24,7 +25,6 @@ from transforms.extract.stage import (
     ExtractStories,
     extract_page,
     extract_story,
-    html_to_text,
 )
 from transforms.language.identifier import page_language_of
 
@@ -202,8 +202,8 @@ def test_page_language_and_summary_text() -> None:
     assert page_language_of('<html xml:lang="de-AT" class="x">') == "de"
     assert page_language_of('<meta http-equiv="Content-Language" content="be">') == "be"
     assert page_language_of("<html><body>") is None
-    assert html_to_text("<p>One &amp; two</p><p>Three</p>") == "One & two\nThree"
-    assert html_to_text("plain &lt;text&gt;") == "plain <text>"
+    assert html_to_text("<p>One &amp; two</p><p>Three</p>", lines=True) == "One & two\nThree"
+    assert html_to_text("plain &lt;text&gt;", lines=True) == "plain <text>"
 
 
 def test_config_rejects_nonsense() -> None:

@@ -30,8 +30,11 @@ from dataclasses import dataclass, field, replace
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core.records import Rejected
+from transforms.core.run import RunIdentity
+from transforms.extract.config import ExtractConfig
 from transforms.sources.wire.detect import MAX_FILE_BYTES, parse_wire_file
 from transforms.sources.wire.items import READ_ERROR, TOO_LARGE, WireItem, WireProblem
 from transforms.sources.wire.state import WireStateConfig, carried, load_seen
@@ -406,28 +409,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options) -> WireConfig:
-    from transforms.extract import stage as extract
-    from transforms.sources.feed_state import run_key_for
+class WireOptions(PipelineOptions):
+    """The wire-input flags, typed: ``options.view_as(WireOptions)``."""
 
-    values = options.get_all_options()
-    text = extract.config_from_options(options)
-    location = values.get("state_location")
-    horizon = values.get("wire_state_horizon_days")
+    wire_input: str | None
+    wire_max_file_bytes: int
+    wire_poll_seconds: float
+    wire_state_horizon_days: float
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(
+    options: PipelineOptions,
+    run: RunIdentity,
+    state_location: str | None,
+    extract: ExtractConfig,
+    wire_input: str | None,
+) -> WireConfig:
+    """The stage's config: ``wire_input`` as the job resolved it (the flag, or the bundled
+    sample's folder), the run identity keys the wire state, ``extract`` the cleaning knobs."""
+    view = options.view_as(WireOptions)
+    horizon = view.wire_state_horizon_days
     return WireConfig(
-        input=values.get("wire_input") or None,
+        input=wire_input or None,
         text=TextConfig(
-            clean=text.clean,
-            parse_datelines=text.parse_datelines,
-            rules_path=text.rules_path,
-            min_chars=text.min_chars,
-            max_chars=text.max_chars,
+            clean=extract.clean,
+            parse_datelines=extract.parse_datelines,
+            rules_path=extract.rules_path,
+            min_chars=extract.min_chars,
+            max_chars=extract.max_chars,
         ),
         state=WireStateConfig(
-            location=location.rstrip("/") if location else None,
-            run_key=run_key_for(values.get("run_date")),
+            location=state_location.rstrip("/") if state_location else None,
+            run_key=run.run_key,
             horizon_days=WireStateConfig.horizon_days if horizon is None else float(horizon),
         ),
-        max_file_bytes=values.get("wire_max_file_bytes") or MAX_FILE_BYTES,
-        poll_seconds=values.get("wire_poll_seconds") or 60.0,
+        max_file_bytes=view.wire_max_file_bytes or MAX_FILE_BYTES,
+        poll_seconds=view.wire_poll_seconds or 60.0,
     )

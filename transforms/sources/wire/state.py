@@ -25,7 +25,7 @@ from datetime import timedelta
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.sources.feed_state import key_time
+from transforms.core.run import key_time
 
 logger = logging.getLogger(__name__)
 
