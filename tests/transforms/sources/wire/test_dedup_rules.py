@@ -80,7 +80,7 @@ def test_streaming_new_version_of_a_decided_agency_item_is_written_again() -> No
     v2 = story("urn:newsml:example.net:strike", "2024-05-02T09:00:00Z", TEXT + " Updated.", True)
     v2 = v2.replace(wire_version=2)
     # the store answers "seen before, with another text"; its own old version is no candidate
-    own = ["verdict", v1.story_id, 1_000_000, "0", True, 0.95, False, 3]
+    own = ["verdict", v1.story_id, 1_000_000, "0", True, 0.95, False, 3, 3]
     kind, decided = _decided(v2, ["stored", v1.story_id, 1_000_000, True], [own])
     assert kind == "canonical" and decided.story_id == v1.story_id
     assert decided.wire_version == 2 and decided.cluster_id == v1.story_id
