@@ -220,7 +220,7 @@ class BucketRefsFn(beam.DoFn):
             full = len(live) >= self._config.max_bucket_size
             candidates = others[:BUCKET_ANCHORS] if full else others
             self._proposed.inc(len(candidates))
-            yield arrival, ("cands", story_id, [member_id for member_id, _ in candidates])
+            yield arrival, ("cands", story_id, [list(member) for member in candidates])
             if full:
                 self._full.inc()
             elif not any(r[0] == story_id for r in live):
@@ -292,12 +292,14 @@ class GatherCandidatesFn(beam.DoFn):
             return
         gathered.clear()
         met: dict[str, int] = {}
+        since: dict[str, int] = {}
         for members in lists:
-            for member in members:
+            for member, member_at in members:
                 met[member] = met.get(member, 0) + 1
+                since[member] = member_at
         check = prints[0][1]
         for member in sorted(met):
-            yield member, ("check", arrival, dict(check, met=met[member]))
+            yield member, ("check", arrival, dict(check, met=met[member], member_at=since[member]))
         for n, _ in enumerate(prints):
             yield beam.pvalue.TaggedOutput(
                 ARRIVALS, (arrival, ("expect", len(met) if n == 0 else 0))
@@ -325,6 +327,7 @@ class StoreFingerprintsFn(beam.DoFn):
         self._deferred = _counter("expiry_deferred")
         self._accepted = _counter("pairs_verified")
         self._refused = _counter("pairs_refused")
+        self._gone = _counter("candidates_expired")
 
     def setup(self) -> None:
         self._hasher = MinHasher(self._config)
@@ -360,6 +363,9 @@ class StoreFingerprintsFn(beam.DoFn):
             return
         if mine is None:  # the member's own fingerprint is still on its way
             pending.add(json.dumps(record, sort_keys=True))
+            # Had it expired already (a late story meeting a member at the horizon), the timer
+            # answers the check "not verified", so the story is decided, never left waiting.
+            expiry.set(Timestamp(micros=record["member_at"] + self._horizon))
             return
         yield from self._check(story_id, mine, record)
 
@@ -401,11 +407,18 @@ class StoreFingerprintsFn(beam.DoFn):
     def expire(
         self,
         fired: Any = beam.DoFn.TimestampParam,
+        key: Any = beam.DoFn.KeyParam,
         stored: Any = PRINT_PARAM,
+        pending: Any = PENDING_PARAM,
     ) -> Iterator:
         if premature_expiry(float(fired)):
             self._deferred.inc()
             return
+        for waiting in pending.read():  # the member is past the horizon: nothing to verify
+            check = json.loads(waiting)
+            self._gone.inc()
+            yield check["arrival"], ("verdict", key, 0, "", False, 0.0, False, 0, check["met"])
+        pending.clear()
         mine = stored.read()
         if mine is None:
             return

@@ -246,6 +246,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is shorter than this share of it (0 disables the fallback).",
     )
     group.add_argument(
+        "--extract_second_pass_chars",
+        type=int,
+        default=defaults.second_pass_below_chars,
+        help="With --extract_mode precision: run the standard pass (for the fallback) only when "
+        "the precise text is shorter than this many characters.",
+    )
+    group.add_argument(
         "--extract_useful_chars",
         type=int,
         default=defaults.useful_chars,
@@ -316,6 +323,7 @@ class ExtractOptions(PipelineOptions):
     max_html_chars: int
     extract_mode: str
     extract_fallback_ratio: float
+    extract_second_pass_chars: int
     extract_useful_chars: int
     extract_tables: bool
     extract_comments: bool
@@ -335,6 +343,7 @@ def config_from_options(options: PipelineOptions) -> ExtractConfig:
     return ExtractConfig(
         mode=view.extract_mode,
         fallback_ratio=view.extract_fallback_ratio,
+        second_pass_below_chars=view.extract_second_pass_chars,
         include_tables=bool(view.extract_tables),
         include_comments=bool(view.extract_comments),
         clean=bool(view.clean_text),

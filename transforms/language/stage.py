@@ -1,10 +1,11 @@
 """DetectLanguage: set each story's language, its probability and the runner-up.
 
-The identifier itself lives in ``transforms/language/identifier.py`` (why it combines langdetect,
-Unicode scripts and lingua, and how that was measured). This stage builds it once per worker process
-(``Shared``: the lingua models take about a gigabyte and seconds to load, and a Dataflow worker
-runs several DoFn instances per process), feeds it title + body, and passes the page's ``lang``
-attribute and the feed's declared language as evidence. ``und`` is an answer, not a failure:
+The identifier itself lives in ``transforms/language/identifier.py`` (why it combines lingua,
+Unicode scripts and langdetect, and how that was measured). This stage builds it once per worker
+process (``Shared``: the lingua models take about a gigabyte and seconds to load, and a Dataflow
+worker runs several DoFn instances per process), and only when the first story arrives; feeds it
+title + body, and passes the page's ``lang`` attribute and the feed's declared language as
+evidence. ``und`` is an answer, not a failure:
 those stories flow on under ``lang=und``; only an exception becomes a dead letter.
 """
 
@@ -91,10 +92,9 @@ class DetectLanguageFn(beam.DoFn):
         self.identifier: LanguageIdentifier | None = None
 
     def setup(self) -> None:
-        identifier_config = self.config.identifier_config()
-        self.identifier = self._shared_handle.acquire(
-            lambda: LanguageIdentifier(identifier_config), tag=repr(identifier_config)
-        )
+        # The identifier is acquired with the first story, not here: a worker that is handed no
+        # stories (most of a multi-worker run's start, every worker of an empty run) never
+        # imports lingua or reads a profile.
         self.answered = Metrics.counter(NAMESPACE, "language_ok")
         self.undetermined = Metrics.counter(NAMESPACE, "language_und")
         self.dead = Metrics.counter(NAMESPACE, "language_dead")
@@ -102,12 +102,20 @@ class DetectLanguageFn(beam.DoFn):
         self.hint_overruled = Metrics.counter(NAMESPACE, "language_hint_overruled")
         self.confidence = Metrics.distribution(NAMESPACE, "language_confidence_permille")
 
+    def _identifier(self) -> LanguageIdentifier:
+        if self.identifier is None:
+            identifier_config = self.config.identifier_config()
+            self.identifier = self._shared_handle.acquire(
+                lambda: LanguageIdentifier(identifier_config), tag=repr(identifier_config)
+            )
+        return self.identifier
+
     def process(self, story: Story) -> Iterator[Any]:
-        assert self.identifier is not None, "setup() builds the identifier"
         page_lang = story.page_language if self.config.use_hints else None
         feed_hint = story.feed_language if self.config.use_hints else None
+        identifier = self._identifier()  # a broken install fails the worker, not each story
         try:
-            guess = self.identifier.detect(text_for_detection(story), page_lang, feed_hint)
+            guess = identifier.detect(text_for_detection(story), page_lang, feed_hint)
         except Exception as err:  # any failure of one story must not stop the bundle
             self.dead.inc()
             yield beam.pvalue.TaggedOutput(

@@ -262,7 +262,7 @@ def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
             [(s.story_id, s.story_id, s.story_id, ("h", 10**15 + n, "", b"", b"", 0, ""))],
         )
         (proposal,) = [o for o in fn.process(element, refs, Timer()) if not hasattr(o, "tag")]
-        checks.append(proposal[1][2])
+        checks.append([member for member, _ in proposal[1][2]])
     assert [len(c) for c in checks] == [0, 1, 2, 2, 2, 2]  # full from the 4th: 2 anchors
     assert [r[0] for r in refs.items] == ["s0", "s1", "s2"]  # and never grown
     assert checks[5] == ["s0", "s1"]
@@ -312,7 +312,8 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     mine, other = messages(original, 100), messages(copy, 200)
     cell, pending = Cell(), Bag()
     _, _, stored, _ = other[s.GATHER][1]
-    check = ("check", "arrival-copy", s._check_json("arrival-copy", "copy", stored, 3))
+    check_json = dict(s._check_json("arrival-copy", "copy", stored, 3), member_at=100 * 10**6)
+    check = ("check", "arrival-copy", check_json)
     assert list(fn.process(("orig", check), cell, pending, Timer())) == []  # waits
     out = list(fn.process(mine[s.PRINTS], cell, pending, Timer()))
     state = [o.value for o in out if getattr(o, "tag", None) == s.STATE]
@@ -327,9 +328,14 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     (answer,) = list(fn.process(("orig", again), cell, pending, Timer()))
     # (the last field: whether its text changed, which only an agency item's new version uses)
     assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6, False))
-    expired = list(fn.expire(Timestamp(seconds=100 + 3600), cell))
+    expired = list(fn.expire(Timestamp(seconds=100 + 3600), "orig", cell, pending))
     assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
     assert cell.read() is None
+    # a late story checked against a member already past the horizon is answered, not parked
+    assert list(fn.process(("orig", check), cell, pending, Timer())) == []
+    (gone,) = list(fn.expire(Timestamp(seconds=100 + 3600), "orig", cell, pending))
+    assert gone[0] == "arrival-copy" and gone[1][:2] == ("verdict", "orig")
+    assert gone[1][4] is False and pending.read() == []
 
 
 def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:
