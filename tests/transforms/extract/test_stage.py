@@ -315,6 +315,7 @@ def _link_farm(links: int) -> str:
     return f"<html><body><div>{anchors}</div></body></html>"
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_pathological_page_times_out_and_the_next_page_still_extracts() -> None:
     slow_url = "https://news.example.org/link-farm"
     slow = make_page(_link_farm(60_000), url=slow_url)
