@@ -60,12 +60,14 @@ def run(argv: list[str] | None = None) -> int:
         print(f"wirestream: streaming job submitted ({result.state}); drain it to stop")
         return 0
     result.wait_until_finish()
-    report = build_report(job.write, counters_of(result))
+    report = build_report(job.write, counters_of(result), gate=job.gate, state=job.state_check)
     report.settings = job_settings(job)
     path = write_report(report)
     print(format_summary(report))
     print(f"report: {path}")
-    return 0 if report.ok else 1
+    for reason in report.gate_failures:  # exit 3: everything is written, but too much failed
+        print(f"wirestream: too much failed: {reason}", file=sys.stderr)
+    return report.exit_code
 
 
 def _is_local(options: PipelineOptions) -> bool:

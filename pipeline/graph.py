@@ -23,6 +23,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from pipeline.preflight import run_preflight
+from pipeline.report import GateConfig, gate_from_options
+from pipeline.state_check import check_state
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
 from transforms.dedup import stage as dedup
@@ -35,6 +37,7 @@ from transforms.sinks import partitioned as write
 from transforms.sinks.rerun import RemoveStaleRunFiles
 from transforms.sources import pubsub
 from transforms.sources import read_feeds as feeds
+from transforms.sources.feed_health import WriteFeedHealth
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
 from transforms.tags import stage as tags
@@ -51,6 +54,9 @@ class JobConfig:
     dedup: dedup.DedupConfig
     write: write.WriteConfig
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    # What the state preflight verified or quarantined (pipeline/state_check.py), for the report.
+    state_check: dict = field(default_factory=dict)
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
@@ -78,16 +84,27 @@ class JobConfig:
             options,
             worker_inputs={"--replay": None if bundled else replay},
         )
+        feeds_config = feeds.config_from_options(options)
+        dedup_config = dedup.config_from_options(options)
+        # Damaged state stops the run here, before any output (exit 2), or is quarantined.
+        state = check_state(
+            feeds_config.state,
+            None if dedup_config.streaming else dedup_config.store,
+            dedup_config.minhash,
+            all_opts.get("state_repair") or "none",
+        )
         return cls(
             sources=sources,
-            feeds=feeds.config_from_options(options),
+            feeds=feeds_config,
             fetch=fetch.config_from_options(options),
             extract=extract.config_from_options(options),
             language=language.config_from_options(options),
             tags=tags.config_from_options(options),
-            dedup=dedup.config_from_options(options),
+            dedup=dedup_config,
             write=write_config,
             stream=streaming.config_from_options(options),
+            gate=gate_from_options(options),
+            state_check=state.to_json(),
         )
 
 
@@ -108,6 +125,8 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     outputs = wire_stages(
         p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
     )
+    # Per-feed health for the run report and the failure gate (transforms/sources/feed_health.py).
+    _ = read["health"] | "WriteFeedHealth" >> WriteFeedHealth(job.write.output, job.write.run_id)
     if job.feeds.state.enabled:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.

@@ -12,6 +12,7 @@ from importlib import resources
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import report as accounting
 from transforms.core import windowing as streaming
 from transforms.dedup import stage as dedup
 from transforms.extract import stage as extract
@@ -21,7 +22,7 @@ from transforms.sinks import partitioned as write
 from transforms.sources import read_feeds as feeds
 from transforms.tags import stage as tags
 
-STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming)
+STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming, accounting)
 
 
 def bundled_sample() -> tuple[str, str]:

@@ -242,6 +242,7 @@ def _reject(page: FetchedPage, reason: str, story_id: str, detail: str) -> Rejec
         entry_id=page.entry.entry_id,
         at=page.fetched_at,
         detail=detail,
+        feed_url=page.entry.feed_url,
     )
 
 

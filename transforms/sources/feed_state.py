@@ -14,6 +14,10 @@ conditional requests, emits the same entries (same ids) and overwrites R's snaps
 finding its own marks and emitting nothing. Later runs are unaffected: they read the newest
 snapshot before them.
 
+Verifiable: a snapshot is framed by a header and a footer holding its record count, the
+records' xxh3-64 checksum and its run key (``transforms/core/statefile.py``); a damaged one
+stops the run before any output (exit 2) unless ``--state_repair quarantine`` moves it aside.
+
 Atomicity: the snapshot is written to a temporary name and renamed (a single object appears on
 ``gs://``), and only after what it must wait for (the written outputs) is complete, so a run
 that fails before its outputs are final leaves the previous snapshot in charge: its entries are
@@ -45,8 +49,10 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.core import statefile
 from transforms.core.records import DeadLetter
-from transforms.core.redact import redact_url
+from transforms.core.redact import redact_text, redact_url
+from transforms.core.statefile import StateFileError
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ NAMESPACE = "wirestream"
 FORMAT_VERSION = 1
 SNAPSHOT_PREFIX = "feed-state-"
 SNAPSHOT_SUFFIX = ".jsonl"
+STATE_KIND = "feed-state"
 _KEY_FORMAT = "%Y%m%dT%H%M%SZ"
 _SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)\.jsonl$")
 
@@ -91,6 +98,8 @@ class FeedState:
     seen: tuple[tuple[str, str], ...] = ()  # (entry_id, run key first seen), sorted by id
     retry: tuple[str, ...] = ()  # ids handed back for another attempt, sorted
     run: str = ""  # run key of the snapshot this came from
+    last_success: str | None = None  # fetch time of the last usable document
+    last_error: str | None = None  # the last failure (redacted, bounded), cleared by a success
 
     def seen_ids(self) -> frozenset[str]:
         return frozenset(entry_id for entry_id, _ in self.seen)
@@ -105,6 +114,8 @@ class FeedState:
             "seen": [list(pair) for pair in self.seen],
             "retry": list(self.retry),
             "run": self.run,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
         }
         return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
@@ -121,6 +132,8 @@ class FeedState:
             seen=tuple(sorted((str(i), str(t)) for i, t in record.get("seen", []))),
             retry=tuple(sorted(str(i) for i in record.get("retry", []))),
             run=str(record.get("run", "")),
+            last_success=record.get("last_success"),
+            last_error=record.get("last_error"),
         )
 
 
@@ -188,11 +201,18 @@ def advance(
     etag: str | None = None,
     last_modified: str | None = None,
     not_modified: bool = False,
+    at: str | None = None,
 ) -> FeedState:
     """The feed's state after this run fetched it (200 with a document, or 304)."""
     previous = state or FeedState(feed_url=feed_url)
     if not_modified:
-        return replace(previous, fetched_run=config.run_key, run=config.run_key)
+        return replace(
+            previous,
+            fetched_run=config.run_key,
+            run=config.run_key,
+            last_success=at or previous.last_success,
+            last_error=None,
+        )
     seen = dict(previous.seen)
     for entry_id in emitted_ids:
         seen.setdefault(entry_id, config.run_key)
@@ -214,12 +234,21 @@ def advance(
         seen=tuple(sorted(kept)),
         retry=(),
         run=config.run_key,
+        last_success=at or previous.last_success,
+        last_error=None,
     )
 
 
-def carry(state: FeedState | None, feed_url: str, config: StateConfig) -> FeedState:
-    """State of a feed not fetched this run (not due, or the fetch failed): unchanged."""
-    return replace(state or FeedState(feed_url=feed_url), run=config.run_key)
+def carry(
+    state: FeedState | None, feed_url: str, config: StateConfig, error: str | None = None
+) -> FeedState:
+    """State of a feed not fetched this run (not due, or it failed): unchanged but for
+    ``error``. A failed fetch or an unusable document must not move the validators, or the
+    next conditional GET would be answered 304 and the feed never read again."""
+    carried = replace(state or FeedState(feed_url=feed_url), run=config.run_key)
+    if error:
+        carried = replace(carried, last_error=redact_text(error)[:300])
+    return carried
 
 
 def with_retries(state: FeedState, entry_ids: Iterable[str]) -> FeedState:
@@ -272,26 +301,39 @@ def base_snapshot(config: StateConfig) -> str | None:
     return snapshot_path(config, earlier[-1]) if earlier else None
 
 
-def read_snapshot(path: str) -> Iterator[FeedState]:
-    from apache_beam.io.filesystems import FileSystems
+def parse_snapshot(path: str, records: Iterable[str]) -> Iterator[FeedState]:
+    for number, line in enumerate(records, 1):
+        if line.strip():
+            try:
+                yield FeedState.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StateFileError(path, f"record {number} is not a feed state: {exc}") from exc
 
-    with FileSystems.open(path) as handle:
-        for number, line in enumerate(handle.read().decode("utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    yield FeedState.from_json(line)
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{path} line {number}: {exc}") from exc
+
+def read_snapshot(path: str) -> Iterator[FeedState]:
+    """The snapshot's states, verified first (``transforms/core/statefile.py``): a snapshot
+    that lost records would make the run emit again what earlier runs already emitted."""
+    yield from parse_snapshot(path, statefile.read(path, STATE_KIND).records)
+
+
+def snapshot_bytes(run_key: str, states: Iterable[FeedState]) -> bytes:
+    ordered = sorted(states, key=lambda s: s.feed_url)
+    return statefile.encode(STATE_KIND, run_key, [state.to_json() for state in ordered])
 
 
 def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
-    """Write this run's snapshot atomically (temporary name, then rename) and prune old ones."""
+    """Write this run's snapshot atomically (temporary name, then rename) and prune old ones.
+
+    Temporary files an earlier attempt of this run key left behind (killed between create and
+    rename) are removed; other run keys' are not touched, they may be running now.
+    """
     from apache_beam.io.filesystems import FileSystems
 
     final = snapshot_path(config, config.run_key)
-    temporary = f"{config.folder}/.tmp-{config.run_key}-{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
-    ordered = sorted(states, key=lambda s: s.feed_url)
-    payload = "".join(state.to_json() + "\n" for state in ordered).encode("utf-8")
+    prefix = f"{config.folder}/.tmp-{config.run_key}-"
+    temporary = f"{prefix}{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
+    states = list(states)
+    payload = snapshot_bytes(config.run_key, states)
     if not FileSystems.exists(config.folder):
         FileSystems.mkdirs(config.folder)
     with FileSystems.create(temporary) as handle:
@@ -299,11 +341,14 @@ def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
+    leftovers = [m.path for m in FileSystems.match([f"{prefix}*"])[0].metadata_list]
+    if leftovers:
+        FileSystems.delete(leftovers)
     older = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
     stale = older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
     if stale:
         FileSystems.delete([snapshot_path(config, key) for key in stale])
-    logger.info("wrote feed state for %d feeds to %s", len(ordered), final)
+    logger.info("wrote feed state for %d feeds to %s", len(states), final)
     return final
 
 

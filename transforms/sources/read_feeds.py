@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -34,6 +34,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.core.records import DeadLetter, FeedEntry, FeedSource, now_iso, utc_iso
 from transforms.fetch.stage import FetchConfig
+from transforms.sources.feed_health import FeedHealth
 from transforms.sources.feed_parse import (
     MAX_CHILD_SITEMAPS,
     MAX_ENTRIES,
@@ -42,6 +43,7 @@ from transforms.sources.feed_parse import (
     REASON_NO_LINK,
     REASON_TOO_LARGE,
     ParsedFeed,
+    assign_ids,
     parse_feed,
 )
 from transforms.sources.feed_state import (
@@ -135,11 +137,40 @@ class FeedClient:
         self._fetcher.close()
 
 
+@dataclass
+class _Read:
+    """Everything one feed's document(s) listed, before the seen-before selection."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    repeats: list[FeedEntry] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    cut: int = 0
+    too_old: int = 0
+
+    @property
+    def listed(self) -> int:
+        entry_dead = sum(1 for d in self.dead if d.entry_id is not None)
+        return len(self.entries) + len(self.repeats) + entry_dead + self.cut + self.too_old
+
+    @property
+    def failed(self) -> bool:
+        """No usable document: only feed-level dead letters (bad, truncated, empty, too large)."""
+        return not self.listed and any(d.entry_id is None for d in self.dead)
+
+
 class ReadFeedFn(beam.DoFn):
-    """(FeedSource, FeedState | None) -> new FeedEntry; dead letters and next state tagged."""
+    """(FeedSource, FeedState | None) -> new FeedEntry; dead letters, next state and the
+    feed's health tagged.
+
+    Accounting starts here: ``entries_listed`` counts every item a document lists, and each one
+    is emitted (an entry, or a repeat that ends as a ``same_url`` duplicate), a dead letter, or
+    counted by name: ``entries_seen_before`` (an earlier run handed it downstream),
+    ``entries_cut`` (beyond ``--feed_max_entries``), ``entries_too_old`` (old sitemap URLs).
+    """
 
     DEAD = "dead"
     STATE = "state"
+    HEALTH = "health"
 
     def __init__(self, config: FeedsConfig) -> None:
         self.config = config
@@ -168,48 +199,98 @@ class ReadFeedFn(beam.DoFn):
             at=err.at or now_iso(),
         )
 
+    def _health(
+        self, source: FeedSource, state: FeedState | None, **values
+    ) -> beam.pvalue.TaggedOutput:
+        if values.get("failed"):
+            values.setdefault("last_success", state.last_success if state else None)
+        return beam.pvalue.TaggedOutput(
+            self.HEALTH, FeedHealth(feed_url=source.url, name=source.name, **values)
+        )
+
     def process(self, element: tuple[FeedSource, FeedState | None]) -> Iterator:
         source, state = element
         config = self.config.state
+        self._count("listed")
         if config.enabled and not is_due(state, source.poll_minutes, config.run_key):
             self._count("not_due")
             yield beam.pvalue.TaggedOutput(self.STATE, carry(state, source.url, config))
+            yield self._health(
+                source,
+                state,
+                due=False,
+                last_error=state.last_error if state else None,
+                last_success=state.last_success if state else None,
+            )
             return
         etag, last_modified = conditional_headers(state) if config.enabled else (None, None)
         try:
             response = self.client.get(source.url, etag, last_modified)
         except FeedFetchError as err:
-            yield beam.pvalue.TaggedOutput(self.DEAD, self._fetch_dead(source, source.url, err))
+            letter = self._fetch_dead(source, source.url, err)
+            yield beam.pvalue.TaggedOutput(self.DEAD, letter)
             if config.enabled:
-                yield beam.pvalue.TaggedOutput(self.STATE, carry(state, source.url, config))
+                yield beam.pvalue.TaggedOutput(
+                    self.STATE, carry(state, source.url, config, error=letter.error)
+                )
+            self._count("failed")
+            yield self._health(source, state, failed=True, last_error=letter.error)
             return
         if response.not_modified:
             self._count("not_modified")
             if config.enabled:
                 yield beam.pvalue.TaggedOutput(
-                    self.STATE, advance(state, source.url, config, not_modified=True)
+                    self.STATE,
+                    advance(state, source.url, config, not_modified=True, at=response.fetched_at),
                 )
+            yield self._health(source, state, not_modified=True, last_success=response.fetched_at)
             return
         self._count("read")
-        entries, dead = yield from self._parse_all(source, response)
-        document_ids = [e.entry_id for e in entries]
-        document_ids += [d.entry_id for d in dead if d.entry_id]
+        read = yield from self._parse_all(source, response)
+        yield from self._emit(source, state, response, read)
+
+    def _emit(
+        self, source: FeedSource, state: FeedState | None, response: FeedResponse, read: _Read
+    ) -> Iterator:
+        config = self.config.state
+        listed = Metrics.counter(NAMESPACE, "entries_listed")
+        listed.inc(read.listed)
+        self._count("entries_cut", read.cut)
+        self._count("entries_repeated", len(read.repeats))
+        if read.failed:
+            # No usable document: its dead letters, and the state stays where it was so the
+            # next run reads the feed again in full.
+            for letter in read.dead:
+                self._count("dead")
+                self._count(f"dead_{letter.reason}")
+                yield beam.pvalue.TaggedOutput(self.DEAD, letter)
+            error = next(d.error for d in read.dead if d.entry_id is None)
+            if config.enabled:
+                yield beam.pvalue.TaggedOutput(
+                    self.STATE, carry(state, source.url, config, error=error)
+                )
+            self._count("failed")
+            yield self._health(source, state, failed=True, last_error=error)
+            return
+        document_ids = [e.entry_id for e in [*read.entries, *read.repeats]]
+        document_ids += [d.entry_id for d in read.dead if d.entry_id]
         new_ids = set(select_new(state, document_ids)) if config.enabled else set(document_ids)
-        for letter in dead:
+        emitted = 0
+        for letter in read.dead:
             if letter.entry_id is None or letter.entry_id in new_ids:
                 self._count("dead")
                 self._count(f"dead_{letter.reason}")
-                if letter.entry_id is not None:
-                    Metrics.counter(NAMESPACE, "entries_read").inc()
+                emitted += letter.entry_id is not None
                 yield beam.pvalue.TaggedOutput(self.DEAD, letter)
-        emitted = 0
-        for entry in entries:
+        for entry in [*read.entries, *read.repeats]:
             if entry.entry_id in new_ids:
                 emitted += 1
                 yield entry
+        seen_before = len(document_ids) - emitted
         Metrics.counter(NAMESPACE, "entries_read").inc(emitted)
+        Metrics.counter(NAMESPACE, "entries_seen_before").inc(seen_before)
         self._count("entries", emitted)
-        self._count("entries_seen_before", len(entries) - emitted)
+        self._count("entries_seen_before", seen_before)
         if config.enabled:
             yield beam.pvalue.TaggedOutput(
                 self.STATE,
@@ -221,29 +302,49 @@ class ReadFeedFn(beam.DoFn):
                     emitted_ids=sorted(new_ids),
                     etag=response.etag,
                     last_modified=response.last_modified,
+                    at=response.fetched_at,
                 ),
             )
+        yield self._health(
+            source,
+            state,
+            entries_listed=read.listed,
+            seen_before=seen_before,
+            cut=read.cut,
+            too_old=read.too_old,
+            repeats=len(read.repeats),
+            last_success=response.fetched_at,
+        )
 
-    def _recent(self, parsed: ParsedFeed) -> list[FeedEntry]:
-        """Entries of a (non-news) sitemap that changed recently; feeds are kept whole.
+    def _recent(self, parsed: ParsedFeed, read: _Read) -> tuple[list[FeedEntry], list[FeedEntry]]:
+        """Entries and repeats of a (non-news) sitemap that changed recently; feeds whole.
 
         A site's full sitemap lists every page it ever published; only recently modified URLs
         are candidate news. Undated URLs are kept. "Recent" is measured from the run's logical
-        time, so the choice is the same on every re-run.
+        time, so the choice is the same on every re-run; the others are counted
+        (``entries_too_old``), never silently dropped.
         """
         days = self.config.sitemap_max_age_days
         if parsed.format != "sitemap" or days <= 0 or not self.config.state.run_key:
-            return list(parsed.entries)
+            return list(parsed.entries), list(parsed.repeats)
         cutoff = utc_iso(key_time(self.config.state.run_key) - timedelta(days=days))
-        kept = [e for e in parsed.entries if not e.published_at or e.published_at >= cutoff]
-        self._count("sitemap_entries_too_old", len(parsed.entries) - len(kept))
-        return kept
+
+        def fresh(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+            return [e for e in entries if not e.published_at or e.published_at >= cutoff]
+
+        kept, repeats = fresh(parsed.entries), fresh(parsed.repeats)
+        old = len(parsed.entries) + len(parsed.repeats) - len(kept) - len(repeats)
+        read.too_old += old
+        self._count("sitemap_entries_too_old", old)
+        Metrics.counter(NAMESPACE, "entries_too_old").inc(old)
+        return kept, repeats
 
     def _parse_all(self, source: FeedSource, response: FeedResponse):
-        """Entries and dead letters of the document and, for a sitemap index, its children.
+        """Everything the document and, for a sitemap index, its children list.
 
         A generator only so fetch failures of child sitemaps can be yielded as they happen;
-        returns (entries, dead letters) with duplicates across documents removed.
+        returns a ``_Read``. An entry listed by two child sitemaps is a repeat (a ``same_url``
+        duplicate), and entries beyond ``max_entries`` over all children are counted as cut.
         """
         parsed = parse_feed(
             response.body,
@@ -254,8 +355,12 @@ class ReadFeedFn(beam.DoFn):
             at=response.fetched_at,
         )
         self._count("truncated_entries", parsed.truncated)
-        entries: dict[str, FeedEntry] = {e.entry_id: e for e in self._recent(parsed)}
-        dead: list[DeadLetter] = list(parsed.dead)
+        read = _Read(dead=list(parsed.dead), cut=parsed.truncated)
+        entries, repeats = self._recent(parsed, read)
+        if not parsed.sitemaps:
+            read.entries, read.repeats = entries, repeats
+            return read
+        gathered: list[FeedEntry] = [*entries, *repeats]
         for child_url, _lastmod in parsed.sitemaps[: self.config.max_child_sitemaps]:
             self._count("child_sitemaps")
             try:
@@ -273,11 +378,14 @@ class ReadFeedFn(beam.DoFn):
             )
             if nested.sitemaps:
                 self._count("nested_index_ignored")
-            for entry in self._recent(nested):
-                if len(entries) < self.config.max_entries:
-                    entries.setdefault(entry.entry_id, entry)
-            dead.extend(nested.dead)
-        return list(entries.values()), dead
+            read.cut += nested.truncated
+            kept, kept_repeats = self._recent(nested, read)
+            gathered += [*kept, *kept_repeats]
+            read.dead.extend(nested.dead)
+        room = max(0, self.config.max_entries - len(read.dead))
+        read.cut += max(0, len(gathered) - room)
+        read.entries, read.repeats = assign_ids(gathered[:room], source.url)
+        return read
 
 
 def _pair_with_state(item) -> Iterator[tuple[FeedSource, FeedState | None]]:
@@ -288,7 +396,8 @@ def _pair_with_state(item) -> Iterator[tuple[FeedSource, FeedState | None]]:
 
 
 class ReadFeeds(beam.PTransform):
-    """FeedSource -> {"ok": FeedEntry, "dead": DeadLetter, "state": FeedState}."""
+    """FeedSource -> {"ok": FeedEntry, "dead": DeadLetter, "state": FeedState,
+    "health": FeedHealth}."""
 
     def __init__(self, config: FeedsConfig) -> None:
         super().__init__()
@@ -306,12 +415,13 @@ class ReadFeeds(beam.PTransform):
         else:
             pairs = sources | "WithoutState" >> beam.Map(lambda s: (s, None))
         results = pairs | "ReadFeed" >> beam.ParDo(ReadFeedFn(self.config)).with_outputs(
-            ReadFeedFn.DEAD, ReadFeedFn.STATE, main="ok"
+            ReadFeedFn.DEAD, ReadFeedFn.STATE, ReadFeedFn.HEALTH, main="ok"
         )
         return {
             "ok": results.ok,
             "dead": results[ReadFeedFn.DEAD],
             "state": results[ReadFeedFn.STATE],
+            "health": results[ReadFeedFn.HEALTH],
         }
 
 
