@@ -32,6 +32,7 @@ bench: $(STAMP)  ## throughput: Beam in-process, 2 workers, plain loop (not part
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -23,8 +23,14 @@ setup(
         "pyarrow>=14",
         "warcio>=1.7,<2",
         "PyYAML>=6",
-        "courlan>=1.3,<2",
         "w3lib>=2.1",
+        # the fetch transport (keep-alive pools, pinned TLS); 2.x is what the Beam/GCP stack
+        # installs, and its APIs (server_hostname, read1/stream without decoding) are relied on
+        "urllib3>=2.0,<3",
+        "idna>=3.4",  # IDNA 2008 / UTS 46 host names
+        "brotli>=1.1",  # Content-Encoding: br
+        "charset-normalizer>=3.0,<4",  # last-resort charset detection
+        "tld>=0.13",  # registrable domains (public suffix list)
         "protego>=0.3",
         "numpy>=1.26",
         "xxhash>=3.4",
@@ -38,6 +44,8 @@ setup(
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",
             "ruff>=0.6",
+            "mypy>=1.16",
+            "types-PyYAML",
             "gcp-storage-emulator>=2024.8.3",
             "cryptography>=41",
             # tests/deploy builds the sdist and installs it offline, without build isolation

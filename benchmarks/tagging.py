@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks import figures_json
 
@@ -52,7 +53,8 @@ def run(folder: Path, limit: int | None, repeat: int) -> dict:
     started = time.perf_counter()
     tagger = Tagger(TagConfig())
     build_ms = (time.perf_counter() - started) * 1000
-    identifier = LanguageIdentifier(LanguageConfig())  # untimed: tagging sees the language
+    # untimed: tagging sees the language
+    identifier = LanguageIdentifier(LanguageConfig().identifier_config())
 
     extract_ms: list[float] = []
     tag_ms: list[float] = []
@@ -60,7 +62,7 @@ def run(folder: Path, limit: int | None, repeat: int) -> dict:
     for path in pages:
         html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
         best_extract = best_tag = float("inf")
-        doc = None
+        doc: Any = None
         for _ in range(repeat):
             t0 = time.perf_counter()
             doc = trafilatura.bare_extraction(

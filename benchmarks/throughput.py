@@ -183,7 +183,8 @@ def run_loop(corpus: dict, output: Path) -> dict:
             by_url[entry.canonical_url].append(entry)
         winners = [sorted(group, key=lambda e: e.entry_id)[0] for group in by_url.values()]
         outcomes += len(entries) - len(winners)
-    stories, others = [], []
+    stories: list[Any] = []
+    others: list[Any] = []
     for entry in winners:
         with clock.stage("FetchArticles"):
             try:
@@ -264,7 +265,7 @@ def run_library(corpus: dict) -> dict:
             continue
         html = body.decode("utf-8", errors="replace")
         with clock.stage("trafilatura"):
-            doc = trafilatura.bare_extraction(html, with_metadata=True, deduplicate=False)
+            doc: Any = trafilatura.bare_extraction(html, with_metadata=True, deduplicate=False)
         text = " ".join(((doc.title or "") + "\n" + (doc.text or "")).split())[:5000] if doc else ""
         if len(text) >= 20:
             with clock.stage("langdetect"):

@@ -17,6 +17,7 @@ import html
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 from warcio.statusandheaders import StatusAndHeaders
@@ -210,7 +211,7 @@ def build(seeds: Path, out: Path) -> None:
     original_001 = _paragraphs(s001[1:spin_at])
     spun_001 = _paragraphs(s001[1:])
 
-    stories = {
+    stories: dict[str, dict[str, Any]] = {
         "000": dict(
             site="eastwire.example",
             path="/world/2020/11/07/lukashenko-us-elections",

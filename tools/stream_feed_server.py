@@ -126,7 +126,7 @@ class StreamFeedServer(LoopbackServer):
     ) -> None:
         self.schedule = schedule
         self.speed = speed
-        self._pages = archived_responses(archive)
+        self._pages = archived_responses(str(archive))
         self._pages.update(rewritten_pages(self._pages))
         self.requests: Counter[str] = Counter()
         self.not_modified: Counter[str] = Counter()

@@ -68,7 +68,7 @@ def validate(output: str, record: dict[str, Any]) -> list[str]:
     expected = {name: (kind, nullable) for name, kind, nullable in fields(output)}
     for name in sorted(set(record) - set(expected)):
         problems.append(f"unexpected field {name!r}")
-    python_types = {
+    python_types: dict[str, type | tuple[type, ...]] = {
         "string": str,
         "int64": int,
         "float64": (int, float),

@@ -14,9 +14,11 @@ checks and fetch de-duplication key on the canonical form, so it must be
 * total: any string goes in, a canonical ``http(s)`` URL or ``None`` comes out, never an
   exception, because URLs come from hostile documents.
 
-The percent-encoding, IDNA and query-sorting rules are w3lib's ``canonicalize_url`` (Scrapy's
-request fingerprinting uses it); the registrable domain ("same site") comes from the public
-suffix list via ``tld`` (also what courlan uses).
+Host names are IDNA 2008 with UTS 46 mapping (the ``idna`` package), as browsers and urllib3 do:
+``faß.de`` is ``xn--fa-hia.de``, a different domain from ``fass.de`` (which the IDNA 2003 codec
+of the standard library would produce). The percent-encoding and query-sorting rules are w3lib's
+``canonicalize_url`` (Scrapy's request fingerprinting uses it), given the already-encoded host;
+the registrable domain ("same site") comes from the public suffix list via ``tld``.
 """
 
 from __future__ import annotations
@@ -94,6 +96,24 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _VALID_HOST = re.compile(r"^(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|[0-9a-f:.]+)$")
 
 
+def idna_host(host: str) -> str:
+    """ASCII form of a host name: IDNA 2008 with UTS 46 mapping, lower case, no trailing dot.
+
+    ASCII names are only lower-cased (underscores occur in real host names and IDNA's strict
+    rules would refuse them); IP literals pass through. Raises ``UnicodeError`` for a name that
+    has no IDNA form (empty labels, disallowed code points such as symbols).
+    """
+    host = host.rstrip(".")
+    if host.isascii():
+        return host.lower()
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii").lower()
+    except idna.IDNAError as exc:
+        raise UnicodeError(f"host name is not valid IDNA 2008: {exc}") from None
+
+
 def is_tracking_param(name: str) -> bool:
     lowered = name.lower()
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
@@ -139,7 +159,7 @@ def canonicalize_url(url: str | None, base: str | None = None) -> str | None:
         scheme = parts.scheme.lower()
         if scheme not in _DEFAULT_PORTS:
             return None
-        host = (parts.hostname or "").rstrip(".")
+        host = idna_host(parts.hostname or "")
         if not host:
             return None
         port = parts.port  # raises ValueError for a non-numeric or out-of-range port

@@ -16,19 +16,13 @@ The graph (every step keyed, nothing gathered on one worker except the documente
 4. ``VerifyPairs`` (two CoGroupByKeys that attach each side's fingerprint, then
    ``minhash.verify``): only verified pairs become edges, so LSH collisions never chain
    unrelated stories together.
-5. ``Components``: connected components of the verified edges by alternating large-star and
-   small-star rounds (Kiveris et al., "Connected Components in MapReduce and Beyond", 2014): each
-   round is one GroupByKey by node and relinks neighbours to the smallest id seen, so after a few
-   rounds every component is a star around its smallest id. After ``components_rounds`` rounds a
-   keyed check finds nodes that are not yet in a clean star (a node with two parents, or both a
-   parent and children); only the edges touching those go to a single ``Residual`` key, which
-   finishes them with union-find and relabels the stars hanging off them through a side input.
-   On the neardup-wire set the residual is empty after two rounds (counter
-   ``dedup_components_residual_edges``); a long chain of 80 stories needs it (see the tests).
+5. ``Components``: connected components of the verified edges in a few keyed rounds
+   (``transforms/dedup/components.py``).
 6. ``ChooseCanonical`` (GroupByKey on component label): a component that touches a stored
    story joins the stored cluster (earliest canonical key among stored members); otherwise the
-   canonical is the earliest published story, then fewer cleaning hits, then longer text, then
-   smallest id. Cluster ids are the canonical's story id, so they never change once written.
+   canonical is the first in the canonical order (``transforms/dedup/canonical.py``: earliest
+   published, then fewer cleaning hits, then longer text, then smallest id). Cluster ids are
+   the canonical's story id, so they never change once written.
 7. ``ResolveGroups``: exact-group members inherit their representative's decision.
 """
 
@@ -37,48 +31,28 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.core.records import DeadLetter, Story
-from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, sortable_time, verify
+from transforms.dedup.canonical import story_key
+from transforms.dedup.components import ConnectedComponents
+from transforms.dedup.decisions import (
+    ALREADY_STORED,
+    CANONICAL,
+    DUPLICATE,
+    NEAR_DUPLICATE,
+    SAME_TEXT,
+    Decision,
+)
+from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, verify
+from transforms.dedup.pairs import BandKeysFn, BucketPairsFn, VerifyCandidates
 from transforms.dedup.store import ReadFingerprintStore, StoreConfig
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
-SEP = "\x1f"
-CANONICAL = "canonical"
-DUPLICATE = "duplicate"
-ALREADY_STORED = "already_stored"
-SAME_TEXT = "same_text"
-NEAR_DUPLICATE = "near_duplicate"
-BUCKET_ANCHORS = 2
-RESIDUAL_KEY = "residual"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What dedup decided for one story; joined back onto the Story at the end."""
-
-    story_id: str
-    kind: str  # canonical | duplicate | already_stored
-    cluster_id: str
-    cluster_size: int = 1
-    duplicate_of: str | None = None
-    reason: str | None = None  # same_text | near_duplicate
-    similarity: float | None = None
-
-    def apply(self, story: Story) -> Story:
-        return story.replace(
-            cluster_id=self.cluster_id,
-            cluster_size=self.cluster_size,
-            duplicate_of=self.duplicate_of,
-            duplicate_reason=self.reason,
-            similarity=self.similarity,
-        )
 
 
 def _counter(name: str) -> Metrics.DelegatingCounter:
@@ -158,238 +132,6 @@ class _ExactGroupFn(beam.DoFn):
         yield dataclasses.replace(representative, group_size=len(new))
         for fp in new[1:]:
             yield beam.pvalue.TaggedOutput("members", (representative.story_id, fp))
-
-
-# ---------------------------------------------------------------------------------------------
-# 3: band buckets -> candidate pairs
-
-
-class _BandKeysFn(beam.DoFn):
-    def __init__(self, config: MinHashConfig) -> None:
-        self._config = config
-
-    def setup(self) -> None:
-        self._hasher = MinHasher(self._config)
-
-    def process(self, fp: Fingerprint) -> Iterator[tuple[bytes, tuple[str, bool]]]:
-        for key in self._hasher.bucket_keys(fp):
-            yield key, (fp.story_id, fp.stored)
-
-
-class _BucketPairsFn(beam.DoFn):
-    def __init__(self, max_bucket_size: int) -> None:
-        self._max = max_bucket_size
-        self._capped = _counter("buckets_capped")
-        self._capped_members = _counter("bucket_members_capped")
-        self._proposed = _counter("candidate_pairs")
-
-    def process(self, element: tuple[bytes, Iterable[tuple[str, bool]]]) -> Iterator[str]:
-        _, members = element
-        small: dict[str, bool] | None = {}  # story id -> stored, while the bucket is small
-        anchors: list[tuple[str, bool]] = []  # the smallest ids, kept in any case
-        any_new = False
-        for story_id, stored in members:
-            any_new = any_new or not stored
-            if small is not None:
-                small[story_id] = stored
-                if len(small) > self._max:
-                    small = None  # over-full: from here on only anchors, O(max) memory
-            anchors = sorted({*anchors, (story_id, stored)})[:BUCKET_ANCHORS]
-        if not any_new:
-            return
-        if small is not None:
-            ids = sorted(small)
-            pairs = [(a, b, small[a] and small[b]) for i, a in enumerate(ids) for b in ids[i + 1 :]]
-            yield from self._emit(pairs)
-            return
-        self._capped.inc()
-        anchor_ids = {story_id for story_id, _ in anchors}
-        seen: set[tuple[str, str]] = set()
-        pairs = []
-        for story_id, stored in members:  # second pass over the (re-iterable) bucket
-            self._capped_members.inc()
-            for anchor, anchor_stored in anchors:
-                pair = (min(anchor, story_id), max(anchor, story_id))
-                if anchor != story_id and pair not in seen:
-                    if story_id in anchor_ids:
-                        seen.add(pair)
-                    pairs.append((*pair, stored and anchor_stored))
-        yield from self._emit(pairs)
-
-    def _emit(self, pairs: Iterable[tuple[str, str, bool]]) -> Iterator[str]:
-        for a, b, both_stored in pairs:
-            if not both_stored:  # stored-stored pairs were decided by an earlier run
-                self._proposed.inc()
-                yield f"{a}{SEP}{b}"
-
-
-# ---------------------------------------------------------------------------------------------
-# 4: verification
-
-
-def _attach_left(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Fingerprint]]:
-    _, grouped = element
-    if not grouped["fp"]:
-        return
-    left = grouped["fp"][0]
-    for right_id in sorted(set(grouped["pairs"])):  # a pair proposed by several buckets
-        yield right_id, left
-
-
-class _VerifyFn(beam.DoFn):
-    def __init__(self, config: MinHashConfig) -> None:
-        self._config = config
-        self._accepted = _counter("pairs_verified")
-        self._refused = _counter("pairs_refused")
-
-    def process(self, element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, str]]:
-        _, grouped = element
-        if not grouped["fp"]:
-            return
-        right = grouped["fp"][0]
-        for left in grouped["lefts"]:
-            if verify(left, right, self._config).duplicate:
-                self._accepted.inc()
-                yield left.story_id, right.story_id
-            else:
-                self._refused.inc()
-
-
-class VerifyCandidates(beam.PTransform):
-    """Candidate pair strings + fingerprints keyed by id -> verified edges (a, b) with a < b."""
-
-    def __init__(self, config: MinHashConfig, fingerprints_by_id: beam.PCollection) -> None:
-        super().__init__()
-        self._config = config
-        self._by_id = fingerprints_by_id
-
-    def expand(self, pairs: beam.PCollection) -> beam.PCollection:
-        split = pairs | "SplitPair" >> beam.Map(lambda p: tuple(p.split(SEP, 1)))
-        lefts = (
-            {"fp": self._by_id, "pairs": split}
-            | "JoinLeft" >> beam.CoGroupByKey()
-            | "AttachLeft" >> beam.FlatMap(_attach_left)
-        )
-        return (
-            {"fp": self._by_id, "lefts": lefts}
-            | "JoinRight" >> beam.CoGroupByKey()
-            | "Verify" >> beam.ParDo(_VerifyFn(self._config))
-        )
-
-
-# ---------------------------------------------------------------------------------------------
-# 5: connected components
-
-
-def _both_ways(edge: tuple[str, str]) -> Iterator[tuple[str, str]]:
-    a, b = edge
-    yield a, b
-    yield b, a
-
-
-def _large_star(element: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
-    node, neighbours = element
-    neighbours = set(neighbours)
-    smallest = min(neighbours | {node})
-    for other in sorted(neighbours):
-        if other > node and other != smallest:
-            yield smallest, other
-
-
-def _to_larger(edge: tuple[str, str]) -> tuple[str, str]:
-    a, b = edge
-    return (max(a, b), min(a, b))
-
-
-def _small_star(element: tuple[str, Iterable[str]]) -> Iterator[tuple[str, str]]:
-    node, smaller = element
-    group = set(smaller) | {node}
-    smallest = min(group)
-    for other in sorted(group):
-        if other != smallest:
-            yield smallest, other
-
-
-def _roles(edge: tuple[str, str]) -> Iterator[tuple[str, tuple[str, str]]]:
-    a, b = sorted(edge)
-    yield b, ("parent", a)
-    yield a, ("child", b)
-
-
-def _settle(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterator:
-    node, roles = element
-    roles = sorted(set(roles))
-    parents = [other for role, other in roles if role == "parent"]
-    children = [other for role, other in roles if role == "child"]
-    if len(parents) > 1 or (parents and children):
-        for role, other in roles:
-            edge = (other, node) if role == "parent" else (node, other)
-            yield beam.pvalue.TaggedOutput("residual", (RESIDUAL_KEY, edge))
-        return
-    yield node, (parents[0] if parents else node)
-
-
-def _union_find(element: tuple[str, Iterable[tuple[str, str]]]) -> Iterator[tuple[str, str]]:
-    _, edges = element
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    count = 0
-    for a, b in edges:
-        count += 1
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    _counter("components_residual_edges").inc(count)
-    for node in sorted(parent):
-        yield node, find(node)
-
-
-def _relabel(entry: tuple[str, str], residual: dict[str, str]) -> Iterator[tuple[str, str]]:
-    node, label = entry
-    if node not in residual:  # residual nodes get their label from the union-find directly
-        yield node, residual.get(label, label)
-
-
-class ConnectedComponents(beam.PTransform):
-    """Edges (a, b) -> (node, smallest node id of its component) for every node with an edge."""
-
-    def __init__(self, rounds: int = 2) -> None:
-        super().__init__()
-        self._rounds = rounds
-
-    def expand(self, edges: beam.PCollection) -> beam.PCollection:
-        for n in range(self._rounds):
-            edges = (
-                edges
-                | f"LargeStarKey{n}" >> beam.FlatMap(_both_ways)
-                | f"LargeStarGroup{n}" >> beam.GroupByKey()
-                | f"LargeStar{n}" >> beam.FlatMap(_large_star)
-                | f"SmallStarKey{n}" >> beam.Map(_to_larger)
-                | f"SmallStarGroup{n}" >> beam.GroupByKey()
-                | f"SmallStar{n}" >> beam.FlatMap(_small_star)
-            )
-        settled = (
-            edges
-            | "RoleKey" >> beam.FlatMap(_roles)
-            | "RoleGroup" >> beam.GroupByKey()
-            | "Settle" >> beam.FlatMap(_settle).with_outputs("residual", main="settled")
-        )
-        residual = (
-            settled.residual
-            | "ResidualGroup" >> beam.GroupByKey()
-            | "ResidualUnionFind" >> beam.FlatMap(_union_find)
-        )
-        relabelled = settled.settled | "Relabel" >> beam.FlatMap(
-            _relabel, residual=beam.pvalue.AsDict(residual)
-        )
-        return (relabelled, residual) | "AllLabels" >> beam.Flatten()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,9 +263,9 @@ class ClusterFingerprints(beam.PTransform):
         nodes_by_id = nodes | "KeyNodesById" >> beam.Map(lambda fp: (fp.story_id, fp))
         edges = (
             nodes
-            | "BandKeys" >> beam.ParDo(_BandKeysFn(self._config))
+            | "BandKeys" >> beam.ParDo(BandKeysFn(self._config))
             | "BandBuckets" >> beam.GroupByKey()
-            | "BucketPairs" >> beam.ParDo(_BucketPairsFn(self._config.max_bucket_size))
+            | "BucketPairs" >> beam.ParDo(BucketPairsFn(self._config.max_bucket_size))
             | "VerifyPairs" >> VerifyCandidates(self._config, nodes_by_id)
         )
         labels = edges | "Components" >> ConnectedComponents(self._rounds)
@@ -553,21 +295,12 @@ def _fingerprint_dead(element: tuple[Story, tuple]) -> DeadLetter:
     return DeadLetter.of_story(story, "dedup", "dedup_error", error)
 
 
-def canonical_story_key(story: Story) -> tuple[str, int, int, str]:
-    return (
-        sortable_time(story.published_at or story.fetched_at),
-        story.cleaning_hit_count,
-        -len(story.text),
-        story.story_id,
-    )
-
-
 class _ApplyDecisionFn(beam.DoFn):
     """Joins each story with its decision; also emits the fingerprint the store must append."""
 
     def process(self, element: tuple[str, dict[str, list]]) -> Iterator:
         story_id, grouped = element
-        stories = sorted(grouped["story"], key=lambda s: (canonical_story_key(s), s.text))
+        stories = sorted(grouped["story"], key=lambda s: (story_key(s), s.text))
         for extra in stories[1:]:
             # Story ids are unique per run (one fetch per canonical URL); a second story with
             # the same id is a bug upstream, not a duplicate: surface it, never drop it.

@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.core import windowing as streaming
+from transforms.core import windowing
 from transforms.core.records import Rejected, Story
-from transforms.dedup import minhash
-from transforms.dedup.batch import DedupStories, canonical_story_key
+from transforms.dedup import config as settings
+from transforms.dedup.batch import DedupStories
+from transforms.dedup.in_memory import deduplicate_in_memory as deduplicate_in_memory
 from transforms.dedup.minhash import MinHashConfig
 from transforms.dedup.store import AppendFingerprints, StoreConfig
 from transforms.dedup.streaming import StreamingDedup
@@ -62,7 +62,7 @@ class DedupConfig:
     streaming: bool = False
     # streaming only: the job's windows, allowed lateness and state horizon (None: defaults,
     # with ``horizon_days`` as the state horizon)
-    stream: streaming.StreamConfig | None = None
+    stream: windowing.StreamConfig | None = None
     components_rounds: int = 2
     observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
 
@@ -91,112 +91,6 @@ class DedupConfig:
         return StoreConfig(self.state_location, run_date, run_id, self.horizon_days)
 
 
-def canonical_order(story: Story) -> tuple:
-    """Sort key: the first story in this order is the canonical one of its cluster."""
-    return canonical_story_key(story)
-
-
-def resolve_exact(group: tuple[str, Iterable[Story]]) -> Iterator:
-    """One content-hash group outside Beam (the throughput benchmark's plain loop).
-
-    Yields the canonical Story and ``TaggedOutput("duplicates", copy)`` for the others, with
-    the same canonical order and fields as the pipeline's exact-text step.
-    """
-    _, members = group
-    ordered = sorted(members, key=canonical_order)
-    canonical, size = ordered[0], len(ordered)
-    yield canonical.replace(cluster_id=canonical.story_id, cluster_size=size)
-    for copy in ordered[1:]:
-        yield beam.pvalue.TaggedOutput(
-            "duplicates",
-            copy.replace(
-                cluster_id=canonical.story_id,
-                cluster_size=size,
-                duplicate_of=canonical.story_id,
-                duplicate_reason="same_text",
-                similarity=1.0,
-            ),
-        )
-
-
-def deduplicate_in_memory(
-    stories: Iterable[Story], config: MinHashConfig | None = None
-) -> tuple[list[Story], list[Story]]:
-    """The batch decisions without Beam, for small in-process loops (throughput benchmark).
-
-    Same fingerprints, exact groups, bucket keys, verification, components and canonical order
-    as ``DedupStories`` (a test holds the two equal); all in one process, so only for samples.
-    """
-    from transforms.dedup.minhash import MinHasher, verify
-
-    config = config or MinHashConfig()
-    hasher = MinHasher(config)
-    by_id = {story.story_id: story for story in stories}
-    prints = {i: hasher.fingerprint(s) for i, s in by_id.items()}
-    parent: dict[str, str] = {i: i for i in by_id}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def union(a: str, b: str) -> None:
-        ra, rb = find(a), find(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-
-    exact: dict[str, list[str]] = {}
-    for i in sorted(by_id):
-        if not prints[i].empty:
-            exact.setdefault(prints[i].content_hash, []).append(i)
-    reps = []
-    for members in exact.values():
-        members.sort(key=lambda i: prints[i].canonical_key())
-        reps.append(members[0])
-        for other in members[1:]:
-            union(members[0], other)
-    buckets: dict[bytes, list[str]] = {}
-    for i in sorted(reps):
-        for key in hasher.bucket_keys(prints[i]):
-            buckets.setdefault(key, []).append(i)
-    checked: set[tuple[str, str]] = set()
-    for members in buckets.values():
-        ids = sorted(set(members))
-        anchors = ids[:2] if len(ids) > config.max_bucket_size else ids
-        for a in anchors:
-            for b in ids:
-                pair = (min(a, b), max(a, b))
-                if a != b and pair not in checked:
-                    checked.add(pair)
-                    if verify(prints[pair[0]], prints[pair[1]], config).duplicate:
-                        union(*pair)
-    clusters: dict[str, list[str]] = {}
-    for i in by_id:
-        clusters.setdefault(find(i), []).append(i)
-    kept, copies = [], []
-    for members in clusters.values():
-        members.sort(key=lambda i: canonical_order(by_id[i]))
-        head = by_id[members[0]]
-        size = len(members)
-        kept.append(head.replace(cluster_id=head.story_id, cluster_size=size))
-        for i in members[1:]:
-            same = prints[i].content_hash == prints[head.story_id].content_hash
-            similarity = (
-                1.0 if same else verify(prints[i], prints[head.story_id], config).similarity
-            )
-            copies.append(
-                by_id[i].replace(
-                    cluster_id=head.story_id,
-                    cluster_size=size,
-                    duplicate_of=head.story_id,
-                    duplicate_reason="same_text" if same else "near_duplicate",
-                    similarity=similarity,
-                )
-            )
-    return kept, copies
-
-
 def _already_stored(story: Story) -> Rejected:
     return Rejected(
         stage="dedup",
@@ -212,10 +106,12 @@ def _already_stored(story: Story) -> Rejected:
 
 
 class DeduplicateStories(beam.PTransform):
-    """Story -> {"ok", "duplicates", "rejected", "dead", "fingerprints"}.
+    """Story -> {"ok", "duplicates", "rejected", "dead", "fingerprints"} in batch.
 
     ``fingerprints`` are this run's decided stories for the store; pass them to
-    ``StoreFingerprints`` after the write so a failed write is never recorded as done.
+    ``StoreFingerprints`` after the write so a failed write is never recorded as done. The
+    streaming form returns only the outputs it has: ``ok``, ``duplicates`` and ``dead`` (plus
+    ``bucket_state_sizes`` with ``observe_stream_state``).
     """
 
     def __init__(self, config: DedupConfig) -> None:
@@ -225,33 +121,28 @@ class DeduplicateStories(beam.PTransform):
     def expand(self, stories: beam.PCollection) -> dict[str, beam.PCollection]:
         config = self.config
         if config.streaming:
+            # Only what the streaming form produces: a repeat within the job is a same_url
+            # duplicate (no store, so no already_stored rejections and no fingerprints to append).
             outputs = stories | "StreamingDedup" >> StreamingDedup(
                 config.minhash,
                 horizon_seconds=config.stream_horizon_seconds,
                 stream=config.stream,
                 observe_state=config.observe_stream_state,
             )
-            dead = stories.pipeline | "NoStreamDead" >> beam.Create([])
-            fingerprints = stories.pipeline | "NoStreamFingerprints" >> beam.Create([])
-            # A repeat within the job is a same_url duplicate; there is no store to consult.
-            rejected = stories.pipeline | "NoStreamRejected" >> beam.Create([])
-        else:
-            outputs = stories | "Dedup" >> DedupStories(
-                config.minhash, config.store, config.components_rounds
-            )
-            dead = outputs["dead"]
-            fingerprints = outputs["fingerprints"]
-            rejected = outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored)
-        result = {
+            result = {key: outputs[key] for key in ("ok", "duplicates", "dead") if key in outputs}
+            if "held" in outputs:
+                result["bucket_state_sizes"] = outputs["held"]
+            return result
+        outputs = stories | "Dedup" >> DedupStories(
+            config.minhash, config.store, config.components_rounds
+        )
+        return {
             "ok": outputs["ok"],
             "duplicates": outputs["duplicates"],
-            "rejected": rejected,
-            "dead": dead,
-            "fingerprints": fingerprints,
+            "rejected": outputs["seen"] | "AlreadyStored" >> beam.Map(_already_stored),
+            "dead": outputs["dead"],
+            "fingerprints": outputs["fingerprints"],
         }
-        if "held" in outputs:
-            result["bucket_state_sizes"] = outputs["held"]
-        return result
 
 
 class StoreFingerprints(beam.PTransform):
@@ -281,7 +172,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="How many days of earlier runs (batch, via --state_location) a new story is "
         "de-duplicated against. Streaming keeps its dedup state for --stream_horizon_hours.",
     )
-    minhash.add_arguments(group)
+    settings.add_arguments(group)
 
 
 def config_from_options(options: PipelineOptions) -> DedupConfig:
@@ -299,11 +190,11 @@ def config_from_options(options: PipelineOptions) -> DedupConfig:
         logger.warning("no --run_date: dedup store partition %s, run id %s", run_date, run_id)
     horizon = values.get("dedup_horizon_days")
     return DedupConfig(
-        minhash=minhash.config_from_values(values),
+        minhash=settings.config_from_values(values),
         state_location=state_location,
         run_date=run_date,
         run_id=run_id,
         horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
         streaming=bool(values.get("streaming")),
-        stream=streaming.config_from_options(options) if values.get("streaming") else None,
+        stream=windowing.config_from_options(options) if values.get("streaming") else None,
     )

@@ -48,11 +48,13 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms.core.records import Story
 from transforms.core.windowing import StreamConfig, premature_expiry, windowing
-from transforms.dedup.batch import (
+from transforms.dedup.canonical import BUCKET_ANCHORS
+from transforms.dedup.decisions import (
     CANONICAL,
     DUPLICATE,
     NEAR_DUPLICATE,
     SAME_TEXT,
+    SAME_URL,
     Decision,
 )
 from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, verify
@@ -61,8 +63,6 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
 EXACT_KEY_TAG = b"\xfe"
-BUCKET_ANCHORS = 2
-SAME_URL = "same_url"
 DUPLICATES = "duplicates"
 ARRIVALS = "arrivals"
 HELD = "held"
@@ -116,12 +116,6 @@ def _as_fingerprint(member: Member) -> Fingerprint:
     )
 
 
-def _order(fp: Fingerprint) -> str:
-    """The batch canonical order as one string, so members of a pane sort the same everywhere."""
-    published, hits, negative_length, story_id = fp.canonical_key()
-    return f"{published}\x1f{hits:09d}\x1f{10**12 + negative_length:013d}\x1f{story_id}"
-
-
 class _StreamKeysFn(beam.DoFn):
     """Story -> (bucket key, arrival) per bucket, and the story with its vote count."""
 
@@ -158,7 +152,7 @@ class _StreamKeysFn(beam.DoFn):
             fp.story_id,
             arrival,
         )
-        order = _order(fp)
+        order = fp.canonical_key()
         for key in keys:
             yield key, (order, arrival, member)
         yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("story", story, len(keys), at)))

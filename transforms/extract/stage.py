@@ -1,499 +1,95 @@
 """ExtractStories: fetched page -> clean Story (trafilatura + cleaning rules + datelines).
 
-Measured on the shared benchmarks (``python -m benchmarks.extraction``), trafilatura's precision
-mode with comments off beats its defaults on both corpora, but on a few pages it cuts most of the
-article. So we extract in precision mode and, when that kept less than ``fallback_ratio`` of what
-the standard mode finds, take the standard result instead; when both find too little we also try
-recall mode, then the feed entry's summary. The text then goes through the data-driven cleaning
-rules (``transforms/extract/cleaning.py``) and the dateline parser
-(``transforms/extract/datelines.py``).
+The work is split by concern: ``config.py`` (knobs and outcome names), ``passes.py`` (the
+trafilatura calls and how their modes are combined), ``story.py`` (cleaning, datelines, the
+Story or a named rejection), ``sandbox.py`` (time and memory bounds that take the work as a
+parameter). This module is the Beam stage around them.
 
-trafilatura is imported lazily so the DoFn pickles small. Its own ``deduplicate`` option is never
-used: it keeps a process-wide cache, so the text it returns depends on what the worker happened to
-see before (non-deterministic and destructive); de-duplication is a stage of its own.
+Timeouts without a process per page: a cheap pre-check (``passes.isolation_reason``: size, links,
+tags) sends the rare page that could spend long inside lxml's C code to a killable child process
+whose entry point imports neither Beam nor the pipeline; every other page extracts in the worker
+under a watchdog that interrupts runaway Python. A worker whose pages are all ordinary never
+starts a child, and nothing heavy is loaded before the first page arrives.
 """
 
 from __future__ import annotations
 
 import argparse
-import html as html_lib
+import dataclasses
 import logging
-import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.core.records import (
-    DeadLetter,
-    FetchedPage,
-    Rejected,
-    Story,
-    content_hash_for,
-    excerpt,
-    story_id_for,
+from transforms.core.records import DeadLetter, FetchedPage, Rejected, excerpt
+from transforms.extract.config import (
+    MODES,
+    NAMESPACE,
+    REASON_EXTRACT_ERROR,
+    REASON_EXTRACT_TIMEOUT,
+    REASON_HTML_TOO_LARGE,
+    REASON_NO_TEXT,
+    REASON_TOO_LONG,
+    REASON_TOO_SHORT,
+    STAGE,
+    ExtractConfig,
 )
-from transforms.core.urls import prefer_page_canonical
-from transforms.extract.cleaning import Cleaned, clean_text, load_rules
-from transforms.extract.datelines import strip_dateline
-from transforms.language.identifier import page_language_of
+from transforms.extract.passes import Extracted, extract_page, fit_html, isolation_reason
+from transforms.extract.sandbox import (
+    SandboxPool,
+    SandboxTimeout,
+    WatchdogTimeout,
+    WorkError,
+    run_with_deadline,
+    shared_pool,
+)
+from transforms.extract.story import (
+    build_story,
+    choose_canonical,
+    extract_story,
+    extract_with_mode,
+    html_to_text,
+    oversized,
+)
 
 logger = logging.getLogger(__name__)
 
-STAGE = "extract"
-NAMESPACE = "wirestream"
-REASON_TOO_SHORT = "too_short"
-REASON_TOO_LONG = "too_long"
-REASON_NO_TEXT = "no_text"
-REASON_EXTRACT_ERROR = "extract_error"
-REASON_EXTRACT_TIMEOUT = "extract_timeout"
-MODES = ("precision", "standard", "recall")
+__all__ = [
+    "MODES",
+    "REASON_EXTRACT_ERROR",
+    "REASON_EXTRACT_TIMEOUT",
+    "REASON_HTML_TOO_LARGE",
+    "REASON_NO_TEXT",
+    "REASON_TOO_LONG",
+    "REASON_TOO_SHORT",
+    "STAGE",
+    "ExtractConfig",
+    "ExtractStories",
+    "ExtractStoryFn",
+    "Extracted",
+    "add_arguments",
+    "build_story",
+    "choose_canonical",
+    "config_from_options",
+    "extract_page",
+    "extract_story",
+    "extract_with_mode",
+    "fit_html",
+    "html_to_text",
+]
+
 DEAD_EXCERPT_CHARS = 500
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: what the child imports before it reports ready, so its first page is not charged the imports
+CHILD_PRELOAD = ("trafilatura", "transforms.extract.story")
 
 
-@dataclass(frozen=True)
-class ExtractConfig:
-    """Extraction knobs; defaults are the best combination measured on the shared benchmarks."""
-
-    mode: str = "precision"  # trafilatura mode tried first: precision | standard | recall
-    fallback_ratio: float = 0.5  # precise text under this share of standard text: use standard
-    include_tables: bool = True
-    include_comments: bool = False
-    clean: bool = True
-    parse_datelines: bool = True
-    rules_path: str | None = None
-    useful_chars: int = 250  # below this, also try recall mode and the feed summary
-    min_chars: int = 200  # below this after cleaning: Rejected(too_short)
-    # Above this after cleaning: Rejected(too_long). Real articles stay far below it; link farms,
-    # dumped tables and concatenated archives do not, and would swamp dedup and the outputs.
-    max_chars: int = 200_000
-    max_html_chars: int = 5_000_000
-    # Pathological pages (100k links, huge flat tables) can keep trafilatura busy for minutes;
-    # with a timeout, extraction runs in a child process that is killed when it overruns.
-    timeout_seconds: float = 60.0  # 0: extract in-process, without a time bound
-    memory_limit_mb: int = 3072  # address-space cap of the child process (0: none)
-    processes: int = 1  # extraction children per worker process, shared by its threads
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"extract mode {self.mode!r}: use one of {', '.join(MODES)}")
-        if not 0.0 <= self.fallback_ratio <= 1.0:
-            raise ValueError("extract fallback ratio must be between 0 and 1")
-        if self.min_chars < 0 or self.useful_chars < 0 or self.max_html_chars <= 0:
-            raise ValueError("character thresholds must be positive")
-        if self.max_chars <= self.min_chars:
-            raise ValueError("--max_text_chars must be larger than --min_chars")
-        if self.timeout_seconds < 0 or self.memory_limit_mb < 0:
-            raise ValueError("extract timeout and memory limit must not be negative")
-        if self.processes < 1:
-            raise ValueError("extract processes must be at least 1")
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """trafilatura's result reduced to plain, picklable values."""
-
-    text: str
-    title: str = ""
-    authors: tuple[str, ...] = ()
-    date: str | None = None
-    sitename: str = ""
-    description: str = ""
-    categories: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    canonical_url: str | None = None
-    hostname: str = ""
-    mode: str = "precision"
-
-
-def _split_list(value: Any) -> tuple[str, ...]:
-    if not value:
-        return ()
-    items = value if isinstance(value, list | tuple) else re.split(r";|,(?=\s)", str(value))
-    out: list[str] = []
-    for item in items:
-        text = " ".join(str(item).split())
-        if text and text not in out:
-            out.append(text)
-    return tuple(out)
-
-
-def _date_params(fetched_at: str) -> dict[str, Any]:
-    """htmldate's defaults with the fetch date instead of today's, so replays give equal output."""
-    params: dict[str, Any] = {"original_date": True, "extensive_search": True}
-    if _ISO_DATE.match(fetched_at or ""):
-        params["max_date"] = fetched_at[:10]
-    return params
-
-
-def _run_trafilatura(
-    tree: Any, url: str, config: ExtractConfig, fetched_at: str, mode: str, metadata: bool
-) -> Any:
-    """One trafilatura pass on a parsed tree (it works on a copy, so the tree can be reused)."""
-    import trafilatura
-
-    return trafilatura.bare_extraction(
-        tree,
-        url=url or None,
-        favor_precision=mode == "precision",
-        favor_recall=mode == "recall",
-        include_comments=config.include_comments,
-        include_tables=config.include_tables,
-        include_images=False,
-        include_links=False,
-        with_metadata=metadata,
-        deduplicate=False,
-        date_extraction_params=_date_params(fetched_at),
+def isolated_pool(config: ExtractConfig) -> SandboxPool:
+    """The worker process's pool of extraction children for this configuration."""
+    return shared_pool(
+        config.processes, config.timeout_seconds, config.memory_limit_mb, CHILD_PRELOAD
     )
-
-
-def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "") -> Extracted:
-    """Main text and metadata of a page, choosing between trafilatura's modes by what they keep."""
-    import trafilatura
-
-    tree = trafilatura.load_html(html[: config.max_html_chars])
-    if tree is None:
-        return Extracted(text="", mode=config.mode)
-    first_mode = config.mode
-    doc = _run_trafilatura(tree, url, config, fetched_at, first_mode, metadata=True)
-    text = (getattr(doc, "text", None) or "") if doc is not None else ""
-    mode = first_mode
-    if first_mode == "precision":
-        standard = _run_trafilatura(tree, url, config, fetched_at, "standard", metadata=False)
-        standard_text = (getattr(standard, "text", None) or "") if standard is not None else ""
-        if len(text) < config.fallback_ratio * len(standard_text):
-            text, mode = standard_text, "standard"
-    if len(text) < config.useful_chars and first_mode != "recall":
-        recall = _run_trafilatura(tree, url, config, fetched_at, "recall", metadata=False)
-        recall_text = (getattr(recall, "text", None) or "") if recall is not None else ""
-        if len(recall_text) > len(text):
-            text, mode = recall_text, "recall"
-    if doc is None:
-        return Extracted(text=text, mode=mode)
-    return Extracted(
-        text=text,
-        title=" ".join((doc.title or "").split()),
-        authors=_split_list(doc.author),
-        date=doc.date if doc.date and _ISO_DATE.match(doc.date) else None,
-        sitename=doc.sitename or "",
-        description=" ".join((doc.description or "").split()),
-        categories=_split_list(doc.categories),
-        tags=_split_list(doc.tags),
-        canonical_url=doc.url or None,
-        hostname=doc.hostname or "",
-        mode=mode,
-    )
-
-
-def html_to_text(fragment: str) -> str:
-    """Plain text of a feed summary, which is usually an HTML fragment."""
-    if not fragment:
-        return ""
-    if "<" not in fragment:
-        return html_lib.unescape(fragment).strip()
-    import lxml.html
-
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except Exception:  # lxml raises several unrelated types on hostile markup
-        return html_lib.unescape(re.sub(r"<[^>]{0,2000}>", " ", fragment)).strip()
-    for bad in root.xpath("//script|//style"):
-        bad.drop_tree()
-    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote"):
-        block.tail = "\n" + (block.tail or "")
-    return root.text_content().strip()
-
-
-def choose_canonical(page: FetchedPage, declared: str | None) -> str:
-    """The page's declared canonical URL when it is an article on the entry's site, else the feed's.
-
-    ``urls.prefer_page_canonical`` holds the rules (same site, not the home page), shared with
-    the fetch stage so a story gets one id whichever stage looks at it.
-    """
-    entry = page.entry
-    listed = entry.canonical_url or entry.url or page.final_url
-    return prefer_page_canonical(listed, declared) or listed
-
-
-def _merge(*groups: tuple[str, ...]) -> tuple[str, ...]:
-    """Tags in first-seen order; keyword metadata often packs several into one comma list."""
-    out: list[str] = []
-    for group in groups:
-        for packed in group:
-            for item in packed.split(","):
-                tag = " ".join(item.split())
-                if tag and tag not in out:
-                    out.append(tag)
-    return tuple(out)
-
-
-def _reject(page: FetchedPage, reason: str, story_id: str, detail: str) -> Rejected:
-    """A decision dated by the fetch, not the wall clock, so replays give identical records."""
-    return Rejected(
-        stage=STAGE,
-        reason=reason,
-        url=page.entry.url,
-        story_id=story_id,
-        entry_id=page.entry.entry_id,
-        at=page.fetched_at,
-        detail=detail,
-        feed_url=page.entry.feed_url,
-    )
-
-
-def extract_story(page: FetchedPage, config: ExtractConfig) -> Story | Rejected:
-    """One Story from one page, or a Rejected decision (``no_text`` or ``too_short``).
-
-    Exceptions from trafilatura or lxml propagate: the composite turns them into dead letters,
-    because a crash on a page is a failure to look at, not a decision.
-    """
-    url = page.final_url or page.entry.url
-    extracted = extract_page(page.html or "", url, config, page.fetched_at)
-    return build_story(page, extracted, config)[0]
-
-
-def build_story(
-    page: FetchedPage, extracted: Extracted, config: ExtractConfig
-) -> tuple[Story | Rejected, Cleaned]:
-    """The Story (or rejection) for an extraction result, with the cleaning audit trail."""
-    entry = page.entry
-    rules = load_rules(config.rules_path)
-    title = extracted.title or entry.title
-    if config.clean:
-        cleaned = clean_text(extracted.text, title=title, rules=rules)
-    else:
-        cleaned = Cleaned(text=extracted.text.strip())
-    text, source = cleaned.text, "page"
-    summary = html_to_text(entry.summary)
-    if len(text) < config.useful_chars:
-        summary_clean = clean_text(summary, title=title, rules=rules) if config.clean else None
-        summary_text = summary_clean.text if summary_clean else summary
-        if len(summary_text) > len(text):
-            text, source = summary_text, "feed_summary"
-            cleaned = summary_clean or Cleaned(text=summary_text)
-    canonical = choose_canonical(page, extracted.canonical_url)
-    story_id = story_id_for(canonical)
-    if not text.strip():
-        return _reject(page, REASON_NO_TEXT, story_id, f"mode={extracted.mode}"), cleaned
-    published = entry.published_at or (f"{extracted.date}T00:00:00Z" if extracted.date else None)
-    hits = dict(cleaned.hits)
-    dateline = None
-    if config.parse_datelines:
-        dateline, text = strip_dateline(text, published)
-        if dateline is not None:
-            hits["dateline"] = hits.get("dateline", 0) + 1
-    if len(text) < config.min_chars:
-        detail = f"chars={len(text)} source={source}"
-        return _reject(page, REASON_TOO_SHORT, story_id, detail), cleaned
-    if len(text) > config.max_chars:
-        detail = f"chars={len(text)} source={source}"
-        return _reject(page, REASON_TOO_LONG, story_id, detail), cleaned
-    host = urlsplit(canonical).hostname or extracted.hostname
-    story = Story(
-        story_id=story_id,
-        entry_id=entry.entry_id,
-        url=entry.url,
-        canonical_url=canonical,
-        site=(host or "").lower().removeprefix("www."),
-        feed_url=entry.feed_url,
-        title=title,
-        text=text,
-        fetched_at=page.fetched_at,
-        summary=summary,
-        description=extracted.description,
-        sitename=extracted.sitename,
-        authors=extracted.authors or entry.authors,
-        published_at=published,
-        content_hash=content_hash_for(text),
-        text_source=source,
-        agency=(dateline.agency if dateline and dateline.agency else None) or cleaned.agency,
-        dateline_place=dateline.place if dateline else None,
-        dateline_date=dateline.date if dateline else None,
-        tags=_merge(extracted.tags, extracted.categories, entry.categories, cleaned.tags),
-        cleaning_hits=tuple(sorted(hits.items())),
-        page_language=page_language_of(page.html or ""),
-        feed_language=entry.language_hint,
-    )
-    return story, cleaned
-
-
-def extract_with_mode(page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
-    """The stage's unit of work (also what the isolated child runs): result and mode used."""
-    url = page.final_url or page.entry.url
-    extracted = extract_page(page.html or "", url, config, page.fetched_at)
-    return build_story(page, extracted, config)[0], extracted.mode
-
-
-class ExtractTimeout(RuntimeError):
-    """The page kept the extractor busy past the per-element timeout; the child was killed."""
-
-
-class ExtractCrash(RuntimeError):
-    """The child process died (killed by the OS, out of memory) while extracting a page."""
-
-
-def _limit_memory(megabytes: int) -> None:
-    """Cap the child's address space where the OS allows it (Linux workers); else run uncapped."""
-    try:
-        import resource
-
-        limit = megabytes * 1024 * 1024
-        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard == resource.RLIM_INFINITY or hard > limit:
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, ValueError, OSError) as err:
-        logger.warning("cannot cap extraction memory at %d MB: %s", megabytes, err)
-
-
-def _child_main(conn: Any, memory_limit_mb: int, rules_path: str | None) -> None:
-    """Serve extraction requests until the pipe closes; failures are reported, not raised."""
-    import trafilatura  # noqa: F401  (before "ready": start-up is not charged to a page)
-
-    load_rules(rules_path)
-    conn.send(("ready", None))
-    if memory_limit_mb:
-        _limit_memory(memory_limit_mb)
-    while True:
-        try:
-            request = conn.recv()
-        except (EOFError, OSError):
-            return
-        if request is None:
-            return
-        page, config = request
-        try:
-            reply: tuple[str, Any] = ("ok", extract_with_mode(page, config))
-        except BaseException as err:  # report everything, including MemoryError
-            reply = ("error", f"{type(err).__name__}: {err}")
-        conn.send(reply)
-
-
-class IsolatedExtractor:
-    """One long-lived child process per DoFn instance, replaced when a page overruns.
-
-    Threads cannot be interrupted and signals only reach the main thread, so the only reliable
-    way to stop trafilatura on a pathological page is to run it in a process that can be killed.
-    The child is started with ``spawn`` (forking a process that runs gRPC threads is unsafe) and
-    costs one interpreter start per worker, plus one per killed page.
-    """
-
-    STARTUP_SECONDS = 300.0
-
-    def __init__(
-        self, timeout_seconds: float, memory_limit_mb: int, rules_path: str | None = None
-    ) -> None:
-        self.timeout_seconds = timeout_seconds
-        self.memory_limit_mb = memory_limit_mb
-        self.rules_path = rules_path
-        self._process: Any = None
-        self._conn: Any = None
-
-    def _start(self) -> None:
-        import multiprocessing
-
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        process = context.Process(
-            target=_child_main, args=(child, self.memory_limit_mb, self.rules_path), daemon=True
-        )
-        process.start()
-        child.close()
-        self._process, self._conn = process, parent
-        try:
-            ready = parent.poll(self.STARTUP_SECONDS) and parent.recv()[0] == "ready"
-        except (EOFError, OSError):
-            ready = False
-        if not ready:
-            self.close()
-            raise ExtractCrash("extraction process did not start")
-
-    def run(self, page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
-        if self._process is None or not self._process.is_alive():
-            self.close()
-            self._start()
-        try:
-            self._conn.send((page, config))
-            ready = self._conn.poll(self.timeout_seconds)
-            reply = self._conn.recv() if ready else None
-        except (EOFError, OSError) as err:
-            self.close()
-            raise ExtractCrash(f"extraction process died: {type(err).__name__}") from err
-        if reply is None:
-            self.close()
-            raise ExtractTimeout(f"extraction took longer than {self.timeout_seconds:g}s")
-        status, value = reply
-        if status == "error":
-            raise RuntimeError(value)
-        return value
-
-    def close(self) -> None:
-        process, conn = self._process, self._conn
-        self._process = self._conn = None
-        if conn is not None:
-            conn.close()
-        if process is not None:
-            process.kill()
-            process.join(timeout=5)
-
-
-class ExtractorPool:
-    """Up to ``size`` isolated extractors shared by all threads of one worker process.
-
-    A runner may run many threads (hence DoFn instances) per process; one child each would
-    multiply memory for nothing, since trafilatura is CPU-bound and the GIL serialises it anyway.
-    Threads borrow an idle child, or wait for one once ``size`` exist.
-    """
-
-    def __init__(
-        self, size: int, timeout_seconds: float, memory_limit_mb: int, rules_path: str | None
-    ) -> None:
-        import queue
-        import threading
-
-        self.size = size
-        self._args = (timeout_seconds, memory_limit_mb, rules_path)
-        self._idle: queue.LifoQueue[IsolatedExtractor] = queue.LifoQueue()
-        self._lock = threading.Lock()
-        self._created = 0
-
-    def _take(self) -> IsolatedExtractor:
-        import queue
-
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._created < self.size:
-                self._created += 1
-                return IsolatedExtractor(*self._args)
-        return self._idle.get()
-
-    def run(self, page: FetchedPage, config: ExtractConfig) -> tuple[Story | Rejected, str]:
-        extractor = self._take()
-        try:
-            return extractor.run(page, config)
-        finally:
-            self._idle.put(extractor)
-
-
-_POOLS: dict[tuple[Any, ...], ExtractorPool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def shared_pool(config: ExtractConfig) -> ExtractorPool:
-    """The process-wide pool for this configuration (children die with the worker process)."""
-    key = (config.processes, config.timeout_seconds, config.memory_limit_mb, config.rules_path)
-    with _POOLS_LOCK:
-        pool = _POOLS.get(key)
-        if pool is None:
-            pool = _POOLS[key] = ExtractorPool(*key)
-    return pool
 
 
 class ExtractStoryFn(beam.DoFn):
@@ -504,14 +100,10 @@ class ExtractStoryFn(beam.DoFn):
 
     def __init__(self, config: ExtractConfig) -> None:
         self.config = config
-        self._pool: ExtractorPool | None = None
 
     def setup(self) -> None:
-        import trafilatura  # noqa: F401  (load once per worker, not per element)
-
-        load_rules(self.config.rules_path)
-        if self.config.timeout_seconds > 0:
-            self._pool = shared_pool(self.config)
+        # Nothing heavy here: trafilatura and the cleaning rules load with the first page, and
+        # the extraction child starts with the first risky page (most workers never need one).
         self.ok = Metrics.counter(NAMESPACE, "extract_ok")
         self.dead = Metrics.counter(NAMESPACE, "extract_dead")
         self.from_summary = Metrics.counter(NAMESPACE, "extract_feed_summary")
@@ -533,22 +125,36 @@ class ExtractStoryFn(beam.DoFn):
             at=page.fetched_at,
         )
 
+    def _extract(self, page: FetchedPage) -> tuple[Any, str]:
+        config = self.config
+        fitted = fit_html(page.html or "", config.max_html_chars)
+        if fitted is None:
+            return oversized(page, config), "none"
+        if fitted is not page.html and page.html:
+            page = dataclasses.replace(page, html=fitted)  # blanks collapsed: ship and parse less
+        if config.timeout_seconds <= 0:
+            return extract_with_mode(page, config)
+        risk = isolation_reason(fitted, config)
+        if risk is None:
+            return run_with_deadline(config.timeout_seconds, extract_with_mode, page, config)
+        Metrics.counter(NAMESPACE, f"extract_isolated_{risk}").inc()
+        return isolated_pool(config).run(extract_with_mode, page, config)
+
     def process(self, page: FetchedPage) -> Iterator[Any]:
         url = page.final_url or page.entry.url
         try:
-            if self._pool is not None:
-                result, mode = self._pool.run(page, self.config)
-            else:
-                result, mode = extract_with_mode(page, self.config)
-        except ExtractTimeout as err:
+            result, mode = self._extract(page)
+        except (SandboxTimeout, WatchdogTimeout) as err:
             logger.warning("extraction timed out for %s", url)
+            detail = str(err) or f"took longer than {self.config.timeout_seconds:g}s"
+            error = f"extraction {detail}"
             yield beam.pvalue.TaggedOutput(
-                self.DEAD, self._dead(page, REASON_EXTRACT_TIMEOUT, str(err))
+                self.DEAD, self._dead(page, REASON_EXTRACT_TIMEOUT, error)
             )
             return
         except Exception as err:  # any parser failure on one page costs that page only
             logger.warning("extraction failed for %s: %s", url, type(err).__name__)
-            error = str(err) if isinstance(err, RuntimeError) else f"{type(err).__name__}: {err}"
+            error = str(err) if isinstance(err, WorkError) else f"{type(err).__name__}: {err}"
             yield beam.pvalue.TaggedOutput(self.DEAD, self._dead(page, REASON_EXTRACT_ERROR, error))
             return
         Metrics.counter(NAMESPACE, f"extract_mode_{mode}").inc()
@@ -620,6 +226,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "rejected as too_long.",
     )
     group.add_argument(
+        "--max_html_chars",
+        type=int,
+        default=defaults.max_html_chars,
+        help="Pages whose markup is longer than this, even with runs of whitespace collapsed, "
+        "are rejected as html_too_large (never cut and extracted in part).",
+    )
+    group.add_argument(
         "--extract_mode",
         choices=MODES,
         default=defaults.mode,
@@ -667,21 +280,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=defaults.timeout_seconds,
         help="Seconds one page may take to extract before it becomes an extract_timeout dead "
-        "letter; extraction then runs in a child process per worker (0: in-process, unbounded).",
+        "letter: very large or link-dense pages extract in a killable child process, the rest "
+        "in-process under a watchdog (0: in-process, unbounded).",
     )
     group.add_argument(
         "--extract_memory_mb",
         type=int,
         default=defaults.memory_limit_mb,
-        help="Address-space limit (MB) of the extraction child process; a page that needs more "
-        "becomes a dead letter instead of exhausting the worker (0: no limit).",
+        help="Address-space limit (MB) of the extraction child process that takes the very "
+        "large pages; a page that needs more becomes a dead letter instead of exhausting the "
+        "worker (0: no limit).",
     )
     group.add_argument(
         "--extract_processes",
         type=int,
         default=defaults.processes,
-        help="Extraction child processes per worker process, shared by its threads (with "
-        "--extract_timeout > 0). Raise it on DirectRunner to use more cores.",
+        help="Extraction child processes per worker process for the very large or link-dense "
+        "pages, shared by its threads (with --extract_timeout > 0); started on first need.",
     )
     group.add_argument(
         "--clean_text",
@@ -713,6 +328,7 @@ def config_from_options(options: Any) -> ExtractConfig:
         useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
         min_chars=int(pick("min_chars", defaults.min_chars)),
         max_chars=int(pick("max_text_chars", defaults.max_chars)),
+        max_html_chars=int(pick("max_html_chars", defaults.max_html_chars)),
         timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
         memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
         processes=int(pick("extract_processes", defaults.processes)),

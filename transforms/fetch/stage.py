@@ -14,10 +14,16 @@ grows with the number of hosts while each host sees at most the configured rate;
 in a loop shared by all hosts. (``GroupIntoBatches`` is not used: its processing-time timer
 forces the DirectRunner onto its legacy engine.)
 
+Extraction is not fused behind that grouping: a ``Reshuffle`` after fetching spreads the pages
+over all workers again, so a feed list dominated by one host is fetched politely by one worker
+but extracted by all of them.
+
 Network access goes through :class:`transforms.fetch.http.HttpClient` (SSRF guard, caps, retries,
-charset, robots.txt). ``--replay`` serves everything from WARC files instead (no pacing: there is
-no server to be polite to) with ``fetched_at`` = WARC-Date, so replayed runs repeat byte for
-byte; ``--capture_warc`` writes every raw response of a live run for such replays.
+charset, robots.txt, keep-alive). Flags and ``FetchConfig`` live in ``transforms.fetch.config``,
+per-host pacing in ``transforms.fetch.pacing``. ``--replay`` serves everything from WARC files
+instead (no pacing: there is no server to be polite to) with ``fetched_at`` = WARC-Date, so
+replayed runs repeat byte for byte; ``--capture_warc`` writes every raw response of a live run
+for such replays.
 
 ``Fetcher`` is the small per-worker facade other stages (feed reading) use for one-off fetches
 with the same configuration, replay and capture.
@@ -25,32 +31,29 @@ with the same configuration, replay and capture.
 
 from __future__ import annotations
 
-import argparse
 import logging
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 
 from transforms.core.records import DeadLetter, FeedEntry, FetchedPage
+from transforms.fetch.config import FetchConfig, add_arguments, config_from_options
 from transforms.fetch.http import (
-    DEFAULT_USER_AGENT,
+    CONNECT_ERROR,
     KIND_FEED,
     KIND_PAGE,
     FetchError,
     HttpClient,
-    HttpConfig,
-    HttpResult,
+    Response,
     Target,
 )
+from transforms.fetch.pacing import HostPacer, host_key, shared_pacer
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
@@ -67,127 +70,6 @@ __all__ = [
     "config_from_options",
     "host_key",
 ]
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    """Everything the fetch stage (and feed fetching) needs; recorded with the run."""
-
-    replay: str | None = None
-    capture_warc: str | None = None
-    user_agent: str = DEFAULT_USER_AGENT
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    max_bytes: int = 5_000_000
-    max_redirects: int = 5
-    max_retries: int = 2
-    backoff_base: float = 1.0
-    max_retry_after: float = 60.0
-    allow_private_networks: bool = False
-    respect_robots: bool = True
-    max_crawl_delay: float = 60.0
-    per_host_rps: float = 1.0
-    fetch_threads: int = 16
-    stream_window_secs: float = 60.0  # streaming, globally windowed input: host groups per window
-
-    def __post_init__(self) -> None:
-        if self.per_host_rps <= 0:
-            raise ValueError("--per_host_rps must be positive (requests per second per host)")
-        if self.fetch_threads < 1:
-            raise ValueError("--fetch_threads must be at least 1")
-        if self.replay and self.capture_warc:
-            raise ValueError("--capture_warc records live fetches; it cannot be used with --replay")
-        self.http_config()  # validates the HTTP knobs (user agent contact, timeouts) early
-
-    @property
-    def min_interval(self) -> float:
-        return 1.0 / self.per_host_rps
-
-    def http_config(self) -> HttpConfig:
-        return HttpConfig(
-            user_agent=self.user_agent,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            total_timeout=self.total_timeout,
-            max_bytes=self.max_bytes,
-            max_redirects=self.max_redirects,
-            max_retries=self.max_retries,
-            backoff_base=self.backoff_base,
-            max_retry_after=self.max_retry_after,
-            allow_private_networks=self.allow_private_networks,
-            respect_robots=self.respect_robots,
-            max_crawl_delay=self.max_crawl_delay,
-        )
-
-
-def host_key(url: str) -> str:
-    """Politeness key: the lower-case host name ('' for unparsable URLs, failed later)."""
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
-class HostPacer:
-    """Spaces requests per host within one process; thread-safe.
-
-    One instance per process (``shared_pacer()``) so every DoFn instance and thread on a worker
-    agrees. The host's lock is held only while waiting for its slot, so other hosts never wait.
-    """
-
-    def __init__(self, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._last: dict[str, float] = {}
-        self._host_locks: dict[str, threading.Lock] = {}
-
-    @contextmanager
-    def slot(self, host: str, interval: float) -> Iterator[float]:
-        """Hold the host for one request: wait until ``interval`` seconds have passed since
-        the host's previous request *ended*, yield the seconds waited, and mark the end.
-
-        Measuring from the end (not the start) makes the limit hold as the server sees it,
-        whatever the latency; holding the host means one connection per host per process. The
-        interval is judged at entry, so a crawl-delay learnt from robots.txt already spaces
-        the request that follows robots.txt itself.
-        """
-        with self._lock:
-            host_lock = self._host_locks.setdefault(host, threading.Lock())
-        with host_lock:
-            with self._lock:
-                last = self._last.get(host)
-            waited = 0.0 if last is None else max(0.0, last + interval - self._clock())
-            if waited > 0:
-                self._sleep(waited)
-            try:
-                yield waited
-            finally:
-                with self._lock:
-                    self._last[host] = self._clock()
-
-
-_PACER = HostPacer()
-
-
-def shared_pacer() -> HostPacer:
-    return _PACER
-
-
-@dataclass(frozen=True)
-class Response:
-    """A raw fetch for callers that parse bodies themselves (feeds)."""
-
-    url: str
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    fetched_at: str
-    etag: str | None = None
-    last_modified: str | None = None
-    text: str = ""
-    encoding: str = "utf-8"
 
 
 class Fetcher:
@@ -230,7 +112,7 @@ class Fetcher:
         kind: str = KIND_PAGE,
         etag: str | None = None,
         last_modified: str | None = None,
-    ) -> HttpResult:
+    ) -> Response:
         try:
             return self.client.get(url, kind=kind, etag=etag, last_modified=last_modified)
         finally:
@@ -245,19 +127,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> Response:
-        """Feed-style fetch: raw body and headers; raises :class:`FetchError`."""
-        result = self.fetch(url, kind=kind, etag=etag, last_modified=last_modified)
-        return Response(
-            url=result.final_url,
-            status=result.status,
-            headers=dict(result.headers),
-            body=result.body,
-            fetched_at=result.fetched_at,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            text=result.text,
-            encoding=result.encoding,
-        )
+        """A feed document (``fetch`` with ``kind="feed"``); raises :class:`FetchError`."""
+        return self.fetch(url, kind=kind, etag=etag, last_modified=last_modified)
+
+    def take_events(self) -> dict[str, int]:
+        """Client outcomes worth a counter (robots_truncated, meta_refresh) since the last call."""
+        return self.client.take_events()
 
     def finish_bundle(self) -> None:
         if self.recorder is not None:
@@ -331,13 +206,15 @@ class FetchHostBatchFn(beam.DoFn):
             for page in outcome.pages:
                 self.ok.inc()
                 self.page_bytes.update(len(page.html))
-                yield WindowedValue(page, timestamp, [window])
+                yield WindowedValue(page, timestamp, (window,))
             for letter in outcome.dead:
                 self.failed.inc()
                 Metrics.counter(NAMESPACE, f"fetch_dead_{letter.reason}").inc()
                 yield beam.pvalue.TaggedOutput(
-                    self.DEAD, WindowedValue(letter, timestamp, [window])
+                    self.DEAD, WindowedValue(letter, timestamp, (window,))
                 )
+        for name, count in self.fetcher.take_events().items():
+            Metrics.counter(NAMESPACE, f"fetch_{name}").inc(count)
 
     def teardown(self) -> None:
         pool = getattr(self, "pool", None)
@@ -349,7 +226,7 @@ class FetchHostBatchFn(beam.DoFn):
 
     def _fetch_host(self, host: str, entries: list[FeedEntry]) -> _Outcome:
         outcome = _Outcome()
-        done: dict[str, HttpResult | FetchError] = {}  # same URL twice in a batch: fetch once
+        done: dict[str, Response | FetchError] = {}  # same URL twice in a batch: fetch once
         for entry in sorted(entries, key=lambda e: (e.url, e.entry_id)):
             if entry.url not in done:
                 try:
@@ -368,8 +245,6 @@ class FetchHostBatchFn(beam.DoFn):
 
 
 def _unexpected(url: str, err: Exception) -> FetchError:
-    from transforms.fetch.http import CONNECT_ERROR
-
     error = FetchError(CONNECT_ERROR, url, f"unexpected {type(err).__name__}", retryable=False)
     error.at = error.at or _now()
     return error
@@ -381,7 +256,7 @@ def _now() -> str:
     return now_iso()
 
 
-def fetched_page(entry: FeedEntry, result: HttpResult) -> FetchedPage:
+def fetched_page(entry: FeedEntry, result: Response) -> FetchedPage:
     return FetchedPage(
         entry=entry,
         final_url=result.final_url,
@@ -435,142 +310,7 @@ class FetchArticles(beam.PTransform):
         if streaming:  # hand the next stages the windowing they gave us
             ok = ok | "RestoreWindowsOk" >> beam.WindowInto(window.GlobalWindows())
             dead = dead | "RestoreWindowsDead" >> beam.WindowInto(window.GlobalWindows())
+        # Undo the per-host grouping for whatever follows: without it the runner fuses
+        # extraction into FetchPolitely and one host's pages are extracted on one worker.
+        ok = ok | "FanOutPages" >> beam.Reshuffle()
         return {"ok": ok, "dead": dead}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("fetching")
-    default = FetchConfig()
-    group.add_argument(
-        "--replay",
-        default=None,
-        help="Serve every fetch (feeds and pages) from WARC files instead of the network: a "
-        "file, a folder (searched recursively) or a glob, local or gs://; fetched_at comes "
-        "from the archive, so runs repeat exactly. URLs not in it are dead letters "
-        "(not_in_archive).",
-    )
-    group.add_argument(
-        "--capture_warc",
-        default=None,
-        help="Folder (local or gs://) to write every raw response of this run to, as WARC files "
-        "(one per worker bundle), for later --replay.",
-    )
-    group.add_argument(
-        "--http_user_agent",  # Beam itself owns --user_agent
-        default=default.user_agent,
-        help="User-Agent sent with every request; must carry a contact URL ('+https://...') or "
-        "an e-mail address. Also used to match robots.txt rules.",
-    )
-    group.add_argument(
-        "--allow_private_networks",
-        action="store_true",
-        help="Allow fetching from loopback and private addresses (local testing only; off by "
-        "default so feeds cannot point the job at internal services). Cloud metadata "
-        "endpoints stay blocked regardless.",
-    )
-    group.add_argument(
-        "--max_bytes",
-        type=int,
-        default=default.max_bytes,
-        help="Largest response body accepted, in bytes, both as received and after gzip/deflate "
-        "decoding; larger ones are dead letters (too_large).",
-    )
-    group.add_argument(
-        "--connect_timeout",
-        type=float,
-        default=default.connect_timeout,
-        help="Seconds to wait for DNS and the TCP/TLS connection.",
-    )
-    group.add_argument(
-        "--read_timeout",
-        type=float,
-        default=default.read_timeout,
-        help="Seconds to wait for any single read from the server.",
-    )
-    group.add_argument(
-        "--fetch_deadline",
-        type=float,
-        default=default.total_timeout,
-        help="Total seconds one request may take (a slow trickle cannot exceed it).",
-    )
-    group.add_argument(
-        "--max_redirects",
-        type=int,
-        default=default.max_redirects,
-        help="Redirects followed per fetch; more are dead letters (too_many_redirects).",
-    )
-    group.add_argument(
-        "--max_retries",
-        type=int,
-        default=default.max_retries,
-        help="Retries for transient failures (timeouts, resets, 408/429, 5xx), with exponential "
-        "backoff and jitter; Retry-After is honoured up to --max_retry_after.",
-    )
-    group.add_argument(
-        "--max_retry_after",
-        type=float,
-        default=default.max_retry_after,
-        help="Longest Retry-After (seconds) worth waiting for; longer ones fail the fetch.",
-    )
-    group.add_argument(
-        "--per_host_rps",
-        type=float,
-        default=default.per_host_rps,
-        help="Requests per second allowed to any one host (robots.txt crawl-delay can only "
-        "lower it).",
-    )
-    group.add_argument(
-        "--max_crawl_delay",
-        type=float,
-        default=default.max_crawl_delay,
-        help="A robots.txt crawl-delay above this many seconds makes the host's pages dead "
-        "letters (robots_disallowed) instead of stalling the job.",
-    )
-    group.add_argument(
-        "--ignore_robots",
-        action="store_true",
-        help="Do not fetch or honour robots.txt (only for sites you operate).",
-    )
-    group.add_argument(
-        "--fetch_threads",
-        type=int,
-        default=default.fetch_threads,
-        help="Hosts fetched concurrently per worker process.",
-    )
-
-
-def config_from_options(options) -> FetchConfig:
-    """Read the flags back, with preflight checks whose messages say how to fix them."""
-    opts = options.get_all_options()
-    default = FetchConfig()
-
-    def pick(name: str, fallback: Any) -> Any:
-        value = opts.get(name)
-        return fallback if value is None else value
-
-    config = FetchConfig(
-        replay=opts.get("replay"),
-        capture_warc=opts.get("capture_warc"),
-        user_agent=pick("http_user_agent", default.user_agent),
-        connect_timeout=float(pick("connect_timeout", default.connect_timeout)),
-        read_timeout=float(pick("read_timeout", default.read_timeout)),
-        total_timeout=float(pick("fetch_deadline", default.total_timeout)),
-        max_bytes=int(pick("max_bytes", default.max_bytes)),
-        max_redirects=int(pick("max_redirects", default.max_redirects)),
-        max_retries=int(pick("max_retries", default.max_retries)),
-        max_retry_after=float(pick("max_retry_after", default.max_retry_after)),
-        allow_private_networks=bool(opts.get("allow_private_networks")),
-        respect_robots=not opts.get("ignore_robots"),
-        max_crawl_delay=float(pick("max_crawl_delay", default.max_crawl_delay)),
-        per_host_rps=float(pick("per_host_rps", default.per_host_rps)),
-        fetch_threads=int(pick("fetch_threads", default.fetch_threads)),
-    )
-    if config.replay:
-        from transforms.fetch.warc import find_warc_files
-
-        if not find_warc_files(config.replay):
-            raise ValueError(
-                f"--replay {config.replay}: no .warc or .warc.gz file there; pass a WARC file, a "
-                "folder of them or a glob"
-            )
-    return config

@@ -51,7 +51,7 @@ _DROPPED_HEADERS = frozenset({"set-cookie", "set-cookie2", "transfer-encoding", 
 _GLOB = re.compile(r"[*?\[]")
 
 
-def warc_date(iso: str) -> str:
+def warc_date(iso: str | None) -> str:
     """Second-precision WARC-Date from our ISO strings (they already are, but be strict)."""
     return normalise_date(iso)
 

@@ -172,7 +172,7 @@ class BatchSink(fileio.FileSink):
 
     def __init__(self, file_format: str) -> None:
         self.file_format = file_format
-        self._handle = None
+        self._handle: Any = None
         self._batches: list[Batch] = []
 
     def open(self, fh) -> None:

@@ -687,12 +687,15 @@ def _json_raws(items: list[Any]) -> Iterable[RawEntry]:
             if not isinstance(summary, str) or not summary:
                 summary, is_html = item.get("content_html"), True
         link = item.get("url") or item.get("external_url") or ""
-        tags = item.get("tags") if isinstance(item.get("tags"), list) else []
+        tags = item.get("tags")
+        if not isinstance(tags, list):
+            tags = []
+        title = item.get("title")
         guid = item.get("id")
         yield RawEntry(
             link=link if isinstance(link, str) else "",
             guid=str(guid) if isinstance(guid, str | int) and not isinstance(guid, bool) else "",
-            title=item.get("title") if isinstance(item.get("title"), str) else "",
+            title=title if isinstance(title, str) else "",
             summary=summary if isinstance(summary, str) else "",
             summary_is_html=is_html,
             published=parse_iso_datetime(item.get("date_published"))

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 import apache_beam as beam
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import TimestampedValue
 
 from transforms.core.records import DeadLetter, FeedEntry, FeedSource, Story, excerpt, now_iso
 from transforms.core.windowing import StreamConfig, stamp
@@ -108,7 +109,7 @@ class ParseEntryMessageFn(beam.DoFn):
                 payload=excerpt(data, 500),
                 at=now_iso(),
             )
-            yield beam.pvalue.TaggedOutput(DEAD, beam.window.TimestampedValue(dead, arrival))
+            yield beam.pvalue.TaggedOutput(DEAD, TimestampedValue(dead, arrival))
             return
         Metrics.counter(NAMESPACE, "pubsub_entries").inc()
         Metrics.counter(NAMESPACE, "entries_read").inc()

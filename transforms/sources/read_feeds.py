@@ -33,6 +33,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.core.records import DeadLetter, FeedEntry, FeedSource, now_iso, utc_iso
+from transforms.fetch.http import Response
 from transforms.fetch.stage import FetchConfig
 from transforms.sources.feed_health import FeedHealth
 from transforms.sources.feed_parse import (
@@ -85,21 +86,6 @@ class FeedsConfig:
     sitemap_max_age_days: float = 2.0
 
 
-@dataclass(frozen=True)
-class FeedResponse:
-    url: str  # final URL after redirects
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    fetched_at: str
-    etag: str | None = None
-    last_modified: str | None = None
-
-    @property
-    def not_modified(self) -> bool:
-        return self.status == 304
-
-
 class FeedFetchError(Exception):
     def __init__(self, reason: str, message: str, at: str | None = None) -> None:
         super().__init__(message)
@@ -116,22 +102,13 @@ class FeedClient:
 
         self._fetcher = Fetcher(config)
 
-    def get(self, url: str, etag: str | None, last_modified: str | None) -> FeedResponse:
+    def get(self, url: str, etag: str | None, last_modified: str | None) -> Response:
         from transforms.fetch.stage import FetchError
 
         try:
-            response = self._fetcher.get(url, etag=etag, last_modified=last_modified)
+            return self._fetcher.get(url, etag=etag, last_modified=last_modified)
         except FetchError as err:
             raise FeedFetchError(err.reason, str(err), err.at) from err
-        return FeedResponse(
-            url=response.url,
-            status=response.status,
-            headers=response.headers,
-            body=response.body,
-            fetched_at=response.fetched_at,
-            etag=response.etag or response.headers.get("etag"),
-            last_modified=response.last_modified or response.headers.get("last-modified"),
-        )
 
     def close(self) -> None:
         self._fetcher.close()
@@ -250,7 +227,7 @@ class ReadFeedFn(beam.DoFn):
         yield from self._emit(source, state, response, read)
 
     def _emit(
-        self, source: FeedSource, state: FeedState | None, response: FeedResponse, read: _Read
+        self, source: FeedSource, state: FeedState | None, response: Response, read: _Read
     ) -> Iterator:
         config = self.config.state
         listed = Metrics.counter(NAMESPACE, "entries_listed")
@@ -339,7 +316,7 @@ class ReadFeedFn(beam.DoFn):
         Metrics.counter(NAMESPACE, "entries_too_old").inc(old)
         return kept, repeats
 
-    def _parse_all(self, source: FeedSource, response: FeedResponse):
+    def _parse_all(self, source: FeedSource, response: Response):
         """Everything the document and, for a sitemap index, its children list.
 
         A generator only so fetch failures of child sitemaps can be yielded as they happen;
@@ -349,8 +326,8 @@ class ReadFeedFn(beam.DoFn):
         parsed = parse_feed(
             response.body,
             source,
-            response.headers,
-            url=response.url,
+            response.header_map(),
+            url=response.final_url,
             max_entries=self.config.max_entries,
             at=response.fetched_at,
         )
@@ -371,8 +348,8 @@ class ReadFeedFn(beam.DoFn):
             nested = parse_feed(
                 child.body,
                 source,
-                child.headers,
-                url=child.url,
+                child.header_map(),
+                url=child.final_url,
                 max_entries=self.config.max_entries,
                 at=child.fetched_at,
             )

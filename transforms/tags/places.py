@@ -199,7 +199,7 @@ def _stem(name: str) -> str | None:
 
 
 def _localised_names(
-    language: str, entries: dict[str, _Entry], data: dict[str, Any], valid: set[str]
+    language: str, entries: dict[str, _Entry], data: dict[str, Any], valid: frozenset[str]
 ) -> dict[str, tuple[_Entry, bool]]:
     """Country names in one language from pycountry's ISO 3166 translations, plus data aliases.
 

@@ -301,48 +301,13 @@ def test_pathological_page_times_out_and_the_next_page_still_extracts() -> None:
         )
 
 
-def test_isolated_extractor_reports_errors_and_survives_a_killed_child() -> None:
-    from transforms.extract.stage import IsolatedExtractor
-
-    isolated = IsolatedExtractor(timeout_seconds=60, memory_limit_mb=0)
-    try:
-        with pytest.raises(RuntimeError, match="TypeError"):
-            isolated.run(make_page(12345), ExtractConfig())
-        first = isolated._process
-        first.kill()
-        first.join()
-        story, mode = isolated.run(make_page(article_html()), ExtractConfig())
-        assert isinstance(story, Story) and mode in ("precision", "standard")
-        assert isolated._process is not first
-    finally:
-        isolated.close()
-
-
-def test_pool_shares_a_bounded_number_of_children_between_threads() -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from transforms.extract.stage import ExtractorPool
-
-    pool = ExtractorPool(size=2, timeout_seconds=60, memory_limit_mb=0, rules_path=None)
-    pages = [make_page(article_html(), url=f"{URL}-{i}") for i in range(6)]
-    try:
-        with ThreadPoolExecutor(max_workers=4) as threads:
-            results = list(threads.map(lambda page: pool.run(page, ExtractConfig()), pages))
-        assert [story.url for story, _ in results] == [page.final_url for page in pages]
-        assert all(isinstance(story, Story) for story, _ in results)
-        assert 1 <= pool._created <= 2
-    finally:
-        while not pool._idle.empty():
-            pool._idle.get().close()
-
-
 def _sample_pages() -> dict[str, FetchedPage]:
     """The bundled sample's article pages (the seed stories as served), read from its archive."""
     from pathlib import Path
 
     from warcio.archiveiterator import ArchiveIterator
 
-    archive = Path(extract.__file__).parent / "data" / "sample" / "sample.warc"
+    archive = Path(extract.__file__).parents[1] / "data" / "sample" / "sample.warc"
     pages = {}
     with archive.open("rb") as handle:
         for record in ArchiveIterator(handle):
@@ -382,18 +347,40 @@ def test_seed_pages_from_the_bundled_sample() -> None:
     assert spun.content_hash == original.content_hash
 
 
-def test_page_needing_more_memory_than_the_cap_fails_alone() -> None:
-    from transforms.extract.stage import IsolatedExtractor
+def test_article_behind_megabytes_of_whitespace_is_extracted_whole() -> None:
+    """Blank padding must not push the article past the markup cap (it used to end as no_text)."""
+    padding = " \t \n" * 1_500_000  # 6 MB of whitespace ahead of the article
+    html = article_html().replace("<body>", "<body>" + padding, 1)
+    config = ExtractConfig()
+    assert len(html) > config.max_html_chars
+    plain = extract_story(make_page(article_html()), config)
+    padded = extract_story(make_page(html), config)
+    assert isinstance(padded, Story)
+    assert isinstance(plain, Story) and padded.text == plain.text
+    # the DoFn itself (a 6 MB element under beam.Create costs a minute of pickling)
+    fn = extract.ExtractStoryFn(config)
+    fn.setup()
+    outputs = list(fn.process(make_page(html)))
+    assert [type(o).__name__ for o in outputs] == ["Story"] and outputs[0].text == plain.text
 
-    # a cap below what the child already maps: the page's allocations must fail
-    capped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=200)
-    uncapped = IsolatedExtractor(timeout_seconds=120, memory_limit_mb=0)
-    huge = make_page("<html><body><p>" + "word " * 600_000 + "</p></body></html>")
-    try:
-        with pytest.raises(RuntimeError, match=r"MemoryError|process died"):
-            capped.run(huge, ExtractConfig())
-        story, _ = uncapped.run(huge, ExtractConfig(max_chars=10_000_000))
-        assert isinstance(story, Story) and len(story.text) > 1_000_000
-    finally:
-        capped.close()
-        uncapped.close()
+
+def test_article_beyond_the_markup_cap_is_rejected_by_name() -> None:
+    """No silent cut: markup over --max_html_chars ends as Rejected(html_too_large), counted."""
+    config = ExtractConfig(max_html_chars=20_000)
+    words = " ".join(f"word{i}" for i in range(5_000))  # no blank runs to collapse
+    big_url = "https://news.example.org/huge"
+    big = make_page(article_html(extra_body=f"<p>{words}</p>"), url=big_url)
+    good = make_page(article_html())
+    direct = extract_story(big, config)
+    assert isinstance(direct, Rejected) and direct.reason == "html_too_large"
+    assert "html_chars=" in direct.detail
+    with TestPipeline(runner="DirectRunner") as p:
+        outputs = p | "Pages" >> beam.Create([big, good]) | ExtractStories(config)
+        assert_that(
+            outputs["rejected"] | "RejectedKey" >> beam.Map(lambda r: (r.url, r.reason)),
+            equal_to([(big_url, "html_too_large")]),
+            label="CheckRejected",
+        )
+        assert_that(
+            outputs["ok"] | "OkUrl" >> beam.Map(lambda s: s.url), equal_to([URL]), label="CheckOk"
+        )

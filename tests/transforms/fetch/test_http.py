@@ -519,12 +519,12 @@ def test_retry_after_accepts_seconds_and_http_dates():
     from datetime import UTC, datetime, timedelta
     from email.utils import format_datetime
 
-    assert h._retry_after("7") == 7.0
-    assert h._retry_after("soon") is None
+    assert h.retry_after_seconds("7") == 7.0
+    assert h.retry_after_seconds("soon") is None
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 <= h._retry_after(later) <= 30
+    assert 25 <= h.retry_after_seconds(later) <= 30
     past = format_datetime(datetime.now(UTC) - timedelta(days=1), usegmt=True)
-    assert h._retry_after(past) == 0.0
+    assert h.retry_after_seconds(past) == 0.0
 
 
 def test_an_unreachable_host_fails_fast_after_its_first_page(connects):

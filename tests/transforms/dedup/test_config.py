@@ -1,0 +1,30 @@
+"""MinHash settings: the string form that names the store and the run report, flag round trip."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from transforms.dedup.config import MinHashConfig, add_arguments, config_from_values
+
+
+def test_config_string_names_every_knob_and_rejects_impossible_banding() -> None:
+    text = str(MinHashConfig())
+    for part in ("k3", "p128", "b42x3", "s1", "j0.5", "c0.8", "cap200"):
+        assert part in text
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        MinHashConfig(bands=50, rows=3)
+    assert MinHashConfig().candidate_probability(0.5) > 0.99
+    assert MinHashConfig().candidate_probability(0.1) < 0.1
+
+
+def test_flags_round_trip_into_the_config() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    values = vars(parser.parse_args(["--dedup_bands", "20", "--dedup_max_bucket_size", "50"]))
+    config = config_from_values(values)
+    assert (config.bands, config.rows, config.max_bucket_size) == (20, 3, 50)
+    assert config_from_values({}) == MinHashConfig()
+    with pytest.raises(ValueError, match="max_bucket_size"):
+        config_from_values({"dedup_max_bucket_size": 1})

@@ -1,0 +1,29 @@
+"""Control characters leave decoded pages exactly as the former translate table removed them."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from transforms.fetch.http.body import clean_text as _clean_text
+
+# What the client removed before (str.translate with this table): the regex must agree exactly.
+_TABLE = dict.fromkeys([*range(0, 9), 11, 12, *range(14, 32), 127])
+
+
+def test_every_code_point_is_kept_or_removed_as_before() -> None:
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert _clean_text(every) == every.translate(_TABLE)
+    assert _clean_text("a\x00b\tc\r\nd\x1b[0m\x7fe\x85f") == "ab\tc\r\nd[0me\x85f"
+
+
+def test_real_pages_come_out_identical(shared_dir: Path) -> None:
+    pages = sorted((shared_dir / "data" / "article-extraction-benchmark" / "html").glob("*.gz"))
+    if not pages:
+        pytest.skip("no benchmark pages")
+    for path in pages[:20]:
+        text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+        noisy = text.replace("</p>", "\x00\x07</p>\x0b", 3)
+        assert _clean_text(noisy) == noisy.translate(_TABLE)

@@ -1,0 +1,161 @@
+"""The trafilatura calls: one page's markup -> main text and metadata (``Extracted``).
+
+Measured on the shared benchmarks (``python -m benchmarks.extraction``), trafilatura's precision
+mode with comments off beats its defaults on both corpora, but on a few pages it cuts most of the
+article. So we extract in precision mode and, when that kept less than ``fallback_ratio`` of what
+the standard mode finds, take the standard result instead; when both find too little we also try
+recall mode.
+
+trafilatura is imported lazily so the DoFn pickles small. Its own ``deduplicate`` option is never
+used: it keeps a process-wide cache, so the text it returns depends on what the worker happened to
+see before (non-deterministic and destructive); de-duplication is a stage of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from transforms.extract.config import ExtractConfig
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_WHITESPACE_RUN = re.compile(r"\s{2,}")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """trafilatura's result reduced to plain, picklable values."""
+
+    text: str
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    date: str | None = None
+    sitename: str = ""
+    description: str = ""
+    categories: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    canonical_url: str | None = None
+    hostname: str = ""
+    mode: str = "precision"
+
+
+def fit_html(html: str, max_chars: int) -> str | None:
+    """The markup to parse, or None when even its collapsed form exceeds ``max_chars``.
+
+    Padding (megabytes of blanks before the article, as some broken templates and hostile servers
+    send) must not push the article past the cap, so an oversized page first has each run of
+    whitespace collapsed to one character (a newline when the run held one). Pages within the cap
+    are left byte for byte as they came, so the extraction of ordinary pages cannot change. What
+    still exceeds the cap is returned as None: the caller rejects it by name rather than cutting
+    the markup, because a cut page extracts to the wrong text or to none at all.
+    """
+    if len(html) <= max_chars:
+        return html
+    collapsed = _WHITESPACE_RUN.sub(lambda m: "\n" if "\n" in m.group() else " ", html)
+    return collapsed if len(collapsed) <= max_chars else None
+
+
+def isolation_reason(html: str, config: ExtractConfig) -> str | None:
+    """Why this page should extract in a killable child (None: in-process under the watchdog).
+
+    Counting substrings costs well under a millisecond on a typical page, against tens of
+    milliseconds for extraction, so every page can be checked.
+    """
+    if len(html) > config.isolate_html_chars:
+        return "size"
+    if html.count("<a ") + html.count("<A ") > config.isolate_links:
+        return "links"
+    if html.count("<") > config.isolate_tags:
+        return "tags"
+    return None
+
+
+def split_list(value: Any) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = value if isinstance(value, list | tuple) else re.split(r";|,(?=\s)", str(value))
+    out: list[str] = []
+    for item in items:
+        text = " ".join(str(item).split())
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _date_params(fetched_at: str) -> dict[str, Any]:
+    """htmldate's defaults with the fetch date instead of today's, so replays give equal output."""
+    params: dict[str, Any] = {"original_date": True, "extensive_search": True}
+    if _ISO_DATE.match(fetched_at or ""):
+        params["max_date"] = fetched_at[:10]
+    return params
+
+
+def run_trafilatura(
+    tree: Any, url: str, config: ExtractConfig, fetched_at: str, mode: str, metadata: bool
+) -> Any:
+    """One trafilatura pass on a parsed tree (it works on a copy, so the tree can be reused)."""
+    import trafilatura
+
+    return trafilatura.bare_extraction(
+        tree,
+        url=url or None,
+        favor_precision=mode == "precision",
+        favor_recall=mode == "recall",
+        include_comments=config.include_comments,
+        include_tables=config.include_tables,
+        include_images=False,
+        include_links=False,
+        with_metadata=metadata,
+        deduplicate=False,
+        date_extraction_params=_date_params(fetched_at),
+    )
+
+
+def _text_of(doc: Any) -> str:
+    return (getattr(doc, "text", None) or "") if doc is not None else ""
+
+
+def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "") -> Extracted:
+    """Main text and metadata of a page, choosing between trafilatura's modes by what they keep.
+
+    ``html`` is expected within ``config.max_html_chars`` (see ``fit_html``); longer markup is
+    refused here too rather than cut.
+    """
+    import trafilatura
+
+    fitted = fit_html(html, config.max_html_chars)
+    if fitted is None:
+        raise ValueError(f"page markup over {config.max_html_chars} characters")
+    tree = trafilatura.load_html(fitted)
+    if tree is None:
+        return Extracted(text="", mode=config.mode)
+    first_mode = config.mode
+    doc = run_trafilatura(tree, url, config, fetched_at, first_mode, metadata=True)
+    text = _text_of(doc)
+    mode = first_mode
+    if first_mode == "precision":
+        standard = run_trafilatura(tree, url, config, fetched_at, "standard", metadata=False)
+        standard_text = _text_of(standard)
+        if len(text) < config.fallback_ratio * len(standard_text):
+            text, mode = standard_text, "standard"
+    if len(text) < config.useful_chars and first_mode != "recall":
+        recall = run_trafilatura(tree, url, config, fetched_at, "recall", metadata=False)
+        recall_text = _text_of(recall)
+        if len(recall_text) > len(text):
+            text, mode = recall_text, "recall"
+    if doc is None:
+        return Extracted(text=text, mode=mode)
+    return Extracted(
+        text=text,
+        title=" ".join((doc.title or "").split()),
+        authors=split_list(doc.author),
+        date=doc.date if doc.date and _ISO_DATE.match(doc.date) else None,
+        sitename=doc.sitename or "",
+        description=" ".join((doc.description or "").split()),
+        categories=split_list(doc.categories),
+        tags=split_list(doc.tags),
+        canonical_url=doc.url or None,
+        hostname=doc.hostname or "",
+        mode=mode,
+    )

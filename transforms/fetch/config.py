@@ -1,0 +1,204 @@
+"""The fetch stage's settings and flags: one frozen ``FetchConfig`` (recorded with the run), the
+``--`` flags that fill it, and the preflight checks whose messages say how to fix them.
+
+Feed reading builds its fetches from the same config, so feeds and pages share one client
+configuration, replay and capture.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+from transforms.fetch.http import DEFAULT_USER_AGENT, HttpConfig
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """Everything the fetch stage (and feed fetching) needs; recorded with the run."""
+
+    replay: str | None = None
+    capture_warc: str | None = None
+    user_agent: str = DEFAULT_USER_AGENT
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_retries: int = 2
+    backoff_base: float = 1.0
+    max_retry_after: float = 60.0
+    allow_private_networks: bool = False
+    respect_robots: bool = True
+    max_crawl_delay: float = 60.0
+    per_host_rps: float = 1.0
+    fetch_threads: int = 16
+    stream_window_secs: float = 60.0  # streaming, globally windowed input: host groups per window
+
+    def __post_init__(self) -> None:
+        if self.per_host_rps <= 0:
+            raise ValueError("--per_host_rps must be positive (requests per second per host)")
+        if self.fetch_threads < 1:
+            raise ValueError("--fetch_threads must be at least 1")
+        if self.replay and self.capture_warc:
+            raise ValueError("--capture_warc records live fetches; it cannot be used with --replay")
+        self.http_config()  # validates the HTTP knobs (user agent contact, timeouts) early
+
+    @property
+    def min_interval(self) -> float:
+        return 1.0 / self.per_host_rps
+
+    def http_config(self) -> HttpConfig:
+        return HttpConfig(
+            user_agent=self.user_agent,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            total_timeout=self.total_timeout,
+            max_bytes=self.max_bytes,
+            max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
+            backoff_base=self.backoff_base,
+            max_retry_after=self.max_retry_after,
+            allow_private_networks=self.allow_private_networks,
+            respect_robots=self.respect_robots,
+            max_crawl_delay=self.max_crawl_delay,
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fetching")
+    default = FetchConfig()
+    group.add_argument(
+        "--replay",
+        default=None,
+        help="Serve every fetch (feeds and pages) from WARC files instead of the network: a "
+        "file, a folder (searched recursively) or a glob, local or gs://; fetched_at comes "
+        "from the archive, so runs repeat exactly. URLs not in it are dead letters "
+        "(not_in_archive).",
+    )
+    group.add_argument(
+        "--capture_warc",
+        default=None,
+        help="Folder (local or gs://) to write every raw response of this run to, as WARC files "
+        "(one per worker bundle), for later --replay.",
+    )
+    group.add_argument(
+        "--http_user_agent",  # Beam itself owns --user_agent
+        default=default.user_agent,
+        help="User-Agent sent with every request; must carry a contact URL ('+https://...') or "
+        "an e-mail address. Also used to match robots.txt rules.",
+    )
+    group.add_argument(
+        "--allow_private_networks",
+        action="store_true",
+        help="Allow fetching from loopback and private addresses (local testing only; off by "
+        "default so feeds cannot point the job at internal services). Cloud metadata "
+        "endpoints stay blocked regardless.",
+    )
+    group.add_argument(
+        "--max_bytes",
+        type=int,
+        default=default.max_bytes,
+        help="Largest response body accepted, in bytes, both as received and after gzip/deflate "
+        "decoding; larger ones are dead letters (too_large).",
+    )
+    group.add_argument(
+        "--connect_timeout",
+        type=float,
+        default=default.connect_timeout,
+        help="Seconds to wait for DNS and the TCP/TLS connection.",
+    )
+    group.add_argument(
+        "--read_timeout",
+        type=float,
+        default=default.read_timeout,
+        help="Seconds to wait for any single read from the server.",
+    )
+    group.add_argument(
+        "--fetch_deadline",
+        type=float,
+        default=default.total_timeout,
+        help="Total seconds one request may take (a slow trickle cannot exceed it).",
+    )
+    group.add_argument(
+        "--max_redirects",
+        type=int,
+        default=default.max_redirects,
+        help="Redirects followed per fetch; more are dead letters (too_many_redirects).",
+    )
+    group.add_argument(
+        "--max_retries",
+        type=int,
+        default=default.max_retries,
+        help="Retries for transient failures (timeouts, resets, 408/429, 5xx), with exponential "
+        "backoff and jitter; Retry-After is honoured up to --max_retry_after.",
+    )
+    group.add_argument(
+        "--max_retry_after",
+        type=float,
+        default=default.max_retry_after,
+        help="Longest Retry-After (seconds) worth waiting for; longer ones fail the fetch.",
+    )
+    group.add_argument(
+        "--per_host_rps",
+        type=float,
+        default=default.per_host_rps,
+        help="Requests per second allowed to any one host (robots.txt crawl-delay can only "
+        "lower it).",
+    )
+    group.add_argument(
+        "--max_crawl_delay",
+        type=float,
+        default=default.max_crawl_delay,
+        help="A robots.txt crawl-delay above this many seconds makes the host's pages dead "
+        "letters (robots_disallowed) instead of stalling the job.",
+    )
+    group.add_argument(
+        "--ignore_robots",
+        action="store_true",
+        help="Do not fetch or honour robots.txt (only for sites you operate).",
+    )
+    group.add_argument(
+        "--fetch_threads",
+        type=int,
+        default=default.fetch_threads,
+        help="Hosts fetched concurrently per worker process.",
+    )
+
+
+def config_from_options(options) -> FetchConfig:
+    """Read the flags back, with preflight checks whose messages say how to fix them."""
+    opts = options.get_all_options()
+    default = FetchConfig()
+
+    def pick(name: str, fallback: Any) -> Any:
+        value = opts.get(name)
+        return fallback if value is None else value
+
+    config = FetchConfig(
+        replay=opts.get("replay"),
+        capture_warc=opts.get("capture_warc"),
+        user_agent=pick("http_user_agent", default.user_agent),
+        connect_timeout=float(pick("connect_timeout", default.connect_timeout)),
+        read_timeout=float(pick("read_timeout", default.read_timeout)),
+        total_timeout=float(pick("fetch_deadline", default.total_timeout)),
+        max_bytes=int(pick("max_bytes", default.max_bytes)),
+        max_redirects=int(pick("max_redirects", default.max_redirects)),
+        max_retries=int(pick("max_retries", default.max_retries)),
+        max_retry_after=float(pick("max_retry_after", default.max_retry_after)),
+        allow_private_networks=bool(opts.get("allow_private_networks")),
+        respect_robots=not opts.get("ignore_robots"),
+        max_crawl_delay=float(pick("max_crawl_delay", default.max_crawl_delay)),
+        per_host_rps=float(pick("per_host_rps", default.per_host_rps)),
+        fetch_threads=int(pick("fetch_threads", default.fetch_threads)),
+    )
+    if config.replay:
+        from transforms.fetch.warc import find_warc_files
+
+        if not find_warc_files(config.replay):
+            raise ValueError(
+                f"--replay {config.replay}: no .warc or .warc.gz file there; pass a WARC file, a "
+                "folder of them or a glob"
+            )
+    return config
