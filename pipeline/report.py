@@ -343,14 +343,17 @@ SKIPS = {
 def _check_listed(report: RunReport, counters: dict[str, int], accounted: int) -> None:
     """entries listed = stories + duplicates + rejected + dead letters + named skips."""
     listed = counters.get("entries_listed", 0)
+    # Entries from sources other than feed documents (Pub/Sub, ...) are listed by no feed.
+    other = counters.get("entries_read", 0) - counters.get("feeds_entries", 0)
     report.entries_listed = listed
     report.skipped = {name: counters.get(counter, 0) for name, counter in SKIPS.items()}
     total = accounted + sum(report.skipped.values())
-    if total != listed:
+    if total != listed + other:
         skips = " + ".join(f"{name} ({n})" for name, n in report.skipped.items())
+        from_other = f" + entries from other sources ({other})" if other else ""
         report.problems.append(
-            f"entries listed by the feeds ({listed}) != outcomes on disk ({accounted}) + "
-            f"{skips} = {total}"
+            f"entries listed by the feeds ({listed}){from_other} != outcomes on disk "
+            f"({accounted}) + {skips} = {total}"
         )
 
 
