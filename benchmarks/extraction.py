@@ -1,46 +1,75 @@
 """Extraction benchmark: our extraction + cleaning against plain trafilatura, same pages, one run.
 
-    python -m benchmarks.extraction DIR --json OUT [--limit N]
+    python -m benchmarks.extraction DIR [DIR ...] --json OUT [--limit N] [--cv K] [--ablation]
 
-DIR is laid out either like ``article-extraction-benchmark`` (``ground-truth.json`` + ``html/``,
-scored with the benchmark's word-4-gram shingle metric) or like ``trafilatura-eval``
-(``annotations.json`` + ``html/``, scored with trafilatura's with/without segment metric); the
-layout is detected from the files present. Plain trafilatura is ``trafilatura.extract`` with its
-default settings on the same decoded page. Besides the scores, the run reports how often each
-cleaning rule fired and how many removed lines were in fact part of the ground-truth article
-(the safety check: it should be zero), and pages per second for both extractors.
+Each DIR is laid out like ``article-extraction-benchmark`` (``ground-truth.json`` + ``html/``),
+``trafilatura-eval`` (``annotations.json`` + ``html/``, scored with trafilatura's with/without
+segment metric) or ``news-html-newspaper`` (``index.json`` + ``html/`` + ``text/``); the layout is
+detected from the files present. The two layouts with an article body are scored with the article
+benchmark's word-4-gram shingle metric. newspaper3k's expected texts under 200 bytes are not
+bodies (their PROVENANCE says so): a lead snippet the page contains counts for recall only; a
+note about newspaper3k's own failure ("EXTRACTED NOTHING", "MISSED ENTIRE ARTICLE BECAUSE IT'S
+LOADED DYNAMICALLY BY JAVASCRIPT") or an empty text is no reference at all, and the page is left
+out (counted in ``no_reference``). Plain trafilatura is ``trafilatura.extract`` with its default
+settings on the same decoded page.
+
+Besides the scores, the run reports how often each cleaning rule fired and how many removed lines
+were in fact part of the ground-truth article (the safety check: it should be zero).
+
+``--ablation`` scores every page again with each cleaning rule (and the dateline parser) switched
+off: what each rule buys in F1 and costs in recall, per set. ``--cv K`` (implies the ablation)
+is the protocol that keeps rules honest: pages of every set are split into K folds fixed by a hash
+of the page id; for each fold, a rule is kept only if switching it off does not raise F1 on the
+*other* folds of any set, and the fold is scored with the rules so chosen. The out-of-fold figures
+are what a held-back sample of the same sets should show; the visible figures are the full
+pipeline on all pages.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import logging
 import sys
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from benchmarks import figures_json
 from benchmarks.extraction_metrics import (
+    DocScore,
     SegmentCounts,
     aggregate_shingle_scores,
     score_document,
+    shingles,
     tokenize,
 )
 from transforms.core.records import FeedEntry, FetchedPage, Story, stable_hash
-from transforms.extract.cleaning import REPEATED_PARAGRAPH, Cleaned
-from transforms.extract.stage import ExtractConfig, build_story, extract_page
+from transforms.extract.cleaning import (
+    REPEATED_PARAGRAPH,
+    RULES_RESOURCE,
+    SWITCHABLE_BUILTINS,
+    Cleaned,
+)
+from transforms.extract.config import ExtractConfig
+from transforms.extract.passes import Extracted, extract_page
+from transforms.extract.story import build_story
 
 logger = logging.getLogger(__name__)
 
 LAYOUT_AEB = "article-extraction-benchmark"
 LAYOUT_TE = "trafilatura-eval"
+LAYOUT_NEWS = "news-html-newspaper"
+SHINGLE_LAYOUTS = (LAYOUT_AEB, LAYOUT_NEWS)
 BENCH_FETCHED_AT = "2026-01-01T00:00:00Z"
+SHORT_TRUTH_BYTES = 200  # newspaper3k's expected texts below this are a lead snippet only
+DATELINE_SWITCH = "dateline"  # the dateline parser, switched off like a cleaning rule
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,8 @@ class Page:
     truth: str = ""
     with_segments: tuple[str, ...] = ()
     without_segments: tuple[str, ...] = ()
+    recall_only: bool = False  # the expected text is a snippet: precision is not measurable
+    no_reference: bool = False  # the expected text is not text of the page: not scored
 
 
 def detect_layout(root: Path) -> str:
@@ -58,9 +89,12 @@ def detect_layout(root: Path) -> str:
         return LAYOUT_AEB
     if (root / "annotations.json").is_file():
         return LAYOUT_TE
+    if (root / "index.json").is_file() and (root / "text").is_dir():
+        return LAYOUT_NEWS
     raise SystemExit(
-        f"{root}: neither ground-truth.json (article-extraction-benchmark layout) nor "
-        "annotations.json (trafilatura-eval layout) found; point DIR at one of those folders"
+        f"{root}: none of ground-truth.json (article-extraction-benchmark layout), "
+        "annotations.json (trafilatura-eval layout) or index.json + text/ (news-html-newspaper "
+        "layout) found; point DIR at one of those folders"
     )
 
 
@@ -72,31 +106,61 @@ def _read_html(path: Path) -> str:
     return decoded if isinstance(decoded, str) else decoded.decode("utf-8", "replace")
 
 
-def _html_path(root: Path, key: str) -> Path | None:
-    for name in (f"{key}.html.gz", f"{key}.html"):
-        if (root / "html" / name).is_file():
-            return root / "html" / name
+def _html_path(root: Path, key: str, item: dict[str, Any]) -> Path | None:
+    names = [item["html"]] if item.get("html") else []
+    names += [f"html/{key}.html.gz", f"html/{key}.html"]
+    for name in names:
+        if (root / name).is_file():
+            return root / name
     return None
 
 
 def load_pages(root: Path, layout: str, limit: int | None = None) -> Iterator[Page]:
-    name = "ground-truth.json" if layout == LAYOUT_AEB else "annotations.json"
+    name = {LAYOUT_AEB: "ground-truth.json", LAYOUT_TE: "annotations.json"}.get(
+        layout, "index.json"
+    )
     meta: dict[str, dict[str, Any]] = json.loads((root / name).read_text("utf-8"))
     keys = sorted(meta)[:limit] if limit else sorted(meta)
     for key in keys:
-        path = _html_path(root, key)
+        item = meta[key]
+        path = _html_path(root, key, item)
         if path is None:
             logger.warning("no html for %s", key)
             continue
-        item = meta[key]
+        truth = item.get("articleBody", "")
+        html = _read_html(path)
+        short = no_reference = False
+        if layout == LAYOUT_NEWS:
+            truth_path = root / (item.get("text") or f"text/{key}.txt")
+            truth = truth_path.read_text("utf-8") if truth_path.is_file() else ""
+            short = len(truth.encode("utf-8")) < SHORT_TRUTH_BYTES
+            no_reference = short and not is_text_of(truth, html)
         yield Page(
             key=key,
             url=item.get("url") or "",
-            html=_read_html(path),
-            truth=item.get("articleBody", ""),
+            html=html,
+            truth=truth,
             with_segments=tuple(item.get("with", ())),
             without_segments=tuple(item.get("without", ())),
+            recall_only=short and not no_reference,
+            no_reference=no_reference,
         )
+
+
+def is_text_of(snippet: str, html: str) -> bool:
+    """Whether most of a short expected text occurs in the page's own text (word 4-grams)."""
+    import lxml.html
+
+    wanted = shingles(tokenize(snippet))
+    if not wanted:
+        return False
+    try:
+        page_text = lxml.html.fromstring(html).text_content()
+    except (ValueError, lxml.etree.ParserError):
+        return False
+    have = shingles(tokenize(page_text))
+    found = sum(min(count, have.get(key, 0)) for key, count in wanted.items())
+    return found >= 0.5 * sum(wanted.values())
 
 
 def page_record(page: Page) -> FetchedPage:
@@ -120,6 +184,13 @@ def page_record(page: Page) -> FetchedPage:
 def ours(page: Page, config: ExtractConfig) -> tuple[str, Story | None, Cleaned]:
     record = page_record(page)
     extracted = extract_page(record.html, record.final_url, config, record.fetched_at)
+    return finish(record, extracted, config)
+
+
+def finish(
+    record: FetchedPage, extracted: Extracted, config: ExtractConfig
+) -> tuple[str, Story | None, Cleaned]:
+    """Cleaning, datelines and the length checks on one extraction result (cheap to repeat)."""
     result, cleaned = build_story(record, extracted, config)
     if isinstance(result, Story):
         return result.text, result, cleaned
@@ -157,22 +228,186 @@ def variant_text(page: Page, name: str) -> str:
     return ours(page, OUR_VARIANTS[name])[0]
 
 
-def wrongly_removed(cleaned: Cleaned, truth: str) -> list[tuple[str, str]]:
+def wrongly_removed(cleaned: Cleaned, page: Page) -> list[tuple[str, str]]:
     """(rule, text) the cleaning removed that the ground-truth article contains (should be none).
 
-    Text of three words or more counts when the ground truth holds it as a word sequence; a
-    repeated paragraph counts only when the ground truth itself holds it more than once.
+    With an article body: text of three words or more counts when the body holds it as a word
+    sequence; a repeated paragraph counts only when the body itself holds it more than once.
+    With segments (trafilatura-eval): text of three words or more counts when it is inside a
+    segment the article must contain, or contains one.
     """
-    truth_tokens = " " + " ".join(tokenize(truth)) + " "
     wrong = []
+    if page.truth:
+        truth_tokens = " " + " ".join(tokenize(page.truth)) + " "
+        for rule, text in cleaned.removed:
+            tokens = tokenize(text)
+            needle = " " + " ".join(tokens) + " "
+            if len(tokens) < 3:
+                continue
+            if truth_tokens.count(needle) >= (2 if rule == REPEATED_PARAGRAPH else 1):
+                wrong.append((rule, text))
+        return wrong
+    segments = [" " + " ".join(tokenize(s)) + " " for s in page.with_segments]
     for rule, text in cleaned.removed:
         tokens = tokenize(text)
-        needle = " " + " ".join(tokens) + " "
         if len(tokens) < 3:
             continue
-        if truth_tokens.count(needle) >= (2 if rule == REPEATED_PARAGRAPH else 1):
+        needle = " " + " ".join(tokens) + " "
+        if any(
+            needle in segment or (len(segment) > 12 and segment in needle) for segment in segments
+        ):
             wrong.append((rule, text))
     return wrong
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass
+class PageScore:
+    """One page's contribution to its set's metric, so any subset of pages can be aggregated."""
+
+    doc: DocScore | None = None
+    segments: SegmentCounts | None = None
+    recall_only: bool = False
+
+
+def score_page(layout: str, page: Page, text: str) -> PageScore:
+    if layout in SHINGLE_LAYOUTS:
+        return PageScore(doc=score_document(page.truth, text), recall_only=page.recall_only)
+    counts = SegmentCounts()
+    counts.add(text, page.with_segments, page.without_segments)
+    return PageScore(segments=counts)
+
+
+def summarise(layout: str, scores: Iterable[PageScore]) -> dict[str, float]:
+    scores = list(scores)
+    if layout in SHINGLE_LAYOUTS:
+        docs = [s.doc for s in scores if s.doc is not None]
+        return aggregate_shingle_scores(docs, [s.recall_only for s in scores if s.doc is not None])
+    total = SegmentCounts()
+    for score in scores:
+        if score.segments is not None:
+            total.tp += score.segments.tp
+            total.fn += score.segments.fn
+            total.fp += score.segments.fp
+            total.tn += score.segments.tn
+    return total.summary()
+
+
+def _rounded(summary: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4) for k, v in summary.items()}
+
+
+def fold_of(key: str, k: int) -> int:
+    """The fold a page belongs to: fixed by its id, whatever else is in the run."""
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:12], 16) % k
+
+
+# ---------------------------------------------------------------- rule switches
+
+
+def switch_names(config: ExtractConfig) -> list[str]:
+    """Every part of cleaning that can be switched off: the rules, the built-ins, datelines."""
+    document = _rules_document(config)
+    names = [entry["name"] for entry in document.get("rules", [])]
+    return [*names, *SWITCHABLE_BUILTINS, DATELINE_SWITCH]
+
+
+def _rules_document(config: ExtractConfig) -> dict[str, Any]:
+    import yaml
+
+    if config.rules_path:
+        return yaml.safe_load(Path(config.rules_path).read_text("utf-8"))
+    from importlib import resources
+
+    text = resources.files("transforms").joinpath("data").joinpath(RULES_RESOURCE)
+    return yaml.safe_load(text.read_text("utf-8"))
+
+
+@dataclass
+class Switches:
+    """Configurations with some switches off, each written once as a rule file of its own."""
+
+    base: ExtractConfig
+    folder: Path
+    _configs: dict[frozenset[str], ExtractConfig] = field(default_factory=dict)
+
+    def config(self, off: frozenset[str]) -> ExtractConfig:
+        if off in self._configs:
+            return self._configs[off]
+        import yaml
+
+        rules_off = sorted(off - {DATELINE_SWITCH})
+        config = self.base
+        if rules_off:
+            document = dict(_rules_document(self.base))
+            document["disabled"] = sorted({*(document.get("disabled") or ()), *rules_off})
+            path = self.folder / f"rules-{len(self._configs)}.yaml"
+            path.write_text(yaml.safe_dump(document, allow_unicode=True), "utf-8")
+            config = replace(config, rules_path=str(path))
+        if DATELINE_SWITCH in off:
+            config = replace(config, parse_datelines=False)
+        self._configs[off] = config
+        return config
+
+
+# ---------------------------------------------------------------- one set
+
+
+FALLBACK_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass
+class SetRun:
+    """Everything one set's run keeps per page, so variants are re-scored without re-extracting.
+
+    ``ends`` holds, per page, the extraction that never falls back to the standard mode and the
+    one that always does when it finds more (fallback ratios 0 and 1): every other ratio picks
+    one of the two by the length ratio of their texts, so a threshold is scored without new passes.
+    """
+
+    layout: str
+    pages: list[Page]
+    records: list[FetchedPage]
+    extracted: list[Extracted]
+    ours: list[PageScore]
+    plain: list[PageScore]
+    ends: list[tuple[Extracted, Extracted]] = field(default_factory=list)
+    default_ratio: float = 0.5
+    variants: dict[tuple[float, frozenset[str]], list[PageScore]] = field(default_factory=dict)
+
+    def extraction(self, index: int, ratio: float) -> Extracted:
+        if ratio == self.default_ratio or not self.ends:
+            return self.extracted[index]
+        precise, standard = self.ends[index]
+        if "recall" in (precise.mode, standard.mode):
+            return self.extracted[index]  # too little either way: the ratio decides nothing
+        if standard.mode == "standard" and len(precise.text) < ratio * len(standard.text):
+            return standard
+        return precise
+
+    def scores(
+        self, off: frozenset[str], switches: Switches, ratio: float | None = None
+    ) -> list[PageScore]:
+        if ratio is None or not self.ends:  # without both extractions no ratio can change
+            ratio = self.default_ratio
+        if not off and ratio == self.default_ratio:
+            return self.ours
+        if (ratio, off) not in self.variants:
+            config = switches.config(off)
+            self.variants[(ratio, off)] = [
+                score_page(self.layout, page, finish(record, self.extraction(i, ratio), config)[0])
+                for i, (page, record) in enumerate(zip(self.pages, self.records, strict=True))
+            ]
+        return self.variants[(ratio, off)]
+
+    def page_scores(
+        self, choice_by_page: list[tuple[float, frozenset[str]]], switches: Switches
+    ) -> list[PageScore]:
+        return [
+            self.scores(off, switches, ratio)[i] for i, (ratio, off) in enumerate(choice_by_page)
+        ]
 
 
 def run(
@@ -180,83 +415,251 @@ def run(
     limit: int | None = None,
     config: ExtractConfig | None = None,
     variants: bool = False,
+    keep: list[SetRun] | None = None,
 ) -> dict:
+    """One set: our figures and plain trafilatura's, cleaning hits, the safety check.
+
+    With ``keep``, the per-page extraction results are appended to it for ablation and CV.
+    """
     config = config or ExtractConfig()
     variant_names = [*TRAFILATURA_VARIANTS, *OUR_VARIANTS] if variants else []
-    variant_scores: dict[str, list] = {name: [] for name in variant_names}
-    variant_counts = {name: SegmentCounts() for name in variant_names}
+    variant_scores: dict[str, list[PageScore]] = {name: [] for name in variant_names}
     layout = detect_layout(root)
-    pages = list(load_pages(root, layout, limit))
+    loaded = list(load_pages(root, layout, limit))
+    pages = [page for page in loaded if not page.no_reference]
     timings = {"ours": 0.0, "trafilatura": 0.0}
-    ours_scores, plain_scores = [], []
-    ours_counts, plain_counts = SegmentCounts(), SegmentCounts()
+    ours_scores: list[PageScore] = []
+    plain_scores: list[PageScore] = []
     hits: Counter[str] = Counter()
     wrong: list[dict[str, str]] = []
     sources: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    records, extractions = [], []
+    ends: list[tuple[Extracted, Extracted]] = []
     for page in pages:
-        started = time.perf_counter()
-        text, story, cleaned = ours(page, config)
-        timings["ours"] += time.perf_counter() - started
-        started = time.perf_counter()
+        record = page_record(page)
+        started = time.process_time()
+        extracted = extract_page(record.html, record.final_url, config, record.fetched_at)
+        text, story, cleaned = finish(record, extracted, config)
+        timings["ours"] += time.process_time() - started
+        started = time.process_time()
         plain = plain_trafilatura(page)
-        timings["trafilatura"] += time.perf_counter() - started
+        timings["trafilatura"] += time.process_time() - started
+        modes[extracted.mode] += 1
         if story is not None:
             hits.update(dict(story.cleaning_hits))
             sources[story.text_source] += 1
         else:
             sources["rejected"] += 1
         for name in variant_names:
-            other = variant_text(page, name)
-            if layout == LAYOUT_AEB:
-                variant_scores[name].append(score_document(page.truth, other))
-            else:
-                variant_counts[name].add(other, page.with_segments, page.without_segments)
-        if layout == LAYOUT_AEB:
-            ours_scores.append(score_document(page.truth, text))
-            plain_scores.append(score_document(page.truth, plain))
-            for rule, line in wrongly_removed(cleaned, page.truth):
-                wrong.append({"page": page.key, "rule": rule, "line": line[:200]})
-        else:
-            ours_counts.add(text, page.with_segments, page.without_segments)
-            plain_counts.add(plain, page.with_segments, page.without_segments)
-    if layout == LAYOUT_AEB:
-        ours_summary = aggregate_shingle_scores(ours_scores)
-        plain_summary = aggregate_shingle_scores(plain_scores)
-    else:
-        ours_summary, plain_summary = ours_counts.summary(), plain_counts.summary()
+            variant_scores[name].append(score_page(layout, page, variant_text(page, name)))
+        ours_scores.append(score_page(layout, page, text))
+        plain_scores.append(score_page(layout, page, plain))
+        for rule, line in wrongly_removed(cleaned, page):
+            wrong.append({"page": page.key, "rule": rule, "line": line[:200]})
+        if keep is not None:
+            records.append(replace(record, html=""))
+            extractions.append(extracted)
+            ends.append(_ends(record, extracted, config))
+    if keep is not None:
+        slim = [replace(page, html="") for page in pages]
+        keep.append(
+            SetRun(
+                layout,
+                slim,
+                records,
+                extractions,
+                ours_scores,
+                plain_scores,
+                ends,
+                config.fallback_ratio,
+            )
+        )
     n = len(pages)
-    variant_summaries = {
-        name: {
-            k: round(v, 4)
-            for k, v in (
-                aggregate_shingle_scores(variant_scores[name])
-                if layout == LAYOUT_AEB
-                else variant_counts[name].summary()
-            ).items()
-        }
-        for name in variant_names
-    }
     return {
         "layout": layout,
         "n": n,
-        "ours": {k: round(v, 4) for k, v in ours_summary.items()},
-        "trafilatura": {k: round(v, 4) for k, v in plain_summary.items()},
-        "pages_per_second": {k: round(n / v, 2) if v else None for k, v in sorted(timings.items())},
+        "recall_only_pages": sum(page.recall_only for page in pages),
+        "no_reference": [page.key for page in loaded if page.no_reference],
+        "ours": _rounded(summarise(layout, ours_scores)),
+        "trafilatura": _rounded(summarise(layout, plain_scores)),
+        "cpu_ms_per_page": {
+            k: round(1000 * v / n, 1) if n else None for k, v in sorted(timings.items())
+        },
+        "modes": dict(sorted(modes.items())),
         "text_sources": dict(sorted(sources.items())),
         "cleaning_hits": dict(sorted(hits.items())),
         "wrongly_removed_lines": wrong,
-        "variants": variant_summaries,
+        "variants": {
+            name: _rounded(summarise(layout, variant_scores[name])) for name in variant_names
+        },
     }
+
+
+def _ends(
+    record: FetchedPage, extracted: Extracted, config: ExtractConfig
+) -> tuple[Extracted, Extracted]:
+    """The page extracted with fallback ratios 0 and 1 (one of them is usually ``extracted``)."""
+    if config.mode != "precision":
+        return extracted, extracted
+
+    def at(ratio: float) -> Extracted:
+        changed = replace(config, fallback_ratio=ratio)
+        return extract_page(record.html, record.final_url, changed, record.fetched_at)
+
+    if extracted.mode == "standard":
+        return at(0.0), extracted
+    return extracted, at(1.0)
+
+
+# ---------------------------------------------------------------- ablation and CV
+
+
+def ablation(runs: list[SetRun], switches: Switches, names: list[str]) -> dict[str, dict]:
+    """F1 and recall change per set when each switch is turned off (negative: the rule helps)."""
+    table: dict[str, dict] = {}
+    for name in names:
+        row = {}
+        for set_run in runs:
+            full = summarise(set_run.layout, set_run.ours)
+            without = summarise(set_run.layout, set_run.scores(frozenset({name}), switches))
+            row[set_run.layout] = {
+                "f1": round(without["f1"] - full["f1"], 4),
+                "precision": round(without["precision"] - full["precision"], 4),
+                "recall": round(without["recall"] - full["recall"], 4),
+            }
+        table[name] = row
+    return table
+
+
+def _subset(scores: list[PageScore], mask: list[bool]) -> list[PageScore]:
+    return [score for score, keep in zip(scores, mask, strict=True) if keep]
+
+
+def select_switches_off(
+    runs: list[SetRun], switches: Switches, names: list[str], train: list[list[bool]]
+) -> frozenset[str]:
+    """Switches to turn off, judged on the training pages: a rule stays only if it never hurts.
+
+    With the rule, F1 must be at least as high as without it on every set's training pages. A
+    rule that changes nothing anywhere (it never fires on these sets) stays: switching it off
+    cannot change a figure, and the noise it targets is tested elsewhere (the seed stories).
+    """
+    off = set()
+    for name in names:
+        for set_run, mask in zip(runs, train, strict=True):
+            full = summarise(set_run.layout, _subset(set_run.ours, mask))["f1"]
+            variant = set_run.scores(frozenset({name}), switches)
+            without = summarise(set_run.layout, _subset(variant, mask))["f1"]
+            if without > full + 1e-9:
+                off.add(name)
+                break
+    return frozenset(off)
+
+
+def select_ratio(
+    runs: list[SetRun], switches: Switches, train: list[list[bool]], ratios: Iterable[float]
+) -> float:
+    """The fallback ratio to use, judged on the training pages: a new one only if it helps.
+
+    Among the ratios whose F1 is at least the current default's on every set, the one with the
+    best mean F1 over the sets (ties: the current default, then the lower ratio, which runs the
+    standard pass's text less often).
+    """
+    default = runs[0].default_ratio if runs else 0.5
+
+    def f1s(ratio: float) -> list[float]:
+        return [
+            summarise(r.layout, _subset(r.scores(frozenset(), switches, ratio), mask))["f1"]
+            for r, mask in zip(runs, train, strict=True)
+        ]
+
+    base = f1s(default)
+    best, best_mean = default, sum(base) / len(base) if base else 0.0
+    for ratio in sorted(ratios):
+        scores = f1s(ratio)
+        if any(new < old - 1e-9 for new, old in zip(scores, base, strict=True)):
+            continue
+        mean = sum(scores) / len(scores)
+        if mean > best_mean + 1e-9:
+            best, best_mean = ratio, mean
+    return best
+
+
+def cross_validate(
+    runs: list[SetRun],
+    switches: Switches,
+    names: list[str],
+    k: int,
+    ratios: Iterable[float] = FALLBACK_RATIOS,
+) -> dict:
+    """K-fold out-of-fold figures: each fold scored with the fallback ratio and the rule
+    switches chosen on the other folds (the ratio first, then the rules at the default ratio)."""
+    ratios = tuple(ratios)
+    folds = [[fold_of(page.key, k) for page in set_run.pages] for set_run in runs]
+    chosen: list[frozenset[str]] = []
+    chosen_ratios: list[float] = []
+    for fold in range(k):
+        train = [[f != fold for f in set_folds] for set_folds in folds]
+        chosen_ratios.append(select_ratio(runs, switches, train, ratios))
+        chosen.append(select_switches_off(runs, switches, names, train))
+    everything = [[True] * len(set_folds) for set_folds in folds]
+    per_set = {}
+    for set_run, set_folds in zip(runs, folds, strict=True):
+        out_of_fold = set_run.page_scores(
+            [(chosen_ratios[f], chosen[f]) for f in set_folds], switches
+        )
+        fold_figures = []
+        for fold in range(k):
+            mask = [f == fold for f in set_folds]
+            fold_figures.append(
+                {
+                    "pages": sum(mask),
+                    "ours": _rounded(summarise(set_run.layout, _subset(out_of_fold, mask))),
+                    "trafilatura": _rounded(
+                        summarise(set_run.layout, _subset(set_run.plain, mask))
+                    ),
+                }
+            )
+        per_set[set_run.layout] = {
+            "n": len(set_run.pages),
+            "out_of_fold": _rounded(summarise(set_run.layout, out_of_fold)),
+            "visible": _rounded(summarise(set_run.layout, set_run.ours)),
+            "trafilatura": _rounded(summarise(set_run.layout, set_run.plain)),
+            "folds": fold_figures,
+        }
+    dropped = Counter(name for off in chosen for name in off)
+    by_ratio = {
+        str(ratio): {
+            r.layout: _rounded(summarise(r.layout, r.scores(frozenset(), switches, ratio)))
+            for r in runs
+        }
+        for ratio in ratios
+    }
+    return {
+        "k": k,
+        "sets": per_set,
+        "fallback_ratio_per_fold": chosen_ratios,
+        "fallback_ratio_on_all_pages": select_ratio(runs, switches, everything, ratios),
+        "switched_off_on_all_pages": sorted(select_switches_off(runs, switches, names, everything)),
+        "fallback_ratios": by_ratio,
+        "switched_off_per_fold": [sorted(off) for off in chosen],
+        "switched_off_in_every_fold": sorted(n for n in names if dropped[n] == k),
+        "switched_off_in_some_folds": sorted(n for n in names if 0 < dropped[n] < k),
+    }
+
+
+# ---------------------------------------------------------------- output
 
 
 def print_table(result: dict) -> None:
     print(f"{result['layout']}: {result['n']} pages")
-    print(f"{'':14}{'F1':>8}{'precision':>11}{'recall':>9}{'accuracy':>10}{'pages/s':>9}")
+    print(f"{'':14}{'F1':>8}{'precision':>11}{'recall':>9}{'accuracy':>10}{'cpu ms':>9}")
     for name in ("ours", "trafilatura"):
         s = result[name]
         print(
             f"{name:14}{s['f1']:8.4f}{s['precision']:11.4f}{s['recall']:9.4f}"
-            f"{s['accuracy']:10.4f}{result['pages_per_second'][name] or 0:9.1f}"
+            f"{s['accuracy']:10.4f}{result['cpu_ms_per_page'][name] or 0:9.1f}"
         )
     for name, s in result["variants"].items():
         print(
@@ -265,15 +668,80 @@ def print_table(result: dict) -> None:
         )
     delta = {k: result["ours"][k] - result["trafilatura"][k] for k in ("f1", "precision", "recall")}
     print("ours - trafilatura: " + "  ".join(f"{k} {v:+.4f}" for k, v in delta.items()))
+    print("modes: " + ", ".join(f"{k}={v}" for k, v in result["modes"].items()))
     print("cleaning hits: " + ", ".join(f"{k}={v}" for k, v in result["cleaning_hits"].items()))
-    if result["layout"] == LAYOUT_AEB:
-        wrong = len(result["wrongly_removed_lines"])
-        print(f"lines removed that the ground truth contains: {wrong}")
+    wrong = result["wrongly_removed_lines"]
+    print(f"lines removed that the ground truth contains: {len(wrong)}")
+    for item in wrong:
+        print(f"  {item['page'][:24]} {item['rule']}: {item['line'][:100]!r}")
+
+
+def print_ablation(table: dict[str, dict], layouts: list[str]) -> None:
+    print("\nablation: change with the switch OFF (F1 / recall), negative = the rule helps")
+    print(f"{'switch':22}" + "".join(f"{layout[:28]:>30}" for layout in layouts))
+    for name, row in table.items():
+        cells = "".join(
+            f"{row[layout]['f1']:+15.4f}{row[layout]['recall']:+15.4f}" for layout in layouts
+        )
+        print(f"{name:22}{cells}")
+
+
+def print_cv(cv: dict) -> None:
+    print(f"\n{cv['k']}-fold cross-validation (folds fixed by page id), F1 / precision / recall")
+    for layout, s in cv["sets"].items():
+        for name in ("out_of_fold", "visible", "trafilatura"):
+            f = s[name]
+            print(
+                f"  {layout[:28]:30}{name:13}{f['f1']:8.4f}{f['precision']:9.4f}{f['recall']:9.4f}"
+            )
+        gap = s["out_of_fold"]["f1"] - s["trafilatura"]["f1"]
+        print(f"  {'':30}{'oof - traf':13}{gap:+8.4f}")
+    print(f"  fallback ratio per fold: {cv['fallback_ratio_per_fold']}")
+    print(
+        f"  chosen on all visible pages: fallback ratio {cv['fallback_ratio_on_all_pages']}, "
+        f"switched off: {', '.join(cv['switched_off_on_all_pages']) or '-'}"
+    )
+    for ratio, figures in cv["fallback_ratios"].items():
+        cells = "  ".join(
+            f"{layout[:12]} {f['f1']:.4f}/{f['recall']:.4f}" for layout, f in figures.items()
+        )
+        print(f"    ratio {ratio}: {cells}")
+    print("  switched off in every fold: " + (", ".join(cv["switched_off_in_every_fold"]) or "-"))
+    print("  switched off in some folds: " + (", ".join(cv["switched_off_in_some_folds"]) or "-"))
+
+
+def evaluate(
+    roots: list[Path],
+    limit: int | None = None,
+    config: ExtractConfig | None = None,
+    variants: bool = False,
+    ablate: bool = False,
+    cv: int = 0,
+) -> dict:
+    """All sets in one run; with ``ablate`` or ``cv`` also the rule switches, across sets."""
+    config = config or ExtractConfig()
+    runs: list[SetRun] = []
+    keep = runs if ablate or cv else None
+    results = {}
+    for root in roots:
+        result = run(root, limit, config, variants, keep)
+        results[result["layout"]] = result
+    out: dict[str, Any] = {"sets": results}
+    if keep is None:
+        return out
+    with tempfile.TemporaryDirectory(prefix="rules-") as folder:
+        switches = Switches(config, Path(folder))
+        names = switch_names(config)
+        if ablate or cv:
+            out["ablation"] = ablation(runs, switches, names)
+        if cv:
+            out["cv"] = cross_validate(runs, switches, names, cv)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.extraction", description=__doc__)
-    parser.add_argument("dir", type=Path, help="benchmark folder (either supported layout)")
+    parser.add_argument("dirs", type=Path, nargs="+", help="benchmark folders (any layout above)")
     parser.add_argument("--json", type=Path, help="write the result as JSON to this path")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N pages")
     parser.add_argument(
@@ -281,13 +749,31 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also score trafilatura's options and our pipeline with parts switched off",
     )
+    parser.add_argument(
+        "--ablation", action="store_true", help="F1/recall with each cleaning rule switched off"
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="K-fold out-of-fold figures across all sets given (implies --ablation)",
+    )
     args = parser.parse_args(argv)
+    if args.cv == 1 or args.cv < 0:
+        parser.error("--cv needs at least 2 folds")
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     logging.getLogger("htmldate").setLevel(logging.CRITICAL)
-    result = run(args.dir, args.limit, variants=args.variants)
-    print_table(result)
-    figures_json(result, args.json)
+    out = evaluate(args.dirs, args.limit, None, args.variants, args.ablation, args.cv)
+    for result in out["sets"].values():
+        print_table(result)
+        print()
+    if "ablation" in out:
+        print_ablation(out["ablation"], list(out["sets"]))
+    if "cv" in out:
+        print_cv(out["cv"])
+    figures_json(out, args.json)
     return 0
 
 

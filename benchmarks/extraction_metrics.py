@@ -57,10 +57,21 @@ def score_document(true_text: str, predicted_text: str) -> DocScore:
     return DocScore(tp / total, fp / total, fn / total, true_tokens == pred_tokens)
 
 
-def aggregate_shingle_scores(scores: Iterable[DocScore]) -> dict[str, float]:
-    """Macro precision and recall over documents, F1 of the means, and exact-match accuracy."""
+def aggregate_shingle_scores(
+    scores: Iterable[DocScore], recall_only: Iterable[bool] | None = None
+) -> dict[str, float]:
+    """Macro precision and recall over documents, F1 of the means, and exact-match accuracy.
+
+    ``recall_only`` flags documents whose reference is only a snippet of the body: they count
+    for recall and accuracy but not for precision (the rest of the body is not a false positive).
+    """
     scores = list(scores)
-    precisions = [s.tp / (s.tp + s.fp) for s in scores if s.tp + s.fp > 0]
+    flags = list(recall_only) if recall_only is not None else [False] * len(scores)
+    precisions = [
+        s.tp / (s.tp + s.fp)
+        for s, only in zip(scores, flags, strict=True)
+        if s.tp + s.fp > 0 and not only
+    ]
     recalls = [s.tp / (s.tp + s.fn) for s in scores if s.tp + s.fn > 0]
     precision = sum(precisions) / len(precisions) if precisions else 0.0
     recall = sum(recalls) / len(recalls) if recalls else 0.0

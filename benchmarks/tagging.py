@@ -1,21 +1,29 @@
-"""Cost of tagging a story against the cost of extracting it, on real article pages.
+"""Cost of tagging a story against the cost of extracting it, and what topics stories get.
 
     python -m benchmarks.tagging ../shared/data/article-extraction-benchmark --json out.json
+    python -m benchmarks.tagging DIR --topics tests/fixtures/topic_labels.json --json out.json
 
 For every ``html/*.html.gz`` page: time trafilatura's ``bare_extraction`` (the extraction
 stage's call), build a Story from its title, text, author and detected language (untimed), then
 time ``Tagger.tag`` on it.
 Prints the median milliseconds per story of each, the ratio (the budget is tagging < 10% of
 extraction), the one-off build time of the tagger, and writes the figures as JSON.
+
+With ``--topics LABELS`` it measures topics instead: on every page of DIR (the ground-truth body
+with the page's title), how many topics a story gets and how varied the first topics are; on the
+hand-labelled pages of LABELS (``tests/fixtures/topic_labels.json``, guidelines inside), how often
+the first topic is one the labeller accepts as the story's main subject.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -98,13 +106,106 @@ def run(folder: Path, limit: int | None, repeat: int) -> dict:
     }
 
 
+def _page_title(folder: Path, page_id: str) -> str:
+    """The page's title as the extraction stage reads it (trafilatura's metadata)."""
+    from trafilatura import extract_metadata
+
+    path = folder / "html" / f"{page_id}.html.gz"
+    if not path.is_file():
+        return ""
+    html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
+    metadata = extract_metadata(html)
+    return " ".join(((metadata.title if metadata else "") or "").split())
+
+
+def topic_figures(folder: Path, labels_path: Path, limit: int | None = None) -> dict:
+    """Topics per story on every page, and first-topic precision on the labelled pages."""
+    from transforms.tags.topics import TopicMatcher, load_taxonomy
+
+    bodies = json.loads((folder / "ground-truth.json").read_text("utf-8"))
+    labels = json.loads(labels_path.read_text("utf-8"))["pages"]
+    matcher = TopicMatcher(load_taxonomy())
+    per_story: Counter[int] = Counter()
+    firsts: Counter[str] = Counter()
+    leading: Counter[tuple[str, ...]] = Counter()
+    judged: list[dict] = []
+    for page_id in sorted(bodies)[:limit]:
+        title = _page_title(folder, page_id)
+        topics = matcher.topics(title, bodies[page_id].get("articleBody", ""))
+        per_story[len(topics)] += 1
+        firsts[topics[0] if topics else "(none)"] += 1
+        leading[topics[:3]] += 1
+        if page_id in labels:
+            accepted = labels[page_id]["topics"]
+            first = topics[0] if topics else None
+            right = first in accepted if accepted else first is None
+            judged.append(
+                {
+                    "page": page_id,
+                    "url": labels[page_id].get("url", ""),
+                    "title": title,
+                    "labelled": accepted,
+                    "topics": list(topics),
+                    "right": right,
+                }
+            )
+    stories = sum(per_story.values())
+    predicted = [j for j in judged if j["topics"]]
+    top_three, top_three_count = leading.most_common(1)[0] if leading else ((), 0)
+    return {
+        "pages": stories,
+        "topics_per_story": {str(k): v for k, v in sorted(per_story.items())},
+        "mean_topics_per_story": round(sum(k * v for k, v in per_story.items()) / stories, 3)
+        if stories
+        else 0.0,
+        "first_topics": dict(firsts.most_common()),
+        "most_common_top_three": {
+            "topics": list(top_three),
+            "share": round(top_three_count / stories, 3) if stories else 0.0,
+        },
+        "labelled_pages": len(judged),
+        "first_topic_right": sum(j["right"] for j in judged),
+        "first_topic_accuracy": round(sum(j["right"] for j in judged) / len(judged), 4)
+        if judged
+        else None,
+        "first_topic_precision": round(sum(j["right"] for j in predicted) / len(predicted), 4)
+        if predicted
+        else None,
+        "wrong": [j for j in judged if not j["right"]],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="article-extraction-benchmark folder")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
     parser.add_argument("--repeat", type=int, default=1, help="best of N timings per page")
+    parser.add_argument(
+        "--topics",
+        type=Path,
+        default=None,
+        metavar="LABELS",
+        help="measure topics (per story, and first-topic precision on these hand labels)",
+    )
     args = parser.parse_args(argv)
+    if args.topics is not None:
+        topics = topic_figures(args.folder, args.topics, args.limit)
+        print(
+            f"{topics['pages']} pages: {topics['mean_topics_per_story']} topics per story "
+            f"{topics['topics_per_story']}; first topics {topics['first_topics']}"
+        )
+        print(
+            f"labelled pages: first topic right on {topics['first_topic_right']} of "
+            f"{topics['labelled_pages']} ({topics['first_topic_accuracy']}), precision "
+            f"{topics['first_topic_precision']} over pages with a topic"
+        )
+        for wrong in topics["wrong"]:
+            print(
+                f"  wrong: {wrong['url'][:70]} labelled {wrong['labelled']} got {wrong['topics']}"
+            )
+        figures_json(topics, args.json)
+        return 0
     figures = run(args.folder, args.limit, max(1, args.repeat))
     print(
         f"{figures['pages']} pages: extraction {figures['extract_ms_median']:.2f} ms, "

@@ -43,6 +43,21 @@ Routes (GET):
   /private/<anything>          disallowed by the default robots.txt
   /robots.txt                  the server's robots text (404 when None, 500 when "!500")
   /flaky/<key>?p=<0..1>        fails (500, reset or stall) with probability p, seeded by key
+  /raw/<name>                  exact bytes from RAW (status line, headers, body), then close:
+                               short bodies, conflicting lengths, broken chunks, cut streams
+  /charset/<name>              a page from CHARSET_PAGES: legacy East Asian, Thai and Western
+                               bytes under the labels real sites use
+  /refresh/<n>                 <meta http-equiv=refresh> chain of n pages ending at /page/refreshed
+  /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
+  /refresh-self                a page that refreshes itself (a reload, not a redirect)
+  /feed-raw/<name>             same as /raw/<name> (feed fetches; the name says what is wrong)
+  /one-per-connection/<k>      the page, but only as the first answer on a connection: a second
+                               request on it finds the connection closed without an answer
+
+Answers keep the connection alive unless a route says otherwise; ``connections`` counts the TCP
+connections accepted, so tests and benchmarks can see keep-alive at work. A request in absolute
+form (``GET http://host/path``, what a client sends to an HTTP proxy) is answered for ``path``,
+so the server doubles as a forward proxy for tests of proxy support.
 """
 
 from __future__ import annotations
@@ -94,6 +109,137 @@ def _gzip_bomb() -> bytes:
     return member * _BOMB_MB
 
 
+def _article_bytes() -> bytes:
+    return ARTICLE_HTML.encode("utf-8")
+
+
+def _raw(head: str, body: bytes) -> bytes:
+    return head.replace("\n", "\r\n").encode("latin-1") + b"\r\n" + body
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _raw_responses() -> dict[str, bytes]:
+    """Broken answers a real server or middlebox sends, byte for byte."""
+    import brotli
+
+    page = _article_bytes()
+    rss = RSS.encode()
+    gz = gzip.compress(page, mtime=0)
+    deflate = zlib.compress(page)
+    br = brotli.compress(page)
+    html = "Content-Type: text/html; charset=utf-8\n"
+    xml = "Content-Type: application/rss+xml\n"
+    return {
+        # framing
+        "short-body": _raw(f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page) + 500}\n", page),
+        "conflicting-length": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page) - 40}\n"
+            f"Content-Length: {len(page)}\n",
+            page,
+        ),
+        "invalid-length": _raw(f"HTTP/1.1 200 OK\n{html}Content-Length: 12abc\n", page),
+        "bad-chunk-size": _raw(
+            f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
+            _chunk(page[:100]) + b"zz\r\n" + page[100:] + b"\r\n0\r\n\r\n",
+        ),
+        "cut-in-chunk": _raw(
+            f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
+            _chunk(page[:100]) + b"%x\r\n" % (len(page) - 100) + page[100:200],
+        ),
+        "no-last-chunk": _raw(
+            f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
+            _chunk(page[:100]) + _chunk(page[100:]),
+        ),
+        "whole-chunked": _raw(
+            f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
+            _chunk(page[:100]) + _chunk(page[100:]) + b"0\r\n\r\n",
+        ),
+        # compressed streams cut short, with correct framing for what was sent
+        "cut-gzip": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Encoding: gzip\nContent-Length: {len(gz) - 30}\n",
+            gz[:-30],
+        ),
+        "cut-deflate": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Encoding: deflate\n"
+            f"Content-Length: {len(deflate) // 2}\n",
+            deflate[: len(deflate) // 2],
+        ),
+        "cut-br": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Encoding: br\nContent-Length: {len(br) // 2}\n",
+            br[: len(br) // 2],
+        ),
+        "whole-br": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Encoding: br\nContent-Length: {len(br)}\n", br
+        ),
+        "gzip-short-transfer": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Encoding: gzip\nContent-Length: {len(gz)}\n",
+            gz[: len(gz) // 2],
+        ),
+        # feed documents
+        "feed-short": _raw(
+            f"HTTP/1.1 200 OK\n{xml}Content-Length: {len(rss) + 200}\n", rss[: len(rss) - 30]
+        ),
+        "feed-cut-gzip": _raw(
+            f"HTTP/1.1 200 OK\n{xml}Content-Encoding: gzip\n"
+            f"Content-Length: {len(gzip.compress(rss, mtime=0)) - 12}\n",
+            gzip.compress(rss, mtime=0)[:-12],
+        ),
+        "feed-no-last-chunk": _raw(
+            f"HTTP/1.1 200 OK\n{xml}Transfer-Encoding: chunked\n", _chunk(rss[:80])
+        ),
+    }
+
+
+def _charset_page(text: str, codec: str, meta: str | None = None) -> bytes:
+    head = f"<meta charset='{meta}'>" if meta else ""
+    paragraphs = "".join(f"<p>{text}</p>" for _ in range(6))
+    return f"<html><head>{head}<title>t</title></head><body>{paragraphs}</body></html>".encode(
+        codec
+    )
+
+
+# name -> (body, Content-Type, the text that must come back). Every text holds characters only
+# the superset encoding has (GBK's 镕, cp932's ①, cp949's 똠, windows-1252's “ ” €, cp874's €),
+# so a literal reading of the label fails or yields control characters.
+CHARSET_TEXTS = {
+    "gb2312": "朱镕基总理在北京会见了来访的代表团，双方就经济合作交换了意见。",
+    "shift_jis": "①東京で国際会議が開かれ、各国の代表が気候変動について議論した。",
+    "euc-kr": "똠방각하 서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다.",
+    "ks_c_5601-1987": "똠방각하 서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다.",
+    "iso-8859-1": "“Prices rose – by €5…” said the minister’s spokesman in Zürich.",
+    "tis-620": "ข่าว “ด่วน” ราคาน้ำมันขึ้น €5 ในกรุงเทพมหานครวันนี้",
+}
+CHARSET_PAGES: dict[str, tuple[bytes, str]] = {
+    "gb2312": (_charset_page(CHARSET_TEXTS["gb2312"], "gbk"), "text/html; charset=gb2312"),
+    "shift_jis": (
+        _charset_page(CHARSET_TEXTS["shift_jis"], "cp932"),
+        "text/html; charset=Shift_JIS",
+    ),
+    "euc-kr": (_charset_page(CHARSET_TEXTS["euc-kr"], "cp949"), "text/html; charset=EUC-KR"),
+    # declared only in the document, as many Korean sites do
+    "ks_c_5601-1987": (
+        _charset_page(CHARSET_TEXTS["ks_c_5601-1987"], "cp949", meta="ks_c_5601-1987"),
+        "text/html",
+    ),
+    "iso-8859-1": (
+        _charset_page(CHARSET_TEXTS["iso-8859-1"], "cp1252"),
+        "text/html; charset=ISO-8859-1",
+    ),
+    "tis-620": (_charset_page(CHARSET_TEXTS["tis-620"], "cp874", meta="TIS-620"), "text/html"),
+}
+
+
+def _refresh_page(location: str, delay: float = 0) -> bytes:
+    return (
+        "<html><head><title>Moved</title>"
+        f"<meta http-equiv='refresh' content='{delay:g}; url={location}'></head>"
+        "<body></body></html>"
+    ).encode()
+
+
 _BOMB: bytes | None = None
 _BOMB_LOCK = threading.Lock()
 
@@ -125,6 +271,7 @@ class LocalServer:
     tls: ssl.SSLContext | None = None  # serve HTTPS with this server-side context
     hits: list[Hit] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    connections: int = 0  # TCP connections accepted
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _httpd: ThreadingHTTPServer | None = None
@@ -208,6 +355,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
         return
 
+    def setup(self) -> None:
+        super().setup()
+        with self.owner.lock:
+            self.owner.connections += 1
+
     # -- helpers -------------------------------------------------------------------------------
 
     def _send(
@@ -223,7 +375,6 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
         self.end_headers()
         if body:
             self.wfile.write(body)
@@ -394,6 +545,30 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, JSON_FEED.encode(), "application/feed+json")
             elif path == "/feed-as-png":
                 self._send(200, b"\x89PNG\r\n\x1a\n" + b"\0" * 100, "application/rss+xml")
+            elif path.startswith("/one-per-connection/"):
+                # answers the first request of a kept-alive connection; a later one on the same
+                # connection finds it closed (a server whose keep-alive timer just ran out)
+                self.served_here = getattr(self, "served_here", 0) + 1
+                if self.served_here > 1:
+                    self.close_connection = True
+                    return
+                self._send(200, article)
+            elif path.startswith(("/raw/", "/feed-raw/")):
+                self.wfile.write(_raw_responses()[path.rsplit("/", 1)[1]])
+                self.wfile.flush()
+                self.close_connection = True
+            elif path.startswith("/charset/"):
+                body, content_type = CHARSET_PAGES[path.split("/", 2)[2]]
+                self._send(200, body, content_type)
+            elif path.startswith("/refresh/"):
+                remaining = int(path.rsplit("/", 1)[1])
+                location = "/page/refreshed" if remaining <= 1 else f"/refresh/{remaining - 1}"
+                self._send(200, _refresh_page(location))
+            elif path == "/refresh-to":
+                delay = float(query.get("d", ["0"])[0])
+                self._send(200, _refresh_page(query["u"][0], delay))
+            elif path == "/refresh-self":
+                self._send(200, _refresh_page("/refresh-self") + article)
             elif path.startswith("/flaky/"):
                 self._flaky(path, float(query.get("p", ["0.3"])[0]), article)
             else:

@@ -18,13 +18,28 @@ from pipeline.graph import JobConfig, build_streaming_pipeline
 from transforms.core.records import FeedSource
 
 # The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
-# BucketStateFn or DecideFirstSeenFn breaks --update as surely as renaming the step. Python
-# prefixes timer ids.
+# BucketRefsFn, StoreFingerprintsFn or DecideFirstSeenFn breaks --update as surely as renaming
+# the step. Python prefixes timer ids.
 DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
-    f"{DEDUP}/BucketState/ParDo(BucketStateFn)": {"members", "ts-expiry"},
+    f"{DEDUP}/BucketRefs/ParDo(BucketRefsFn)": {"refs", "ts-ref_expiry"},
+    f"{DEDUP}/StoreFingerprints/ParDo(StoreFingerprintsFn)": {
+        "print",
+        "pending",
+        "ts-print_expiry",
+    },
     f"{DEDUP}/DecideFirstSeen/ParDo(DecideFirstSeenFn)": {"stories", "votes"},
+}
+# The encoded form of every dedup state cell: a changed coder is a drain-and-relaunch
+# (docs/streaming.md), never an --update.
+CODERS = {
+    "refs": "TupleCoder[StrUtf8Coder, VarIntCoder]",
+    "print": "TupleCoder[StrUtf8Coder, VarIntCoder, StrUtf8Coder, BytesCoder, BytesCoder, "
+    "VarIntCoder, StrUtf8Coder]",
+    "pending": "StrUtf8Coder",
+    "stories": "StrUtf8Coder",
+    "votes": "StrUtf8Coder",
 }
 
 
@@ -58,6 +73,10 @@ def test_stateful_steps_keep_their_labels_state_ids_and_coders() -> None:
                 assert "Pickle" not in type(spec.coder).__name__, (label, spec.name)
                 assert "FastPrimitives" not in type(spec.coder).__name__, (label, spec.name)
             stateful[label] = {s.name for s in states} | {t.name for t in timers}
+            if DEDUP in label:
+                assert {s.name: repr(s.coder) for s in states} == {
+                    s.name: CODERS[s.name] for s in states
+                }, label
     assert stateful == STATEFUL
 
 

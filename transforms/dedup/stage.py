@@ -132,6 +132,7 @@ class DeduplicateStories(beam.PTransform):
             result = {key: outputs[key] for key in ("ok", "duplicates", "dead") if key in outputs}
             if "held" in outputs:
                 result["bucket_state_sizes"] = outputs["held"]
+                result["state_reads"] = outputs["reads"]
             return result
         outputs = stories | "Dedup" >> DedupStories(
             config.minhash, config.store, config.components_rounds

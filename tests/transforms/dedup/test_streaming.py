@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
@@ -12,6 +13,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from tests.transforms.dedup.helpers import story, words
 from transforms.core.records import Story, content_hash_for
+from transforms.dedup.minhash import MinHashConfig, MinHasher, verify
 from transforms.dedup.stage import DedupConfig, DeduplicateStories
 
 
@@ -167,3 +169,98 @@ def test_streaming_copies_in_one_pane_agree_on_one_canonical() -> None:
         label="CheckDuplicates",
     )
     p.run().wait_until_finish()
+
+
+def test_late_story_and_its_copy_met_in_opposite_orders_get_one_canonical() -> None:
+    """The interleaving of docs/streaming.md: two panes in flight reach two buckets in opposite
+    orders. The decision step's tie-break gives the pair one canonical, the earlier story."""
+    from transforms.core.windowing import StreamConfig
+
+    t0 = 1_700_000_040
+    original = words(800)
+    copy_text = original.replace("minister", "premier")
+    late = story("a-late", original, published="2026-11-24T08:00:00Z")
+    copy = story("b-copy", copy_text, published="2026-11-24T08:05:00Z")
+    # Opposite orders in two buckets: each bucket sees one of the two before the other, as when
+    # the late pane of A's window and the on-time pane of B's window are in flight at once.
+    stream = (
+        TestStream()
+        .advance_watermark_to(Timestamp(seconds=t0))
+        .add_elements([beam.window.TimestampedValue(copy, t0 + 70)])
+        .advance_watermark_to(Timestamp(seconds=t0 + 200))
+        .add_elements([beam.window.TimestampedValue(late, t0 + 10)])  # late, within lateness
+        .advance_watermark_to_infinity()
+    )
+    config = DedupConfig(
+        streaming=True, stream=StreamConfig(window_minutes=1, allowed_lateness_minutes=30)
+    )
+    p = _streaming_pipeline()
+    outputs = p | stream | DeduplicateStories(config)
+    assert_that(
+        outputs["ok"] | "OkIds" >> beam.Map(lambda s: s.story_id), equal_to(["b-copy"]), label="Ok"
+    )
+    assert_that(
+        outputs["duplicates"] | "Dups" >> beam.Map(lambda s: (s.story_id, s.cluster_id)),
+        equal_to([("a-late", "b-copy")]),  # written after b-copy: first seen wins
+        label="Dups",
+    )
+    p.run().wait_until_finish()
+
+    # Now the race itself, decided from the DoFns' own messages: bucket 1 saw b-copy first,
+    # bucket 2 saw a-late first. Each story's verdicts say where it met the other.
+    from transforms.dedup.streaming import _nearest
+
+    hasher = MinHasher(MinHashConfig())
+    fa, fb = hasher.fingerprint(late), hasher.fingerprint(copy)
+    shared = len(set(hasher.bucket_keys(fa)) & set(hasher.bucket_keys(fb)))
+    verdict = verify(fa, fb, MinHashConfig())
+    assert verdict.duplicate and shared >= 2
+    at_a, at_b = (t0 + 10) * 10**6, (t0 + 70) * 10**6
+    # a-late met b-copy in one bucket only (it came first in the others)
+    a_votes = [["verdict", "b-copy", at_b, fb.canonical_key(), True, 0.9, False, shared]]
+    # b-copy met a-late in the other buckets
+    b_votes = [["verdict", "a-late", at_a, fa.canonical_key(), True, 0.9, False, shared]] * (
+        shared - 1
+    )
+    a = _nearest(late, at_a, a_votes)
+    b = _nearest(copy, at_b, b_votes)
+    assert (a.kind, b.kind) == ("canonical", "duplicate") and b.cluster_id == "a-late"
+    # and when a-late truly came after b-copy everywhere, it joins b-copy's cluster
+    assert _nearest(late, at_a, a_votes * shared).cluster_id == "b-copy"
+
+
+def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
+    from transforms.dedup.streaming import BucketRefsFn
+
+    class Bag:
+        def __init__(self) -> None:
+            self.items: list = []
+
+        def read(self) -> list:
+            return list(self.items)
+
+        def add(self, item: Any) -> None:
+            self.items.append(item)
+
+        def clear(self) -> None:
+            self.items = []
+
+    class Timer:
+        def set(self, _: Any) -> None:
+            pass
+
+    config = MinHashConfig(max_bucket_size=3)
+    fn = BucketRefsFn(config, horizon_seconds=3600)
+    refs = Bag()
+    texts = [story(f"s{n}", words(900 + n)) for n in range(6)]
+    key = b"\x00bucket"
+    checks = []
+    for n, s in enumerate(texts):
+        element = (
+            key,
+            [(s.story_id, s.story_id, s.story_id, ("h", 10**15 + n, "", b"", b"", 0, ""))],
+        )
+        checks.append([o for o in fn.process(element, refs, Timer()) if not hasattr(o, "tag")])
+    assert [len(c) for c in checks] == [0, 1, 2, 2, 2, 2]  # full from the 4th: 2 anchors
+    assert [r[0] for r in refs.items] == ["s0", "s1", "s2"]  # and never grown
+    assert {c[0] for c in checks[5]} == {"s0", "s1"}

