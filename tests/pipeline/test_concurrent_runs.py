@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.news_server import HTML_TYPE, RSS_TYPE, NewsServer, article_html, rss
+from transforms.sinks.rerun import run_file_name_pattern
 
 pytestmark = pytest.mark.slow
 
@@ -28,9 +29,11 @@ PAGES = 3
 
 
 def _stories(out: Path, run_id: str) -> list[dict]:
+    exact = run_file_name_pattern(run_id, ".jsonl.gz", windows=False)
     found = []
-    for path in sorted(out.glob(f"stories/*/*/part-{run_id}-*.jsonl.gz")):
-        found += [json.loads(x) for x in gzip.decompress(path.read_bytes()).splitlines()]
+    for path in sorted(out.glob("stories/*/*/part-*.jsonl.gz")):
+        if exact.fullmatch(path.name):
+            found += [json.loads(x) for x in gzip.decompress(path.read_bytes()).splitlines()]
     return found
 
 
