@@ -4,8 +4,8 @@ A secret is planted everywhere a real deployment leaks one: the feed URL in feed
 (``?token=``), article links (as the value of every parameter name in the redaction list, and as
 ``user:password@``), redirect targets, and the URLs quoted in error messages (a 404, a 500 after
 a redirect). The whole pipeline runs as ``python -m pipeline`` against a real server on
-127.0.0.1; then every file under the output root (decompressed), the report, stdout and stderr
-are searched for the secret.
+127.0.0.1; then every file under the output root (decompressed), the report, stdout, stderr
+and the state written under ``--state_location`` are searched for the secret.
 """
 
 from __future__ import annotations
@@ -92,6 +92,10 @@ def test_a_planted_secret_is_nowhere(tmp_path: Path) -> None:
                 str(out),
                 "--run_id",
                 "secrets",
+                "--run_date",
+                "2026-11-24T10",
+                "--state_location",
+                str(tmp_path / "state"),
                 "--allow_private_networks",
                 "--per_host_rps",
                 "1000",
@@ -108,6 +112,9 @@ def test_a_planted_secret_is_nowhere(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     texts = _texts(out)
     assert "_run_report.json" in texts and any(name.startswith("errors/") for name in texts)
+    # The state kept between runs is written too: feed URLs there are redacted as well.
+    texts.update({f"state/{k}": v for k, v in _texts(tmp_path / "state").items()})
+    assert any(name.startswith("state/feeds/") for name in texts)
     leaks = [name for name, text in texts.items() if SECRET in text]
     assert not leaks, f"secret in {leaks}"
     assert SECRET not in done.stdout and SECRET not in done.stderr

@@ -42,7 +42,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,7 +50,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.core import statefile
-from transforms.core.records import DeadLetter
+from transforms.core.records import DeadLetter, stable_hash
 from transforms.core.redact import redact_text, redact_url
 from transforms.core.statefile import StateFileError
 
@@ -100,6 +100,13 @@ class FeedState:
     run: str = ""  # run key of the snapshot this came from
     last_success: str | None = None  # fetch time of the last usable document
     last_error: str | None = None  # the last failure (redacted, bounded), cleared by a success
+    # Join key: a hash of the feed URL as configured. Snapshots store the URL redacted (a feed
+    # URL may carry a token), so the key, not the URL, finds a feed's state again.
+    feed_key: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.feed_key or feed_key_for(self.feed_url)
 
     def seen_ids(self) -> frozenset[str]:
         return frozenset(entry_id for entry_id, _ in self.seen)
@@ -107,7 +114,8 @@ class FeedState:
     def to_json(self) -> str:
         record = {
             "v": FORMAT_VERSION,
-            "feed_url": self.feed_url,
+            "feed_url": redact_url(self.feed_url),
+            "feed_key": self.key,
             "etag": self.etag,
             "last_modified": self.last_modified,
             "fetched_run": self.fetched_run,
@@ -124,8 +132,10 @@ class FeedState:
         record = json.loads(line)
         if record.get("v") != FORMAT_VERSION:
             raise ValueError(f"unsupported feed state version {record.get('v')!r}")
+        feed_url = str(record["feed_url"])
         return cls(
-            feed_url=str(record["feed_url"]),
+            feed_key=str(record.get("feed_key") or feed_key_for(feed_url)),
+            feed_url=feed_url,
             etag=record.get("etag"),
             last_modified=record.get("last_modified"),
             fetched_run=record.get("fetched_run"),
@@ -135,6 +145,11 @@ class FeedState:
             last_success=record.get("last_success"),
             last_error=record.get("last_error"),
         )
+
+
+def feed_key_for(feed_url: str) -> str:
+    """The state's join key for a feed URL as configured (with any secret it carries)."""
+    return stable_hash("feed", feed_url)
 
 
 # --------------------------------------------------------------------------- run keys
@@ -317,7 +332,7 @@ def read_snapshot(path: str) -> Iterator[FeedState]:
 
 
 def snapshot_bytes(run_key: str, states: Iterable[FeedState]) -> bytes:
-    ordered = sorted(states, key=lambda s: s.feed_url)
+    ordered = sorted(states, key=lambda s: s.key)
     return statefile.encode(STATE_KIND, run_key, [state.to_json() for state in ordered])
 
 
@@ -359,11 +374,13 @@ class _ReadSnapshotFn(beam.DoFn):
     def process(self, path: str) -> Iterator[tuple[str, FeedState]]:
         for state in read_snapshot(path):
             Metrics.counter(NAMESPACE, "feed_state_loaded").inc()
-            yield state.feed_url, state
+            yield state.key, state
 
 
 class ReadFeedStates(beam.PTransform):
-    """Pipeline root -> (feed_url, FeedState) from the run's base snapshot (empty if none)."""
+    """Pipeline root -> (feed key, FeedState) from the run's base snapshot (empty if none).
+
+    The key is ``feed_key_for(url)`` of the URL in the feed list (``FeedState.key``)."""
 
     def __init__(self, config: StateConfig) -> None:
         super().__init__()
@@ -396,8 +413,8 @@ class _CommitFn(beam.DoFn):
     def process(self, states, after=None) -> Iterator[str]:
         del after  # only there so the commit waits for it
         by_url: dict[str, FeedState] = {}
-        for state in sorted(states, key=lambda s: (s.feed_url, s.to_json())):
-            by_url.setdefault(state.feed_url, state)
+        for state in sorted(states, key=lambda s: (s.key, s.to_json())):
+            by_url.setdefault(state.key, state)
         Metrics.counter(NAMESPACE, "feed_state_written").inc(len(by_url))
         yield write_snapshot(self.config, by_url.values())
 

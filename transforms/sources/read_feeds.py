@@ -54,6 +54,7 @@ from transforms.sources.feed_state import (
     advance,
     carry,
     conditional_headers,
+    feed_key_for,
     is_due,
     key_time,
     run_key_for,
@@ -383,7 +384,7 @@ class ReadFeeds(beam.PTransform):
     def expand(self, sources):
         if self.config.state.enabled:
             states = sources.pipeline | "ReadFeedStates" >> ReadFeedStates(self.config.state)
-            keyed = sources | "SourceByUrl" >> beam.Map(lambda s: (s.url, s))
+            keyed = sources | "SourceByUrl" >> beam.Map(lambda s: (feed_key_for(s.url), s))
             pairs = (
                 {"source": keyed, "state": states}
                 | "JoinFeedState" >> beam.CoGroupByKey()
