@@ -48,6 +48,9 @@ setup(
             "types-PyYAML",
             "gcp-storage-emulator>=2024.8.3",
             "cryptography>=41",
+            # the README's read-back examples are executed by tests/pipeline/test_operator_run.py
+            "duckdb>=1.0",
+            "pandas>=2.0",
             # tests/deploy builds the sdist and installs it offline, without build isolation
             "setuptools>=68",
             "wheel>=0.42",

@@ -25,6 +25,7 @@ from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
 from pipeline.preflight import run_preflight
 from pipeline.report import GateConfig, gate_from_options
 from pipeline.state_check import check_state
+from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
 from transforms.dedup import stage as dedup
@@ -35,7 +36,7 @@ from transforms.fetch.stream_same_url import CollapseSameUrlInWindows
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sinks.rerun import RemoveStaleRunFiles
-from transforms.sources import pubsub
+from transforms.sources import pubsub, retry_errors
 from transforms.sources import read_feeds as feeds
 from transforms.sources.feed_health import WriteFeedHealth
 from transforms.sources.feed_state import CommitFeedState
@@ -57,17 +58,25 @@ class JobConfig:
     gate: GateConfig = field(default_factory=GateConfig)
     # What the state preflight verified or quarantined (pipeline/state_check.py), for the report.
     state_check: dict = field(default_factory=dict)
+    retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
 
     @classmethod
     def from_options(cls, options: PipelineOptions) -> JobConfig:
         opts = options.view_as(WirestreamOptions)
         all_opts = options.get_all_options()
-        if opts.feeds is None:
+        retry_from = all_opts.get("retry_errors")
+        if opts.feeds is None and not retry_from:
             sample_feeds, sample_archive = bundled_sample()
             opts.feeds = sample_feeds
             if all_opts.get("replay") is None:
                 options.view_as(WirestreamOptions).replay = sample_archive
-        sources = tuple(load_feed_list(opts.feeds))
+        sources = tuple(load_feed_list(opts.feeds)) if opts.feeds else ()
+        retry = None
+        if retry_from:
+            # The dead letters replace the feed list; the list (if given) only names feeds.
+            reasons = retry_errors.reasons_of(all_opts.get("retry_reasons"))
+            retry = retry_errors.plan_retry(retry_from, reasons, sources)
+            sources = retry_errors.feed_sources(retry, sources)
         all_opts = options.get_all_options()
         write_config = write.WriteConfig(
             output=all_opts["output"].rstrip("/"),
@@ -105,6 +114,7 @@ class JobConfig:
             stream=streaming.config_from_options(options),
             gate=gate_from_options(options),
             state_check=state.to_json(),
+            retry=retry,
         )
 
 
@@ -122,12 +132,17 @@ class Outputs:
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     sources = p | "FeedSources" >> beam.Create(list(job.sources))
     read = sources | "ReadFeeds" >> feeds.ReadFeeds(job.feeds)
+    entries = read["ok"]
+    if job.retry is not None:
+        retried = p | "RetryDeadLetters" >> retry_errors.RetryDeadLetters(job.retry)
+        entries = (entries, retried) | "WithRetriedEntries" >> beam.Flatten()
     outputs = wire_stages(
-        p, read["ok"], read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
+        p, entries, read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
     )
     # Per-feed health for the run report and the failure gate (transforms/sources/feed_health.py).
     _ = read["health"] | "WriteFeedHealth" >> WriteFeedHealth(job.write.output, job.write.run_id)
-    if job.feeds.state.enabled:
+    # A retry run reads feed state but leaves it to the scheduled runs (retry_errors.py).
+    if job.feeds.state.enabled and job.retry is None:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.
         _ = read["state"] | "CommitFeedState" >> CommitFeedState(
@@ -219,12 +234,20 @@ def wire_stages(
     graph is exactly the walking skeleton's.
     """
     collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
+    # language), so an element is counted before the next stage works on it; side taps elsewhere.
+    progress.tap(entries, "entries", "ProgressEntries")
     collapsed = entries | "CollapseSameUrl" >> collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
-    extracted = fetched["ok"] | "ExtractStories" >> extract.ExtractStories(job.extract)
-    detected = extracted["ok"] | "DetectLanguage" >> language.DetectLanguage(job.language)
+    pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
+    extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
+    stories = progress.counted(extracted["ok"], "stories", "ProgressStories")
+    detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
+    progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
+    progress.tap(tagged["ok"], "tags", "ProgressTags")
     deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    progress.tap(deduped["ok"], "dedup", "ProgressDedup")
     if align is not None:
         # A dedup stage may decide in windows of its own: put its outputs back into ours.
         deduped = {
@@ -247,6 +270,7 @@ def wire_stages(
             for name, pcoll in dead_inputs.items()
         }
     dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
+    progress.tap(dead_before, "dead", "ProgressDeadLetters")
     # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
     dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
     if align is not None:
@@ -261,6 +285,7 @@ def wire_stages(
     )
     duplicates = (deduped["duplicates"], riders["duplicates"]) | "AllDuplicates" >> beam.Flatten()
     rejected = (rejected_before, riders["rejected"]) | "AllRejected" >> beam.Flatten()
+    progress.tap(riders["dead"], "dead", "ProgressRiderDeadLetters")
     dead = (dead_before, riders["dead"]) | "AllDeadLetters" >> beam.Flatten()
     files = {
         "stories": deduped["ok"],

@@ -20,9 +20,10 @@ from transforms.fetch import stage as fetch
 from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sources import read_feeds as feeds
+from transforms.sources import retry_errors
 from transforms.tags import stage as tags
 
-STAGES = (feeds, fetch, extract, language, tags, dedup, write, streaming, accounting)
+STAGES = (feeds, retry_errors, fetch, extract, language, tags, dedup, write, streaming, accounting)
 
 
 def bundled_sample() -> tuple[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -129,3 +130,33 @@ def run_preflight(
     check_writable("--output", output, options)
     if state_location:
         check_writable("--state_location", state_location, options)
+
+
+def check_rule_files(
+    taxonomy: str | None, agencies: str | None, cleaning_rules: str | None
+) -> None:
+    """The rule files the workers will load (taxonomy, agencies, cleaning rules), validated now.
+
+    A malformed user file would otherwise fail on every worker after the feeds were read and
+    the pages fetched; the bundled files are checked too, so a broken install fails here.
+    """
+    from transforms.core.rulefiles import RuleFileError
+    from transforms.extract.cleaning import load_rules
+    from transforms.tags.agencies import load_agencies
+    from transforms.tags.topics import load_taxonomy
+
+    problems: list[str] = []
+    loaders: tuple[tuple[str, Callable[[str | None], object], str | None], ...] = (
+        ("--taxonomy", load_taxonomy, taxonomy),
+        ("--agencies", load_agencies, agencies),
+        ("--cleaning_rules", load_rules, cleaning_rules),
+    )
+    for flag, loader, path in loaders:
+        try:
+            loader(path)
+        except RuleFileError as err:
+            problems.append(f"{flag}: {err}")
+        except Exception as err:  # unreadable file, YAML syntax, unsafe pattern
+            problems.append(f"{flag} {path or '(bundled)'}: {err}")
+    if problems:
+        raise PreflightError("\n".join(problems))

@@ -28,6 +28,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.core.records import utc_iso
 from transforms.core.redact import redact_text, redact_url
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
@@ -117,14 +118,21 @@ class RunReport:
     feed_dead_letters: int
     entry_rejections: int
     problems: list[str] = field(default_factory=list)
-    settings: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
     windows: dict[str, dict[str, int]] = field(default_factory=dict)  # streaming runs only
     entries_listed: int | None = None  # None: no feed reader counted (Pub/Sub-only streaming)
     skipped: dict[str, int] = field(default_factory=dict)  # named skips of listed entries
-    feeds: list[dict[str, Any]] = field(default_factory=list)  # per-feed health table
     gate: dict[str, Any] = field(default_factory=dict)
     gate_failures: list[str] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)  # state-file checks and quarantines
+    topics: dict[str, int] = field(default_factory=dict)  # stories by best topic
+    countries: dict[str, int] = field(default_factory=dict)  # stories by first place
+    clusters: list[dict[str, Any]] = field(default_factory=list)  # largest duplicate clusters
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per-stage count, timing
+    run: dict[str, Any] = field(default_factory=dict)  # identity, start, end, duration
+    versions: dict[str, str] = field(default_factory=dict)
+    feeds: list[dict[str, Any]] | None = None  # per-feed health, when accounted
+    retried: list[dict[str, Any]] | None = None  # --retry_errors: entries and their originals
 
     @property
     def ok(self) -> bool:
@@ -161,10 +169,17 @@ class RunReport:
             "feed_dead_letters": self.feed_dead_letters,
             "counters": self.counters,
             "settings": self.settings,
-            "feeds": self.feeds,
             "gate": {**self.gate, "failures": self.gate_failures},
             **({"state": self.state} if self.state else {}),
+            "run": self.run,
+            "versions": self.versions,
+            "stages": self.stages,
+            "stories_per_topic": self.topics,
+            "stories_per_country": self.countries,
+            "largest_clusters": self.clusters,
             **({"windows": self.windows} if self.windows else {}),
+            **({"feeds": self.feeds} if self.feeds is not None else {}),
+            **({"retried": self.retried} if self.retried is not None else {}),
         }
 
 
@@ -184,6 +199,74 @@ def counters_of(result) -> dict[str, int]:
         name = counter.key.metric.name
         totals[name] = totals.get(name, 0) + int(value or 0)
     return dict(sorted(totals.items()))
+
+
+def distributions_of(result) -> dict[str, dict[str, int]]:
+    """The wirestream distributions of a finished run: name -> count, sum, min, max."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    found: dict[str, dict[str, int]] = {}
+    try:
+        query = _deep_call(
+            lambda: result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+        )
+    except Exception:
+        return found
+    for metric in query.get("distributions", []):
+        value = metric.committed if metric.committed is not None else metric.attempted
+        if value is None or not value.count:
+            continue
+        name = metric.key.metric.name
+        old = found.get(name)
+        merged = {"count": value.count, "sum": value.sum, "min": value.min, "max": value.max}
+        if old:
+            merged = {
+                "count": old["count"] + value.count,
+                "sum": old["sum"] + value.sum,
+                "min": min(old["min"], value.min),
+                "max": max(old["max"], value.max),
+            }
+        found[name] = merged
+    return dict(sorted(found.items()))
+
+
+# Progress taps (transforms/core/progress.py) in stage order: report name, tap kind, counter.
+STAGE_TAPS = (
+    ("read feeds", "entries", "entries_read"),
+    ("fetch", "pages", "fetch_ok"),
+    ("extract", "stories", "extract_ok"),
+    ("language", "language", None),
+    ("tags", "tags", None),
+    ("dedup", "dedup", None),
+    ("dead letters", "dead", None),
+)
+
+
+def stage_timings(distributions: dict[str, dict[str, int]], started_ms: int | None = None):
+    """Per stage: outputs, and first/last output in seconds after the first entry was read.
+
+    Stages overlap (the runner streams elements through fused steps), so these are when each
+    stage produced output, not exclusive durations; the span from first to last output is how
+    long the stage was active.
+    """
+    spans = {kind: distributions.get(f"progress_{kind}_ms") for _, kind, _ in STAGE_TAPS}
+    origin = started_ms
+    if origin is None:
+        mins = [span["min"] for span in spans.values() if span]
+        origin = min(mins) if mins else 0
+    result: dict[str, dict[str, Any]] = {}
+    for name, kind, _counter in STAGE_TAPS:
+        span = spans[kind]
+        if not span:
+            result[name] = {"outputs": 0}
+            continue
+        result[name] = {
+            "outputs": span["count"],
+            "first_output_s": round((span["min"] - origin) / 1000, 3),
+            "last_output_s": round((span["max"] - origin) / 1000, 3),
+            "active_s": round((span["max"] - span["min"]) / 1000, 3),
+        }
+    return result
 
 
 def _deep_call(fn):
@@ -221,6 +304,7 @@ def _deep_call(fn):
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
+    """Every record of one output file, in the writer's JSON form (timestamps as ISO strings)."""
     from apache_beam.io.filesystem import CompressionTypes
 
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
@@ -228,12 +312,102 @@ def read_records(path: str) -> list[dict[str, Any]]:
     if path.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        return pq.read_table(io.BytesIO(data)).to_pylist()
+        return _iso_times(pq.read_table(io.BytesIO(data)).to_pylist())
     return [
         json.loads(line)
         for line in gzip.decompress(data).decode("utf-8").splitlines()
         if line.strip()
     ]
+
+
+# The columns the report needs: never the text, summary, description or payload, so counting a
+# run costs a projection of its files, not a parse of every body.
+REPORT_COLUMNS = {
+    "stories": (
+        ("story_id", "string"),
+        ("entry_id", "string"),
+        ("url", "string"),
+        ("feed_url", "string"),
+        ("title", "string"),
+        ("language", "string"),
+        ("topics", "list"),
+        ("places", "list"),
+        ("cluster_id", "string"),
+        ("cluster_size", "int"),
+    ),
+    "duplicates": (
+        ("story_id", "string"),
+        ("entry_id", "string"),
+        ("url", "string"),
+        ("feed_url", "string"),
+        ("title", "string"),
+        ("cluster_id", "string"),
+        ("duplicate_of", "string"),
+        ("duplicate_reason", "string"),
+        ("similarity", "float"),
+    ),
+    "rejected": (
+        ("stage", "string"),
+        ("reason", "string"),
+        ("url", "string"),
+        ("entry_id", "string"),
+        ("feed_url", "string"),  # the per-feed health table
+    ),
+    "errors": (
+        ("stage", "string"),
+        ("reason", "string"),
+        ("url", "string"),
+        ("entry_id", "string"),
+        ("feed_url", "string"),
+        ("error", "string"),
+        ("at", "string"),
+    ),
+}
+
+
+def read_projection(path: str, output: str) -> list[dict[str, Any]]:
+    """The report's columns of one output file (JSONL or Parquet), nothing else decoded."""
+    import pyarrow as pa
+    from apache_beam.io.filesystem import CompressionTypes
+
+    columns = REPORT_COLUMNS[output]
+    types = {
+        "string": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "list": pa.list_(pa.string()),
+    }
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        data = handle.read()
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(io.BytesIO(data)).names)
+        wanted = [name for name, _ in columns if name in present]
+        table = pq.read_table(io.BytesIO(data), columns=wanted)
+    else:
+        import pyarrow.json as pj
+
+        body = gzip.decompress(data)
+        if not body.strip():
+            return []
+        schema = pa.schema([(name, types[kind]) for name, kind in columns])
+        table = pj.read_json(
+            io.BytesIO(body),
+            parse_options=pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore"
+            ),
+        )
+    return _iso_times(table.to_pylist())
+
+
+def _iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Parquet timestamps back to the records' ISO 8601 form, so both formats read the same."""
+    for row in rows:
+        for key, value in row.items():
+            if hasattr(value, "tzinfo") and hasattr(value, "isoformat"):
+                row[key] = utc_iso(value)
+    return rows
 
 
 _WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
@@ -248,9 +422,16 @@ def window_of(path: str) -> str | None:
 def build_report(
     config: WriteConfig,
     counters: dict[str, int],
+    distributions: dict[str, dict[str, int]] | None = None,
+    retry_links: dict[str, dict[str, str]] | None = None,
     gate: GateConfig | None = None,
     state: dict[str, Any] | None = None,
 ) -> RunReport:
+    """Count the run's files on disk and check the accounting.
+
+    ``retry_links`` (a ``--retry_errors`` run: entry id -> its original dead letter) adds the
+    ``retried`` list: each retried entry, what became of it now, and where it failed before.
+    """
     written: dict[str, int] = {}
     per_feed: dict[str, Counter[str]] = {}
     windows: dict[str, Counter[str]] = {}
@@ -259,11 +440,16 @@ def build_report(
     rejected_by: Counter[str] = Counter()
     dead_by: Counter[str] = Counter()
     dup_by: Counter[str] = Counter()
+    topics: Counter[str] = Counter()
+    countries: Counter[str] = Counter()
+    canonicals: dict[str, dict[str, Any]] = {}
+    copies: dict[str, list[dict[str, Any]]] = {}
+    outcomes: dict[str, str] = {}
     entry_dead = feed_dead = entry_rejected = 0
     for output in OUTPUTS:
         total = 0
         for path in files_of_run(config, output):
-            records = read_records(path)
+            records = read_projection(path, output)
             total += len(records)
             relative = path[len(config.output) + 1 :].rsplit("/", 1)[0]
             partitions[relative] += len(records)
@@ -275,10 +461,17 @@ def build_report(
                 if feed:
                     tally = per_feed.setdefault(redact_url(feed), Counter())
                     tally["dead_letters" if output == "errors" else output] += 1
+                if retry_links is not None and record.get("entry_id") in retry_links:
+                    outcomes[record["entry_id"]] = _OUTCOME[output]
                 if output == "stories":
                     languages[record.get("language") or "und"] += 1
+                    topics[(record.get("topics") or ["none"])[0]] += 1
+                    countries[(record.get("places") or ["none"])[0]] += 1
+                    canonicals[record.get("story_id") or ""] = record
                 elif output == "duplicates":
                     dup_by[record.get("duplicate_reason") or "unknown"] += 1
+                    cluster = record.get("cluster_id") or record.get("duplicate_of") or ""
+                    copies.setdefault(cluster, []).append(record)
                 elif output == "rejected":
                     rejected_by[record["reason"]] += 1
                     entry_rejected += record.get("entry_id") is not None
@@ -305,8 +498,23 @@ def build_report(
         feed_dead_letters=feed_dead,
         entry_rejections=entry_rejected,
         windows={w: dict(sorted(c.items())) for w, c in sorted(windows.items())},
+        topics=dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+        countries=dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))),
+        clusters=largest_clusters(canonicals, copies),
+        stages=stage_timings(distributions or {}),
     )
     report.state = state or {}
+    if retry_links is not None:
+        report.retried = [
+            {
+                "entry_id": entry_id,
+                "url": link.get("url"),
+                "feed_url": link.get("feed_url"),
+                "outcome": outcomes.get(entry_id, "missing"),
+                "original": {k: link.get(k) for k in ("file", "stage", "reason", "at", "error")},
+            }
+            for entry_id, link in sorted(retry_links.items())
+        ]
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
     if "entries_listed" in counters and not report.windows:
         _check_listed(report, counters, accounted)
@@ -421,13 +629,62 @@ def _apply_gate(report: RunReport, gate: GateConfig, health: list[dict[str, Any]
         )
 
 
+MAX_CLUSTERS = 10
+_OUTCOME = {
+    "stories": "story",
+    "duplicates": "duplicate",
+    "rejected": "rejected",
+    "errors": "dead letter",
+}
+
+
+def largest_clusters(
+    canonicals: dict[str, dict[str, Any]], copies: dict[str, list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The clusters with the most copies in this run, each with its canonical and copies."""
+    ranked = sorted(copies.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_CLUSTERS]
+    clusters = []
+    for cluster_id, members in ranked:
+        canonical = canonicals.get(cluster_id, {})
+        clusters.append(
+            {
+                "cluster_id": cluster_id,
+                "canonical": {
+                    "story_id": cluster_id,
+                    "title": canonical.get("title"),
+                    "url": canonical.get("url"),
+                    "feed_url": canonical.get("feed_url"),
+                },
+                "copies": [
+                    {
+                        "story_id": copy.get("story_id"),
+                        "title": copy.get("title"),
+                        "url": copy.get("url"),
+                        "feed_url": copy.get("feed_url"),
+                        "reason": copy.get("duplicate_reason"),
+                        "similarity": copy.get("similarity"),
+                    }
+                    for copy in sorted(
+                        members, key=lambda c: (-(c.get("similarity") or 0), c.get("url") or "")
+                    )
+                ],
+            }
+        )
+    return clusters
+
+
 def write_report(report: RunReport) -> str:
     path = f"{report.output}/_run_report.json"
     if not path.startswith("gs://"):
         with contextlib.suppress(OSError):
             FileSystems.mkdirs(report.output)
+    document = report.to_json()
     with FileSystems.create(path) as handle:
-        handle.write(json.dumps(report.to_json(), indent=2, sort_keys=True).encode("utf-8"))
+        handle.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8"))
+    from pipeline.report_html import render_html
+
+    with FileSystems.create(f"{report.output}/_run_report.html") as handle:
+        handle.write(render_html(document).encode("utf-8"))
     return path
 
 
@@ -461,8 +718,30 @@ def format_summary(report: RunReport) -> str:
     if report.entries_listed is not None:
         rows.insert(2, ("entries listed by the feeds", report.entries_listed))
         rows[4:4] = [(f"  skipped: {name}", n) for name, n in report.skipped.items() if n]
+    if report.retried is not None:
+        outcomes = Counter(item["outcome"] for item in report.retried)
+        rows.append(
+            (
+                "retried dead letters",
+                ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "0",
+            )
+        )
+    if report.run:
+        rows += [
+            ("started (UTC)", report.run.get("started_at", "")),
+            ("duration", f"{report.run.get('duration_seconds', 0):.1f} s"),
+        ]
     lines = ["", "wirestream run summary", "=" * 60]
     lines += [f"{name:<40}{value:>20}" for name, value in rows]
+    if any(stage.get("outputs") for stage in report.stages.values()):
+        lines += ["-" * 60, "stages: outputs, first / last output (s after the first entry)"]
+        for name, stage in report.stages.items():
+            timing = (
+                f"{stage['first_output_s']:.1f} / {stage['last_output_s']:.1f}"
+                if stage.get("outputs")
+                else "-"
+            )
+            lines.append(f"  {name:<30}{stage.get('outputs', 0):>8}{timing:>20}")
     sections = (
         ("stories per language", report.languages),
         ("duplicates by reason", report.duplicates_by_reason),

@@ -57,7 +57,8 @@ Routes (GET):
 Answers keep the connection alive unless a route says otherwise; ``connections`` counts the TCP
 connections accepted, so tests and benchmarks can see keep-alive at work. A request in absolute
 form (``GET http://host/path``, what a client sends to an HTTP proxy) is answered for ``path``,
-so the server doubles as a forward proxy for tests of proxy support.
+so the server doubles as a forward proxy for tests of proxy support; ``CONNECT host:port``
+opens a tunnel to that port on 127.0.0.1 (https through the proxy).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ import gzip
 import hashlib
 import json
 import random
+import select
 import socket
 import ssl
 import threading
@@ -575,6 +577,37 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, b"no such route", "text/plain")
         except (BrokenPipeError, ConnectionResetError):
             return
+
+    def do_CONNECT(self) -> None:
+        """Forward proxy for https: tunnel to ``127.0.0.1:<port>`` whatever host is named (the
+        test's TLS server), so TLS and the certificate check run end to end through it."""
+        owner = self.owner
+        with owner.lock:
+            owner.hits.append(
+                Hit(time.monotonic(), owner.host, f"CONNECT {self.path}", dict(self.headers))
+            )
+        port = int(self.path.rpartition(":")[2])
+        try:
+            upstream = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            self.send_error(502)
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.close_connection = True
+        sockets = [self.connection, upstream]
+        try:
+            while not owner.stopping.is_set():
+                readable, _, _ = select.select(sockets, [], [], 0.1)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is self.connection else self.connection).sendall(data)
+        except OSError:
+            return
+        finally:
+            upstream.close()
 
     def _reset(self) -> None:
         # SO_LINGER with a zero timeout turns close() into a TCP RST.

@@ -21,6 +21,7 @@ class SampleServer(LoopbackServer):
     def __init__(self, archive: Path) -> None:
         self._records = archived_responses(archive)
         self.requests: Counter[str] = Counter()
+        self.missing: set[str] = set()  # paths answered 404 while listed (failures to retry)
         super().__init__(self._handler())
 
     def local_url(self, url: str) -> str:
@@ -39,7 +40,7 @@ class SampleServer(LoopbackServer):
             def do_GET(self) -> None:
                 server.requests[self.path] += 1
                 original = "https://" + self.path.lstrip("/")
-                if original not in server._records:
+                if original not in server._records or self.path in server.missing:
                     self.send_error(404)
                     return
                 status, headers, body = server._records[original]

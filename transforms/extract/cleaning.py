@@ -249,20 +249,19 @@ def parse_rules(document: dict[str, Any]) -> RuleSet:
 @functools.lru_cache(maxsize=64)
 def load_rules(path: str | None = None) -> RuleSet:
     """Rules from ``path`` or the bundled file; cached so each worker parses them once."""
-    import yaml
+    from transforms.core.rulefiles import CLEANING_SCHEMA, load_yaml, validate
 
     if path:
         from apache_beam.io.filesystems import FileSystems
 
         with FileSystems.open(path) as handle:
-            document = yaml.safe_load(handle.read().decode("utf-8"))
+            text = handle.read().decode("utf-8")
     else:
-        document = yaml.safe_load(
-            resources.files("transforms")
-            .joinpath("data")
-            .joinpath(RULES_RESOURCE)
-            .read_text("utf-8")
-        )
+        bundled = resources.files("transforms").joinpath("data").joinpath(RULES_RESOURCE)
+        text = bundled.read_text("utf-8")
+    location = f"cleaning rules {path or RULES_RESOURCE}"
+    document = load_yaml(text, location)
+    validate(document, CLEANING_SCHEMA, location)  # every problem at once, before compiling
     return parse_rules(document)
 
 

@@ -24,6 +24,7 @@ fetched several times in one capture therefore replays as its last answer, with 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -71,15 +72,24 @@ def normalise_date(value: str | None) -> str:
 
 
 def archive_key(url: str) -> str:
-    """The form in which URLs are looked up: no fragment, '/' for an empty path, host lower."""
+    """The form in which URLs are looked up: no fragment, '/' for an empty path, host lower and
+    in its IDNA 2008 form (so a capture that spelled ``faß.de`` in Unicode still answers the
+    client, which asks for ``xn--fa-hia.de``)."""
     url = url.strip().strip("<>")
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
-    return urlunsplit(
-        (parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, "")
-    )
+    netloc = parts.netloc.lower()
+    if not netloc.isascii():
+        from transforms.core.urls import idna_host
+
+        host, sep, port = netloc.rpartition(":") if "]" not in netloc else (netloc, "", "")
+        if not port.isdigit():
+            host, sep, port = netloc, "", ""
+        with contextlib.suppress(UnicodeError):
+            netloc = idna_host(host) + sep + port
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, ""))
 
 
 class WarcRecorder:

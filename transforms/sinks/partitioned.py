@@ -198,10 +198,10 @@ class BatchSink(fileio.FileSink):
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            from transforms.core.schema import arrow_schema
+            from transforms.core.schema import arrow_schema, to_arrow_rows
 
             schema = arrow_schema(output)
-            table = pa.Table.from_pylist(records, schema=schema)
+            table = pa.Table.from_pylist(to_arrow_rows(records), schema=schema)
             buffer = io.BytesIO()
             pq.write_table(table, buffer, compression="zstd")
             self._handle.write(buffer.getvalue())
@@ -300,6 +300,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="Files per partition and run; raise it for very large runs.",
     )
+
+
+SCHEMA_FILE = "_schema.json"
+
+
+def write_schema(config: WriteConfig) -> str:
+    """Publish ``_schema.json`` at the output root: what every output's files contain.
+
+    Written by the launcher once the preflight has passed (so a refused run leaves nothing), and
+    rewritten identically by every run with the same format and partition keys.
+    """
+    from transforms.core.schema import published_schema
+
+    partitioning: dict[str, tuple[str, ...]] = {name: ("date",) for name in OUTPUTS}
+    partitioning["stories"] = tuple(config.partition_by)
+    document = published_schema(config.file_format, partitioning)
+    path = f"{config.output}/{SCHEMA_FILE}"
+    if not config.output.startswith("gs://"):
+        with contextlib.suppress(OSError):
+            FileSystems.mkdirs(config.output)
+    with FileSystems.create(path) as handle:
+        handle.write(json.dumps(document, indent=2, sort_keys=True).encode("utf-8") + b"\n")
+    return path
 
 
 def partition_keys(value: str) -> tuple[str, ...]:

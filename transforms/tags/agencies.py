@@ -65,12 +65,14 @@ def parse_agencies(document: dict[str, Any]) -> list[Agency]:
 
 def load_agencies(user_path: str | None = None) -> list[Agency]:
     """Bundled agencies, extended (or replaced, with ``replace: true``) by a user file."""
-    import yaml
+    from transforms.core.rulefiles import AGENCIES_SCHEMA, load_yaml, validate
 
     bundled = resources.files("transforms").joinpath("data/agencies.yaml").read_text("utf-8")
-    agencies = parse_agencies(yaml.safe_load(bundled))
+    agencies = parse_agencies(load_yaml(bundled, "agencies (bundled)"))
     if user_path:
-        document = yaml.safe_load(_read_text(user_path)) or {}
+        location = f"agencies {user_path}"
+        document = load_yaml(_read_text(user_path), location) or {}
+        validate(document, AGENCIES_SCHEMA, location)  # every problem at once
         extra = parse_agencies(document)
         if document.get("replace"):
             agencies = []

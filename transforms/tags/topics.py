@@ -83,9 +83,12 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
 
 
 def load_taxonomy(path: str | None = None) -> Taxonomy:
-    import yaml
+    from transforms.core.rulefiles import TAXONOMY_SCHEMA, load_yaml, validate
 
-    return parse_taxonomy(yaml.safe_load(_read_text(path or BUNDLED_TAXONOMY)))
+    location = path or BUNDLED_TAXONOMY
+    document = load_yaml(_read_text(location), f"taxonomy {location}")
+    validate(document, TAXONOMY_SCHEMA, f"taxonomy {location}")  # every problem at once
+    return parse_taxonomy(document)
 
 
 def _lower_same_length(text: str) -> str:

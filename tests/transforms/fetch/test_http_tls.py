@@ -108,3 +108,22 @@ def test_https_unknown_authority_is_refused(tls_server):
     with pytest.raises(FetchError) as info:
         client.get(f"https://news.test:{server.port}/page")
     assert info.value.reason == h.CONNECT_ERROR
+
+
+def test_https_through_a_proxy_tunnel_keeps_the_certificate_check(tls_server, connects):
+    server, ca_file = tls_server
+    with serving() as proxy:
+        client = HttpClient(
+            replace(CONFIG, ca_file=ca_file, allow_private_networks=False),
+            resolver=lambda host, port: ["93.184.216.34"],  # the guard vets a public address
+            proxies={"https": proxy.base},
+        )
+        result = client.get(f"https://news.test:{server.port}/echo")
+        assert result.status == 200 and f"Host: news.test:{server.port}" in result.text
+        assert [hit.path for hit in proxy.hits] == [f"CONNECT news.test:{server.port}"]
+        # the only connects: to the proxy, and the proxy's own to the TLS server
+        assert {address for address, _ in connects} == {"127.0.0.1"}
+        # a name the certificate does not carry is still refused through the tunnel
+        with pytest.raises(FetchError) as info:
+            client.get(f"https://other.test:{server.port}/page")
+        assert info.value.reason == h.CONNECT_ERROR

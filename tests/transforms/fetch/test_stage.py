@@ -337,3 +337,19 @@ def test_pages_fan_out_after_the_per_host_grouping():
     assert order.index("FetchArticles/GroupByHost") < order.index("FetchArticles/FetchPolitely")
     assert order.index("FetchArticles/FetchPolitely") < order.index("FetchArticles/FanOutPages")
     assert isinstance(nodes["FetchArticles/FanOutPages"].transform, beam.Reshuffle)  # type: ignore[attr-defined]
+
+
+def test_streaming_input_keeps_the_fused_form():
+    """Unbounded input: no Reshuffle (its regrouping made pages late for event-time windows)."""
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.testing.test_stream import TestStream
+
+    options = PipelineOptions([])
+    options.view_as(StandardOptions).streaming = True
+    pipeline = beam.Pipeline(options=options)
+    stream = (
+        TestStream().add_elements([entry("http://a.example/1")]).advance_watermark_to_infinity()
+    )
+    fetched = pipeline | "Entries" >> stream | "FetchArticles" >> FetchArticles(LOCAL)
+    assert not fetched["ok"].producer.full_label.startswith("FetchArticles/FanOutPages")
+    assert fetched["ok"].producer.full_label.startswith("FetchArticles/RestoreWindowsOk")

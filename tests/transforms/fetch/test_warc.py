@@ -185,3 +185,11 @@ def test_an_archived_304_replays_as_not_modified(tmp_path):
         server.url("/etag"), kind="feed"
     )
     assert replayed.not_modified and replayed.fetched_at == live.fetched_at
+
+
+def test_archive_keys_spell_hosts_in_idna_2008():
+    from transforms.fetch.warc import archive_key
+
+    assert archive_key("http://faß.de:8080/a#x") == "http://xn--fa-hia.de:8080/a"
+    assert archive_key("https://Faß.de") == archive_key("https://xn--fa-hia.de/")
+    assert archive_key("http://Example.COM") == "http://example.com/"
