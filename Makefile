@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: demo stream-demo test lint format bench clean
+.PHONY: demo stream-demo test test-fast lint format bench clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,17 @@ demo: $(STAMP)  ## run the bundled offline sample into ./output and print the su
 stream-demo: $(STAMP)  ## a bounded (~1 min) streaming run against a local feed server, into ./output-stream
 	$(PY) tools/stream_demo.py --output output-stream
 
-test: $(STAMP)  ## run the test suite
+test: $(STAMP)  ## the whole suite, what CI runs
 	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=600
 
-BENCH_DIR ?= ../shared/data/article-extraction-benchmark/html
-BENCH_REPEAT ?= 3
+test-fast: $(STAMP)  ## the edit loop: unit and in-process pipeline tests, not those marked slow
+	$(PY) -m pytest tests -q -p no:cacheprovider --timeout=600 -m "not slow"
 
-bench: $(STAMP)  ## throughput: Beam in-process, 2 workers, plain loop (not part of `make test`)
-	$(PY) -m benchmarks.throughput $(BENCH_DIR) --repeat $(BENCH_REPEAT) \
+BENCH_DIR ?= ../shared/data/article-extraction-benchmark/html
+BENCH_LIMIT ?=
+
+bench: $(STAMP)  ## CPU per story: floor, plain loop, Beam, 2 workers (not part of `make test`)
+	$(PY) -m benchmarks.throughput $(BENCH_DIR) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT)) \
 		--json benchmarks/results/throughput.json
 
 lint: $(STAMP)

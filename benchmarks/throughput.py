@@ -1,25 +1,37 @@
-"""End-to-end throughput: the Beam pipeline against a plain Python loop over the same stages.
+"""Per-story cost of the pipeline against the floor of the same library calls, measured as CPU.
 
-    python -m benchmarks.throughput DIR [--repeat 3] [--feeds 8] [--json OUT]
+    python -m benchmarks.throughput DIR [--limit N] [--feeds 8] [--modes ...] [--json OUT]
 
 DIR holds real article pages (``*.html.gz``, e.g. ../shared/data/article-extraction-benchmark/
-html). They are packed into a temporary WARC archive with feeds listing them, so every mode
-reads its input through the pipeline's real source (the feed list and ``--replay``), not through
-``beam.Create`` of the pages. ``--repeat`` lists every page that many times under different
-URLs (the copies become same-text duplicates, as syndicated wire copy does).
+html), the first ``--limit`` of them if given. They are packed into WARC archives with feeds
+listing them, so every mode reads its input through the pipeline's real source (the feed list and
+``--replay``). Two corpora are built: the pages once and three times (the copies, under other
+URLs, become same-text duplicates, as syndicated wire copy does).
 
-Modes, all in one run, on the same input:
+Modes, each run once per corpus in a fresh interpreter (so start-up is part of what is measured):
 
-* ``loop``: the stage functions and DoFns called directly, one page after another (the
-  least a pipeline could cost), with the time of each stage;
-* ``library``: only the third-party calls the stages make (feedparser, trafilatura, langdetect),
-  the floor under both;
-* ``beam``: ``build_pipeline`` on the DirectRunner in-process, per-stage time from Beam's own
-  execution-time metrics;
-* ``beam_2_workers``: the same on the multi-process DirectRunner with 2 worker processes.
+* ``floor``: only the library calls the stages exist to make, on the same pages: lxml parse,
+  ``trafilatura.extract`` with its defaults, langdetect and lingua on the same text length as the
+  language stage reads, the MinHash signature of the text, feedparser on the feeds;
+* ``loop``: the stage functions and DoFns called one page after another, no runner;
+* ``beam``: ``build_pipeline`` on the DirectRunner, one worker, in-process;
+* ``beam_2_workers``: the same on the multi-process DirectRunner with two worker processes.
 
-Figures: stories/s (feed entries taken to an outcome per second), MB/s of HTML, and the ratios
-the issue sets targets for. Timing lives here, never in tests.
+What is measured, and why:
+
+* **CPU of the whole process tree**: the run's own time, its reaped children's, and that of
+  every descendant still alive when the work ends (``/proc/<pid>/stat``: DirectRunner worker
+  processes, the extraction child). ``RUSAGE_CHILDREN`` alone misses children not yet reaped.
+* **Marginal CPU per story** from the two corpus sizes: (CPU(3n) - CPU(n)) / 2n. This is what
+  a story costs once the workers run; **fixed CPU** is what is left at n (imports, pipeline
+  construction, worker and model start-up), paid once per run or per worker.
+* **Peak RSS** of the process tree (sum over its live processes, sampled every 0.1 s).
+* Wall-clock seconds stay in the figures, labelled with the machine's load average: on a shared
+  machine they say how busy it was, not what the pipeline costs.
+
+Ratios (targets of issue 17): ``marginal_cpu_vs_floor`` (Beam, one worker, marginal over the
+floor's marginal), ``beam_vs_loop`` (marginal), ``two_workers_cpu_vs_one`` (CPU per story of the
+whole run on the larger corpus, two workers over one). Timing lives here, never in tests.
 """
 
 from __future__ import annotations
@@ -28,11 +40,15 @@ import argparse
 import contextlib
 import gzip
 import io
+import json
 import os
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -43,22 +59,29 @@ from xml.sax.saxutils import escape
 from benchmarks import figures_json
 
 FETCHED_AT = "2026-11-24T06:00:00Z"
+MODES = ("floor", "loop", "beam", "beam_2_workers")
+REPEATS = (1, 3)
 TARGETS = {
-    "beam_vs_loop": (">=", 0.9),
-    "two_workers_vs_one": (">=", 1.7),
-    "beam_cost_vs_library_calls": ("<=", 1.3),
+    "marginal_cpu_vs_floor": 1.3,
+    "beam_vs_loop": 1.05,
+    "two_workers_cpu_vs_one": 1.15,
+    "fixed_cpu_s_per_worker": 3.0,
+    "peak_rss_mb_one_worker": 600.0,
 }
 
 
 # ---------------------------------------------------------------- corpus
 
 
-def build_corpus(pages_dir: Path, workdir: Path, repeat: int = 1, feeds: int = 8) -> dict:
+def build_corpus(
+    pages_dir: Path, workdir: Path, repeat: int = 1, feeds: int = 8, limit: int | None = None
+) -> dict:
     """Write ``feeds.yaml`` and ``bench.warc`` (feeds + pages) under workdir; return a summary."""
     from warcio.statusandheaders import StatusAndHeaders
     from warcio.warcwriter import WARCWriter
 
-    paths = sorted(pages_dir.glob("*.html.gz"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = sorted(pages_dir.glob("*.html.gz"))[:limit]
     if not paths:
         raise SystemExit(f"no *.html.gz pages in {pages_dir}")
     pages = [(p.name.split(".")[0], gzip.decompress(p.read_bytes())) for p in paths]
@@ -120,16 +143,18 @@ def build_corpus(pages_dir: Path, workdir: Path, repeat: int = 1, feeds: int = 8
 
 
 class _Clock:
+    """CPU seconds of this process per named stage (the loop and the floor run in one thread)."""
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             yield
         finally:
-            self.seconds[name] += time.perf_counter() - start
+            self.seconds[name] += time.process_time() - start
 
 
 def _split(outputs: Iterable[Any]) -> tuple[list[Any], list[Any]]:
@@ -238,42 +263,67 @@ def run_loop(corpus: dict, output: Path) -> dict:
     }
 
 
-# ---------------------------------------------------------------- library calls only
+# ---------------------------------------------------------------- floor: the library calls only
 
 
-def run_library(corpus: dict) -> dict:
-    """Only the third-party calls the stages make, on the same inputs: the floor."""
+def run_floor(corpus: dict) -> dict:
+    """The calls the stages exist to make, on the same pages and text lengths: the floor."""
     import feedparser
+    import lxml.html
     import trafilatura
     from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+    from langdetect.lang_detect_exception import LangDetectException
+    from lingua import LanguageDetectorBuilder
     from warcio.archiveiterator import ArchiveIterator
 
-    factory = DetectorFactory()
-    factory.load_profile(PROFILES_DIRECTORY)
-    factory.set_seed(0)
-    bodies: list[tuple[str, bytes]] = []
+    from transforms.dedup.minhash import MinHashConfig, MinHasher
+    from transforms.language.identifier import LangIdConfig
+
+    start = time.perf_counter()
+    clock = _Clock()
+    with clock.stage("setup"):
+        factory = DetectorFactory()
+        factory.load_profile(PROFILES_DIRECTORY)
+        factory.seed = 0
+        lingua = LanguageDetectorBuilder.from_all_languages().build()
+        hasher = MinHasher(MinHashConfig())
+        sample_chars = LangIdConfig().max_chars
+    pages = 0
     with open(corpus["warc_path"], "rb") as handle:
         for record in ArchiveIterator(handle):
-            if record.rec_type == "response":
-                kind = record.http_headers.get_header("Content-Type") or ""
-                bodies.append((kind, record.content_stream().read()))
-    clock = _Clock()
-    for kind, body in bodies:
-        if "rss" in kind:
-            with clock.stage("feedparser"):
-                feedparser.parse(body)
-            continue
-        html = body.decode("utf-8", errors="replace")
-        with clock.stage("trafilatura"):
-            doc: Any = trafilatura.bare_extraction(html, with_metadata=True, deduplicate=False)
-        text = " ".join(((doc.title or "") + "\n" + (doc.text or "")).split())[:5000] if doc else ""
-        if len(text) >= 20:
-            with clock.stage("langdetect"):
-                detector = factory.create()
-                detector.append(text)
-                with contextlib.suppress(Exception):  # langdetect's "no features"; still timed
-                    detector.get_probabilities()
-    return {"seconds": sum(clock.seconds.values()), "stages": dict(clock.seconds)}
+            if record.rec_type != "response":
+                continue
+            kind = record.http_headers.get_header("Content-Type") or ""
+            body = record.content_stream().read()
+            if "rss" in kind:
+                with clock.stage("feedparser"):
+                    feedparser.parse(body)
+                continue
+            pages += 1
+            with clock.stage("decode"):
+                html = body.decode("utf-8", errors="replace")
+            with clock.stage("lxml"):
+                lxml.html.document_fromstring(html)
+            with clock.stage("trafilatura"):
+                text = trafilatura.extract(html) or ""
+            sample = " ".join(text.split())[:sample_chars]
+            if len(sample) >= 20:
+                with clock.stage("langdetect"):
+                    detector = factory.create()
+                    detector.set_max_text_length(sample_chars)
+                    detector.append(sample)
+                    with contextlib.suppress(LangDetectException):  # "no features"; still timed
+                        detector.get_probabilities()
+                with clock.stage("lingua"):
+                    lingua.compute_language_confidence_values(sample)
+            with clock.stage("minhash"):
+                hasher.signature(hasher.shingle_hashes(text))
+    return {
+        "seconds": time.perf_counter() - start,
+        "entries": pages,
+        "stories": pages,
+        "stages": dict(clock.seconds),
+    }
 
 
 # ---------------------------------------------------------------- Beam
@@ -319,137 +369,262 @@ def run_beam(corpus: dict, output: Path, extra: list[str]) -> dict:
     }
 
 
+# ---------------------------------------------------------------- the process tree
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, CPU seconds of the process and its reaped children, RSS bytes)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 of proc(5): ppid=4, utime=14, stime=15, cutime=16, cstime=17, rss=24
+    cpu = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
+    return int(fields[1]), cpu, int(fields[21]) * _PAGE
+
+
+def _tree(root: int) -> dict[int, tuple[float, int]]:
+    """CPU and RSS of ``root`` and of every live descendant."""
+    stats: dict[int, tuple[int, float, int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            found = _stat(int(entry))
+            if found is not None:
+                stats[int(entry)] = found
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (ppid, _cpu, _rss) in stats.items():
+        children[ppid].append(pid)
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in stats and pid not in tree:
+            tree[pid] = stats[pid][1:]
+            todo += children.get(pid, [])
+    return tree
+
+
+def tree_cpu_seconds(root: int | None = None) -> float:
+    """CPU of a process tree: each live process with its reaped children (a reaped process's
+    time is in its reaper's ``cutime``/``cstime``, a live one's only in its own ``stat``)."""
+    if not Path("/proc/self/stat").exists():  # not Linux: this process and its reaped children
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+    return sum(cpu for cpu, _rss in _tree(root or os.getpid()).values())
+
+
+class _RssSampler:
+    """Peak of the summed RSS of a process tree, sampled on a thread of the parent."""
+
+    def __init__(self, root: int, every: float = 0.1) -> None:
+        self.root, self.every, self.peak = root, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            tree = _tree(self.root)
+            if not tree:
+                return
+            self.peak = max(self.peak, sum(rss for _cpu, rss in tree.values()))
+            self._stop.wait(self.every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+# ---------------------------------------------------------------- one mode, one corpus
+
+
+def run_mode(mode: str, corpus: dict, output: Path) -> dict:
+    """Run one mode in this process; its CPU is the tree's when the work is done."""
+    if mode == "floor":
+        result = run_floor(corpus)
+    elif mode == "loop":
+        result = run_loop(corpus, output)
+    elif mode == "beam":
+        result = run_beam(corpus, output, ["--direct_num_workers=1"])
+    elif mode == "beam_2_workers":
+        workers = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+        result = run_beam(corpus, output, workers)
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    result["cpu_seconds"] = tree_cpu_seconds()
+    return result
+
+
+def measure(mode: str, corpus: dict, output: Path) -> dict:
+    """One mode on one corpus in a fresh interpreter, with its tree's peak RSS and CPU."""
+    result_path = output.parent / f"{output.name}.result.json"
+    command = [sys.executable, "-m", "benchmarks.throughput", "--run-mode", mode]
+    command += [
+        "--corpus",
+        json.dumps(corpus),
+        "--output",
+        str(output),
+        "--result",
+        str(result_path),
+    ]
+    load_before = os.getloadavg()
+    start = time.perf_counter()
+    process = subprocess.Popen(command)
+    sampler = _RssSampler(process.pid)
+    code = process.wait()
+    peak = sampler.stop()
+    if code != 0:
+        raise SystemExit(f"{mode} on {corpus['pages']} pages failed with exit code {code}")
+    result = json.loads(result_path.read_text())
+    result["wall_seconds_with_startup"] = time.perf_counter() - start
+    result["peak_rss_mb"] = peak / 2**20
+    result["load_average_1"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
+    return result
+
+
 # ---------------------------------------------------------------- report
 
 
-def _rate(corpus: dict, seconds: float) -> tuple[float, float]:
-    return corpus["pages"] / seconds, corpus["html_bytes"] / 1e6 / seconds
+def summarise(corpora: list[dict], results: dict[str, list[dict]]) -> dict:
+    """Marginal and fixed CPU per mode from the two corpus sizes, and the target ratios."""
+    small, large = corpora
+    extra = large["pages"] - small["pages"]
+    modes: dict[str, dict] = {}
+    for name, (one, three) in results.items():
+        marginal = (three["cpu_seconds"] - one["cpu_seconds"]) / extra
+        modes[name] = {
+            "marginal_cpu_ms_per_story": round(1000 * marginal, 2),
+            "fixed_cpu_s": round(one["cpu_seconds"] - marginal * small["pages"], 2),
+            "cpu_s": [round(one["cpu_seconds"], 2), round(three["cpu_seconds"], 2)],
+            "cpu_ms_per_story": round(1000 * three["cpu_seconds"] / large["pages"], 2),
+            "peak_rss_mb": round(max(one["peak_rss_mb"], three["peak_rss_mb"]), 1),
+            "wall_s": [round(one["seconds"], 2), round(three["seconds"], 2)],
+            "load_average_1": [one["load_average_1"], three["load_average_1"]],
+            "stages_s": {k: round(v, 3) for k, v in three.get("stages", {}).items()},
+            **{k: three[k] for k in ("stories", "outcomes", "invariant_holds") if k in three},
+        }
+    ratios: dict[str, float] = {}
 
+    def marginal_of(name: str) -> float:
+        return modes[name]["marginal_cpu_ms_per_story"]
 
-def summarise(corpus: dict, results: dict[str, dict]) -> dict:
-    beam, loop = results["beam"]["seconds"], results["loop"]["seconds"]
-    per_page_library = results["library"]["seconds"] / corpus["pages"]
-    ratios = {
-        "beam_vs_loop": loop / beam,
-        "two_workers_vs_one": beam / results["beam_2_workers"]["seconds"],
-        "beam_cost_vs_library_calls": (beam / corpus["pages"]) / per_page_library,
+    if "floor" in modes and "beam" in modes:
+        ratios["marginal_cpu_vs_floor"] = marginal_of("beam") / marginal_of("floor")
+    if "floor" in modes and "loop" in modes:
+        ratios["loop_marginal_cpu_vs_floor"] = marginal_of("loop") / marginal_of("floor")
+    if "loop" in modes and "beam" in modes:
+        ratios["beam_vs_loop"] = marginal_of("beam") / marginal_of("loop")
+    if "beam" in modes and "beam_2_workers" in modes:
+        one, two = modes["beam"], modes["beam_2_workers"]
+        ratios["two_workers_cpu_vs_one"] = two["cpu_ms_per_story"] / one["cpu_ms_per_story"]
+        two["extra_worker_fixed_cpu_s"] = round(two["fixed_cpu_s"] - one["fixed_cpu_s"], 2)
+    measured = {k: round(v, 3) for k, v in ratios.items()}
+    if "beam" in modes:
+        measured["fixed_cpu_s_per_worker"] = modes["beam"]["fixed_cpu_s"]
+        measured["peak_rss_mb_one_worker"] = modes["beam"]["peak_rss_mb"]
+    verdicts = {
+        name: {"value": measured[name], "target": f"<= {target}", "met": measured[name] <= target}
+        for name, target in TARGETS.items()
+        if name in measured
     }
-    verdicts = {}
-    for name, (op, target) in TARGETS.items():
-        met = ratios[name] >= target if op == ">=" else ratios[name] <= target
-        verdicts[name] = {"value": round(ratios[name], 3), "target": f"{op} {target}", "met": met}
-    for name in ("beam", "beam_2_workers"):
-        # Beam's own cost beyond its stages: graph construction, runner and worker start-up,
-        # encoding between fused stages, bundle scheduling; spread over more pages it shrinks.
-        stage_sum = sum(results[name]["stages"].values())
-        workers = 2 if name == "beam_2_workers" else 1
-        results[name]["overhead_s"] = max(0.0, results[name]["seconds"] - stage_sum / workers)
-    load = os.getloadavg()
     return {
-        "corpus": {k: v for k, v in corpus.items() if not k.endswith("_path")},
-        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in load]},
-        "modes": {
-            name: {
-                "seconds": round(r["seconds"], 3),
-                "stories_per_s": round(_rate(corpus, r["seconds"])[0], 2),
-                "html_mb_per_s": round(_rate(corpus, r["seconds"])[1], 3),
-                "ms_per_story": round(1000 * r["seconds"] / corpus["pages"], 2),
-                "stages_s": {k: round(v, 3) for k, v in r.get("stages", {}).items()},
-                # CPU seconds per wall second: ~1 = one core's worth, ~2 = both of two cores
-                "cpu_share": round(r.get("cpu_seconds", 0.0) / r["seconds"], 2),
-                "cpu_ms_per_story": round(1000 * r.get("cpu_seconds", 0.0) / corpus["pages"], 2),
-                **{k: r[k] for k in ("stories", "outcomes", "invariant_holds") if k in r},
-                **({"overhead_s": round(r["overhead_s"], 2)} if "overhead_s" in r else {}),
-            }
-            for name, r in results.items()
+        "corpus": {
+            "pages": [small["pages"], large["pages"]],
+            "distinct_pages": small["distinct_pages"],
+            "feeds": small["feeds"],
+            "html_bytes": [small["html_bytes"], large["html_bytes"]],
         },
-        "ratios": verdicts,
+        "machine": {"cpus": os.cpu_count(), "load_average_1_5_15": list(os.getloadavg())},
+        "modes": modes,
+        "ratios": measured,
+        "targets": verdicts,
     }
 
 
 def format_table(summary: dict) -> str:
+    small, large = summary["corpus"]["pages"]
     lines = [
-        f"{summary['corpus']['pages']} pages ({summary['corpus']['html_bytes'] / 1e6:.1f} MB "
-        f"of HTML) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs, "
-        f"load {summary['machine']['load_average_1_5_15']}",
+        f"{small} and {large} pages ({summary['corpus']['html_bytes'][0] / 1e6:.1f} MB of HTML "
+        f"once) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs",
         "",
-        f"{'mode':<16}{'seconds':>9}{'stories/s':>11}{'MB/s':>8}{'ms/story':>10}{'cpu':>6}",
+        f"{'mode':<16}{'marginal ms':>12}{'fixed s':>9}{'ms/story':>10}{'peak MB':>9}"
+        f"{'wall s':>16}  load",
     ]
     for name, mode in summary["modes"].items():
+        wall = "/".join(f"{w:.1f}" for w in mode["wall_s"])
+        load = "/".join(f"{pair[0]:.1f}" for pair in mode["load_average_1"])
         lines.append(
-            f"{name:<16}{mode['seconds']:>9.2f}{mode['stories_per_s']:>11.1f}"
-            f"{mode['html_mb_per_s']:>8.2f}{mode['ms_per_story']:>10.1f}{mode['cpu_share']:>6.2f}"
+            f"{name:<16}{mode['marginal_cpu_ms_per_story']:>12.1f}{mode['fixed_cpu_s']:>9.2f}"
+            f"{mode['cpu_ms_per_story']:>10.1f}{mode['peak_rss_mb']:>9.0f}{wall:>16}  {load}"
         )
-    lines += ["", "per-stage seconds"]
+    lines += ["", "CPU seconds per stage (larger corpus; Beam: its execution-time metrics)"]
     for name, mode in summary["modes"].items():
         stages = ", ".join(f"{k} {v:.2f}" for k, v in mode["stages_s"].items() if v >= 0.01)
-        if "overhead_s" in mode:
-            stages += f"; not in any stage {mode['overhead_s']:.2f}"
         lines.append(f"  {name}: {stages}")
-    lines.append("(cpu: CPU seconds per wall second; below 1 per worker, the machine was busy)")
-    lines += ["", f"{'ratio':<30}{'value':>8}{'target':>10}  met"]
-    for name, verdict in summary["ratios"].items():
-        lines.append(
-            f"{name:<30}{verdict['value']:>8.3f}{verdict['target']:>10}  "
-            f"{'yes' if verdict['met'] else 'NO'}"
-        )
+    lines.append("(wall seconds are context only: the machine is shared, see the load average)")
+    lines += ["", f"{'ratio':<28}{'value':>8}{'target':>10}  met"]
+    for name, value in summary["ratios"].items():
+        verdict = summary["targets"].get(name)
+        target = verdict["target"] if verdict else ""
+        met = ("yes" if verdict["met"] else "NO") if verdict else ""
+        lines.append(f"{name:<28}{value:>8.3f}{target:>10}  {met}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("pages_dir", type=Path, help="folder of *.html.gz article pages")
-    parser.add_argument("--repeat", type=int, default=3, help="list every page this many times")
+    parser.add_argument("pages_dir", type=Path, nargs="?", help="folder of *.html.gz pages")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N pages")
     parser.add_argument("--feeds", type=int, default=8, help="number of feeds to spread them over")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument("--run-mode", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_mode:  # the measured child: one mode, one corpus
+        result = run_mode(args.run_mode, json.loads(args.corpus), args.output)
+        result.pop("story_ids", None)
+        args.result.write_text(json.dumps(result))
+        return 0
+    if args.pages_dir is None:
+        parser.error("DIR is required")
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
 
     with tempfile.TemporaryDirectory(prefix="wirestream-bench-") as tmp:
         work = Path(tmp)
-        corpus = build_corpus(args.pages_dir, work, args.repeat, args.feeds)
-        _warm_up(corpus)
-        modes: dict[str, Callable[[], dict]] = {
-            "loop": lambda: run_loop(corpus, work / "loop"),
-            "library": lambda: run_library(corpus),
-            "beam": lambda: run_beam(corpus, work / "beam", ["--direct_num_workers=1"]),
-            "beam_2_workers": lambda: run_beam(
-                corpus,
-                work / "beam2",
-                ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
-            ),
-        }
-        results = {}
-        for name, mode in modes.items():
-            print(f"running {name} ...", flush=True)
-            before = _cpu_seconds()
-            results[name] = mode()
-            results[name]["cpu_seconds"] = _cpu_seconds() - before
-    summary = summarise(corpus, results)
-    loop_stories, beam_stories = results["loop"]["stories"], results["beam"]["stories"]
-    summary["same_stories"] = loop_stories == beam_stories == results["beam_2_workers"]["stories"]
+        corpora = [
+            build_corpus(args.pages_dir, work / f"x{r}", r, args.feeds, args.limit) for r in REPEATS
+        ]
+        results: dict[str, list[dict]] = {}
+        for name in modes:
+            results[name] = []
+            for repeat, corpus in zip(REPEATS, corpora, strict=True):
+                print(f"running {name} on {corpus['pages']} pages ...", flush=True)
+                results[name].append(measure(name, corpus, work / f"{name}-x{repeat}"))
+    summary = summarise(corpora, results)
+    stories = {name: runs[1]["stories"] for name, runs in results.items() if name != "floor"}
+    summary["same_stories"] = len(set(stories.values())) <= 1
     print(format_table(summary))
     if not summary["same_stories"]:
-        print(f"WARNING: story counts differ: loop {loop_stories}, beam {beam_stories}")
+        print(f"WARNING: story counts differ between modes: {stories}")
     if args.json:
         figures_json(summary, args.json, sort_keys=True)
         print(f"figures: {args.json}")
     return 0
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the multi-process workers)."""
-    import resource
-
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-def _warm_up(corpus: dict) -> None:
-    """Import and first-call costs (lxml, trafilatura, langdetect profiles) out of every timing."""
-    import trafilatura
-
-    trafilatura.bare_extraction("<html><body><p>" + "warm up " * 50 + "</p></body></html>")
 
 
 if __name__ == "__main__":

@@ -56,10 +56,12 @@ def _checked(argv: list[str] | None, configure: bool) -> Checked | int:
 
 def _configure(checked: Checked) -> tuple[PipelineOptions, JobConfig] | int:
     """Options with the runner defaulted, and the preflight checks; an int is an exit code."""
-    options = PipelineOptions(checked.beam_argv)
-    if not options.view_as(StandardOptions).runner:
-        # Without an explicit runner Beam first tries to download Prism; stay offline.
-        options.view_as(StandardOptions).runner = "DirectRunner"
+    argv = list(checked.beam_argv)
+    if not PipelineOptions(argv).view_as(StandardOptions).runner:
+        # Without an explicit runner Beam first tries to download Prism; stay offline. A flag,
+        # not an assignment: parsed options are never written to.
+        argv.append("--runner=DirectRunner")
+    options = PipelineOptions(argv)
     values = checked.values
     try:
         # Every rule file at once, before the stages' own loading stops at the first bad one.

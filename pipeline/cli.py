@@ -182,9 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     add_launcher_arguments(parser)
-    from pipeline.options import WirestreamOptions
+    from pipeline.options import add_all_arguments
 
-    WirestreamOptions._add_argparse_args(parser)
+    add_all_arguments(parser)
     return parser
 
 

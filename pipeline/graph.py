@@ -1,9 +1,11 @@
 """Graph assembly: the stages wired in order, with every side output collected.
 
 ``build_pipeline`` (batch: the feed list read once) and ``build_streaming_pipeline`` (a poll clock
-and/or Pub/Sub, fixed windows, cross-window near-duplicate dedup) differ only in their source and
-their dedup; both hand the entries to ``wire_stages``, which wires fetch, extract, language, tags,
-dedup, the rider accounting and the partitioned writes the same way for both. They return the
+and/or Pub/Sub, fixed windows, cross-window near-duplicate dedup) differ in their source and in
+the few pieces ``ModeParts`` names (same-URL collapse, dedup, re-windowing); both hand the
+entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup, the rider
+accounting and the partitioned writes the same way for both. Batch then removes a re-run's stale
+files and stores the dedup fingerprints, once its files are written. They return the
 PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
 ``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
 sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
@@ -16,18 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import load_feed_list
-from pipeline.options import WirestreamOptions, bundled_sample, resolve_run_id
+from pipeline.options import WirestreamOptions, bundled_sample
 from pipeline.preflight import run_preflight
 from pipeline.report import GateConfig, gate_from_options
 from pipeline.state_check import check_state
 from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
+from transforms.core.run import RunIdentity
 from transforms.dedup import stage as dedup
 from transforms.extract import stage as extract
 from transforms.fetch import stage as fetch
@@ -54,6 +58,7 @@ class JobConfig:
     tags: tags.TagConfig
     dedup: dedup.DedupConfig
     write: write.WriteConfig
+    run: RunIdentity  # names the output files, the fingerprint file and the feed-state snapshot
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     # What the state preflight verified or quarantined (pipeline/state_check.py), for the report.
@@ -61,57 +66,64 @@ class JobConfig:
     retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
 
     @classmethod
-    def from_options(cls, options: PipelineOptions) -> JobConfig:
-        opts = options.view_as(WirestreamOptions)
-        all_opts = options.get_all_options()
-        retry_from = all_opts.get("retry_errors")
-        if opts.feeds is None and not retry_from:
-            sample_feeds, sample_archive = bundled_sample()
-            opts.feeds = sample_feeds
-            if all_opts.get("replay") is None:
-                options.view_as(WirestreamOptions).replay = sample_archive
-        sources = tuple(load_feed_list(opts.feeds)) if opts.feeds else ()
+    def from_options(cls, options: PipelineOptions, now: datetime | None = None) -> JobConfig:
+        """Every setting of the job, resolved once; ``options`` are read, never written.
+
+        Without ``--feeds`` the job runs the bundled sample, replayed from its archive unless
+        ``--replay`` names another. ``now`` is the start time (default: the clock, read once
+        here): the one reading the run identity is made from when there is no ``--run_date``.
+        """
+        job = options.view_as(WirestreamOptions)
+        retry_view = options.view_as(retry_errors.RetryOptions)
+        feed_list, default_replay = job.feeds, None
+        if feed_list is None and not retry_view.retry_errors:
+            feed_list, default_replay = bundled_sample()
+        sources = tuple(load_feed_list(feed_list)) if feed_list else ()
         retry = None
-        if retry_from:
+        if retry_view.retry_errors:
             # The dead letters replace the feed list; the list (if given) only names feeds.
-            reasons = retry_errors.reasons_of(all_opts.get("retry_reasons"))
-            retry = retry_errors.plan_retry(retry_from, reasons, sources)
+            reasons = retry_errors.reasons_of(retry_view.retry_reasons)
+            retry = retry_errors.plan_retry(retry_view.retry_errors, reasons, sources)
             sources = retry_errors.feed_sources(retry, sources)
-        all_opts = options.get_all_options()
-        write_config = write.WriteConfig(
-            output=all_opts["output"].rstrip("/"),
-            run_id=resolve_run_id(opts.run_id, opts.run_date, all_opts.get("replay")),
-            file_format=all_opts["file_format"],
-            partition_by=write.partition_keys(all_opts["partition_by"]),
-            shards=max(1, all_opts["shards"]),
+        fetch_config = fetch.config_from_options(options, replay=default_replay)
+        run = RunIdentity.resolve(
+            run_id=job.run_id,
+            run_date=job.run_date,
+            replay=fetch_config.replay,
+            now=now or datetime.now(UTC),
         )
-        replay = all_opts.get("replay")
-        bundled = replay == bundled_sample()[1]  # package data: installed on every worker too
+        write_config = write.config_from_options(options, run)
+        bundled = fetch_config.replay == bundled_sample()[1]  # package data: on every worker
         run_preflight(
             write_config.output,
-            opts.state_location,
+            job.state_location,
             options,
-            worker_inputs={"--replay": None if bundled else replay},
+            worker_inputs={"--replay": None if bundled else fetch_config.replay},
         )
-        feeds_config = feeds.config_from_options(options)
-        dedup_config = dedup.config_from_options(options)
+        stream = streaming.config_from_options(options)
+        is_streaming = bool(options.view_as(StandardOptions).streaming)
+        feeds_config = feeds.config_from_options(options, run, job.state_location, fetch_config)
+        dedup_config = dedup.config_from_options(
+            options, run, job.state_location, stream if is_streaming else None
+        )
         # Damaged state stops the run here, before any output (exit 2), or is quarantined.
         state = check_state(
             feeds_config.state,
             None if dedup_config.streaming else dedup_config.store,
             dedup_config.minhash,
-            all_opts.get("state_repair") or "none",
+            options.get_all_options().get("state_repair") or "none",
         )
         return cls(
             sources=sources,
             feeds=feeds_config,
-            fetch=fetch.config_from_options(options),
+            fetch=fetch_config,
             extract=extract.config_from_options(options),
             language=language.config_from_options(options),
             tags=tags.config_from_options(options),
             dedup=dedup_config,
             write=write_config,
-            stream=streaming.config_from_options(options),
+            stream=stream,
+            run=run,
             gate=gate_from_options(options),
             state_check=state.to_json(),
             retry=retry,
@@ -127,6 +139,40 @@ class Outputs:
     rejected: beam.PCollection
     dead: beam.PCollection
     files: beam.PCollection
+    # the dedup's decided stories, for the cross-run store (``StoreFingerprints``, batch)
+    fingerprints: beam.PCollection | None = None
+
+
+@dataclass(frozen=True)
+class ModeParts:
+    """The pieces in which a batch graph and a streaming graph differ; ``wire_stages`` wires the
+    rest the same way for both.
+
+    ``window`` (streaming) gives a transform that puts a collection into the job's windows:
+    a stage may emit outside them (an empty ``Create``, or a dedup deciding in windows of its
+    own), so dedup outputs and every dead-letter input are re-windowed before they are joined
+    or flattened. Batch has none, and its graph is exactly the walking skeleton's.
+    """
+
+    collapse: beam.PTransform  # same-URL entries, before fetching
+    dedup: beam.PTransform
+    window: Callable[[], beam.PTransform] | None = None
+
+    def aligned(self, pcoll: beam.PCollection, label: str) -> beam.PCollection:
+        return pcoll if self.window is None else pcoll | label >> self.window()
+
+
+def batch_parts(job: JobConfig) -> ModeParts:
+    return ModeParts(collapse=CollapseSameUrl(), dedup=dedup.DeduplicateStories(job.dedup))
+
+
+def streaming_parts(job: JobConfig) -> ModeParts:
+    config = job.stream
+    return ModeParts(
+        collapse=CollapseSameUrlInWindows(),
+        dedup=streaming_dedup(job),
+        window=lambda: streaming.windowing(config),
+    )
 
 
 def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
@@ -136,9 +182,14 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     if job.retry is not None:
         retried = p | "RetryDeadLetters" >> retry_errors.RetryDeadLetters(job.retry)
         entries = (entries, retried) | "WithRetriedEntries" >> beam.Flatten()
-    outputs = wire_stages(
-        p, entries, read["dead"], job, dedup.DeduplicateStories(job.dedup), align=None
-    )
+    outputs = wire_stages(p, entries, read["dead"], job, batch_parts(job))
+    # A re-run of the same run id must leave only its own files (transforms/sinks/rerun.py);
+    # batch only: it waits for every file of the run, which a streaming run never finishes.
+    _ = outputs.files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
+    if outputs.fingerprints is not None:  # cross-run dedup state, stored only after the write
+        _ = outputs.fingerprints | "StoreFingerprints" >> dedup.StoreFingerprints(
+            job.dedup, after=outputs.files
+        )
     # Per-feed health for the run report and the failure gate (transforms/sources/feed_health.py).
     _ = read["health"] | "WriteFeedHealth" >> WriteFeedHealth(job.write.output, job.write.run_id)
     # A retry run reads feed state but leaves it to the scheduled runs (retry_errors.py).
@@ -190,14 +241,7 @@ def build_streaming_pipeline(
         | "WindowEntries" >> (streaming.windowing(config))
     )
     source_dead = dead | "FlattenSourceDeadLetters" >> beam.Flatten()
-    outputs = wire_stages(
-        p,
-        windowed,
-        source_dead,
-        job,
-        streaming_dedup(job),
-        align=lambda: streaming.windowing(config),
-    )
+    outputs = wire_stages(p, windowed, source_dead, job, streaming_parts(job))
     if config.pubsub_topic:
         _ = (
             outputs.stories
@@ -223,21 +267,13 @@ def wire_stages(
     entries: beam.PCollection,
     feed_dead: beam.PCollection,
     job: JobConfig,
-    dedup_stage: beam.PTransform,
-    align: Callable[[], beam.PTransform] | None,
+    parts: ModeParts,
 ) -> Outputs:
-    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
-
-    ``align`` (streaming only) re-windows the dedup outputs and every dead-letter input into the
-    job's windows before they are joined or flattened, since a stage may emit outside them (an
-    empty ``Create``, or a dedup deciding in windows of its own); batch passes None and its
-    graph is exactly the walking skeleton's.
-    """
-    collapse = CollapseSameUrl() if align is None else CollapseSameUrlInWindows()
+    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes."""
     # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
     # language), so an element is counted before the next stage works on it; side taps elsewhere.
     progress.tap(entries, "entries", "ProgressEntries")
-    collapsed = entries | "CollapseSameUrl" >> collapse
+    collapsed = entries | "CollapseSameUrl" >> parts.collapse
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
     extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
@@ -246,15 +282,14 @@ def wire_stages(
     progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
     progress.tap(tagged["ok"], "tags", "ProgressTags")
-    deduped = tagged["ok"] | "DeduplicateStories" >> dedup_stage
+    deduped = tagged["ok"] | "DeduplicateStories" >> parts.dedup
     progress.tap(deduped["ok"], "dedup", "ProgressDedup")
-    if align is not None:
-        # A dedup stage may decide in windows of its own: put its outputs back into ours.
-        deduped = {
-            **deduped,
-            "ok": deduped["ok"] | "WindowCanonicalStories" >> align(),
-            "duplicates": deduped["duplicates"] | "WindowDuplicateStories" >> align(),
-        }
+    # A dedup stage may decide in windows of its own: put its outputs back into ours.
+    deduped = {
+        **deduped,
+        "ok": parts.aligned(deduped["ok"], "WindowCanonicalStories"),
+        "duplicates": parts.aligned(deduped["duplicates"], "WindowDuplicateStories"),
+    }
 
     dead_inputs = {
         "Feeds": feed_dead,
@@ -264,17 +299,17 @@ def wire_stages(
         "Tags": tagged["dead"],
         **({"Dedup": deduped["dead"]} if "dead" in deduped else {}),
     }
-    if align is not None:
-        dead_inputs = {
-            name: pcoll | f"Window{name}DeadLetters" >> align()
-            for name, pcoll in dead_inputs.items()
-        }
+    dead_inputs = {
+        name: parts.aligned(pcoll, f"Window{name}DeadLetters")
+        for name, pcoll in dead_inputs.items()
+    }
     dead_before = tuple(dead_inputs.values()) | "FlattenDeadLetters" >> beam.Flatten()
     progress.tap(dead_before, "dead", "ProgressDeadLetters")
     # Dedup rejects stories an earlier run already wrote (already_stored); riders follow them.
-    dedup_rejected = [deduped["rejected"]] if "rejected" in deduped else []
-    if align is not None:
-        dedup_rejected = [pcoll | "WindowDedupRejected" >> align() for pcoll in dedup_rejected]
+    dedup_rejected = [
+        parts.aligned(pcoll, "WindowDedupRejected")
+        for pcoll in ([deduped["rejected"]] if "rejected" in deduped else [])
+    ]
     rejected_before = (extracted["rejected"], *dedup_rejected) | "FlattenRejected" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
@@ -293,14 +328,6 @@ def wire_stages(
         "rejected": rejected,
         "errors": dead,
     } | "WritePartitioned" >> write.WritePartitioned(job.write)
-    if align is None:
-        # A re-run of the same run id must leave only its own files (transforms/sinks/rerun.py);
-        # batch only: it waits for every file of the run, which a streaming run never finishes.
-        _ = files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
-        if "fingerprints" in deduped:  # cross-run dedup state, appended only after the write
-            _ = deduped["fingerprints"] | "StoreFingerprints" >> dedup.StoreFingerprints(
-                job.dedup, after=files
-            )
     return Outputs(
         entries=entries,
         pages=fetched["ok"],
@@ -309,4 +336,5 @@ def wire_stages(
         rejected=rejected,
         dead=dead,
         files=files,
+        fingerprints=deduped.get("fingerprints"),
     )

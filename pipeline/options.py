@@ -1,13 +1,17 @@
-"""WirestreamOptions: every flag of the job, each stage contributing its own.
+"""The job's flags: ``WirestreamOptions`` (job-level) beside each stage's own typed view.
 
-Stage modules own their flags (``add_arguments``) and read them back (``config_from_options``);
-this class only aggregates them, so a stage and its knobs change together.
+Stage modules own their flags (``add_arguments``), a typed view of them (a ``PipelineOptions``
+subclass such as ``FetchOptions``, read with ``options.view_as``) and the function that builds
+the stage's config from that view (``config_from_options``), so a stage and its knobs change
+together. Beam registers every ``PipelineOptions`` subclass, so each flag is declared once, by
+its stage; ``build_arg_parser`` gathers them all for ``--help``. Parsed options are never
+written to: what the job derives from them (the bundled sample, the run identity) is resolved
+into ``pipeline.graph.JobConfig``.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from importlib import resources
 
 from apache_beam.options.pipeline_options import PipelineOptions
@@ -62,11 +66,16 @@ def add_core_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class WirestreamOptions(PipelineOptions):
+    """The job-level flags, typed: ``options.view_as(WirestreamOptions)``."""
+
+    feeds: str | None
+    run_date: str | None
+    run_id: str | None
+    state_location: str | None
+
     @classmethod
     def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         add_core_arguments(parser)
-        for stage in STAGES:
-            stage.add_arguments(parser)
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -78,17 +87,13 @@ def build_arg_parser() -> argparse.ArgumentParser:
         "pipeline option (--runner, --direct_num_workers, --project, --region, --temp_location, "
         "--streaming, --setup_file, ...) is passed through to Beam.",
     )
-    WirestreamOptions._add_argparse_args(parser)
+    add_all_arguments(parser)
     return parser
 
 
-def resolve_run_id(run_id: str | None, run_date: str | None, replay: str | None) -> str:
-    if run_id:
-        value = run_id
-    elif run_date:
-        value = run_date
-    elif replay:
-        value = "replay"
-    else:
-        value = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in value)
+def add_all_arguments(parser: argparse.ArgumentParser) -> None:
+    """The job's flags and every stage's, for help and argument checking (not for Beam, which
+    finds each stage's typed options class by itself)."""
+    add_core_arguments(parser)
+    for stage in STAGES:
+        stage.add_arguments(parser)

@@ -21,7 +21,6 @@ import contextlib
 import gzip
 import io
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.core.records import utc_iso
 from transforms.core.redact import redact_text, redact_url
+from transforms.sinks.naming import window_of
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
 from transforms.sources.feed_health import read_health
@@ -408,15 +408,6 @@ def _iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if hasattr(value, "tzinfo") and hasattr(value, "isoformat"):
                 row[key] = utc_iso(value)
     return rows
-
-
-_WINDOW = re.compile(r"-w(\d{8}T\d{6}Z)-")
-
-
-def window_of(path: str) -> str | None:
-    """Window start of a streaming file name (``part-<run>-w20261124T101500Z-...``), else None."""
-    found = _WINDOW.search(path.rsplit("/", 1)[-1])
-    return found.group(1) if found else None
 
 
 def build_report(

@@ -4,12 +4,22 @@ and the plain loop reaches the same outcomes as the Beam pipeline. (No timing ch
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from benchmarks.throughput import build_corpus, format_table, run_beam, run_loop, summarise
+from benchmarks.throughput import (
+    build_corpus,
+    format_table,
+    run_beam,
+    run_floor,
+    run_loop,
+    summarise,
+    tree_cpu_seconds,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +42,9 @@ def pages(tmp_path_factory, sample_archive: Path) -> Path:
 
 
 def test_loop_and_pipeline_reach_the_same_outcomes(pages: Path, tmp_path: Path) -> None:
-    corpus = build_corpus(pages, tmp_path, repeat=2, feeds=3)
+    corpus = build_corpus(pages, tmp_path / "x2", repeat=2, feeds=3)
     assert corpus["pages"] == 2 * corpus["distinct_pages"] and corpus["feeds"] == 3
+    assert build_corpus(pages, tmp_path / "lim", repeat=1, feeds=3, limit=2)["pages"] == 2
     loop = run_loop(corpus, tmp_path / "loop")
     beam = run_beam(corpus, tmp_path / "beam", ["--direct_num_workers=1"])
     assert beam["invariant_holds"] is True
@@ -43,17 +54,42 @@ def test_loop_and_pipeline_reach_the_same_outcomes(pages: Path, tmp_path: Path) 
     assert loop["stories"] == beam["stories"] > 0
     assert {"ExtractStories", "DetectLanguage"} <= set(beam["stages"])
     assert {"ExtractStories", "DetectLanguage", "WritePartitioned"} <= set(loop["stages"])
+    floor = run_floor(corpus)
+    assert floor["entries"] == corpus["pages"]
+    assert {"trafilatura", "langdetect", "lingua", "minhash", "lxml"} <= set(floor["stages"])
 
+    small = build_corpus(pages, tmp_path / "x1", repeat=1, feeds=3)
+    measured = {"cpu_seconds": 0.0, "peak_rss_mb": 1.0, "load_average_1": [0.0, 0.0]}
+    runs = {"floor": floor, "loop": loop, "beam": beam, "beam_2_workers": beam}
     results = {
-        "loop": loop,
-        "library": {"seconds": 1.0, "stages": {}},
-        "beam": beam,
-        "beam_2_workers": beam,
+        name: [
+            {**run, **measured, "seconds": 1.0, "cpu_seconds": 2.0},
+            {**run, **measured, "seconds": 2.0, "cpu_seconds": 2.0 + corpus["distinct_pages"]},
+        ]
+        for name, run in runs.items()
     }
-    summary = summarise(corpus, results)
-    assert set(summary["ratios"]) == {
-        "beam_vs_loop",
-        "two_workers_vs_one",
-        "beam_cost_vs_library_calls",
-    }
-    assert "stories/s" in format_table(summary)
+    summary = summarise([small, corpus], results)
+    assert summary["modes"]["beam"]["marginal_cpu_ms_per_story"] == 1000.0
+    assert summary["modes"]["beam"]["fixed_cpu_s"] == 2.0 - small["pages"] * 1.0
+    assert {"marginal_cpu_vs_floor", "beam_vs_loop", "two_workers_cpu_vs_one"} <= set(
+        summary["ratios"]
+    )
+    assert "marginal ms" in format_table(summary)
+
+
+def test_tree_cpu_counts_a_live_child_that_was_never_reaped() -> None:
+    """The flaw the old benchmark had: RUSAGE_CHILDREN misses children still running."""
+    script = (
+        "import time, sys\n"
+        "while time.process_time() < 0.5: pass\n"
+        "print('spent', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    before = tree_cpu_seconds()
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "spent"
+        assert tree_cpu_seconds() - before >= 0.45
+    finally:
+        child.kill()
+        child.wait()

@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.news_server import HTML_TYPE, RSS_TYPE, NewsServer, article_html, rss
-from transforms.sinks.rerun import run_file_name_pattern
+from transforms.sinks.naming import run_file_pattern
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ PAGES = 3
 
 
 def _stories(out: Path, run_id: str) -> list[dict]:
-    exact = run_file_name_pattern(run_id, ".jsonl.gz", windows=False)
+    exact = run_file_pattern(run_id, ".jsonl.gz", windows=False)
     found = []
     for path in sorted(out.glob("stories/*/*/part-*.jsonl.gz")):
         if exact.fullmatch(path.name):

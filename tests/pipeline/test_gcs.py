@@ -84,9 +84,11 @@ def test_no_temporary_or_probe_objects_are_left(gcs_run: dict[str, bytes]) -> No
         name
         for name in gcs_run
         if not name.rsplit("/", 1)[-1].startswith("part-")
-        and name not in ("_run_report.json", "_feed_health/gcs.jsonl")
+        and name not in ("_run_report.json", "_run_report.html", "_schema.json")
+        and name != "_feed_health/gcs.jsonl"
     ]
     assert leftovers == []
+    assert {"_run_report.html", "_schema.json"} <= set(gcs_run)  # written through gs:// too
 
 
 def test_run_report_is_read_back_from_gcs(gcs_run: dict[str, bytes], local_run: Path) -> None:

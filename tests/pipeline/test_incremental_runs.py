@@ -60,8 +60,8 @@ def test_second_scheduled_run_fetches_no_article_twice(
     )
     snapshots = sorted(p.name for p in (state / "feeds").iterdir())
     assert snapshots == [
-        "feed-state-20261125T100000Z.jsonl",
-        "feed-state-20261125T110000Z.jsonl",
+        "feed-state-20261125T100000Z-2026-11-25T10.jsonl",
+        "feed-state-20261125T110000Z-2026-11-25T11.jsonl",
     ]
 
     # Re-running 10:00 (a retry or backfill) starts from the state before it, not its own:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import run
-from transforms.sinks.rerun import run_file_name_pattern
+from transforms.sinks.naming import run_file_pattern
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +94,7 @@ def test_other_run_dates_are_left_alone(tmp_path: Path) -> None:
 
 
 def test_run_file_names_are_matched_exactly() -> None:
-    pattern = run_file_name_pattern("daily", ".jsonl.gz")
+    pattern = run_file_pattern("daily", ".jsonl.gz")
     assert pattern.fullmatch("part-daily-00000-of-00001.jsonl.gz")
     assert not pattern.fullmatch("part-daily-2-00000-of-00001.jsonl.gz")
     assert not pattern.fullmatch("part-daily-00000-of-00001.parquet")

@@ -24,6 +24,7 @@ DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
     f"{DEDUP}/BucketRefs/ParDo(BucketRefsFn)": {"refs", "ts-ref_expiry"},
+    f"{DEDUP}/GatherCandidates/ParDo(GatherCandidatesFn)": {"gathered"},
     f"{DEDUP}/StoreFingerprints/ParDo(StoreFingerprintsFn)": {
         "print",
         "pending",
@@ -38,6 +39,7 @@ CODERS = {
     "print": "TupleCoder[StrUtf8Coder, VarIntCoder, StrUtf8Coder, BytesCoder, BytesCoder, "
     "VarIntCoder, StrUtf8Coder]",
     "pending": "StrUtf8Coder",
+    "gathered": "StrUtf8Coder",
     "stories": "StrUtf8Coder",
     "votes": "StrUtf8Coder",
 }

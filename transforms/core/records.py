@@ -13,24 +13,14 @@ import dataclasses
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from transforms.core.redact import redact_text, redact_url
+from transforms.core.timefmt import now_iso as now_iso
+from transforms.core.timefmt import utc_iso as utc_iso
 
 PAYLOAD_EXCERPT_CHARS = 2000
 ERROR_CHARS = 1000
-
-
-def utc_iso(moment: datetime) -> str:
-    """Render an aware or naive (assumed UTC) datetime as second-precision ISO 8601 UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_iso() -> str:
-    return utc_iso(datetime.now(UTC))
 
 
 def stable_hash(*parts: str, length: int = 20) -> str:
@@ -174,6 +164,24 @@ class Story:
             {"rule": rule, "count": count} for rule, count in self.cleaning_hits
         ]
         return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Story:
+        """Inverse of ``to_json``: a story read back (from state, a message, a file) field for
+        field; the one place that knows the wire form of the nested fields."""
+        values = dict(record)
+        for key in ("authors", "tags", "places", "cities", "topics"):
+            if key in values:
+                values[key] = tuple(values[key])
+        if "place_mentions" in values:
+            values["place_mentions"] = tuple(
+                (m["code"], m["count"]) for m in values["place_mentions"]
+            )
+        if "cleaning_hits" in values:
+            values["cleaning_hits"] = tuple(
+                (h["rule"], h["count"]) for h in values["cleaning_hits"]
+            )
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration, Timestamp
+
+from transforms.core.timefmt import parse_iso
 
 NAMESPACE = "wirestream"
 
@@ -57,15 +59,8 @@ class StreamConfig:
 
 def iso_to_seconds(value: str | None) -> float | None:
     """``2026-11-24T10:00:00Z`` -> epoch seconds; None for a missing or unparsable value."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    moment = parse_iso(value)
+    return None if moment is None else moment.timestamp()
 
 
 def event_time(published_at: str | None, arrival: float, config: StreamConfig) -> tuple[float, str]:
@@ -195,26 +190,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options) -> StreamConfig:
-    opts = options.get_all_options()
+class StreamOptions(PipelineOptions):
+    """The streaming flags, typed: ``options.view_as(StreamOptions)``."""
 
-    def value(name: str, default: float) -> float:
-        found = opts.get(name)
-        return float(found) if found is not None else default
+    window_minutes: float
+    allowed_lateness_minutes: float
+    future_skew_minutes: float
+    stream_horizon_hours: float
+    poll_tick_seconds: float
+    poll_interval_scale: float
+    poll_backoff_max_minutes: float
+    stream_duration_seconds: float
+    pubsub_subscription: str | None
+    pubsub_topic: str | None
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> StreamConfig:
+    view = options.view_as(StreamOptions)
     config = StreamConfig(
-        window_minutes=value("window_minutes", StreamConfig.window_minutes),
-        allowed_lateness_minutes=value(
-            "allowed_lateness_minutes", StreamConfig.allowed_lateness_minutes
-        ),
-        future_skew_minutes=value("future_skew_minutes", StreamConfig.future_skew_minutes),
-        horizon_hours=value("stream_horizon_hours", StreamConfig.horizon_hours),
-        poll_tick_seconds=value("poll_tick_seconds", StreamConfig.poll_tick_seconds),
-        poll_interval_scale=value("poll_interval_scale", StreamConfig.poll_interval_scale),
-        backoff_max_minutes=value("poll_backoff_max_minutes", StreamConfig.backoff_max_minutes),
-        duration_seconds=value("stream_duration_seconds", StreamConfig.duration_seconds),
-        pubsub_subscription=opts.get("pubsub_subscription"),
-        pubsub_topic=opts.get("pubsub_topic"),
+        window_minutes=view.window_minutes,
+        allowed_lateness_minutes=view.allowed_lateness_minutes,
+        future_skew_minutes=view.future_skew_minutes,
+        horizon_hours=view.stream_horizon_hours,
+        poll_tick_seconds=view.poll_tick_seconds,
+        poll_interval_scale=view.poll_interval_scale,
+        backoff_max_minutes=view.poll_backoff_max_minutes,
+        duration_seconds=view.stream_duration_seconds,
+        pubsub_subscription=view.pubsub_subscription,
+        pubsub_topic=view.pubsub_topic,
     )
     if config.window_minutes <= 0:
         raise ValueError("--window_minutes must be positive")

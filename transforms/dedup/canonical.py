@@ -22,10 +22,9 @@ work per bucket stays linear.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from transforms.core.records import utc_iso
+from transforms.core.timefmt import parse_iso, utc_iso
 
 if TYPE_CHECKING:
     from transforms.core.records import Story
@@ -43,13 +42,10 @@ def sortable_time(value: str | None) -> str:
     """Second-precision ISO UTC, so offsets like ``+00:00`` and ``Z`` compare correctly."""
     if not value:
         return MISSING_TIME
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+    moment = parse_iso(value)
+    if moment is None:
         logger.debug("unparseable timestamp %r treated as missing", value)
         return MISSING_TIME
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return utc_iso(moment)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
 
 SAMPLE_KEY_TAG = 0xFF  # first byte of bucket keys made from bottom-k sample values
 
@@ -119,25 +118,4 @@ def add_arguments(parser: argparse._ActionsContainer) -> None:
         default=defaults.max_bucket_size,
         help="LSH buckets with more members than this are compared against a few anchors "
         "only, not all pairs (bounds work on boilerplate buckets).",
-    )
-
-
-def config_from_values(values: dict[str, Any]) -> MinHashConfig:
-    defaults = MinHashConfig()
-
-    def pick(flag: str, default: Any) -> Any:
-        value = values.get(flag)
-        return default if value is None else value
-
-    return MinHashConfig(
-        shingle_size=int(pick("dedup_shingle_size", defaults.shingle_size)),
-        num_perm=int(pick("dedup_num_perm", defaults.num_perm)),
-        bands=int(pick("dedup_bands", defaults.bands)),
-        rows=int(pick("dedup_rows", defaults.rows)),
-        seed=int(pick("dedup_seed", defaults.seed)),
-        jaccard_threshold=float(pick("dedup_jaccard_threshold", defaults.jaccard_threshold)),
-        containment_threshold=float(
-            pick("dedup_containment_threshold", defaults.containment_threshold)
-        ),
-        max_bucket_size=int(pick("dedup_max_bucket_size", defaults.max_bucket_size)),
     )

@@ -30,13 +30,13 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core import windowing
 from transforms.core.records import Rejected, Story
+from transforms.core.run import RunIdentity
 from transforms.dedup import config as settings
 from transforms.dedup.batch import DedupStories
 from transforms.dedup.in_memory import deduplicate_in_memory as deduplicate_in_memory
@@ -133,6 +133,7 @@ class DeduplicateStories(beam.PTransform):
             if "held" in outputs:
                 result["bucket_state_sizes"] = outputs["held"]
                 result["state_reads"] = outputs["reads"]
+                result["state_bytes"] = outputs["state"]
             return result
         outputs = stories | "Dedup" >> DedupStories(
             config.minhash, config.store, config.components_rounds
@@ -176,26 +177,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     settings.add_arguments(group)
 
 
-def config_from_options(options: PipelineOptions) -> DedupConfig:
-    """Batch dedup, or with ``--streaming`` its streaming form in the job's windows."""
-    values = options.get_all_options()
-    run_date = values.get("run_date")
-    run_id = values.get("run_id") or run_date
-    state_location = values.get("state_location")
-    if state_location and not run_date:
-        # Only picks the store partition and file name; pass --run_date for reproducible runs.
-        # Two unnamed runs must never share a store file (a re-run replaces its own file).
-        started = datetime.now(UTC)
-        run_date = started.strftime("%Y-%m-%d")
-        run_id = run_id or started.strftime("%Y%m%dT%H%M%SZ")
-        logger.warning("no --run_date: dedup store partition %s, run id %s", run_date, run_id)
-    horizon = values.get("dedup_horizon_days")
+class DedupOptions(PipelineOptions):
+    """The dedup flags, typed: ``options.view_as(DedupOptions)``."""
+
+    dedup_horizon_days: int
+    dedup_shingle_size: int
+    dedup_num_perm: int
+    dedup_bands: int
+    dedup_rows: int
+    dedup_seed: int
+    dedup_jaccard_threshold: float
+    dedup_containment_threshold: float
+    dedup_max_bucket_size: int
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(
+    options: PipelineOptions,
+    run: RunIdentity,
+    state_location: str | None,
+    stream: windowing.StreamConfig | None = None,
+) -> DedupConfig:
+    """Batch dedup, or with ``stream`` (``--streaming``) its streaming form in those windows.
+
+    The fingerprint store's partition and file name come from the job's run identity
+    (``transforms.core.run``), like the output files and the feed state.
+    """
+    if state_location and not run.dated:
+        logger.warning(
+            "no --run_date: dedup store partition %s, run id %s", run.run_date, run.run_id
+        )
+    view = options.view_as(DedupOptions)
+    signatures = MinHashConfig(
+        shingle_size=view.dedup_shingle_size,
+        num_perm=view.dedup_num_perm,
+        bands=view.dedup_bands,
+        rows=view.dedup_rows,
+        seed=view.dedup_seed,
+        jaccard_threshold=view.dedup_jaccard_threshold,
+        containment_threshold=view.dedup_containment_threshold,
+        max_bucket_size=view.dedup_max_bucket_size,
+    )
     return DedupConfig(
-        minhash=settings.config_from_values(values),
+        minhash=signatures,
         state_location=state_location,
-        run_date=run_date,
-        run_id=run_id,
-        horizon_days=DEFAULT_HORIZON_DAYS if horizon is None else int(horizon),
-        streaming=bool(values.get("streaming")),
-        stream=windowing.config_from_options(options) if values.get("streaming") else None,
+        run_date=run.run_date,
+        run_id=run.run_id,
+        horizon_days=view.dedup_horizon_days,
+        streaming=stream is not None,
+        stream=stream,
     )

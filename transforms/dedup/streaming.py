@@ -3,37 +3,43 @@
 In streaming there is no "whole run" to cluster, so the decision is first-seen-wins, made from
 keyed state that holds one ``--stream_horizon_hours`` of stories:
 
-1. ``StreamBucketKeys`` fingerprints each story (``minhash.MinHasher``, as batch) and sends: its
-   fingerprint to ``StoreFingerprints`` (keyed by story id), a reference plus the fingerprint (in
-   flight only) to each of its buckets (LSH bands, bottom-k sample keys and the exact content
-   hash), and the story itself to ``DecideFirstSeen`` (keyed by arrival). A story whose
-   fingerprint cannot be made is a dead letter, not a crash.
+1. ``StreamBucketKeys`` fingerprints each story (``minhash.MinHasher``, as batch) and sends its
+   fingerprint to ``StoreFingerprints`` (keyed by story id), a reference to each of its buckets
+   (LSH bands, bottom-k sample keys and the exact content hash), and the story itself to
+   ``DecideFirstSeen`` (keyed by arrival). A story whose fingerprint cannot be made is a dead
+   letter, not a stopped job.
 2. ``GroupBuckets`` groups a bucket's arrivals per window and pane in the job's own windows and
    allowed lateness, so a late story is grouped in its window's late pane, never dropped; every
    bucket takes a pane's arrivals in one order (event time, then the canonical order).
-3. ``BucketRefs`` (keyed by bucket) keeps ``(story id, event time)`` per member: 29 bytes, not
-   the ~1,170-byte member of the first streaming form. Each arrival is proposed as a candidate
-   pair with every live member (a full bucket: its ``BUCKET_ANCHORS`` earliest members, and it is
-   not grown), then joins the bucket. An event-time timer drops members past the horizon.
-4. ``StoreFingerprints`` (keyed by story id) holds each story's fingerprint once and verifies
-   every candidate pair proposed against it with ``minhash.verify``, the batch verification, on
-   the exact batch fingerprints (no compaction: the decisions are batch's decisions). A
+3. ``BucketRefs`` (keyed by bucket) keeps ``(story id, event time)`` per member, 29 bytes with a
+   20-character id instead of the ~1,170-byte member of the first streaming form. Each arrival is
+   told the live members (a full bucket: its ``BUCKET_ANCHORS`` earliest members, and it is not
+   grown), then joins the bucket. An event-time timer drops members past the horizon.
+4. ``GatherCandidates`` (keyed by arrival, held only until the story's buckets have answered)
+   merges the candidates of all its buckets: a near-copy shares dozens of buckets with its
+   original and is checked against it once, with the number of buckets it was met in.
+5. ``StoreFingerprints`` (keyed by story id) holds each story's fingerprint once and verifies
+   every candidate against it with ``minhash.verify``, the batch verification, on the exact batch
+   fingerprints (no compaction, so the decisions are batch's decisions on the same pair). A
    candidate that arrives before the member's own fingerprint waits for it; a second arrival of
    the same story id is answered ``seen``.
-5. ``DecideFirstSeen`` (keyed by arrival) holds the story until every message it expects is in,
+6. ``DecideFirstSeen`` (keyed by arrival) holds the story until every message it expects is in,
    counted, not timed: the same article seen before -> ``same_url``; else the earliest verified
    member it may join -> ``same_text`` / ``near_duplicate``; else a new canonical. A member later
-   in the canonical order (event time, then canonical key) may be joined only if it came first
-   in *every* bucket the two share: that is the deterministic tie-break that keeps a late story
-   and its near-copy, met in different orders in different buckets, from each becoming the
-   other's duplicate (the later one joins the earlier one; the earlier one is the canonical).
-A duplicate names the cluster its earliest verified member named when it was decided; a copy
-that meets only a copy (never the canonical) names that copy's cluster as it was decided there.
+   in the canonical order (event time, then canonical key) may be joined only if it was there
+   first in *every* bucket the two share: the deterministic tie-break that keeps a late story and
+   its near-copy, met in opposite orders in different buckets, from each becoming the other's
+   duplicate (the later one joins the earlier one, which is the canonical).
 
-State per story: one fingerprint record (~1.1 KB) + one reference per bucket (51 x 29 bytes)
-+ one cluster status (~40 bytes), ~2.6 KB; every add and expiry updates the counter
-``dedup_stream_state_bytes`` by the encoded size. State ids and coders are the job's
-``--update`` contract (``tests/pipeline/test_streaming_update.py``).
+A duplicate's ``cluster_id`` is the earliest verified member it joined: the canonical whenever
+the copy verifies against it (every copy on the labelled set does); a copy that verifies only
+against another copy names that copy (``benchmarks/stream_dedup.py`` counts such clusters,
+``clusters_without_canonical``).
+
+State per story: one fingerprint record (~1.15 KB) and one reference per bucket (51 x 29 bytes),
+~2.6 KB; every add and expiry moves the counter ``dedup_stream_state_bytes`` by the encoded size.
+State ids and coders are the job's ``--update`` contract
+(``tests/pipeline/test_streaming_update.py``).
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ NAMESPACE = "wirestream"
 EXACT_KEY_TAG = b"\xfe"
 DUPLICATES = "duplicates"
 ARRIVALS = "arrivals"
+GATHER = "gather"
 PRINTS = "prints"
 HELD = "held"
 READS = "reads"
@@ -102,16 +109,6 @@ def arrival_key(story: Story, at_micros: int) -> str:
     """One arrival of a story: the same article from two feed entries, or from one entry at two
     event times, is two arrivals; only a redelivered entry fetched at the same moment is one."""
     return "\x1f".join((story.story_id, story.entry_id, story.fetched_at, str(at_micros)))
-
-
-def story_from_json(record: dict[str, Any]) -> Story:
-    """Inverse of ``Story.to_json``: a story held in state comes back field for field."""
-    values = dict(record)
-    for key in ("authors", "tags", "places", "cities", "topics"):
-        values[key] = tuple(values[key])
-    values["place_mentions"] = tuple((m["code"], m["count"]) for m in values["place_mentions"])
-    values["cleaning_hits"] = tuple((h["rule"], h["count"]) for h in values["cleaning_hits"])
-    return Story(**values)
 
 
 def _arrival_hash(arrival: str) -> str:
@@ -175,7 +172,8 @@ class _StreamKeysFn(beam.DoFn):
         for key in keys:
             yield key, (fp.canonical_key(), arrival, fp.story_id, stored)
         yield beam.pvalue.TaggedOutput(PRINTS, (fp.story_id, ("store", arrival, stored)))
-        yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("story", story, len(keys), at)))
+        yield beam.pvalue.TaggedOutput(GATHER, (arrival, ("print", fp.story_id, stored, len(keys))))
+        yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("story", story, at)))
 
 
 REFS = userstate.BagStateSpec("refs", REF_CODER)
@@ -221,24 +219,23 @@ class BucketRefsFn(beam.DoFn):
             others = [r for r in live if r[0] != story_id]
             full = len(live) >= self._config.max_bucket_size
             candidates = others[:BUCKET_ANCHORS] if full else others
-            yield beam.pvalue.TaggedOutput(ARRIVALS, (arrival, ("expect", len(candidates))))
-            for member_id, _ in candidates:
-                self._proposed.inc()
-                yield member_id, ("check", arrival, (story_id, stored))
+            self._proposed.inc(len(candidates))
+            yield arrival, ("cands", story_id, [member_id for member_id, _ in candidates])
             if full:
                 self._full.inc()
             elif not any(r[0] == story_id for r in live):
                 added.append((story_id, at))
         if not added:
             return
+        size = 0
         for ref in added:
             refs.add(ref)
-            self._note(len(REF_CODER.encode(ref)))
-        self._added.inc(len(added))
-        expiry.set(Timestamp(micros=min(r[1] for r in held + added) + self._horizon))
-
-    def _note(self, size: int) -> Any:
+            size += len(REF_CODER.encode(ref))
         self._bytes.inc(size)
+        self._added.inc(len(added))
+        if self._observe:
+            yield beam.pvalue.TaggedOutput(STATE, ("refs", size, max(r[1] for r in added)))
+        expiry.set(Timestamp(micros=min(r[1] for r in held + added) + self._horizon))
 
     @userstate.on_timer(REF_EXPIRY)
     def expire(
@@ -246,7 +243,7 @@ class BucketRefsFn(beam.DoFn):
         fired: Any = beam.DoFn.TimestampParam,
         refs: Any = REFS_PARAM,
         expiry: Any = REF_EXPIRY_PARAM,
-    ) -> None:
+    ) -> Iterator:
         if premature_expiry(float(fired)):
             # A bounded local runner fires every timer at once: keep the state (see
             # premature_expiry); the next story in this bucket re-arms the timer.
@@ -257,12 +254,54 @@ class BucketRefsFn(beam.DoFn):
         keep = [r for r in current if r[1] + self._horizon > now]
         gone = [r for r in current if r[1] + self._horizon <= now]
         self._expired.inc(len(gone))
-        self._bytes.dec(sum(len(REF_CODER.encode(r)) for r in gone))
+        size = sum(len(REF_CODER.encode(r)) for r in gone)
+        self._bytes.dec(size)
+        if self._observe:
+            yield beam.pvalue.TaggedOutput(STATE, ("refs", -size, now))
         refs.clear()
         for ref in keep:
             refs.add(ref)
         if keep:
             expiry.set(Timestamp(micros=min(r[1] for r in keep) + self._horizon))
+
+
+GATHERED = userstate.BagStateSpec("gathered", StrUtf8Coder())
+GATHERED_PARAM = beam.DoFn.StateParam(GATHERED)
+
+
+class GatherCandidatesFn(beam.DoFn):
+    """Per arrival: the candidates of all its buckets, each member once, with its bucket count.
+
+    A near-copy shares dozens of buckets with its original; checking it once, not once per
+    bucket, reads the member's stored fingerprint once. The count (``met``) tells the decision
+    in how many buckets the member was there first (the tie-break). Held only until the
+    story's buckets have all answered.
+    """
+
+    def process(self, element: tuple[str, tuple], gathered: Any = GATHERED_PARAM) -> Iterator:
+        arrival, message = element
+        if message[0] == "print":
+            _, story_id, stored, buckets = message
+            gathered.add(json.dumps(["print", _check_json(arrival, story_id, stored, 0), buckets]))
+        else:
+            gathered.add(json.dumps(list(message)))
+        held = [json.loads(g) for g in gathered.read()]
+        prints = [g for g in held if g[0] == "print"]
+        lists = [g[2] for g in held if g[0] == "cands"]
+        if not prints or len(lists) != sum(g[2] for g in prints):
+            return
+        gathered.clear()
+        met: dict[str, int] = {}
+        for members in lists:
+            for member in members:
+                met[member] = met.get(member, 0) + 1
+        check = prints[0][1]
+        for member in sorted(met):
+            yield member, ("check", arrival, dict(check, met=met[member]))
+        for n, _ in enumerate(prints):
+            yield beam.pvalue.TaggedOutput(
+                ARRIVALS, (arrival, ("expect", len(met) if n == 0 else 0))
+            )
 
 
 PRINT = userstate.ReadModifyWriteStateSpec("print", PRINT_CODER)
@@ -311,22 +350,22 @@ class StoreFingerprintsFn(beam.DoFn):
             size = len(PRINT_CODER.encode(record))
             self._bytes.inc(size)
             self._stored.inc()
+            if self._observe:
+                yield beam.pvalue.TaggedOutput(STATE, ("prints", size, record[1]))
             expiry.set(Timestamp(micros=record[1] + self._horizon))
             for waiting in pending.read():
-                check = json.loads(waiting)
-                yield from self._check(story_id, record, check["arrival"], check["id"], check)
+                yield from self._check(story_id, record, json.loads(waiting))
             pending.clear()
             return
         if mine is None:  # the member's own fingerprint is still on its way
-            pending.add(json.dumps(_check_json(arrival, *record), sort_keys=True))
+            pending.add(json.dumps(record, sort_keys=True))
             return
-        yield from self._check(story_id, mine, arrival, record[0], _check_json(arrival, *record))
+        yield from self._check(story_id, mine, record)
 
-    def _check(
-        self, member_id: str, mine: Stored, arrival: str, other_id: str, check: dict
-    ) -> Iterator:
+    def _check(self, member_id: str, mine: Stored, check: dict) -> Iterator:
         import base64
 
+        arrival, other_id = check["arrival"], check["id"]
         if self._observe:
             yield beam.pvalue.TaggedOutput(READS, (other_id, len(PRINT_CODER.encode(mine))))
         other: Stored = (
@@ -353,6 +392,7 @@ class StoreFingerprintsFn(beam.DoFn):
                 verdict.similarity,
                 a.content_hash == b.content_hash,
                 shared,
+                check["met"],
             ),
         )
 
@@ -361,20 +401,24 @@ class StoreFingerprintsFn(beam.DoFn):
         self,
         fired: Any = beam.DoFn.TimestampParam,
         stored: Any = PRINT_PARAM,
-    ) -> None:
+    ) -> Iterator:
         if premature_expiry(float(fired)):
             self._deferred.inc()
             return
         mine = stored.read()
         if mine is None:
             return
-        self._bytes.dec(len(PRINT_CODER.encode(mine)))
+        size = len(PRINT_CODER.encode(mine))
+        self._bytes.dec(size)
+        if self._observe:
+            now = int(Timestamp.of(fired).micros)
+            yield beam.pvalue.TaggedOutput(STATE, ("prints", -size, now))
         self._expired.inc()
         stored.clear()
 
 
-def _check_json(arrival: str, story_id: str, stored: Stored) -> dict:
-    """A candidate waiting for its member's fingerprint, as JSON (the ``pending`` cell)."""
+def _check_json(arrival: str, story_id: str, stored: Stored, met: int) -> dict:
+    """A story to check against a member, as JSON (``gathered`` and ``pending`` cells)."""
     import base64
 
     _, at, order, signature, sample, shingles, content_hash = stored
@@ -387,6 +431,7 @@ def _check_json(arrival: str, story_id: str, stored: Stored) -> dict:
         "sample": base64.b64encode(sample).decode("ascii"),
         "shingles": shingles,
         "content_hash": content_hash,
+        "met": met,
     }
 
 
@@ -415,8 +460,8 @@ class DecideFirstSeenFn(beam.DoFn):
     ) -> Iterator:
         _, (kind, *payload) = element
         if kind == "story":
-            story, needed, at = payload
-            record = {"story": story.to_json(), "needed": needed, "at": at}
+            story, at = payload
+            record = {"story": story.to_json(), "at": at}
             stories.add(json.dumps(record, sort_keys=True))
         else:
             votes.add(json.dumps([kind, *payload]))
@@ -427,9 +472,8 @@ class DecideFirstSeenFn(beam.DoFn):
         expects = [v for v in cast if v[0] == "expect"]
         answers = [v for v in cast if v[0] == "stored"]
         verdicts = [v for v in cast if v[0] == "verdict"]
-        needed = sum(s["needed"] for s in held)
         if (
-            len(expects) != needed
+            len(expects) != len(held)
             or len(answers) != len(held)
             or len(verdicts) != sum(v[1] for v in expects)
         ):
@@ -441,7 +485,7 @@ class DecideFirstSeenFn(beam.DoFn):
 
 def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iterator:
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
-    first = story_from_json(ordered[0]["story"])
+    first = Story.from_json(ordered[0]["story"])
     seen = sorted(a for a in answers if a[1] is not None)
     if seen:
         decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
@@ -449,7 +493,7 @@ def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iter
         decision = _nearest(first, ordered[0]["at"], verdicts)
     yield from _route(decision.apply(first), decision, ordered[0]["at"])
     for extra in ordered[1:]:
-        story = story_from_json(extra["story"])
+        story = Story.from_json(extra["story"])
         copy = Decision(
             story.story_id, DUPLICATE, decision.cluster_id, 2, decision.cluster_id, SAME_URL, 1.0
         )
@@ -462,20 +506,15 @@ def _nearest(story: Story, at: int, verdicts: list[list]) -> Decision:
 
     me = (at, story_key(story))
     found: dict[str, dict] = {}
-    for _, member, member_at, order, duplicate, similarity, same, shared in verdicts:
-        if not duplicate or member == story.story_id:
-            continue
-        entry = found.setdefault(
-            member,
-            {
+    for _, member, member_at, order, duplicate, similarity, same, shared, met in verdicts:
+        if duplicate and member != story.story_id:
+            found[member] = {
                 "rank": (member_at, order),
-                "met": 0,
+                "met": met,
                 "shared": shared,
                 "sim": similarity,
                 "same": same,
-            },
-        )
-        entry["met"] += 1
+            }
     eligible = sorted(
         (entry["rank"], member, entry)
         for member, entry in found.items()
@@ -504,7 +543,10 @@ class StreamingDedup(beam.PTransform):
     ``stream`` gives the windows and allowed lateness the buckets are grouped in (the job's
     own, so a story the rest of the graph accepts is never dropped here). With
     ``observe_state``: ``held`` is (story id, members its bucket held when it arrived) per
-    bucket, ``reads`` (story id, bytes of state read for it) per read.
+    bucket, ``reads`` (story id, bytes of state read for it) per read, ``state`` (cell kind,
+    encoded bytes added or, negative, expired, event time micros): the increments of the
+    ``dedup_stream_state_bytes`` counter, for runners that lose user counters (the
+    BundleBasedDirectRunner).
     """
 
     def __init__(
@@ -527,7 +569,7 @@ class StreamingDedup(beam.PTransform):
         by_str = beam.typehints.Tuple[str, beam.typehints.Any]
         keyed = stories | "StreamBucketKeys" >> beam.ParDo(
             _StreamKeysFn(self._config)
-        ).with_outputs(ARRIVALS, PRINTS, DEAD, main="members")
+        ).with_outputs(ARRIVALS, PRINTS, GATHER, DEAD, main="members")
         buckets = (
             keyed.members
             | "TypeBucketKeys" >> beam.Map(lambda kv: kv).with_output_types(by_bucket)
@@ -537,22 +579,33 @@ class StreamingDedup(beam.PTransform):
             | "BucketRefs"
             >> beam.ParDo(BucketRefsFn(self._config, self._horizon, self._observe))
             .with_input_types(grouped)
-            .with_outputs(ARRIVALS, HELD, READS, main="checks")
+            .with_outputs(HELD, READS, STATE, main="candidates")
+        )
+        gathered = (
+            (
+                keyed[GATHER] | "GatherGlobalWindow" >> beam.WindowInto(GlobalWindows()),
+                buckets.candidates,
+            )
+            | "FlattenPrintsAndCandidates" >> beam.Flatten().with_output_types(by_str)
+            | "GatherCandidates"
+            >> beam.ParDo(GatherCandidatesFn())
+            .with_input_types(by_str)
+            .with_outputs(ARRIVALS, main="checks")
         )
         prints = (
             (
                 keyed[PRINTS] | "PrintsGlobalWindow" >> beam.WindowInto(GlobalWindows()),
-                buckets.checks,
+                gathered.checks,
             )
             | "FlattenPrintsAndChecks" >> beam.Flatten().with_output_types(by_str)
             | "StoreFingerprints"
             >> beam.ParDo(StoreFingerprintsFn(self._config, self._horizon, self._observe))
             .with_input_types(by_str)
-            .with_outputs(READS, main="answers")
+            .with_outputs(READS, STATE, main="answers")
         )
         arrivals = keyed[ARRIVALS] | "ArrivalsGlobalWindow" >> beam.WindowInto(GlobalWindows())
         decided = (
-            (arrivals, buckets[ARRIVALS], prints.answers)
+            (arrivals, gathered[ARRIVALS], prints.answers)
             | "FlattenArrivalsAndVotes" >> beam.Flatten().with_output_types(by_str)
             | "DecideFirstSeen"
             >> beam.ParDo(DecideFirstSeenFn())
@@ -567,4 +620,5 @@ class StreamingDedup(beam.PTransform):
         if self._observe:
             outputs["held"] = buckets[HELD]
             outputs["reads"] = (buckets[READS], prints[READS]) | "AllReads" >> beam.Flatten()
+            outputs["state"] = (buckets[STATE], prints[STATE]) | "AllState" >> beam.Flatten()
         return outputs

@@ -22,6 +22,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core.records import DeadLetter, FetchedPage, Rejected, excerpt
 from transforms.extract.config import (
@@ -50,7 +51,6 @@ from transforms.extract.story import (
     choose_canonical,
     extract_story,
     extract_with_mode,
-    html_to_text,
     oversized,
 )
 
@@ -77,7 +77,6 @@ __all__ = [
     "extract_story",
     "extract_with_mode",
     "fit_html",
-    "html_to_text",
 ]
 
 DEAD_EXCERPT_CHARS = 500
@@ -247,6 +246,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is shorter than this share of it (0 disables the fallback).",
     )
     group.add_argument(
+        "--extract_second_pass_chars",
+        type=int,
+        default=defaults.second_pass_below_chars,
+        help="With --extract_mode precision: run the standard pass (for the fallback) only when "
+        "the precise text is shorter than this many characters.",
+    )
+    group.add_argument(
         "--extract_useful_chars",
         type=int,
         default=defaults.useful_chars,
@@ -309,27 +315,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options: Any) -> ExtractConfig:
-    opts = options.get_all_options()
-    defaults = ExtractConfig()
+class ExtractOptions(PipelineOptions):
+    """The extraction flags, typed: ``options.view_as(ExtractOptions)``."""
 
-    def pick(name: str, default: Any) -> Any:
-        value = opts.get(name)
-        return default if value is None else value
+    min_chars: int
+    max_text_chars: int
+    max_html_chars: int
+    extract_mode: str
+    extract_fallback_ratio: float
+    extract_second_pass_chars: int
+    extract_useful_chars: int
+    extract_tables: bool
+    extract_comments: bool
+    cleaning_rules: str | None
+    extract_timeout: float
+    extract_memory_mb: int
+    extract_processes: int
+    clean_text: bool
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> ExtractConfig:
+    view = options.view_as(ExtractOptions)
     return ExtractConfig(
-        mode=pick("extract_mode", defaults.mode),
-        fallback_ratio=float(pick("extract_fallback_ratio", defaults.fallback_ratio)),
-        include_tables=bool(pick("extract_tables", defaults.include_tables)),
-        include_comments=bool(pick("extract_comments", defaults.include_comments)),
-        clean=bool(pick("clean_text", defaults.clean)),
-        parse_datelines=bool(pick("clean_text", defaults.parse_datelines)),
-        rules_path=opts.get("cleaning_rules") or None,
-        useful_chars=int(pick("extract_useful_chars", defaults.useful_chars)),
-        min_chars=int(pick("min_chars", defaults.min_chars)),
-        max_chars=int(pick("max_text_chars", defaults.max_chars)),
-        max_html_chars=int(pick("max_html_chars", defaults.max_html_chars)),
-        timeout_seconds=float(pick("extract_timeout", defaults.timeout_seconds)),
-        memory_limit_mb=int(pick("extract_memory_mb", defaults.memory_limit_mb)),
-        processes=int(pick("extract_processes", defaults.processes)),
+        mode=view.extract_mode,
+        fallback_ratio=view.extract_fallback_ratio,
+        second_pass_below_chars=view.extract_second_pass_chars,
+        include_tables=bool(view.extract_tables),
+        include_comments=bool(view.extract_comments),
+        clean=bool(view.clean_text),
+        parse_datelines=bool(view.clean_text),
+        rules_path=view.cleaning_rules or None,
+        useful_chars=view.extract_useful_chars,
+        min_chars=view.min_chars,
+        max_chars=view.max_text_chars,
+        max_html_chars=view.max_html_chars,
+        timeout_seconds=view.extract_timeout,
+        memory_limit_mb=view.extract_memory_mb,
+        processes=view.extract_processes,
     )

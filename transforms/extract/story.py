@@ -8,10 +8,9 @@ child runs ``extract_with_mode`` from here.
 
 from __future__ import annotations
 
-import html as html_lib
-import re
 from urllib.parse import urlsplit
 
+from transforms.core.html_text import html_to_text
 from transforms.core.records import (
     FetchedPage,
     Rejected,
@@ -32,25 +31,6 @@ from transforms.extract.config import (
 from transforms.extract.datelines import strip_dateline
 from transforms.extract.passes import Extracted, extract_page, fit_html
 from transforms.language.identifier import page_language_of
-
-
-def html_to_text(fragment: str) -> str:
-    """Plain text of a feed summary, which is usually an HTML fragment."""
-    if not fragment:
-        return ""
-    if "<" not in fragment:
-        return html_lib.unescape(fragment).strip()
-    import lxml.html
-
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except Exception:  # lxml raises several unrelated types on hostile markup
-        return html_lib.unescape(re.sub(r"<[^>]{0,2000}>", " ", fragment)).strip()
-    for bad in root.xpath("//script|//style"):
-        bad.drop_tree()
-    for block in root.xpath("//p|//br|//div|//li|//h1|//h2|//h3|//h4|//blockquote"):
-        block.tail = "\n" + (block.tail or "")
-    return root.text_content().strip()
 
 
 def choose_canonical(page: FetchedPage, declared: str | None) -> str:
@@ -128,7 +108,7 @@ def build_story(
     else:
         cleaned = Cleaned(text=extracted.text.strip())
     text, source = cleaned.text, "page"
-    summary = html_to_text(entry.summary)
+    summary = html_to_text(entry.summary, lines=True)
     if len(text) < config.useful_chars:
         summary_clean = clean_text(summary, title=title, rules=rules) if config.clean else None
         summary_text = summary_clean.text if summary_clean else summary

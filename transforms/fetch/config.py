@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.fetch.http import DEFAULT_USER_AGENT, HttpConfig
 
@@ -168,31 +169,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options) -> FetchConfig:
-    """Read the flags back, with preflight checks whose messages say how to fix them."""
-    opts = options.get_all_options()
-    default = FetchConfig()
+class FetchOptions(PipelineOptions):
+    """The fetching flags, typed: ``options.view_as(FetchOptions)``."""
 
-    def pick(name: str, fallback: Any) -> Any:
-        value = opts.get(name)
-        return fallback if value is None else value
+    replay: str | None
+    capture_warc: str | None
+    http_user_agent: str
+    allow_private_networks: bool
+    max_bytes: int
+    connect_timeout: float
+    read_timeout: float
+    fetch_deadline: float
+    max_redirects: int
+    max_retries: int
+    max_retry_after: float
+    per_host_rps: float
+    max_crawl_delay: float
+    ignore_robots: bool
+    fetch_threads: int
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions, replay: str | None = None) -> FetchConfig:
+    """Read the flags back, with preflight checks whose messages say how to fix them.
+
+    ``replay``: the archive the job resolved when ``--replay`` is not given (the bundled sample).
+    """
+    view = options.view_as(FetchOptions)
     config = FetchConfig(
-        replay=opts.get("replay"),
-        capture_warc=opts.get("capture_warc"),
-        user_agent=pick("http_user_agent", default.user_agent),
-        connect_timeout=float(pick("connect_timeout", default.connect_timeout)),
-        read_timeout=float(pick("read_timeout", default.read_timeout)),
-        total_timeout=float(pick("fetch_deadline", default.total_timeout)),
-        max_bytes=int(pick("max_bytes", default.max_bytes)),
-        max_redirects=int(pick("max_redirects", default.max_redirects)),
-        max_retries=int(pick("max_retries", default.max_retries)),
-        max_retry_after=float(pick("max_retry_after", default.max_retry_after)),
-        allow_private_networks=bool(opts.get("allow_private_networks")),
-        respect_robots=not opts.get("ignore_robots"),
-        max_crawl_delay=float(pick("max_crawl_delay", default.max_crawl_delay)),
-        per_host_rps=float(pick("per_host_rps", default.per_host_rps)),
-        fetch_threads=int(pick("fetch_threads", default.fetch_threads)),
+        replay=view.replay or replay,
+        capture_warc=view.capture_warc,
+        user_agent=view.http_user_agent,
+        connect_timeout=view.connect_timeout,
+        read_timeout=view.read_timeout,
+        total_timeout=view.fetch_deadline,
+        max_bytes=view.max_bytes,
+        max_redirects=view.max_redirects,
+        max_retries=view.max_retries,
+        max_retry_after=view.max_retry_after,
+        allow_private_networks=view.allow_private_networks,
+        respect_robots=not view.ignore_robots,
+        max_crawl_delay=view.max_crawl_delay,
+        per_host_rps=view.per_host_rps,
+        fetch_threads=view.fetch_threads,
     )
     if config.replay:
         from transforms.fetch.warc import find_warc_files

@@ -32,10 +32,10 @@ import re
 import threading
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from transforms.core.timefmt import parse_iso, utc_iso
 from transforms.fetch.http import (
     NOT_IN_ARCHIVE,
     REASONS,
@@ -61,14 +61,10 @@ def normalise_date(value: str | None) -> str:
     """Any WARC-Date (fractional seconds, offsets) as second-precision ISO 8601 UTC."""
     if not value:
         return "1970-01-01T00:00:00Z"
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+    moment = parse_iso(value.strip())
+    if moment is None:
         return value.strip()[:19] + "Z"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_iso(moment)
 
 
 def archive_key(url: str) -> str:

@@ -10,10 +10,11 @@ decision is:
 1. too few letters → ``und`` (nothing can be told from a handful of characters);
 2. a script that belongs to one language (Armenian, Georgian, Hangul, kana, Thai, Greek, …) →
    that language, without any model;
-3. otherwise langdetect (seeded, private factory) and lingua (all 75 languages) both vote; when
-   they agree the answer is langdetect's (probability: the mean of both), when they disagree
-   lingua's, and below the probability threshold the answer is ``und`` (the best candidate is
-   kept as the runner-up);
+3. otherwise lingua (all 75 languages) answers; langdetect (seeded, private factory) is asked
+   only when lingua is unsure (below ``LanguageIdentifier.lingua_sure``, 0.9 with the default
+   threshold, the point from which langdetect's vote cannot change the answer): when it agrees
+   the probability is the mean of both, when it disagrees lingua's; below the probability
+   threshold the answer is ``und`` (the best candidate is kept as the runner-up);
 4. inside groups of near-identical standard languages (Malay/Indonesian, Bosnian/Croatian/
    Serbian, Bokmål/Nynorsk) the spelling and vocabulary of each standard decide, because
    character n-gram models cannot (lingua answers Croatian for most Bosnian). The markers are
@@ -34,6 +35,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +45,9 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 UND = "und"
+
+#: langdetect lists only languages above this probability (``Detector.PROB_THRESHOLD``).
+_LANGDETECT_FLOOR = 0.1
 
 #: langdetect's codes that are not ISO 639-1 as lingua writes them.
 _LANGDETECT_TO_ISO = {"zh-cn": "zh", "zh-tw": "zh", "no": "nb"}
@@ -359,16 +364,15 @@ class LanguageIdentifier:
 
     # -- construction --------------------------------------------------------------------------
     def _load(self) -> None:
-        from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+        import os
 
-        # A private factory: the module-level one is global state shared with any other user
-        # of langdetect in the process, and its seed is a class attribute.
-        factory = DetectorFactory()
-        factory.load_profile(PROFILES_DIRECTORY)
-        factory.seed = self.config.seed
-        self._factory = factory
+        from langdetect.detector_factory import PROFILES_DIRECTORY
+
+        # langdetect's profiles (~0.5 s of CPU to load) are read on first need: with lingua
+        # deciding first, many workers never ask langdetect. Its languages are its profile files.
+        self._factory_lock = threading.Lock()
         self.langdetect_languages = frozenset(
-            _LANGDETECT_TO_ISO.get(code, code) for code in factory.langlist
+            _LANGDETECT_TO_ISO.get(code, code) for code in os.listdir(str(PROFILES_DIRECTORY))
         )
         if self.config.engine == "langdetect":
             return
@@ -392,11 +396,37 @@ class LanguageIdentifier:
             language: language.iso_code_639_1.name.lower() for language in Language.all()
         }
 
+    @property
+    def lingua_sure(self) -> float:
+        """lingua's probability from which langdetect's vote cannot change the language answered.
+
+        The answer is always lingua's language; langdetect only lifts the probability to the mean
+        of the two when it agrees, which matters when the mean crosses ``threshold``. langdetect
+        reports only languages above 0.1 (and the priors renormalise over at most nine of them,
+        so its top stays above 0.1): with lingua at ``2 * threshold - 0.1`` or more the mean is
+        above the threshold whether langdetect is asked or not, so it is not asked. Only the
+        probability written differs (lingua's instead of the mean), never the language.
+        """
+        return 2 * self.config.threshold - _LANGDETECT_FLOOR
+
     # -- evidence ------------------------------------------------------------------------------
+    def _langdetect_factory(self) -> Any:
+        with self._factory_lock:
+            if self._factory is None:
+                from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+                # A private factory: the module-level one is global state shared with any other
+                # user of langdetect in the process, and its seed is a class attribute.
+                factory = DetectorFactory()
+                factory.load_profile(PROFILES_DIRECTORY)
+                factory.seed = self.config.seed
+                self._factory = factory
+            return self._factory
+
     def langdetect_probabilities(self, text: str) -> list[tuple[str, float]]:
         from langdetect.lang_detect_exception import LangDetectException
 
-        detector = self._factory.create()
+        detector = self._langdetect_factory().create()
         detector.set_max_text_length(self.config.max_chars)
         detector.append(text)
         try:
@@ -466,8 +496,14 @@ class LanguageIdentifier:
             return self._decide(ld, "langdetect", None)
 
         lg = _apply_priors(self.lingua_probabilities(sample), priors)
-        if cfg.engine == "lingua" or not lg or lg[0][0] not in self.langdetect_languages:
-            # langdetect cannot agree on a language it has no model for; skip its ~5 ms.
+        if (
+            cfg.engine == "lingua"
+            or not lg
+            or lg[0][0] not in self.langdetect_languages
+            or lg[0][1] >= self.lingua_sure
+        ):
+            # langdetect cannot agree on a language it has no model for, and cannot change the
+            # answer when lingua is sure (see ``lingua_sure``): skip its ~5 ms.
             return self._decide(lg, "lingua", sample, lg, priors)
         ld = _apply_priors(self.langdetect_probabilities(sample), priors)
         if ld and ld[0][0] == lg[0][0]:

@@ -1,10 +1,11 @@
 """DetectLanguage: set each story's language, its probability and the runner-up.
 
-The identifier itself lives in ``transforms/language/identifier.py`` (why it combines langdetect,
-Unicode scripts and lingua, and how that was measured). This stage builds it once per worker process
-(``Shared``: the lingua models take about a gigabyte and seconds to load, and a Dataflow worker
-runs several DoFn instances per process), feeds it title + body, and passes the page's ``lang``
-attribute and the feed's declared language as evidence. ``und`` is an answer, not a failure:
+The identifier itself lives in ``transforms/language/identifier.py`` (why it combines lingua,
+Unicode scripts and langdetect, and how that was measured). This stage builds it once per worker
+process (``Shared``: the lingua models take about a gigabyte and seconds to load, and a Dataflow
+worker runs several DoFn instances per process), and only when the first story arrives; feeds it
+title + body, and passes the page's ``lang`` attribute and the feed's declared language as
+evidence. ``und`` is an answer, not a failure:
 those stories flow on under ``lang=und``; only an exception becomes a dead letter.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 
 from transforms.core.records import DeadLetter, Story
@@ -90,10 +92,9 @@ class DetectLanguageFn(beam.DoFn):
         self.identifier: LanguageIdentifier | None = None
 
     def setup(self) -> None:
-        identifier_config = self.config.identifier_config()
-        self.identifier = self._shared_handle.acquire(
-            lambda: LanguageIdentifier(identifier_config), tag=repr(identifier_config)
-        )
+        # The identifier is acquired with the first story, not here: a worker that is handed no
+        # stories (most of a multi-worker run's start, every worker of an empty run) never
+        # imports lingua or reads a profile.
         self.answered = Metrics.counter(NAMESPACE, "language_ok")
         self.undetermined = Metrics.counter(NAMESPACE, "language_und")
         self.dead = Metrics.counter(NAMESPACE, "language_dead")
@@ -101,12 +102,20 @@ class DetectLanguageFn(beam.DoFn):
         self.hint_overruled = Metrics.counter(NAMESPACE, "language_hint_overruled")
         self.confidence = Metrics.distribution(NAMESPACE, "language_confidence_permille")
 
+    def _identifier(self) -> LanguageIdentifier:
+        if self.identifier is None:
+            identifier_config = self.config.identifier_config()
+            self.identifier = self._shared_handle.acquire(
+                lambda: LanguageIdentifier(identifier_config), tag=repr(identifier_config)
+            )
+        return self.identifier
+
     def process(self, story: Story) -> Iterator[Any]:
-        assert self.identifier is not None, "setup() builds the identifier"
         page_lang = story.page_language if self.config.use_hints else None
         feed_hint = story.feed_language if self.config.use_hints else None
+        identifier = self._identifier()  # a broken install fails the worker, not each story
         try:
-            guess = self.identifier.detect(text_for_detection(story), page_lang, feed_hint)
+            guess = identifier.detect(text_for_detection(story), page_lang, feed_hint)
         except Exception as err:  # any failure of one story must not stop the bundle
             self.dead.inc()
             yield beam.pvalue.TaggedOutput(
@@ -195,18 +204,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options: Any) -> LanguageConfig:
-    opts = options.get_all_options()
+class LanguageOptions(PipelineOptions):
+    """The language flags, typed: ``options.view_as(LanguageOptions)``."""
 
-    def pick(name: str, default: Any) -> Any:
-        value = opts.get(name)
-        return default if value is None else value
+    language_threshold: float
+    language_min_chars: int
+    language_close_margin: float
+    language_engine: str
+    language_model: str
+    language_hints: str
 
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> LanguageConfig:
+    view = options.view_as(LanguageOptions)
     return LanguageConfig(
-        threshold=float(pick("language_threshold", LanguageConfig.threshold)),
-        min_chars=int(pick("language_min_chars", LanguageConfig.min_chars)),
-        close_margin=float(pick("language_close_margin", LanguageConfig.close_margin)),
-        engine=str(pick("language_engine", LanguageConfig.engine)),
-        lingua_low_accuracy=pick("language_model", "high") == "low",
-        use_hints=pick("language_hints", "use") != "ignore",
+        threshold=view.language_threshold,
+        min_chars=view.language_min_chars,
+        close_margin=view.language_close_margin,
+        engine=view.language_engine,
+        lingua_low_accuracy=view.language_model == "low",
+        use_hints=view.language_hints != "ignore",
     )

@@ -15,7 +15,8 @@ file-naming function creates the partition folder first; the run report then cou
 records actually on disk, so a loss of that kind can never pass as a green run.
 
 The run id in file names keeps scheduled runs from overwriting one another while a re-run of the
-same run (same ``--run_id``) replaces its own files: idempotent, never duplicated.
+same run (same ``--run_id``) replaces its own files: idempotent, never duplicated. The names are
+defined once, in ``transforms/sinks/naming.py``.
 
 In streaming mode the records arrive in fixed windows: the same grouping then happens per window
 (GroupByKey groups per key *and* window), the window start goes into the file name
@@ -41,12 +42,15 @@ import apache_beam as beam
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import IntervalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms.core.records import DeadLetter, Rejected, Story
 from transforms.core.redact import redact_record
+from transforms.core.run import RunIdentity
+from transforms.sinks import naming
 
 NAMESPACE = "wirestream"
 
@@ -130,15 +134,15 @@ class _Keyed(beam.DoFn):
     def process(self, record: Any, win=beam.DoFn.WindowParam) -> Iterator[tuple[str, Any]]:
         keys = self.config.partition_by if self.output == "stories" else ("date",)
         shard = _shard(record_key(record), self.config.shards)
-        name = f"part-{self.config.run_id}{window_tag(win)}-{shard:05d}-of-{self.config.shards:05d}"
+        name = naming.file_base(self.config.run_id, shard, self.config.shards, window_start(win))
         yield f"{self.output}/{partition_of(record, keys)}/{name}", record
 
 
-def window_tag(win: Any) -> str:
-    """``-w<start>`` for a streaming window; nothing for the global window of batch runs."""
+def window_start(win: Any) -> str:
+    """A streaming window's start as it goes into file names; "" for batch's global window."""
     if not isinstance(win, IntervalWindow):
         return ""
-    return "-w" + win.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
+    return win.start.to_utc_datetime().strftime(naming.WINDOW_FORMAT)
 
 
 def _to_batch(
@@ -147,8 +151,8 @@ def _to_batch(
     path, records = item
     ordered = sorted(records, key=record_key)
     Metrics.counter(NAMESPACE, f"written_{output}").inc(len(ordered))
-    if pane is not None and pane.index > 0:
-        path = f"{path}-p{pane.index}"  # a later firing of the same window: its own file
+    if pane is not None:
+        path = naming.with_pane(path, pane.index)  # a later firing of a window: its own file
     if pane is not None and pane.timing == PaneInfoTiming.LATE:
         Metrics.counter(NAMESPACE, f"written_{output}_late_pane").inc(len(ordered))
     return Batch(
@@ -327,3 +331,28 @@ def write_schema(config: WriteConfig) -> str:
 
 def partition_keys(value: str) -> tuple[str, ...]:
     return tuple(k.strip() for k in value.split(",") if k.strip())
+
+
+class WriteOptions(PipelineOptions):
+    """The output flags, typed: ``options.view_as(WriteOptions)``."""
+
+    output: str
+    file_format: str
+    partition_by: str
+    shards: int
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions, run: RunIdentity) -> WriteConfig:
+    """The writer's config; file names carry the job's one run id (``transforms.core.run``)."""
+    view = options.view_as(WriteOptions)
+    return WriteConfig(
+        output=view.output.rstrip("/"),
+        run_id=run.run_id,
+        file_format=view.file_format,
+        partition_by=partition_keys(view.partition_by),
+        shards=max(1, view.shards),
+    )

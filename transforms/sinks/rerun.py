@@ -28,34 +28,24 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.sinks.naming import run_file_glob, run_file_pattern
 from transforms.sinks.partitioned import OUTPUTS, TEMP_PREFIX, WriteConfig
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
 
 
-def run_file_name_pattern(run_id: str, suffix: str, windows: bool = True) -> re.Pattern[str]:
-    """The exact base-name shape of one run's files (``_Keyed`` in transforms/sinks/partitioned.py).
-
-    Streaming files also carry their window start and, for a later firing, its pane index
-    (``part-<run_id>-w20261124T101500Z-00000-of-00001-p1``). ``windows=False`` (the batch
-    cleanup) leaves those out, so batch run ``daily`` cannot take the files of a batch run named
-    ``daily-w20261124T101500Z`` for its own.
-    """
-    window = r"(-w\d{8}T\d{6}Z)?" if windows else ""
-    pane = r"(-p\d+)?" if windows else ""
-    return re.compile(
-        rf"part-{re.escape(run_id)}{window}-\d{{5}}-of-\d{{5}}{pane}{re.escape(suffix)}"
-    )
-
-
 def files_of_run(config: WriteConfig, output: str, windows: bool = True) -> list[str]:
-    """Full paths of the files of ``config.run_id`` under one output (local or ``gs://``)."""
+    """Full paths of the files of ``config.run_id`` under one output (local or ``gs://``).
+
+    ``windows=False`` (the batch cleanup) does not take streaming window names for its own, so
+    batch run ``daily`` never takes the files of a batch run named ``daily-w20261124T101500Z``.
+    """
     depth = len(config.partition_by) if output == "stories" else 1
     pattern = "/".join(
-        [config.output, output, *(["*"] * depth), f"part-{config.run_id}-*{config.suffix}"]
+        [config.output, output, *(["*"] * depth), run_file_glob(config.run_id, config.suffix)]
     )
-    exact = run_file_name_pattern(config.run_id, config.suffix, windows)
+    exact = run_file_pattern(config.run_id, config.suffix, windows)
     matched = FileSystems.match([pattern])[0].metadata_list
     return sorted(m.path for m in matched if exact.fullmatch(m.path.rsplit("/", 1)[-1]))
 

@@ -50,7 +50,6 @@ import itertools
 import json
 import logging
 import re
-import unicodedata
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -58,7 +57,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from transforms.core.records import DeadLetter, FeedEntry, FeedSource, excerpt, stable_hash, utc_iso
+from transforms.core.html_text import html_to_text, safe_text
+from transforms.core.records import DeadLetter, FeedEntry, FeedSource, excerpt, stable_hash
+from transforms.core.timefmt import parse_iso, utc_iso
 from transforms.core.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,6 @@ MAX_LABELS = 50
 MAX_ENTRIES = 10_000
 MAX_CHILD_SITEMAPS = 50
 MAX_DECOMPRESSED_BYTES = 50 * 1024 * 1024  # the sitemaps protocol's own limit
-_HTML_INPUT_CAP = 1_000_000  # longer HTML fields are cut before parsing, never buffered twice
 
 _SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 _JSON_FEED_PREFIX = "https://jsonfeed.org/version/"
@@ -126,132 +126,10 @@ class RawEntry:
     language: str | None = None
 
 
-# --------------------------------------------------------------------------- text sanitising
-
-# Elements whose content is not visible text (and may be active content): dropped whole.
-_DROP_CONTENT = (
-    "script",
-    "style",
-    "template",
-    "noscript",
-    "iframe",
-    "object",
-    "embed",
-    "applet",
-    "svg",
-    "math",
-    "head",
-    "title",
-    "select",
-    "textarea",
-    "frameset",
-    "noembed",
-    "noframes",
-)
-_BLOCK = frozenset(
-    {
-        "p",
-        "div",
-        "br",
-        "li",
-        "ul",
-        "ol",
-        "tr",
-        "td",
-        "th",
-        "table",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "figure",
-        "figcaption",
-        "dd",
-        "dt",
-        "dl",
-        "hr",
-        "aside",
-        "nav",
-        "main",
-        "address",
-    }
-)
-# What makes an HTML tokenizer leave the text state: "<" then a letter, "/", "!" or "?".
-_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
-_WS = re.compile(r"\s+")
-
-
-def _strip_controls(text: str) -> str:
-    return "".join(
-        ch if ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cs", "Co") else " "
-        for ch in text
-    )
-
-
-def html_to_text(fragment: str) -> str:
-    """Visible text of an HTML fragment, entities decoded; script-like content is dropped.
-
-    lxml's (libxml2's) HTML parser is linear on hostile input, unlike ``html.parser``, which is
-    quadratic on text such as ``<a <a <a …`` and would let one summary hold a worker for minutes.
-    """
-    if not fragment:
-        return ""
-    from lxml import etree
-    from lxml import html as lxml_html
-
-    text = _strip_controls(fragment[:_HTML_INPUT_CAP])
-    if not text.strip():
-        return ""
-    try:
-        root = lxml_html.fragment_fromstring(text, create_parent="div")
-    except (etree.ParserError, ValueError) as exc:
-        logger.debug("unparsable HTML fragment, kept as text: %s", exc)
-        return text
-    etree.strip_elements(root, *_DROP_CONTENT, with_tail=False)
-    for element in root.iterdescendants():
-        if isinstance(element.tag, str) and element.tag.lower() in _BLOCK:
-            element.tail = " " + (element.tail or "")
-            if len(element) or element.text:
-                element.text = " " + (element.text or "")
-    return root.text_content()
-
-
-def has_unsafe_markup(text: str) -> bool:
-    """Could an HTML consumer that forgets to escape this text see a tag in it?"""
-    return bool(text) and _TAG_OPEN.search(text) is not None
-
-
-def clean_text(text: str | None, limit: int = SUMMARY_MAX_CHARS) -> str:
-    """Plain, single-spaced, bounded text that no HTML consumer can read as markup; idempotent.
-
-    Markup was already reduced to text where the format said the field is HTML; what is left is
-    text that merely *looks* like markup (a plain title ``<script>…`` or ``&lt;b&gt;`` decoded).
-    Every ``<`` that would open a tag gets a space after it (``< script>``): the words stay
-    readable, a consumer pasting the text into a page cannot be scripted, and the operation is
-    linear and idempotent.
-    """
-    if not text:
-        return ""
-    cleaned = _strip_controls(text[: limit * 4 + 10_000])
-    cleaned = _TAG_OPEN.sub("< ", cleaned)
-    cleaned = _WS.sub(" ", cleaned).strip()
-    if len(cleaned) > limit:
-        cleaned = cleaned[:limit].rstrip()
-    return cleaned
-
-
 def field_text(value: str | None, is_html: bool, limit: int) -> str:
     if not value:
         return ""
-    return clean_text(html_to_text(value) if is_html else value, limit)
+    return safe_text(html_to_text(value) if is_html else value, limit)
 
 
 # --------------------------------------------------------------------------- dates
@@ -275,9 +153,8 @@ def parse_iso_datetime(value: str | None) -> str | None:
     text = value.strip().upper()
     if _W3C_DATE.match(text):
         text = (text + "-01-01")[:10]
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+    moment = parse_iso(text)
+    if moment is None:
         return None
     return utc_iso(moment) if 1900 <= moment.year <= 2200 else None
 
@@ -294,7 +171,7 @@ def _labels(values: Iterable[Any]) -> list[str]:
     labels: list[str] = []
     folded: set[str] = set()
     for value in values:
-        label = clean_text(str(value), LABEL_MAX_CHARS) if value is not None else ""
+        label = safe_text(str(value), LABEL_MAX_CHARS) if value is not None else ""
         if label and label.casefold() not in folded:
             folded.add(label.casefold())
             labels.append(label)
@@ -391,7 +268,7 @@ def normalise_entry(
     if canonical is None:
         return None
     url = _absolute(link, base_url) or canonical
-    guid = clean_text(raw.guid, LABEL_MAX_CHARS * 5)
+    guid = safe_text(raw.guid, LABEL_MAX_CHARS * 5)
     return FeedEntry(
         entry_id=stable_hash(source.url, guid or canonical),
         feed_url=source.url,
@@ -627,7 +504,7 @@ def _parse_with_feedparser(
             dead=(_dead(REASON_BAD_FEED, source, f"feedparser failed: {exc!r}", body, at=at),)
         )
     version = parsed.get("version") or ""
-    title = clean_text(parsed.feed.get("title"), TITLE_MAX_CHARS) if parsed.get("feed") else ""
+    title = safe_text(parsed.feed.get("title"), TITLE_MAX_CHARS) if parsed.get("feed") else ""
     if not parsed.entries:
         if version:
             return ParsedFeed(
@@ -723,7 +600,7 @@ def _parse_json_feed(
             dead=(_dead(REASON_BAD_FEED, source, "JSON but not a JSON Feed", body, at=at),)
         )
     fmt = "json" + version[len(_JSON_FEED_PREFIX) :].replace(".", "")[:4]
-    title = clean_text(
+    title = safe_text(
         document.get("title") if isinstance(document.get("title"), str) else "", TITLE_MAX_CHARS
     )
     items = document.get("items")

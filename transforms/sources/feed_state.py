@@ -4,15 +4,19 @@ Per feed we remember the validators of the last fetched document (ETag, Last-Mod
 conditional GET, when it was last fetched (to honour its poll interval when the job runs more
 often), and the entry ids already handed downstream, so an hourly run emits only new entries.
 
-Where it lives: ``<state_location>/feeds/feed-state-<run key>.jsonl``, one JSON line per feed,
-one *snapshot* per run. The run key is the logical run time (``--run_date``), not the wall clock.
+Where it lives: ``<state_location>/feeds/feed-state-<run key>-<run id>.jsonl``, one JSON line
+per feed, one *snapshot* per run. Run key and run id are the job's one run identity
+(``transforms.core.run``): the key is the logical run time (``--run_date``, else the start time),
+the id the name the run's output files carry.
 
-What "the same run" means: a run reads the newest snapshot written by an *earlier* run key and
-writes its own snapshot under its own key. Re-running run R (a retry after a failure, a
-backfill) therefore starts from exactly the state the first attempt started from, sends the same
-conditional requests, emits the same entries (same ids) and overwrites R's snapshot, instead of
+What "the same run" means: a run reads the newest snapshot written by an *earlier* run key by
+*another* run id, and writes its own snapshot under its own key and id, removing any earlier
+attempt of its own. Re-running run R (a retry after a failure, a backfill, the same replay
+again) therefore starts from exactly the state the first attempt started from, sends the same
+conditional requests, emits the same entries (same ids) and replaces R's snapshot, instead of
 finding its own marks and emitting nothing. Later runs are unaffected: they read the newest
-snapshot before them.
+snapshot before them. Snapshots named without a run id (``feed-state-<run key>.jsonl``, written
+before ids were part of the name) are read as another run's.
 
 Verifiable: a snapshot is framed by a header and a footer holding its record count, the
 records' xxh3-64 checksum and its run key (``transforms/core/statefile.py``); a damaged one
@@ -43,7 +47,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -52,6 +56,7 @@ from apache_beam.metrics import Metrics
 from transforms.core import statefile
 from transforms.core.records import DeadLetter, stable_hash
 from transforms.core.redact import redact_text, redact_url
+from transforms.core.run import KEY_FORMAT, key_time
 from transforms.core.statefile import StateFileError
 
 logger = logging.getLogger(__name__)
@@ -61,8 +66,7 @@ FORMAT_VERSION = 1
 SNAPSHOT_PREFIX = "feed-state-"
 SNAPSHOT_SUFFIX = ".jsonl"
 STATE_KIND = "feed-state"
-_KEY_FORMAT = "%Y%m%dT%H%M%SZ"
-_SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)\.jsonl$")
+_SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)(?:-([A-Za-z0-9_-]+))?\.jsonl$")
 
 # Fetch failures worth another try next run; anything else is final for that entry.
 TRANSIENT_REASONS = frozenset({"timeout", "connect_error", "http_5xx", "dns_error"})
@@ -73,7 +77,8 @@ class StateConfig:
     """Where state lives and how much of it to keep; ``location=None`` disables it."""
 
     location: str | None = None
-    run_key: str = ""  # from the run's logical time; see run_key_for
+    run_key: str = ""  # the run's logical time (transforms.core.run.RunIdentity.run_key)
+    run_id: str = ""  # the run's name; a snapshot with the same id is this run's own
     horizon_days: float = 14.0
     max_ids_per_feed: int = 10_000
     keep_snapshots: int = 48
@@ -152,36 +157,6 @@ def feed_key_for(feed_url: str) -> str:
     return stable_hash("feed", feed_url)
 
 
-# --------------------------------------------------------------------------- run keys
-
-
-def parse_run_date(value: str) -> datetime:
-    """``YYYY-MM-DD``, ``YYYY-MM-DDTHH``, or a full ISO 8601 time (naive = UTC)."""
-    text = value.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}", text):
-        text += ":00"
-    try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError as exc:
-        raise ValueError(
-            f"--run_date {value!r} is not a date. Fix: use YYYY-MM-DD, YYYY-MM-DDTHH or a full "
-            "ISO 8601 time such as 2026-11-25T10:00:00Z"
-        ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def run_key_for(run_date: str | None, now: datetime | None = None) -> str:
-    """Sortable key of the run's logical time; without ``--run_date`` the start time is used."""
-    moment = parse_run_date(run_date) if run_date else (now or datetime.now(UTC))
-    return moment.astimezone(UTC).strftime(_KEY_FORMAT)
-
-
-def key_time(key: str) -> datetime:
-    return datetime.strptime(key, _KEY_FORMAT).replace(tzinfo=UTC)
-
-
 # --------------------------------------------------------------------------- pure logic
 
 
@@ -235,7 +210,7 @@ def advance(
     cutoff = ""
     if config.run_key:
         cutoff = (key_time(config.run_key) - timedelta(days=config.horizon_days)).strftime(
-            _KEY_FORMAT
+            KEY_FORMAT
         )
     kept = [(i, t) for i, t in seen.items() if i in current or t >= cutoff]
     if len(kept) > config.max_ids_per_feed:
@@ -281,39 +256,53 @@ def with_retries(state: FeedState, entry_ids: Iterable[str]) -> FeedState:
 # --------------------------------------------------------------------------- snapshot files
 
 
-def _snapshot_keys(folder: str) -> list[str]:
+@dataclass(frozen=True, order=True)
+class _Snapshot:
+    run_key: str
+    run_id: str  # "" for snapshots named before run ids were part of the name
+    path: str
+
+
+def _snapshots(folder: str) -> list[_Snapshot]:
+    """The folder's snapshots, oldest run key first."""
     from apache_beam.io.filesystems import FileSystems
 
     pattern = f"{folder}/{SNAPSHOT_PREFIX}*{SNAPSHOT_SUFFIX}"
     # A folder that does not exist yet matches nothing; other errors (permissions) must surface:
     # silently starting from no state would fetch and emit every entry again.
     matches = FileSystems.match([pattern])[0].metadata_list
-    keys = []
+    found = []
     for metadata in matches:
-        found = _SNAPSHOT_NAME.search(metadata.path)
-        if found:
-            keys.append(found.group(1))
-    return sorted(keys)
+        name = _SNAPSHOT_NAME.search(metadata.path)
+        if name:
+            found.append(_Snapshot(name.group(1), name.group(2) or "", metadata.path))
+    return sorted(found)
 
 
-def snapshot_path(config: StateConfig, key: str) -> str:
-    return f"{config.folder}/{SNAPSHOT_PREFIX}{key}{SNAPSHOT_SUFFIX}"
+def snapshot_path(config: StateConfig) -> str:
+    """Where this run's snapshot goes."""
+    suffix = f"-{config.run_id}" if config.run_id else ""
+    return f"{config.folder}/{SNAPSHOT_PREFIX}{config.run_key}{suffix}{SNAPSHOT_SUFFIX}"
 
 
 def base_snapshot(config: StateConfig) -> str | None:
-    """The snapshot this run starts from: the newest one written by an earlier run key."""
+    """The snapshot this run starts from: the newest one an earlier run key of another run wrote."""
     if not config.enabled:
         return None
     try:
-        keys = _snapshot_keys(config.folder)
+        snapshots = _snapshots(config.folder)
     except Exception as exc:  # filesystem layers raise their own types (IOError, GCS errors, …)
         raise ValueError(
             f"--state_location {config.location}: cannot list {config.folder} "
             f"({type(exc).__name__}: {exc}). Fix: check the path and that these credentials "
             "may read and write it"
         ) from exc
-    earlier = [key for key in keys if key < config.run_key]
-    return snapshot_path(config, earlier[-1]) if earlier else None
+    earlier = [s for s in snapshots if s.run_key < config.run_key and not _own(s, config)]
+    return earlier[-1].path if earlier else None
+
+
+def _own(snapshot: _Snapshot, config: StateConfig) -> bool:
+    return bool(config.run_id) and snapshot.run_id == config.run_id
 
 
 def parse_snapshot(path: str, records: Iterable[str]) -> Iterator[FeedState]:
@@ -339,14 +328,16 @@ def snapshot_bytes(run_key: str, states: Iterable[FeedState]) -> bytes:
 def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     """Write this run's snapshot atomically (temporary name, then rename) and prune old ones.
 
-    Temporary files an earlier attempt of this run key left behind (killed between create and
-    rename) are removed; other run keys' are not touched, they may be running now.
+    Temporary files an earlier attempt of this run left behind (killed between create and
+    rename) are removed; other runs' are not touched, they may be running now.
     """
     from apache_beam.io.filesystems import FileSystems
 
-    final = snapshot_path(config, config.run_key)
-    prefix = f"{config.folder}/.tmp-{config.run_key}-"
+    final = snapshot_path(config)
+    prefix = f"{config.folder}/.tmp-{config.run_key}-{config.run_id}-"
     temporary = f"{prefix}{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
+    # This run's temporaries only: run "daily" must not take those of a concurrent "daily-2".
+    mine = re.compile(re.escape(prefix.rsplit("/", 1)[1]) + r"[0-9a-f]{32}" + SNAPSHOT_SUFFIX)
     states = list(states)
     payload = snapshot_bytes(config.run_key, states)
     if not FileSystems.exists(config.folder):
@@ -356,13 +347,22 @@ def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
-    leftovers = [m.path for m in FileSystems.match([f"{prefix}*"])[0].metadata_list]
+    leftovers = [
+        m.path
+        for m in FileSystems.match([f"{prefix}*"])[0].metadata_list
+        if mine.fullmatch(m.path.rsplit("/", 1)[1])
+    ]
     if leftovers:
         FileSystems.delete(leftovers)
-    older = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
-    stale = older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    this = (config.run_key, config.run_id)
+    snapshots = [s for s in _snapshots(config.folder) if (s.run_key, s.run_id) != this]
+    # An earlier attempt of this run is replaced; of the other runs' snapshots before this run
+    # the newest few are kept.
+    own = [s.path for s in snapshots if _own(s, config)]
+    older = [s.path for s in snapshots if s.run_key < config.run_key and not _own(s, config)]
+    stale = own + older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
     if stale:
-        FileSystems.delete([snapshot_path(config, key) for key in stale])
+        FileSystems.delete(stale)
     logger.info("wrote feed state for %d feeds to %s", len(states), final)
     return final
 

@@ -8,12 +8,13 @@ runner, per key, and survives worker restarts and ``--update``) decides per feed
   ``poll_minutes`` from the feed list (times ``--poll_interval_scale``), doubled for every
   consecutive failure or unchanged poll (a 304, or no new entries), capped by
   ``--poll_backoff_max_minutes``.
-- **the poll itself is the batch feed reader's**: ``transforms.sources.read_feeds.ReadFeedFn``
-  with the feed's ``FeedState`` (``transforms.sources.feed_state``) read from keyed state
-  instead of a snapshot file: the same conditional GET (ETag / Last-Modified), parsing (RSS,
-  Atom, RDF, JSON Feed, sitemaps), seen-entry selection, dead letters and counters as a
-  scheduled batch run. The tick's time is the run key, so ids are remembered while the feed
-  lists them or for ``--feed_state_horizon_days`` after they were first seen, as in batch.
+- **the poll itself is the batch feed reader's**: ``read_feed``
+  (``transforms.sources.feed_reader``) with the feed's ``FeedState``
+  (``transforms.sources.feed_state``) read from keyed state instead of a snapshot file: the
+  same conditional GET (ETag / Last-Modified), parsing (RSS, Atom, RDF, JSON Feed, sitemaps),
+  seen-entry selection, dead letters and counters as a scheduled batch run. The tick's time is
+  the run key, so ids are remembered while the feed lists them or for
+  ``--feed_state_horizon_days`` after they were first seen, as in batch.
 - **expiry**: a watermark timer, reset at every poll, clears the feed's state when the feed has
   not been polled for a whole horizon (it left the list, or polling stopped), so state stays
   bounded.
@@ -44,14 +45,14 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
-from transforms.core.records import DeadLetter, FeedEntry, FeedSource
+from transforms.core.records import FeedSource
+from transforms.core.run import run_key_for
 from transforms.core.windowing import StreamConfig, premature_expiry, stamp
-from transforms.sources.feed_state import FeedState, run_key_for
-from transforms.sources.read_feeds import FeedsConfig, ReadFeedFn
+from transforms.sources.feed_reader import FeedClient, FeedsConfig, read_feed
+from transforms.sources.feed_state import FeedState
 
 NAMESPACE = "wirestream"
 MAX_STREAK = 16  # 2**16 is far beyond any cap; keeps the arithmetic small
-STREAM_STATE_LOCATION = "beam-keyed-state"  # enables FeedState logic; nothing is read or written
 
 
 def _counter(name: str) -> None:
@@ -91,9 +92,7 @@ class PollFeedFn(beam.DoFn):
     DEAD = "dead"
 
     def __init__(self, feeds: FeedsConfig, config: StreamConfig) -> None:
-        self.feeds = dataclasses.replace(
-            feeds, state=dataclasses.replace(feeds.state, location=STREAM_STATE_LOCATION)
-        )
+        self.feeds = feeds
         self.config = config
 
     @property
@@ -101,13 +100,12 @@ class PollFeedFn(beam.DoFn):
         return self.feeds.state.horizon_days * 86400
 
     def setup(self) -> None:
-        self.reader = ReadFeedFn(self.feeds)
-        self.reader.setup()
+        self.client = FeedClient(self.feeds.fetch)
 
     def teardown(self) -> None:
-        reader = getattr(self, "reader", None)
-        if reader is not None:
-            reader.teardown()
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
 
     def process(
         self,
@@ -127,39 +125,23 @@ class PollFeedFn(beam.DoFn):
         expiry.set(Timestamp(now + self.horizon_seconds))
         stored = feed_state.read()
         state = FeedState.from_json(stored) if stored else None
-        entries, dead, next_state = self._read(source, state, now)
-        for letter in dead:
+        # The tick's time is the run key; our own schedule has already decided the feed is due.
+        run_key = run_key_for(None, now=datetime.fromtimestamp(now, UTC))
+        state_config = dataclasses.replace(self.feeds.state, run_key=run_key)
+        read = read_feed(source, state, self.client.get, self.feeds, state_config)
+        for name, n in read.counts:
+            Metrics.counter(NAMESPACE, name).inc(n)
+        for letter in read.dead:
             yield beam.pvalue.TaggedOutput(self.DEAD, TimestampedValue(letter, tick))
-        for entry in entries:
+        for entry in read.entries:
             yield stamp(entry, entry.published_at, now, self.config)
-        if next_state is not None:
-            feed_state.write(next_state.to_json())
+        if read.state is not None:
+            feed_state.write(read.state.to_json())
         # A feed-level dead letter without entries is a failure; no new entries (a 304, or a
         # document listing only seen ones) is an unchanged poll: both stretch the interval.
-        failed = not entries and any(letter.entry_id is None for letter in dead)
-        self._reschedule(schedule_state, schedule, source, now, failed, not failed and not entries)
-
-    def _read(
-        self, source: FeedSource, state: FeedState | None, now: float
-    ) -> tuple[list[FeedEntry], list[DeadLetter], FeedState | None]:
-        """One batch-reader call with the tick as its run time; our schedule decides due-ness."""
-        moment = datetime.fromtimestamp(now, UTC)
-        run_key = run_key_for(None, now=moment)
-        self.reader.config = dataclasses.replace(
-            self.feeds, state=dataclasses.replace(self.feeds.state, run_key=run_key)
-        )
-        entries: list[FeedEntry] = []
-        dead: list[DeadLetter] = []
-        next_state = None
-        for out in self.reader.process((dataclasses.replace(source, poll_minutes=0), state)):
-            if isinstance(out, beam.pvalue.TaggedOutput):
-                if out.tag == ReadFeedFn.DEAD:
-                    dead.append(out.value)
-                elif out.tag == ReadFeedFn.STATE:
-                    next_state = out.value
-            else:
-                entries.append(out)
-        return entries, dead, next_state
+        failed = not read.entries and any(letter.entry_id is None for letter in read.dead)
+        unchanged = not failed and not read.entries
+        self._reschedule(schedule_state, schedule, source, now, failed, unchanged)
 
     def _reschedule(
         self,

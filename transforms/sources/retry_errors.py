@@ -35,6 +35,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core.records import FeedEntry, FeedSource, utc_iso
 from transforms.core.urls import canonicalize_url, host_of
@@ -271,6 +272,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Comma-separated dead-letter reasons to retry (e.g. timeout,http_5xx,"
         "connect_error); others are left alone. Default: every reason.",
     )
+
+
+class RetryOptions(PipelineOptions):
+    """The retry flags, typed: ``options.view_as(RetryOptions)``."""
+
+    retry_errors: str | None
+    retry_reasons: str | None
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
 
 def reasons_of(value: str | None) -> tuple[str, ...]:

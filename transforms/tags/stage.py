@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils import shared
 
 from transforms.core.records import DeadLetter, Story
@@ -147,13 +148,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_options(options) -> TagConfig:
-    opts = options.get_all_options()
-    population = opts.get("min_city_population")
+class TagOptions(PipelineOptions):
+    """The tagging flags, typed: ``options.view_as(TagOptions)``."""
+
+    taxonomy: str | None
+    agencies: str | None
+    min_city_population: int
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def config_from_options(options: PipelineOptions) -> TagConfig:
+    view = options.view_as(TagOptions)
     config = TagConfig(
-        taxonomy=opts.get("taxonomy") or None,
-        agencies=opts.get("agencies") or None,
-        min_city_population=TagConfig.min_city_population if population is None else population,
+        taxonomy=view.taxonomy or None,
+        agencies=view.agencies or None,
+        min_city_population=view.min_city_population,
     )
     if config.taxonomy or config.agencies:
         preflight(config)

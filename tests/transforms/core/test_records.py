@@ -75,3 +75,29 @@ def test_dead_letters_never_carry_credentials_or_whole_bodies() -> None:
         assert secret not in text
     assert "id=1" in dead.url and "x=2" in dead.url
     assert len(dead.payload) <= 2000
+
+
+def test_story_wire_form_round_trips_through_json() -> None:
+    import json
+
+    from transforms.core.records import Story
+
+    story = Story(
+        story_id="s",
+        entry_id="e",
+        url="u",
+        canonical_url="u",
+        site="x",
+        feed_url="f",
+        title="t",
+        text="x",
+        fetched_at="2026-11-24T06:00:00Z",
+        authors=("A", "B"),
+        places=("BY", "RU"),
+        place_mentions=(("BY", 3), ("RU", 1)),
+        cleaning_hits=(("promo", 2),),
+        topics=("politics",),
+    )
+    wire = json.loads(json.dumps(story.to_json()))
+    assert wire["place_mentions"] == [{"code": "BY", "count": 3}, {"code": "RU", "count": 1}]
+    assert Story.from_json(wire) == story

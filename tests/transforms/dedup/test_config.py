@@ -5,8 +5,18 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.dedup.config import MinHashConfig, add_arguments, config_from_values
+from transforms.core.run import RunIdentity
+from transforms.dedup import stage as dedup
+from transforms.dedup.config import MinHashConfig, add_arguments
+
+RUN = RunIdentity(run_id="r1", run_key="20261124T000000Z", dated=True)
+
+
+def minhash_of(flags: list[str]) -> MinHashConfig:
+    """The MinHash config the job builds from these flags (``dedup.config_from_options``)."""
+    return dedup.config_from_options(PipelineOptions(flags), RUN, None).minhash
 
 
 def test_config_string_names_every_knob_and_rejects_impossible_banding() -> None:
@@ -22,9 +32,10 @@ def test_config_string_names_every_knob_and_rejects_impossible_banding() -> None
 def test_flags_round_trip_into_the_config() -> None:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    values = vars(parser.parse_args(["--dedup_bands", "20", "--dedup_max_bucket_size", "50"]))
-    config = config_from_values(values)
+    flags = ["--dedup_bands", "20", "--dedup_max_bucket_size", "50"]
+    assert parser.parse_args(flags).dedup_bands == 20
+    config = minhash_of(flags)
     assert (config.bands, config.rows, config.max_bucket_size) == (20, 3, 50)
-    assert config_from_values({}) == MinHashConfig()
+    assert minhash_of([]) == MinHashConfig()
     with pytest.raises(ValueError, match="max_bucket_size"):
-        config_from_values({"dedup_max_bucket_size": 1})
+        minhash_of(["--dedup_max_bucket_size=1"])

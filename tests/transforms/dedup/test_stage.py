@@ -138,19 +138,16 @@ def test_config_from_options_reads_job_flags() -> None:
     parser = argparse.ArgumentParser()
     dedup.add_arguments(parser)
     assert parser.parse_args([]).dedup_horizon_days == 7
-    options = PipelineOptions(
-        [
-            "--state_location=gs://bucket/state",
-            "--run_date=2026-11-24T05",
-            "--run_id=h05",
-            "--dedup_horizon_days=3",
-            "--dedup_jaccard_threshold=0.6",
-        ]
-    )
-    from pipeline.options import WirestreamOptions
+    from datetime import UTC, datetime
 
-    options.view_as(WirestreamOptions)
-    config = dedup.config_from_options(options)
+    from transforms.core.run import RunIdentity
+
+    options = PipelineOptions(["--dedup_horizon_days=3", "--dedup_jaccard_threshold=0.6"])
+    # The store is named by the job's run identity (resolved once, in pipeline.graph).
+    run = RunIdentity.resolve(
+        run_id="h05", run_date="2026-11-24T05", replay=None, now=datetime.now(UTC)
+    )
+    config = dedup.config_from_options(options, run, "gs://bucket/state")
     assert config.horizon_days == 3
     assert config.minhash.jaccard_threshold == 0.6
     store = config.store

@@ -217,16 +217,17 @@ def test_late_story_and_its_copy_met_in_opposite_orders_get_one_canonical() -> N
     assert verdict.duplicate and shared >= 2
     at_a, at_b = (t0 + 10) * 10**6, (t0 + 70) * 10**6
     # a-late met b-copy in one bucket only (it came first in the others)
-    a_votes = [["verdict", "b-copy", at_b, fb.canonical_key(), True, 0.9, False, shared]]
+    a_votes = [["verdict", "b-copy", at_b, fb.canonical_key(), True, 0.9, False, shared, 1]]
     # b-copy met a-late in the other buckets
-    b_votes = [["verdict", "a-late", at_a, fa.canonical_key(), True, 0.9, False, shared]] * (
-        shared - 1
-    )
+    b_votes = [
+        ["verdict", "a-late", at_a, fa.canonical_key(), True, 0.9, False, shared, shared - 1]
+    ]
     a = _nearest(late, at_a, a_votes)
     b = _nearest(copy, at_b, b_votes)
     assert (a.kind, b.kind) == ("canonical", "duplicate") and b.cluster_id == "a-late"
     # and when a-late truly came after b-copy everywhere, it joins b-copy's cluster
-    assert _nearest(late, at_a, a_votes * shared).cluster_id == "b-copy"
+    came_after = [[*a_votes[0][:-1], shared]]
+    assert _nearest(late, at_a, came_after).cluster_id == "b-copy"
 
 
 def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
@@ -260,7 +261,110 @@ def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
             key,
             [(s.story_id, s.story_id, s.story_id, ("h", 10**15 + n, "", b"", b"", 0, ""))],
         )
-        checks.append([o for o in fn.process(element, refs, Timer()) if not hasattr(o, "tag")])
+        (proposal,) = [o for o in fn.process(element, refs, Timer()) if not hasattr(o, "tag")]
+        checks.append(proposal[1][2])
     assert [len(c) for c in checks] == [0, 1, 2, 2, 2, 2]  # full from the 4th: 2 anchors
     assert [r[0] for r in refs.items] == ["s0", "s1", "s2"]  # and never grown
-    assert {c[0] for c in checks[5]} == {"s0", "s1"}
+    assert checks[5] == ["s0", "s1"]
+
+
+def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_and_expiry() -> None:
+    from transforms.dedup import streaming as s
+
+    class Cell:
+        def __init__(self) -> None:
+            self.value: Any = None
+
+        def read(self) -> Any:
+            return self.value
+
+        def write(self, value: Any) -> None:
+            self.value = value
+
+        def clear(self) -> None:
+            self.value = None
+
+    class Bag(Cell):
+        def read(self) -> list:
+            return list(self.value or [])
+
+        def add(self, item: Any) -> None:
+            self.value = [*self.read(), item]
+
+    class Timer:
+        def set(self, _: Any) -> None:
+            pass
+
+    config = MinHashConfig()
+    keys = s._StreamKeysFn(config)
+    keys.setup()
+    fn = s.StoreFingerprintsFn(config, horizon_seconds=3600, observe=True)
+    fn.setup()
+    original, copy = story("orig", words(40)), story("copy", words(40) + " (AP)")
+
+    def messages(item: Story, seconds: int) -> dict[str, Any]:
+        out = {}
+        for o in keys.process(item, Timestamp(seconds=seconds)):
+            if getattr(o, "tag", None) in (s.PRINTS, s.GATHER):
+                out[o.tag] = o.value
+        return out
+
+    mine, other = messages(original, 100), messages(copy, 200)
+    cell, pending = Cell(), Bag()
+    _, _, stored, _ = other[s.GATHER][1]
+    check = ("check", "arrival-copy", s._check_json("arrival-copy", "copy", stored, 3))
+    assert list(fn.process(("orig", check), cell, pending, Timer())) == []  # waits
+    out = list(fn.process(mine[s.PRINTS], cell, pending, Timer()))
+    state = [o.value for o in out if getattr(o, "tag", None) == s.STATE]
+    verdicts = [o for o in out if not hasattr(o, "tag") and o[1][0] == "verdict"]
+    assert state == [("prints", len(s.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
+    (verdict,) = verdicts
+    assert verdict[0] == "arrival-copy" and verdict[1][1] == "orig" and verdict[1][4] is True
+    assert verdict[1][-1] == 3  # the number of buckets it was met in travels with it
+    assert pending.read() == []
+    # the same story id again is answered "seen", and the fingerprint is not stored twice
+    again = ("store", "another-arrival", mine[s.PRINTS][1][2])
+    (answer,) = list(fn.process(("orig", again), cell, pending, Timer()))
+    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6))
+    expired = list(fn.expire(Timestamp(seconds=100 + 3600), cell))
+    assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
+    assert cell.read() is None
+
+
+def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:
+    from transforms.core.windowing import StreamConfig
+
+    t0 = 1_700_000_040
+    boilerplate = words(7, 40)  # a shared promo block: every story lands in its sample buckets
+    stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(12)]
+    copy = story("copy", stories[0].text + " (AP)")
+    stream = TestStream().advance_watermark_to(Timestamp(seconds=t0))
+    for n, item in enumerate([*stories, copy]):
+        stream = stream.add_elements([beam.window.TimestampedValue(item, t0 + 30 * n)])
+        stream = stream.advance_watermark_to(Timestamp(seconds=t0 + 30 * n + 1))
+    stream = stream.advance_watermark_to_infinity()
+    cap = 4
+    config = DedupConfig(
+        minhash=MinHashConfig(max_bucket_size=cap),
+        streaming=True,
+        stream=StreamConfig(window_minutes=1),
+        observe_stream_state=True,
+    )
+    p = _streaming_pipeline()
+    outputs = p | stream | DeduplicateStories(config)
+    assert_that(
+        outputs["duplicates"] | "Dups" >> beam.Map(lambda s: (s.story_id, s.duplicate_of)),
+        equal_to([("copy", "s000")]),
+        label="Dups",
+    )
+    held = outputs["bucket_state_sizes"] | "HeldWindow" >> beam.WindowInto(
+        beam.window.FixedWindows(10**6)
+    )
+    assert_that(
+        held
+        | "Most" >> beam.Map(lambda kv: kv[1])
+        | "Max" >> beam.CombineGlobally(max).without_defaults(),
+        equal_to([cap]),  # full buckets reached the cap and never grew past it
+        label="Capped",
+    )
+    p.run().wait_until_finish()

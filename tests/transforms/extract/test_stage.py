@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from transforms.core.html_text import html_to_text
 from transforms.core.records import (
     FeedEntry,
     FetchedPage,
@@ -24,7 +25,6 @@ from transforms.extract.stage import (
     ExtractStories,
     extract_page,
     extract_story,
-    html_to_text,
 )
 from transforms.language.identifier import page_language_of
 
@@ -202,8 +202,8 @@ def test_page_language_and_summary_text() -> None:
     assert page_language_of('<html xml:lang="de-AT" class="x">') == "de"
     assert page_language_of('<meta http-equiv="Content-Language" content="be">') == "be"
     assert page_language_of("<html><body>") is None
-    assert html_to_text("<p>One &amp; two</p><p>Three</p>") == "One & two\nThree"
-    assert html_to_text("plain &lt;text&gt;") == "plain <text>"
+    assert html_to_text("<p>One &amp; two</p><p>Three</p>", lines=True) == "One & two\nThree"
+    assert html_to_text("plain &lt;text&gt;", lines=True) == "plain <text>"
 
 
 def test_config_rejects_nonsense() -> None:
@@ -211,6 +211,32 @@ def test_config_rejects_nonsense() -> None:
         ExtractConfig(mode="fast")
     with pytest.raises(ValueError, match="ratio"):
         ExtractConfig(fallback_ratio=2.0)
+
+
+def test_second_pass_runs_only_when_the_precise_text_is_short(monkeypatch) -> None:
+    """The standard pass costs a third of a page; it is only asked when precision kept little."""
+    from transforms.extract import passes
+
+    modes: list[str] = []
+    real = passes.run_trafilatura
+
+    def recording(*args, **kwargs):  # the real pass, with its mode noted
+        modes.append(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(passes, "run_trafilatura", recording)
+    long_article = article_html(paragraphs=PARAGRAPHS * 4)
+    first = extract_page(long_article, URL, ExtractConfig(), FETCHED_AT)
+    assert len(first.text) >= ExtractConfig().second_pass_below_chars
+    assert modes == ["precision"]
+    modes.clear()
+    always = ExtractConfig(second_pass_below_chars=10**9)
+    assert extract_page(long_article, URL, always, FETCHED_AT).text == first.text
+    assert modes == ["precision", "standard"]
+    modes.clear()
+    short = extract_page(article_html(), URL, ExtractConfig(), FETCHED_AT)
+    assert len(short.text) < ExtractConfig().second_pass_below_chars
+    assert modes == ["precision", "standard"]
 
 
 def test_flags_round_trip_into_the_config() -> None:
@@ -224,6 +250,8 @@ def test_flags_round_trip_into_the_config() -> None:
             "standard",
             "--extract_fallback_ratio",
             "0.3",
+            "--extract_second_pass_chars",
+            "900",
             "--min_chars",
             "120",
             "--extract_tables=false",
@@ -241,6 +269,7 @@ def test_flags_round_trip_into_the_config() -> None:
     assert config == ExtractConfig(
         mode="standard",
         fallback_ratio=0.3,
+        second_pass_below_chars=900,
         min_chars=120,
         include_tables=False,
         include_comments=True,

@@ -11,15 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.feeds import unsafe_markup_in
+from transforms.core.html_text import has_unsafe_markup, html_to_text, safe_text
 from transforms.core.records import FeedSource, stable_hash
 from transforms.sources.feed_parse import (
     MAX_DECOMPRESSED_BYTES,
     SUMMARY_MAX_CHARS,
     RawEntry,
-    clean_text,
     field_text,
-    has_unsafe_markup,
-    html_to_text,
     normalise_entry,
     parse_feed,
     raw_from_entry,
@@ -351,15 +349,15 @@ def test_html_to_text_drops_script_content() -> None:
         '<p style="background:url(x)">y</p>',
     ],
 )
-def test_clean_text_removes_active_markup(text: str) -> None:
-    cleaned = clean_text(text)
+def test_safe_text_removes_active_markup(text: str) -> None:
+    cleaned = safe_text(text, SUMMARY_MAX_CHARS)
     assert not has_unsafe_markup(cleaned)
     assert not unsafe_markup_in(cleaned)
 
 
-def test_clean_text_keeps_plain_text() -> None:
-    assert clean_text("  AT&T  <rocks>\n 3 < 4 \x00 ") == "AT&T < rocks> 3 < 4"
-    assert clean_text("x" * 50, limit=10) == "x" * 10
+def test_safe_text_keeps_plain_text() -> None:
+    assert safe_text("  AT&T  <rocks>\n 3 < 4 \x00 ", 100) == "AT&T < rocks> 3 < 4"
+    assert safe_text("x" * 50, limit=10) == "x" * 10
 
 
 _HTMLISH = st.lists(
@@ -406,11 +404,11 @@ _HTMLISH = st.lists(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_HTMLISH, st.booleans(), st.integers(min_value=1, max_value=300))
 def test_field_cleaning_is_safe_bounded_and_idempotent(text: str, is_html: bool, limit: int):
-    cleaned = clean_text(html_to_text(text) if is_html else text, limit)
+    cleaned = safe_text(html_to_text(text) if is_html else text, limit)
     assert len(cleaned) <= limit
     assert not has_unsafe_markup(cleaned)
     assert not unsafe_markup_in(cleaned)
-    assert clean_text(cleaned, limit) == cleaned
+    assert safe_text(cleaned, limit) == cleaned
 
 
 _RAW = st.builds(

@@ -10,6 +10,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from transforms.core.records import DeadLetter
+from transforms.core.run import parse_run_date, run_key_for
 from transforms.sources.feed_state import (
     CommitFeedState,
     FeedState,
@@ -21,9 +22,7 @@ from transforms.sources.feed_state import (
     conditional_headers,
     feed_key_for,
     is_due,
-    parse_run_date,
     read_snapshot,
-    run_key_for,
     select_new,
     with_retries,
     write_snapshot,
@@ -160,6 +159,24 @@ def test_snapshots_are_chosen_by_earlier_run_key(tmp_path: Path) -> None:
     assert base_snapshot(run10) is None
     assert base_snapshot(_config(tmp_path, "2026-11-25T12")).endswith("20261125T110000Z.jsonl")
     assert not [p for p in (tmp_path / "state" / "feeds").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_a_rerun_of_the_same_run_id_ignores_and_replaces_its_own_snapshot(tmp_path: Path) -> None:
+    """Runs named without --run_date (a replay) have a clock time as key; the id ties them."""
+    earlier = _config(tmp_path, "2026-11-25T08", run_id="nightly")
+    write_snapshot(earlier, [FeedState(feed_url=FEED, run=earlier.run_key)])
+    first = _config(tmp_path, "2026-11-25T10", run_id="replay")
+    path = write_snapshot(first, [FeedState(feed_url=FEED, run=first.run_key)])
+    assert path.endswith("/feed-state-20261125T100000Z-replay.jsonl")
+    again = _config(tmp_path, "2026-11-25T10:00:07", run_id="replay")
+    # Not its own first attempt (which would hold its own marks), but the run before it.
+    assert base_snapshot(again).endswith("/feed-state-20261125T080000Z-nightly.jsonl")
+    write_snapshot(again, [FeedState(feed_url=FEED, run=again.run_key)])
+    names = sorted(p.name for p in (tmp_path / "state" / "feeds").iterdir())
+    assert names == [
+        "feed-state-20261125T080000Z-nightly.jsonl",
+        "feed-state-20261125T100007Z-replay.jsonl",
+    ]
 
 
 def test_old_snapshots_are_pruned(tmp_path: Path) -> None:

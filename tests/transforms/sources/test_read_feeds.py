@@ -16,13 +16,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from tools.loopback import LoopbackServer, QuietHandler
 from transforms.core.records import DeadLetter, FeedEntry, FeedSource
+from transforms.core.run import run_key_for
 from transforms.fetch.stage import FetchConfig
-from transforms.sources.feed_state import (
-    CommitFeedState,
-    FeedState,
-    StateConfig,
-    run_key_for,
-)
+from transforms.sources.feed_state import CommitFeedState, FeedState, StateConfig
 from transforms.sources.read_feeds import FeedsConfig, ReadFeedFn, ReadFeeds
 
 

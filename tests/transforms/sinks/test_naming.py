@@ -7,20 +7,24 @@ from datetime import UTC, datetime
 
 from apache_beam.transforms.window import GlobalWindow, IntervalWindow
 
-from pipeline.report import window_of
-from transforms.sinks.partitioned import window_tag
-from transforms.sinks.rerun import run_file_name_pattern
+from transforms.sinks.naming import file_base, run_file_pattern, window_of, with_pane
+from transforms.sinks.partitioned import window_start
 
 START = datetime(2026, 11, 24, 10, 15, tzinfo=UTC).timestamp()
 
 
 def test_window_start_is_in_streaming_names_only() -> None:
-    assert window_tag(IntervalWindow(START, START + 300)) == "-w20261124T101500Z"
-    assert window_tag(GlobalWindow()) == ""
+    start = window_start(IntervalWindow(START, START + 300))
+    assert start == "20261124T101500Z"
+    assert window_start(GlobalWindow()) == ""
+    assert file_base("live", 0, 1, start) == "part-live-w20261124T101500Z-00000-of-00001"
+    assert file_base("daily", 2, 4) == "part-daily-00002-of-00004"
+    assert with_pane("part-live-00000-of-00001", 0) == "part-live-00000-of-00001"
+    assert with_pane("part-live-00000-of-00001", 2) == "part-live-00000-of-00001-p2"
 
 
 def test_run_files_of_both_modes_match_and_other_runs_do_not() -> None:
-    pattern = run_file_name_pattern("live", ".jsonl.gz")
+    pattern = run_file_pattern("live", ".jsonl.gz")
     assert pattern.fullmatch("part-live-00000-of-00001.jsonl.gz")
     assert pattern.fullmatch("part-live-w20261124T101500Z-00000-of-00001.jsonl.gz")
     assert pattern.fullmatch("part-live-w20261124T101500Z-00000-of-00001-p3.jsonl.gz")
