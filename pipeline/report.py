@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core.records import utc_iso
 from transforms.core.redact import redact_text, redact_url
@@ -90,6 +91,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "'quarantine' moves it aside under <state_location>/quarantine/ and runs on, and the "
         "report counts what it may re-admit.",
     )
+
+
+class AccountingOptions(PipelineOptions):
+    """The run-accounting flags, typed: ``options.view_as(AccountingOptions)``."""
+
+    max_feed_failure_ratio: float | None
+    max_dead_letter_ratio: float | None
+    state_repair: str
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
 
 
 def gate_from_options(options) -> GateConfig:
