@@ -110,3 +110,41 @@ def test_out_of_fold_figures_use_rules_chosen_without_the_fold(tmp_path: Path) -
     assert figures["out_of_fold"] == figures["visible"]
     assert result["switched_off_in_every_fold"] == []
     assert sum(fold["pages"] for fold in figures["folds"]) == 40
+
+
+def test_a_fallback_ratio_is_chosen_only_when_it_helps_every_set(tmp_path: Path) -> None:
+    from benchmarks.extraction import Page, page_record, score_page, select_ratio
+    from transforms.extract.passes import Extracted
+
+    words = [f"word{i}" for i in range(200)]
+    body = " ".join(words)
+    precise_text = " ".join(words[:130])  # 65% of the standard text: kept at ratio 0.5
+    pages, records, extracted, ends = [], [], [], []
+    for i in range(4):
+        page = Page(key=f"p{i}", url=f"https://example.org/{i}", html="", truth=body)
+        precise = Extracted(text=precise_text, mode="precision")
+        standard = Extracted(text=body, mode="standard")
+        pages.append(page)
+        records.append(page_record(page))
+        extracted.append(precise)
+        ends.append((precise, standard))
+    ours = [score_page(LAYOUT_AEB, p, precise_text) for p in pages]
+    run = SetRun(LAYOUT_AEB, pages, records, extracted, ours, ours, ends, 0.5)
+    switches = Switches(ExtractConfig(), tmp_path)
+    everything = [[True] * 4]
+    # from 0.7 on the standard text is taken, and it is the whole body: the lowest such ratio
+    assert select_ratio([run], switches, everything, (0.3, 0.5, 0.7, 0.9)) == 0.7
+    # a set where the standard text is worse vetoes the change
+    worse = SetRun(
+        LAYOUT_AEB,
+        pages,
+        records,
+        extracted,
+        [score_page(LAYOUT_AEB, p, precise_text) for p in pages],
+        ours,
+        [(e[0], Extracted(text=precise_text + " noise" * 80, mode="standard")) for e in ends],
+        0.5,
+    )
+    worse.pages = [Page(key=p.key, url=p.url, html="", truth=precise_text) for p in pages]
+    worse.ours = [score_page(LAYOUT_AEB, p, precise_text) for p in worse.pages]
+    assert select_ratio([run, worse], switches, everything * 2, (0.3, 0.5, 0.7, 0.9)) == 0.5

@@ -280,6 +280,8 @@ CLEANING_SCHEMA: dict[str, Any] = {
         "version": {"type": "integer", "enum": [1]},
         "max_chars": {"type": "integer", "minimum": 1},
         "agencies": _STRINGS,
+        # rule names (or built-in steps) switched off; cleaning.parse_rules checks the names
+        "disabled": _STRINGS,
         "tag_line": {
             "type": "object",
             "additionalProperties": False,

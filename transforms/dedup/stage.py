@@ -64,7 +64,7 @@ class DedupConfig:
     # with ``horizon_days`` as the state horizon)
     stream: windowing.StreamConfig | None = None
     components_rounds: int = 2
-    observe_stream_state: bool = False  # adds "bucket_state_sizes" (tests, monitoring)
+    observe_stream_state: bool = False  # adds state observations (tests, benchmarks, monitoring)
 
     def __post_init__(self) -> None:
         if self.horizon_days < 0:
@@ -110,8 +110,9 @@ class DeduplicateStories(beam.PTransform):
 
     ``fingerprints`` are this run's decided stories for the store; pass them to
     ``StoreFingerprints`` after the write so a failed write is never recorded as done. The
-    streaming form returns only the outputs it has: ``ok``, ``duplicates`` and ``dead`` (plus
-    ``bucket_state_sizes`` with ``observe_stream_state``).
+    streaming form returns only the outputs it has: ``ok``, ``duplicates`` and ``dead`` (plus,
+    with ``observe_stream_state``, ``bucket_state_sizes``, ``state_reads`` and ``state_bytes``:
+    see ``StreamingDedup``).
     """
 
     def __init__(self, config: DedupConfig) -> None:

@@ -36,8 +36,9 @@ the copy verifies against it (every copy on the labelled set does); a copy that 
 against another copy names that copy (``benchmarks/stream_dedup.py`` counts such clusters,
 ``clusters_without_canonical``).
 
-State per story: one fingerprint record (~1.15 KB) and one reference per bucket (51 x 29 bytes),
-~2.6 KB; every add and expiry moves the counter ``dedup_stream_state_bytes`` by the encoded size.
+Steps 4 and 5 live in ``transforms/dedup/stream_verify.py``. State per story: one fingerprint
+record (~1.15 KB) and one reference per bucket (51 x 29 bytes), ~2.6 KB; every add and expiry
+moves the counter ``dedup_stream_state_bytes`` by the encoded size.
 State ids and coders are the job's ``--update`` contract
 (``tests/pipeline/test_streaming_update.py``).
 """
@@ -50,14 +51,14 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.coders import BytesCoder, StrUtf8Coder, TupleCoder, VarIntCoder
+from apache_beam.coders import StrUtf8Coder, TupleCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms import userstate
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.window import GlobalWindows, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from transforms.core.records import DeadLetter, Story, stable_hash
+from transforms.core.records import DeadLetter, Story
 from transforms.core.windowing import StreamConfig, premature_expiry, windowing
 from transforms.dedup.canonical import BUCKET_ANCHORS
 from transforms.dedup.decisions import (
@@ -68,37 +69,29 @@ from transforms.dedup.decisions import (
     SAME_URL,
     Decision,
 )
-from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, verify
+from transforms.dedup.minhash import MinHashConfig, MinHasher
+from transforms.dedup.stream_verify import (
+    ARRIVALS,
+    READS,
+    STATE,
+    GatherCandidatesFn,
+    Stored,
+    StoreFingerprintsFn,
+    _arrival_hash,
+    _bucket_keys,
+)
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
-EXACT_KEY_TAG = b"\xfe"
 DUPLICATES = "duplicates"
-ARRIVALS = "arrivals"
 GATHER = "gather"
 PRINTS = "prints"
 HELD = "held"
-READS = "reads"
-STATE = "state"
 DEAD = "dead"
 
 # Bucket reference: (story id, event time micros).
 REF_CODER = TupleCoder([StrUtf8Coder(), VarIntCoder()])
-# Stored fingerprint: (arrival hash, event time micros, canonical key, signature, sample,
-# shingle count, content hash).
-PRINT_CODER = TupleCoder(
-    [
-        StrUtf8Coder(),
-        VarIntCoder(),
-        StrUtf8Coder(),
-        BytesCoder(),
-        BytesCoder(),
-        VarIntCoder(),
-        StrUtf8Coder(),
-    ]
-)
-Stored = tuple[str, int, str, bytes, bytes, int, str]
 
 
 def _counter(name: str) -> Metrics.DelegatingCounter:
@@ -109,30 +102,6 @@ def arrival_key(story: Story, at_micros: int) -> str:
     """One arrival of a story: the same article from two feed entries, or from one entry at two
     event times, is two arrivals; only a redelivered entry fetched at the same moment is one."""
     return "\x1f".join((story.story_id, story.entry_id, story.fetched_at, str(at_micros)))
-
-
-def _arrival_hash(arrival: str) -> str:
-    return stable_hash(arrival, length=16)
-
-
-def _fingerprint(stored: Stored, story_id: str) -> Fingerprint:
-    _, _, _, signature, sample, shingles, content_hash = stored
-    return Fingerprint(
-        story_id=story_id,
-        content_hash=content_hash,
-        published="",
-        cleaning_hits=0,
-        text_length=0,
-        shingle_count=shingles,
-        signature=signature,
-        sample=sample,
-    )
-
-
-def _bucket_keys(hasher: MinHasher, fp: Fingerprint) -> set[bytes]:
-    if fp.empty:
-        return set()
-    return {EXACT_KEY_TAG + fp.content_hash.encode("utf-8"), *hasher.bucket_keys(fp)}
 
 
 class _StreamKeysFn(beam.DoFn):
@@ -220,7 +189,7 @@ class BucketRefsFn(beam.DoFn):
             full = len(live) >= self._config.max_bucket_size
             candidates = others[:BUCKET_ANCHORS] if full else others
             self._proposed.inc(len(candidates))
-            yield arrival, ("cands", story_id, [member_id for member_id, _ in candidates])
+            yield arrival, ("cands", story_id, [list(member) for member in candidates])
             if full:
                 self._full.inc()
             elif not any(r[0] == story_id for r in live):
@@ -265,177 +234,6 @@ class BucketRefsFn(beam.DoFn):
             expiry.set(Timestamp(micros=min(r[1] for r in keep) + self._horizon))
 
 
-GATHERED = userstate.BagStateSpec("gathered", StrUtf8Coder())
-GATHERED_PARAM = beam.DoFn.StateParam(GATHERED)
-
-
-class GatherCandidatesFn(beam.DoFn):
-    """Per arrival: the candidates of all its buckets, each member once, with its bucket count.
-
-    A near-copy shares dozens of buckets with its original; checking it once, not once per
-    bucket, reads the member's stored fingerprint once. The count (``met``) tells the decision
-    in how many buckets the member was there first (the tie-break). Held only until the
-    story's buckets have all answered.
-    """
-
-    def process(self, element: tuple[str, tuple], gathered: Any = GATHERED_PARAM) -> Iterator:
-        arrival, message = element
-        if message[0] == "print":
-            _, story_id, stored, buckets = message
-            gathered.add(json.dumps(["print", _check_json(arrival, story_id, stored, 0), buckets]))
-        else:
-            gathered.add(json.dumps(list(message)))
-        held = [json.loads(g) for g in gathered.read()]
-        prints = [g for g in held if g[0] == "print"]
-        lists = [g[2] for g in held if g[0] == "cands"]
-        if not prints or len(lists) != sum(g[2] for g in prints):
-            return
-        gathered.clear()
-        met: dict[str, int] = {}
-        for members in lists:
-            for member in members:
-                met[member] = met.get(member, 0) + 1
-        check = prints[0][1]
-        for member in sorted(met):
-            yield member, ("check", arrival, dict(check, met=met[member]))
-        for n, _ in enumerate(prints):
-            yield beam.pvalue.TaggedOutput(
-                ARRIVALS, (arrival, ("expect", len(met) if n == 0 else 0))
-            )
-
-
-PRINT = userstate.ReadModifyWriteStateSpec("print", PRINT_CODER)
-PENDING = userstate.BagStateSpec("pending", StrUtf8Coder())
-PRINT_EXPIRY = userstate.TimerSpec("print_expiry", TimeDomain.WATERMARK)
-PRINT_PARAM = beam.DoFn.StateParam(PRINT)
-PENDING_PARAM = beam.DoFn.StateParam(PENDING)
-PRINT_EXPIRY_PARAM = beam.DoFn.TimerParam(PRINT_EXPIRY)
-
-
-class StoreFingerprintsFn(beam.DoFn):
-    """Per story id: the fingerprint, stored once; verifies every candidate proposed against it."""
-
-    def __init__(self, config: MinHashConfig, horizon_seconds: int, observe: bool = False) -> None:
-        self._config = config
-        self._observe = observe
-        self._horizon = int(horizon_seconds) * 1_000_000
-        self._bytes = _counter("state_bytes")
-        self._stored = _counter("prints_stored")
-        self._expired = _counter("prints_expired")
-        self._deferred = _counter("expiry_deferred")
-        self._accepted = _counter("pairs_verified")
-        self._refused = _counter("pairs_refused")
-
-    def setup(self) -> None:
-        self._hasher = MinHasher(self._config)
-
-    def process(
-        self,
-        element: tuple[str, tuple],
-        stored: Any = PRINT_PARAM,
-        pending: Any = PENDING_PARAM,
-        expiry: Any = PRINT_EXPIRY_PARAM,
-    ) -> Iterator:
-        story_id, (kind, arrival, record) = element
-        mine: Stored | None = stored.read()
-        if kind == "store":
-            if mine is not None:
-                seen = mine[0] != _arrival_hash(arrival)
-                yield arrival, ("stored", story_id if seen else None, mine[1])
-                return
-            yield arrival, ("stored", None, record[1])
-            if not record[3]:  # an empty text is never a member: nothing to compare with
-                return
-            stored.write(record)
-            size = len(PRINT_CODER.encode(record))
-            self._bytes.inc(size)
-            self._stored.inc()
-            if self._observe:
-                yield beam.pvalue.TaggedOutput(STATE, ("prints", size, record[1]))
-            expiry.set(Timestamp(micros=record[1] + self._horizon))
-            for waiting in pending.read():
-                yield from self._check(story_id, record, json.loads(waiting))
-            pending.clear()
-            return
-        if mine is None:  # the member's own fingerprint is still on its way
-            pending.add(json.dumps(record, sort_keys=True))
-            return
-        yield from self._check(story_id, mine, record)
-
-    def _check(self, member_id: str, mine: Stored, check: dict) -> Iterator:
-        import base64
-
-        arrival, other_id = check["arrival"], check["id"]
-        if self._observe:
-            yield beam.pvalue.TaggedOutput(READS, (other_id, len(PRINT_CODER.encode(mine))))
-        other: Stored = (
-            "",
-            check["at"],
-            check["order"],
-            base64.b64decode(check["signature"]),
-            base64.b64decode(check["sample"]),
-            check["shingles"],
-            check["content_hash"],
-        )
-        a, b = _fingerprint(other, other_id), _fingerprint(mine, member_id)
-        verdict = verify(a, b, self._config)
-        (self._accepted if verdict.duplicate else self._refused).inc()
-        shared = len(_bucket_keys(self._hasher, a) & _bucket_keys(self._hasher, b))
-        yield (
-            arrival,
-            (
-                "verdict",
-                member_id,
-                mine[1],
-                mine[2],
-                verdict.duplicate,
-                verdict.similarity,
-                a.content_hash == b.content_hash,
-                shared,
-                check["met"],
-            ),
-        )
-
-    @userstate.on_timer(PRINT_EXPIRY)
-    def expire(
-        self,
-        fired: Any = beam.DoFn.TimestampParam,
-        stored: Any = PRINT_PARAM,
-    ) -> Iterator:
-        if premature_expiry(float(fired)):
-            self._deferred.inc()
-            return
-        mine = stored.read()
-        if mine is None:
-            return
-        size = len(PRINT_CODER.encode(mine))
-        self._bytes.dec(size)
-        if self._observe:
-            now = int(Timestamp.of(fired).micros)
-            yield beam.pvalue.TaggedOutput(STATE, ("prints", -size, now))
-        self._expired.inc()
-        stored.clear()
-
-
-def _check_json(arrival: str, story_id: str, stored: Stored, met: int) -> dict:
-    """A story to check against a member, as JSON (``gathered`` and ``pending`` cells)."""
-    import base64
-
-    _, at, order, signature, sample, shingles, content_hash = stored
-    return {
-        "arrival": arrival,
-        "id": story_id,
-        "at": at,
-        "order": order,
-        "signature": base64.b64encode(signature).decode("ascii"),
-        "sample": base64.b64encode(sample).decode("ascii"),
-        "shingles": shingles,
-        "content_hash": content_hash,
-        "met": met,
-    }
-
-
-# State ids of the decision steps: part of the job's --update contract.
 STORIES = userstate.BagStateSpec("stories", StrUtf8Coder())
 VOTES = userstate.BagStateSpec("votes", StrUtf8Coder())
 STORIES_PARAM = beam.DoFn.StateParam(STORIES)
@@ -487,7 +285,12 @@ def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iter
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
     first = Story.from_json(ordered[0]["story"])
     seen = sorted(a for a in answers if a[1] is not None)
-    if seen:
+    if seen and first.wire_guid is not None and len(seen[0]) > 3 and seen[0][3]:
+        # A new version of an agency item (same id, new text): one story, decided again against
+        # the others but never against its own earlier version (``_nearest`` skips its id);
+        # written again under its id, readers take the highest wire_version.
+        decision = _nearest(first, ordered[0]["at"], verdicts)
+    elif seen:
         decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
     else:
         decision = _nearest(first, ordered[0]["at"], verdicts)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.transforms.dedup.helpers import ids, run_dedup, story, words
 from transforms.dedup.minhash import MinHashConfig, MinHasher, verify
 from transforms.dedup.stage import DedupConfig
@@ -30,6 +32,7 @@ def test_lsh_candidates_are_verified_not_chained(tmp_path: Path) -> None:
     assert verify(a, c, hasher.config).jaccard == 0.0
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_huge_bucket_in_a_pipeline_is_counted_and_copies_still_found(tmp_path: Path) -> None:
     boilerplate = words(7, 40)  # a shared promo block: every story lands in its buckets
     stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(60)]

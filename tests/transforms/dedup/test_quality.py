@@ -25,6 +25,7 @@ def _digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 @pytest.mark.shared
 def test_neardup_wire_quality_floors(shared_dir: Path) -> None:
     folder = shared_dir / "data" / "neardup-wire"

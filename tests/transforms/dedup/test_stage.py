@@ -6,6 +6,7 @@ import ast
 import random
 from pathlib import Path
 
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from tests.transforms.dedup.helpers import REPO, ids, run_dedup, scenarios, story
@@ -20,6 +21,7 @@ def _seed(shared_dir: Path, prefix: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_seeds_spun_copy_joins_its_original_and_background_sharers_stay_apart(
     tmp_path: Path, shared_dir: Path
 ) -> None:
@@ -92,6 +94,7 @@ def test_text_is_never_modified(scenario_run: dict) -> None:
     assert "repeat" in scenario_run["ok"]
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_output_is_identical_whatever_the_input_order(scenario_run: dict, tmp_path: Path) -> None:
     shuffled = scenarios()
     random.Random(5).shuffle(shuffled)

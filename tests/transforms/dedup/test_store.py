@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.transforms.dedup.helpers import ids, run_dedup, story, words
 from transforms.dedup.minhash import MinHashConfig
 from transforms.dedup.stage import DedupConfig
@@ -14,6 +16,7 @@ def _store_files(state: Path) -> dict[str, str]:
     return {str(p.relative_to(state)): p.read_text() for p in sorted(state.rglob("fingerprints-*"))}
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_second_run_writes_no_new_canonicals_and_rerun_is_idempotent(tmp_path: Path) -> None:
     state = tmp_path / "state"
     base = [story(f"s{n}", words(200 + n), f"2026-11-24T0{n}:00:00Z") for n in range(6)]
@@ -41,6 +44,7 @@ def test_second_run_writes_no_new_canonicals_and_rerun_is_idempotent(tmp_path: P
     assert _store_files(state) == stored  # nothing written twice
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_new_copy_points_at_yesterdays_canonical(tmp_path: Path) -> None:
     state = tmp_path / "state"
     yesterday = [story(f"y{n}", words(300 + n), "2026-11-23T10:00:00Z") for n in range(4)]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
@@ -17,6 +18,7 @@ from transforms.dedup.minhash import MinHashConfig, MinHasher, verify
 from transforms.dedup.stage import DedupConfig, DeduplicateStories
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_streaming_first_seen_wins_and_state_expires_after_the_horizon(tmp_path: Path) -> None:
     horizon_days = 1
     day = 86400
@@ -89,6 +91,7 @@ def _stamped(outputs: beam.PCollection, label: str) -> beam.PCollection:
     )
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_streaming_late_story_within_the_lateness_is_decided_never_dropped() -> None:
     from transforms.core.windowing import StreamConfig
 
@@ -262,13 +265,14 @@ def test_full_bucket_compares_with_anchors_only_and_is_not_grown() -> None:
             [(s.story_id, s.story_id, s.story_id, ("h", 10**15 + n, "", b"", b"", 0, ""))],
         )
         (proposal,) = [o for o in fn.process(element, refs, Timer()) if not hasattr(o, "tag")]
-        checks.append(proposal[1][2])
+        checks.append([member for member, _ in proposal[1][2]])
     assert [len(c) for c in checks] == [0, 1, 2, 2, 2, 2]  # full from the 4th: 2 anchors
     assert [r[0] for r in refs.items] == ["s0", "s1", "s2"]  # and never grown
     assert checks[5] == ["s0", "s1"]
 
 
 def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_and_expiry() -> None:
+    from transforms.dedup import stream_verify as v
     from transforms.dedup import streaming as s
 
     class Cell:
@@ -312,12 +316,13 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     mine, other = messages(original, 100), messages(copy, 200)
     cell, pending = Cell(), Bag()
     _, _, stored, _ = other[s.GATHER][1]
-    check = ("check", "arrival-copy", s._check_json("arrival-copy", "copy", stored, 3))
+    check_json = dict(v._check_json("arrival-copy", "copy", stored, 3), member_at=100 * 10**6)
+    check = ("check", "arrival-copy", check_json)
     assert list(fn.process(("orig", check), cell, pending, Timer())) == []  # waits
     out = list(fn.process(mine[s.PRINTS], cell, pending, Timer()))
     state = [o.value for o in out if getattr(o, "tag", None) == s.STATE]
     verdicts = [o for o in out if not hasattr(o, "tag") and o[1][0] == "verdict"]
-    assert state == [("prints", len(s.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
+    assert state == [("prints", len(v.PRINT_CODER.encode(cell.read())), 100 * 10**6)]
     (verdict,) = verdicts
     assert verdict[0] == "arrival-copy" and verdict[1][1] == "orig" and verdict[1][4] is True
     assert verdict[1][-1] == 3  # the number of buckets it was met in travels with it
@@ -325,10 +330,16 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     # the same story id again is answered "seen", and the fingerprint is not stored twice
     again = ("store", "another-arrival", mine[s.PRINTS][1][2])
     (answer,) = list(fn.process(("orig", again), cell, pending, Timer()))
-    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6))
-    expired = list(fn.expire(Timestamp(seconds=100 + 3600), cell))
+    # (the last field: whether its text changed, which only an agency item's new version uses)
+    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6, False))
+    expired = list(fn.expire(Timestamp(seconds=100 + 3600), "orig", cell, pending))
     assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
     assert cell.read() is None
+    # a late story checked against a member already past the horizon is answered, not parked
+    assert list(fn.process(("orig", check), cell, pending, Timer())) == []
+    (gone,) = list(fn.expire(Timestamp(seconds=100 + 3600), "orig", cell, pending))
+    assert gone[0] == "arrival-copy" and gone[1][:2] == ("verdict", "orig")
+    assert gone[1][4] is False and pending.read() == []
 
 
 def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:

@@ -103,7 +103,8 @@ def test_article_becomes_a_clean_story_with_metadata() -> None:
     story = extract_story(make_page(article_html(extra_body=tag_line)), ExtractConfig())
     assert isinstance(story, Story)
     assert story.title == "Lukashenko does not expect Belarus-US relations to change"
-    assert story.text.startswith("President of Belarus Alexander Lukashenko believes")
+    # the dateline is parsed into its fields and stays in the body, as the references keep it
+    assert story.text.startswith("MINSK, November 7. /TASS/. President of Belarus Alexander")
     assert "newsletter" not in story.text.lower()
     assert "Home" not in story.text and "Copyright" not in story.text
     for paragraph in PARAGRAPHS[1:]:
@@ -314,6 +315,7 @@ def _link_farm(links: int) -> str:
     return f"<html><body><div>{anchors}</div></body></html>"
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_pathological_page_times_out_and_the_next_page_still_extracts() -> None:
     slow_url = "https://news.example.org/link-farm"
     slow = make_page(_link_farm(60_000), url=slow_url)
@@ -358,7 +360,7 @@ def test_seed_pages_from_the_bundled_sample() -> None:
     tass = [stories["lukashenko-us-elections"], stories["russia-belarus-normalize"]]
     for story in tass:
         assert (story.dateline_place, story.agency) == ("Minsk", "TASS")
-        assert "/TASS/" not in story.text and "All news" not in story.text
+        assert "/TASS/." in story.text and "All news" not in story.text
     reuters = stories["lukashenko-says-us-ties-could-improve"]
     assert reuters.agency is not None and reuters.agency.casefold() == "reuters"
     assert reuters.dateline_date is not None and reuters.dateline_date.endswith("-12-17")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -39,6 +40,7 @@ def test_one_winner_per_canonical_url_prefers_clean_links() -> None:
         assert_that(riders, equal_to([("a2", "a1"), ("c1", "c2")]), label="CheckRiders")
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_riders_take_their_winners_outcome() -> None:
     story = Story(
         story_id="sa",

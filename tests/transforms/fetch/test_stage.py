@@ -135,6 +135,7 @@ def test_crawl_delay_is_honoured(tmp_path):
         assert min(gaps) >= 0.57, gaps
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_capture_then_replay_gives_identical_outputs(http_server: LocalServer, tmp_path):
     paths = ["/page/a", "/redirect/2", "/404", "/pdf-as-html", "/private/x", "/500-then-200/f"]
     entries = [entry(http_server.url(p)) for p in paths] + [

@@ -31,6 +31,7 @@ def identifier() -> LanguageIdentifier:
     return LanguageIdentifier()
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_same_text_same_answer_across_calls_and_instances(identifier) -> None:
     texts = [ENGLISH, BELARUSIAN, SHARED_BS_HR, "Dobar dan, kako ste danas?"]
     first = [identifier.detect(t) for t in texts]

@@ -163,6 +163,7 @@ def test_formats_and_failures_end_as_entries_or_dead_letters(
     assert got["state"] == []  # no --state_location, no state
 
 
+@pytest.mark.slow  # one of the fast lane's longest; `make test` runs it
 def test_second_run_emits_only_new_entries(server: FeedServer, tmp_path: Path) -> None:
     base = server.base
     server.routes["/rss"] = (200, XML, _rss(base, ["1", "2"]))
