@@ -4,8 +4,10 @@
 and/or Pub/Sub, fixed windows, cross-window near-duplicate dedup) differ in their source and in
 the few pieces ``ModeParts`` names (same-URL collapse, dedup, re-windowing); both hand the
 entries to ``wire_stages``, which wires fetch, extract, language, tags, dedup, the rider
-accounting and the partitioned writes the same way for both. Batch then removes a re-run's stale
-files and stores the dedup fingerprints, once its files are written. They return the
+accounting and the partitioned writes the same way for both. Agency files (``--wire_input``,
+``transforms/sources/wire``) are read by ``ReadWireItems`` (batch) or ``WatchWireItems``
+(streaming); their stories join the web stories after extraction. Batch then removes a re-run's
+stale files and stores the dedup fingerprints, once its files are written. They return the
 PCollections they made (``Outputs``) so tests can attach ``assert_that`` to any of them;
 ``JobConfig.from_options`` does the preflight checks (feed list readable and valid, option values
 sane, output and state locations writable: pipeline/preflight.py) before any worker starts.
@@ -24,7 +26,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import load_feed_list
-from pipeline.options import WirestreamOptions, bundled_sample
+from pipeline.options import WirestreamOptions, bundled_sample, bundled_wire
 from pipeline.preflight import run_preflight
 from transforms.core import progress
 from transforms.core import windowing as streaming
@@ -42,6 +44,8 @@ from transforms.sources import pubsub, retry_errors
 from transforms.sources import read_feeds as feeds
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
+from transforms.sources.wire import stage as wire
+from transforms.sources.wire.state import CommitWireState
 from transforms.tags import stage as tags
 
 
@@ -58,20 +62,26 @@ class JobConfig:
     run: RunIdentity  # names the output files, the fingerprint file and the feed-state snapshot
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
     retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
+    wire: wire.WireConfig = field(default_factory=wire.WireConfig)  # --wire_input
 
     @classmethod
     def from_options(cls, options: PipelineOptions, now: datetime | None = None) -> JobConfig:
         """Every setting of the job, resolved once; ``options`` are read, never written.
 
-        Without ``--feeds`` the job runs the bundled sample, replayed from its archive unless
-        ``--replay`` names another. ``now`` is the start time (default: the clock, read once
-        here): the one reading the run identity is made from when there is no ``--run_date``.
+        Without ``--feeds`` (and ``--wire_input``) the job runs the bundled sample, replayed from
+        its archive unless ``--replay`` names another, with its agency drop folder (batch).
+        ``now`` is the start time (default: the clock, read once here): the one reading the run
+        identity is made from when there is no ``--run_date``.
         """
         job = options.view_as(WirestreamOptions)
         retry_view = options.view_as(retry_errors.RetryOptions)
+        is_streaming = bool(options.view_as(StandardOptions).streaming)
         feed_list, default_replay = job.feeds, None
-        if feed_list is None and not retry_view.retry_errors:
+        wire_input = options.view_as(wire.WireOptions).wire_input
+        if feed_list is None and not retry_view.retry_errors and not wire_input:
             feed_list, default_replay = bundled_sample()
+            if not is_streaming:  # the offline demo: the agency originals of its stories too
+                wire_input = bundled_wire()
         sources = tuple(load_feed_list(feed_list)) if feed_list else ()
         retry = None
         if retry_view.retry_errors:
@@ -88,19 +98,26 @@ class JobConfig:
         )
         write_config = write.config_from_options(options, run)
         bundled = fetch_config.replay == bundled_sample()[1]  # package data: on every worker
+        extract_config = extract.config_from_options(options)
+        wire_config = wire.config_from_options(
+            options, run, job.state_location, extract_config, wire_input
+        )
+        wire.check_input(wire_config, streaming=is_streaming)
         run_preflight(
             write_config.output,
             job.state_location,
             options,
-            worker_inputs={"--replay": None if bundled else fetch_config.replay},
+            worker_inputs={
+                "--replay": None if bundled else fetch_config.replay,
+                "--wire_input": None if wire_input == bundled_wire() else wire_input,
+            },
         )
         stream = streaming.config_from_options(options)
-        is_streaming = bool(options.view_as(StandardOptions).streaming)
         return cls(
             sources=sources,
             feeds=feeds.config_from_options(options, run, job.state_location, fetch_config),
             fetch=fetch_config,
-            extract=extract.config_from_options(options),
+            extract=extract_config,
             language=language.config_from_options(options),
             tags=tags.config_from_options(options),
             dedup=dedup.config_from_options(
@@ -110,6 +127,7 @@ class JobConfig:
             stream=stream,
             run=run,
             retry=retry,
+            wire=wire_config,
         )
 
 
@@ -165,7 +183,9 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
     if job.retry is not None:
         retried = p | "RetryDeadLetters" >> retry_errors.RetryDeadLetters(job.retry)
         entries = (entries, retried) | "WithRetriedEntries" >> beam.Flatten()
-    outputs = wire_stages(p, entries, read["dead"], job, batch_parts(job))
+    agency = wire.ReadWireItems(job.wire) if job.wire.enabled else None
+    items = p | "ReadWireItems" >> agency if agency is not None else None
+    outputs = wire_stages(p, entries, read["dead"], job, batch_parts(job), wire_items=items)
     # A re-run of the same run id must leave only its own files (transforms/sinks/rerun.py);
     # batch only: it waits for every file of the run, which a streaming run never finishes.
     _ = outputs.files | "RemoveStaleRunFiles" >> RemoveStaleRunFiles(job.write)
@@ -173,8 +193,13 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         _ = outputs.fingerprints | "StoreFingerprints" >> dedup.StoreFingerprints(
             job.dedup, after=outputs.files
         )
-    # A retry run reads feed state but leaves it to the scheduled runs (retry_errors.py).
-    if job.feeds.state.enabled and job.retry is None:
+    # A retry run reads feed and wire state but leaves both to the scheduled runs.
+    if agency is not None and items is not None and job.wire.state.enabled and job.retry is None:
+        # Like the feed state: committed only once the outputs are written.
+        _ = items["read"] | "CommitWireState" >> CommitWireState(
+            job.wire.state, agency.kept, after=outputs.files
+        )
+    if job.feeds.state.enabled and job.retry is None and job.sources:
         # Only once the outputs are written: a run that fails before leaves the previous state
         # in charge, so its entries are emitted again. Transient fetch failures are handed back.
         _ = read["state"] | "CommitFeedState" >> CommitFeedState(
@@ -198,6 +223,15 @@ def build_streaming_pipeline(
     config = job.stream
     entries: list[beam.PCollection] = []
     dead: list[beam.PCollection] = []
+    items = None
+    if job.wire.enabled:
+        import time
+
+        first = time.time() if start is None else start
+        stop = first + config.duration_seconds if config.duration_seconds else None
+        items = p | "WatchWireItems" >> wire.WatchWireItems(
+            job.wire, lambda: streaming.windowing(config), start=first, stop=stop
+        )
     if job.sources:
         if ticks is None:
             import time
@@ -214,15 +248,18 @@ def build_streaming_pipeline(
         parsed = messages | "ParsePubSubEntries" >> pubsub.ParseEntryMessages(config)
         entries.append(parsed["ok"])
         dead.append(parsed["dead"])
-    if not entries:
-        raise ValueError("streaming needs feeds (--feeds) or --pubsub_subscription")
+    if not entries and items is None:
+        raise ValueError("streaming needs feeds (--feeds), --wire_input or --pubsub_subscription")
+    if not entries:  # agency files only
+        entries.append(p | "NoFeedEntries" >> beam.Create([]))
+        dead.append(p | "NoFeedDeadLetters" >> beam.Create([]))
     windowed = (
         entries
         | "FlattenSources" >> beam.Flatten()
         | "WindowEntries" >> (streaming.windowing(config))
     )
     source_dead = dead | "FlattenSourceDeadLetters" >> beam.Flatten()
-    outputs = wire_stages(p, windowed, source_dead, job, streaming_parts(job))
+    outputs = wire_stages(p, windowed, source_dead, job, streaming_parts(job), wire_items=items)
     if config.pubsub_topic:
         _ = (
             outputs.stories
@@ -249,8 +286,13 @@ def wire_stages(
     feed_dead: beam.PCollection,
     job: JobConfig,
     parts: ModeParts,
+    wire_items: dict[str, beam.PCollection] | None = None,
 ) -> Outputs:
-    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes."""
+    """Entries -> fetch, extract, language, tags, dedup, rider accounting, partitioned writes.
+
+    ``wire_items`` (agency files, ``transforms/sources/wire``) join after extraction: their
+    stories are cleaned already and go through language, tags and dedup with the web stories.
+    """
     # Progress tallies (transforms/core/progress.py): in line before the slow stages (extract,
     # language), so an element is counted before the next stage works on it; side taps elsewhere.
     progress.tap(entries, "entries", "ProgressEntries")
@@ -258,7 +300,10 @@ def wire_stages(
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
     extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
-    stories = progress.counted(extracted["ok"], "stories", "ProgressStories")
+    extracted_ok = extracted["ok"]
+    if wire_items is not None:
+        extracted_ok = (extracted_ok, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
+    stories = progress.counted(extracted_ok, "stories", "ProgressStories")
     detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
     progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)
@@ -279,6 +324,7 @@ def wire_stages(
         "Language": detected["dead"],
         "Tags": tagged["dead"],
         **({"Dedup": deduped["dead"]} if "dead" in deduped else {}),
+        **({"Wire": wire_items["dead"]} if wire_items is not None else {}),
     }
     dead_inputs = {
         name: parts.aligned(pcoll, f"Window{name}DeadLetters")
@@ -291,7 +337,12 @@ def wire_stages(
         parts.aligned(pcoll, "WindowDedupRejected")
         for pcoll in ([deduped["rejected"]] if "rejected" in deduped else [])
     ]
-    rejected_before = (extracted["rejected"], *dedup_rejected) | "FlattenRejected" >> beam.Flatten()
+    wire_rejected = [wire_items["rejected"]] if wire_items is not None else []
+    rejected_before = (
+        extracted["rejected"],
+        *dedup_rejected,
+        *wire_rejected,
+    ) | "FlattenRejected" >> beam.Flatten()
     riders = p | "ResolveRiders" >> ResolveRiders(
         collapsed["riders"],
         deduped["ok"],

@@ -24,9 +24,10 @@ from transforms.language import stage as language
 from transforms.sinks import partitioned as write
 from transforms.sources import read_feeds as feeds
 from transforms.sources import retry_errors
+from transforms.sources.wire import stage as wire
 from transforms.tags import stage as tags
 
-STAGES = (feeds, retry_errors, fetch, extract, language, tags, dedup, write, streaming)
+STAGES = (feeds, wire, retry_errors, fetch, extract, language, tags, dedup, write, streaming)
 
 
 def bundled_sample() -> tuple[str, str]:
@@ -35,13 +36,18 @@ def bundled_sample() -> tuple[str, str]:
     return str(root / "feeds.yaml"), str(root / "sample.warc")
 
 
+def bundled_wire() -> str:
+    """The bundled sample's agency drop folder (the wire originals of its web stories)."""
+    return str(resources.files("transforms") / "data" / "sample" / "wire")
+
+
 def add_core_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("job")
     group.add_argument(
         "--feeds",
         default=None,
-        help="Feed list (YAML or OPML), local path or gs://. Default: the bundled sample, "
-        "replayed offline from its archive.",
+        help="Feed list (YAML or OPML), local path or gs://. Default (without --wire_input "
+        "too): the bundled sample, replayed offline from its archive, with its agency items.",
     )
     group.add_argument(
         "--run_date",

@@ -52,6 +52,8 @@ class RunReport:
     versions: dict[str, str] = field(default_factory=dict)
     feeds: list[dict[str, Any]] | None = None  # per-feed health, when accounted
     retried: list[dict[str, Any]] | None = None  # --retry_errors: entries and their originals
+    # Agency items their provider withdrew: downstream systems must take these stories down.
+    withdrawn: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ class RunReport:
             "stories_per_topic": self.topics,
             "stories_per_country": self.countries,
             "largest_clusters": self.clusters,
+            "withdrawn": self.withdrawn,
             **({"windows": self.windows} if self.windows else {}),
             **({"feeds": self.feeds} if self.feeds is not None else {}),
             **({"retried": self.retried} if self.retried is not None else {}),
@@ -259,6 +262,11 @@ REPORT_COLUMNS = {
         ("reason", "string"),
         ("url", "string"),
         ("entry_id", "string"),
+        # withdrawn agency items are listed by guid and story id
+        ("wire_guid", "string"),
+        ("story_id", "string"),
+        ("at", "string"),
+        ("detail", "string"),
     ),
     "errors": (
         ("stage", "string"),
@@ -341,6 +349,7 @@ def build_report(
     copies: dict[str, list[dict[str, Any]]] = {}
     outcomes: dict[str, str] = {}
     entry_dead = feed_dead = entry_rejected = 0
+    withdrawn: list[dict[str, Any]] = []
     for output in OUTPUTS:
         total = 0
         for path in files_of_run(config, output):
@@ -365,6 +374,10 @@ def build_report(
                     copies.setdefault(cluster, []).append(record)
                 elif output == "rejected":
                     rejected_by[record["reason"]] += 1
+                    if record["reason"] == "withdrawn":
+                        withdrawn.append(
+                            {k: record.get(k) for k in ("wire_guid", "story_id", "at", "detail")}
+                        )
                     entry_rejected += record.get("entry_id") is not None
                 else:
                     dead_by[f"{record['stage']}/{record['reason']}"] += 1
@@ -393,6 +406,7 @@ def build_report(
         countries=dict(sorted(countries.items(), key=lambda kv: (-kv[1], kv[0]))),
         clusters=largest_clusters(canonicals, copies),
         stages=stage_timings(distributions or {}),
+        withdrawn=sorted(withdrawn, key=lambda w: (str(w["wire_guid"]), str(w["at"]))),
     )
     if retry_links is not None:
         report.retried = [
@@ -491,6 +505,7 @@ def format_summary(report: RunReport) -> str:
         ("run id", report.run_id),
         ("feeds read", c.get("feeds_read", 0)),
         ("entries read", report.entries_read),
+        ("  of which wire items", c.get("wire_items_read", 0)),
         ("pages fetched", c.get("fetch_ok", 0)),
         ("stories extracted", c.get("extract_ok", 0)),
         ("stories written", report.written.get("stories", 0)),
@@ -547,6 +562,9 @@ def format_summary(report: RunReport) -> str:
         if values:
             lines += ["-" * 60, title]
             lines += [f"  {key:<54}{value:>4}" for key, value in values.items()]
+    if report.withdrawn:
+        lines += ["-" * 60, "withdrawn by their provider (take these stories down)"]
+        lines += [f"  {w['wire_guid']}  (story {w['story_id']})" for w in report.withdrawn]
     if report.windows:
         lines += ["-" * 60, "records per window (start, UTC): stories/duplicates/rejected/errors"]
         for start, counts in report.windows.items():

@@ -267,6 +267,19 @@ def _retried(retried: list[Mapping[str, Any]] | None) -> str:
     )
 
 
+def _withdrawn(withdrawn: list[Mapping[str, Any]] | None) -> str:
+    """Agency items their provider withdrew: what downstream systems must take down."""
+    if not withdrawn:
+        return ""
+    rows = [
+        [esc(item.get("wire_guid")), esc(item.get("story_id")), esc(item.get("at"))]
+        for item in withdrawn
+    ]
+    return "<h2>Withdrawn agency items (take these stories down)</h2>" + _table(
+        [("guid", False), ("story id", False), ("withdrawn at", False)], rows
+    )
+
+
 def render_html(report: Mapping[str, Any]) -> str:
     """The whole page for one ``_run_report.json`` document."""
     invariant = report.get("invariant") or {}
@@ -319,6 +332,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"<h2>Stages</h2>{_stages(report.get('stages') or {})}"
         f"<h2>Largest duplicate clusters</h2>{_clusters(report.get('largest_clusters') or [])}"
         f"{_retried(report.get('retried'))}"
+        f"{_withdrawn(report.get('withdrawn'))}"
         f"<h2>Settings</h2><details><summary>settings and flags of this run</summary>"
         f"<pre>{esc(settings)}</pre></details>"
         "</body></html>\n"

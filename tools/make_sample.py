@@ -6,6 +6,11 @@ from the five seed stories, wrapped in the navigation, promo, share and comment 
 news pages carry. It also holds seed 001's original and its spun copy on two sites, a link that
 answers 404, and one article URL listed in two feeds (once with tracking parameters).
 
+Beside the feeds, ``wire/`` is an agency drop folder (``--wire_input``) with the TASS originals
+of seeds 000 and 004, written from the IPTC specifications: 000 as NewsML-G2 with NITF text, in
+a first (shorter) version and a corrected second one, and 004 as ninjs 2.0. Their web copies on
+eastwire.example come in through the feeds; dedup makes the agency items canonical.
+
 Run: ``python tools/make_sample.py ../shared/seeds transforms/data/sample``. The output (a WARC
 archive of every response plus the feed list) is committed, so the demo and tests need neither
 the seeds nor a network. Responses are dated, so replayed runs are deterministic.
@@ -205,6 +210,162 @@ def rdf(site: str, items: list[dict[str, str]]) -> bytes:
 """.encode()
 
 
+TASS_PROVIDER = "TASS"
+
+
+def newsml_item(
+    guid: str,
+    version: int,
+    headline: str,
+    paragraphs: list[str],
+    first_created: str,
+    version_created: str,
+    located: str,
+    subjects: list[tuple[str, str]],
+) -> bytes:
+    """A NewsML-G2 2.x newsItem whose text is NITF inline XML, as agencies deliver it."""
+    esc = html.escape
+    subject_xml = "\n".join(
+        f'        <subject type="cpnat:abstract" qcode="{esc(q)}"><name>{esc(n)}</name></subject>'
+        for q, n in subjects
+    )
+    body = "\n".join(f"              <p>{esc(p.strip())}</p>" for p in paragraphs)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="{esc(guid)}" version="{version}"
+    standard="NewsML-G2" standardversion="2.35" conformance="power" xml:lang="en">
+    <catalogRef href="http://www.iptc.org/std/catalog/catalog.IPTC-G2-Standards_37.xml"/>
+    <itemMeta>
+        <itemClass qcode="ninat:text"/>
+        <provider qcode="nprov:TASS"><name>{TASS_PROVIDER}</name></provider>
+        <versionCreated>{version_created}</versionCreated>
+        <firstCreated>{first_created}</firstCreated>
+        <pubStatus qcode="stat:usable"/>
+    </itemMeta>
+    <contentMeta>
+        <contentCreated>{first_created}</contentCreated>
+        <located type="cptype:city" qcode="city:Minsk"><name>{esc(located)}</name></located>
+        <creator qcode="nprov:TASS"><name>{TASS_PROVIDER}</name></creator>
+        <language tag="en"/>
+{subject_xml}
+        <headline>{esc(headline)}</headline>
+    </contentMeta>
+    <contentSet>
+        <inlineXML contenttype="application/nitf+xml">
+          <nitf xmlns="http://iptc.org/std/NITF/2006-10-18/">
+            <body>
+              <body.head><hedline><hl1>{esc(headline)}</hl1></hedline></body.head>
+              <body.content>
+{body}
+              </body.content>
+            </body>
+          </nitf>
+        </inlineXML>
+    </contentSet>
+</newsItem>
+""".encode()
+
+
+def ninjs2_item(
+    guid: str,
+    version: int,
+    headline: str,
+    standfirst: str,
+    paragraphs: list[str],
+    created: str,
+    located: str,
+    subjects: list[tuple[str, str]],
+) -> bytes:
+    """A ninjs 2.0 text item (IPTC News in JSON) with an HTML body."""
+    import json
+
+    item = {
+        "standard": {
+            "name": "ninjs",
+            "version": "2.0",
+            "schema": "http://www.iptc.org/std/ninjs/ninjs-schema_2.0.json",
+        },
+        "uri": guid,
+        "type": "text",
+        "version": str(version),
+        "firstcreated": created,
+        "versioncreated": created,
+        "pubstatus": "usable",
+        "language": "en",
+        "headlines": [{"role": "main", "value": headline}],
+        "descriptions": [{"role": "summary", "value": standfirst}],
+        "bodies": [
+            {
+                "role": "main",
+                "contenttype": "text/html",
+                "value": "".join(f"<p>{html.escape(p.strip())}</p>" for p in paragraphs),
+            }
+        ],
+        "by": TASS_PROVIDER,
+        "located": located,
+        "infosources": [{"name": TASS_PROVIDER, "role": "originator"}],
+        "copyrightholder": TASS_PROVIDER,
+        "subjects": [
+            {"name": name, "uri": f"http://cv.iptc.org/newscodes/mediatopic/{code}"}
+            for code, name in subjects
+        ],
+    }
+    return (json.dumps(item, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_wire(s000: list[str], s004: list[str], out: Path) -> None:
+    """The agency drop folder: TASS originals of seeds 000 (two versions) and 004."""
+    wire = out / "wire"
+    wire.mkdir(parents=True, exist_ok=True)
+    guid_000 = "urn:newsml:tass.com:20201107:lukashenko-us-elections"
+    title_000 = "Lukashenko does not expect Belarus-US relations to change after US vote"
+    paras_000 = _paragraphs(s000)
+    subjects_000 = [
+        ("medtop:11000000", "politics"),
+        ("medtop:20000065", "election"),
+        ("medtop:20000638", "diplomacy"),
+    ]
+    # Version 1 was the first take (the lead paragraphs); version 2 is the full story.
+    (wire / "tass-20201107-lukashenko-v1.xml").write_bytes(
+        newsml_item(
+            guid_000,
+            1,
+            title_000,
+            paras_000[:3],
+            "2020-11-07T12:40:00+03:00",
+            "2020-11-07T12:40:00+03:00",
+            "Minsk",
+            subjects_000,
+        )
+    )
+    (wire / "tass-20201107-lukashenko-v2.xml").write_bytes(
+        newsml_item(
+            guid_000,
+            2,
+            title_000,
+            paras_000,
+            "2020-11-07T12:40:00+03:00",
+            "2020-11-07T12:58:00+03:00",
+            "Minsk",
+            subjects_000,
+        )
+    )
+    headline_004 = "Russia expects situation in Belarus to normalize soon"
+    lines_004 = _paragraphs(s004)
+    start = next(i for i, line in enumerate(lines_004) if "/TASS/" in line)
+    (wire / "tass-20201126-belarus-normalize.json").write_bytes(
+        ninjs2_item(
+            "urn:newsml:tass.com:20201126:russia-belarus-normalize",
+            1,
+            headline_004,
+            lines_004[start - 1].strip(),
+            lines_004[start:],
+            "2020-11-26T17:05:00+03:00",
+            "Minsk",
+            [("11000000", "politics"), ("20000638", "diplomacy")],
+        )
+    )
+
+
 def build(seeds: Path, out: Path) -> None:
     s000, s001, s002, s003, s004 = (_read(seeds, f"00{i}") for i in range(5))
     spin_at = next(i for i, line in enumerate(s001) if line.startswith("rewrite this title"))
@@ -359,6 +520,7 @@ def build(seeds: Path, out: Path) -> None:
     record(missing["link"], "404 Not Found", "text/html; charset=utf-8", not_found)
 
     (out / "sample.warc").write_bytes(buffer.getvalue())
+    write_wire(s000, s004, out)
     feed_list = {
         "feeds": [
             {"url": "https://eastwire.example/rss.xml", "name": "East Wire", "tags": ["wire"]},

@@ -85,7 +85,7 @@ def test_report_shows_the_invariant(sample_run: Path) -> None:
     report = json.loads((sample_run / "_run_report.json").read_text())
     inv = report["invariant"]
     assert inv["holds"] is True
-    assert inv["entries_read"] == 8
+    assert inv["entries_read"] == 8 + 3  # feed entries + the agency drop's items
     assert inv["entries_read"] == (
         inv["stories"] + inv["duplicates"] + inv["rejected"] + inv["dead_letters"]
     )

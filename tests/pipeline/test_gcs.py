@@ -31,6 +31,8 @@ def bucket(tmp_path_factory, sample_feeds: Path, sample_archive: Path) -> Iterat
         created = client.create_bucket(BUCKET)
         created.blob("config/feeds.yaml").upload_from_filename(str(sample_feeds))
         created.blob("config/sample.warc").upload_from_filename(str(sample_archive))
+        for item in sorted((sample_archive.parent / "wire").iterdir()):  # the agency drop
+            created.blob(f"config/wire/{item.name}").upload_from_filename(str(item))
         yield created
 
 
@@ -49,6 +51,8 @@ def gcs_run(bucket, local_run: Path) -> dict[str, bytes]:
             f"gs://{BUCKET}/config/feeds.yaml",
             "--replay",
             f"gs://{BUCKET}/config/sample.warc",
+            "--wire_input",
+            f"gs://{BUCKET}/config/wire",
             "--output",
             f"gs://{BUCKET}/news",
             "--state_location",

@@ -125,7 +125,7 @@ class Story:
     page_language: str | None = None  # the page's own lang attribute: evidence for DetectLanguage
     feed_language: str | None = None  # the feed's declared language: evidence, never the answer
     content_hash: str = ""
-    text_source: str = "page"  # "page" | "feed_summary"
+    text_source: str = "page"  # "page" | "feed_summary" | "wire" (an agency item's own body)
     agency: str | None = None
     dateline_place: str | None = None
     dateline_date: str | None = None
@@ -141,6 +141,13 @@ class Story:
     duplicate_of: str | None = None
     duplicate_reason: str | None = None  # same_url | same_text | near_duplicate
     similarity: float | None = None
+    # Agency items (transforms/sources/wire): the provider's subject codes, scheme-qualified
+    # (``medtop:20000763``), the item's guid and version; ``source_format`` says what the text
+    # was read from: ``html`` (a fetched page), ``newsml-g2``, ``ninjs-1``..``ninjs-3``, ``nitf``.
+    subjects: tuple[str, ...] = ()
+    wire_guid: str | None = None
+    wire_version: int | None = None
+    source_format: str = "html"
 
     def replace(self, **changes: Any) -> Story:
         return dataclasses.replace(self, **changes)
@@ -155,7 +162,7 @@ class Story:
 
     def to_json(self) -> dict[str, Any]:
         record = dataclasses.asdict(self)
-        for key in ("authors", "tags", "places", "cities", "topics"):
+        for key in ("authors", "tags", "places", "cities", "topics", "subjects"):
             record[key] = list(record[key])
         record["place_mentions"] = [
             {"code": code, "count": count} for code, count in self.place_mentions
@@ -170,7 +177,7 @@ class Story:
         """Inverse of ``to_json``: a story read back (from state, a message, a file) field for
         field; the one place that knows the wire form of the nested fields."""
         values = dict(record)
-        for key in ("authors", "tags", "places", "cities", "topics"):
+        for key in ("authors", "tags", "places", "cities", "topics", "subjects"):
             if key in values:
                 values[key] = tuple(values[key])
         if "place_mentions" in values:
@@ -241,6 +248,7 @@ class Rejected:
     entry_id: str | None = None
     at: str = field(default_factory=now_iso)
     detail: str = ""
+    wire_guid: str | None = None  # agency items: withdrawn/superseded say which guid
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

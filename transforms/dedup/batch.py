@@ -44,6 +44,7 @@ from transforms.dedup.decisions import (
     DUPLICATE,
     NEAR_DUPLICATE,
     SAME_TEXT,
+    UPDATED_VERSION,
     Decision,
 )
 from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher, verify
@@ -91,13 +92,26 @@ def _seen_split(element: tuple[str, dict[str, list[Fingerprint]]]) -> Iterator:
     if not new:
         return
     if stored:
-        _counter("already_stored").inc()
         cluster = min(stored, key=Fingerprint.canonical_key).cluster_id or story_id
+        if max(fp.wire_version for fp in new) > max(fp.wire_version for fp in stored):
+            # A newer version of an agency item an earlier run wrote: the same story, written
+            # again under its id and in its cluster, never a near-duplicate of its old version.
+            _counter("wire_version_rewritten").inc()
+            yield beam.pvalue.TaggedOutput("decided", (story_id, _rewrite(story_id, cluster)))
+            return
+        _counter("already_stored").inc()
         yield beam.pvalue.TaggedOutput(
             "decided", (story_id, Decision(story_id, ALREADY_STORED, cluster))
         )
         return
     yield min(new, key=Fingerprint.canonical_key)
+
+
+def _rewrite(story_id: str, cluster: str) -> Decision:
+    """The decision for a newer version of a stored story: whatever its cluster made it."""
+    if cluster == story_id:
+        return Decision(story_id, CANONICAL, story_id, 1)
+    return Decision(story_id, DUPLICATE, cluster, 1, cluster, UPDATED_VERSION, None)
 
 
 class _ExactGroupFn(beam.DoFn):

@@ -1,14 +1,18 @@
 """The one canonical order: which story of a cluster is the canonical, in batch and streaming.
 
-The canonical of a cluster is the earliest published story (``published_at``, else
-``fetched_at``), then the one with fewer cleaning-rule hits (less residue removed), then the
-longer text, then the smallest story id. Batch sorts fingerprints and stories by it; streaming
-sorts the stories of one pane by it in every bucket so copies that arrive together agree on one
-canonical, and breaks ties between two undecided copies with it; the fingerprint store's records
-carry the fields it needs (``published``, ``cleaning_hits``, ``text_length``).
+The canonical of a cluster is an agency item (a story read from a wire file,
+``transforms/sources/wire``: the original the web pages republish) before any web copy; then the
+earliest published story (``published_at``, else ``fetched_at``), then the one with fewer
+cleaning-rule hits (less residue removed), then the longer text, then the smallest story id.
+Batch sorts fingerprints and stories by it; streaming sorts the stories of one pane by it in every
+bucket so copies that arrive together agree on one canonical, and breaks ties between two
+undecided copies with it; the fingerprint store's records carry the fields it needs (``agency``,
+``published``, ``cleaning_hits``, ``text_length``). A cluster written by an earlier run keeps its
+canonical: an agency item that arrives after its web copies were stored joins their cluster.
 
 The key is one string, not a tuple, so it can travel through a shuffle or sit in keyed state as
-plain UTF-8 and still compare exactly like the tuple it encodes: second-precision ISO UTC time
+plain UTF-8 and still compare exactly like the tuple it encodes: ``0`` for an agency item and
+``1`` for a web page, second-precision ISO UTC time
 (``MISSING_TIME`` sorts after every date, so an undated story never wins "earliest"), hits and
 the complement of the text length zero-padded to fixed widths, then the id, separated by a
 character that sorts below every printable one.
@@ -49,11 +53,19 @@ def sortable_time(value: str | None) -> str:
     return utc_iso(moment)
 
 
-def canonical_key(published: str, cleaning_hits: int, text_length: int, story_id: str) -> str:
+def canonical_key(
+    published: str, cleaning_hits: int, text_length: int, story_id: str, agency: bool = False
+) -> str:
     """Sort key: the smallest key of a cluster is its canonical (``published`` already sortable)."""
     hits = min(max(cleaning_hits, 0), 10**_HITS_WIDTH - 1)
     shorter = _LENGTH_SPAN - min(max(text_length, 0), _LENGTH_SPAN)
-    return _SEP.join((published, f"{hits:0{_HITS_WIDTH}d}", f"{shorter:013d}", story_id))
+    source = "0" if agency else "1"
+    return _SEP.join((source, published, f"{hits:0{_HITS_WIDTH}d}", f"{shorter:013d}", story_id))
+
+
+def is_agency_item(story: Story) -> bool:
+    """Read from an agency's wire file (NewsML-G2, ninjs, NITF), not from a web page."""
+    return story.wire_guid is not None
 
 
 def story_key(story: Story) -> str:
@@ -63,4 +75,5 @@ def story_key(story: Story) -> str:
         story.cleaning_hit_count,
         len(story.text),
         story.story_id,
+        agency=is_agency_item(story),
     )

@@ -2,7 +2,8 @@
 
 Every story leaves dedup with exactly one ``Decision``: the canonical of its cluster, a duplicate
 of it (``same_text``, ``near_duplicate`` or, in streaming, ``same_url``) or, in batch with a
-fingerprint store, ``already_stored``. ``cluster_id`` is always the canonical's story id.
+fingerprint store, ``already_stored`` (unless it is a newer version of a stored agency item: that
+is decided like the stored version was). ``cluster_id`` is always the canonical's story id.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ ALREADY_STORED = "already_stored"
 SAME_TEXT = "same_text"
 NEAR_DUPLICATE = "near_duplicate"
 SAME_URL = "same_url"
+# A newer version of an agency item whose earlier version an earlier run stored as a duplicate:
+# it stays a duplicate in that cluster (batch, with a fingerprint store).
+UPDATED_VERSION = "updated_version"
 
 
 @dataclass(frozen=True)

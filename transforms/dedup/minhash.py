@@ -64,7 +64,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from transforms.core.records import Story, stable_hash
-from transforms.dedup.canonical import canonical_key, sortable_time
+from transforms.dedup.canonical import canonical_key, is_agency_item, sortable_time
 from transforms.dedup.config import SAMPLE_KEY_TAG
 from transforms.dedup.config import MinHashConfig as MinHashConfig  # re-exported: callers' import
 
@@ -244,6 +244,8 @@ class MinHasher:
             shingle_count=len(shingles),
             signature=signature,
             sample=sample,
+            agency=is_agency_item(story),
+            wire_version=story.wire_version or 0,
         )
 
 
@@ -267,6 +269,8 @@ class Fingerprint:
     cluster_id: str | None = None
     stored_on: str | None = None  # run date partition for stored fingerprints
     group_size: int = 1  # stories with exactly this text in the run (exact-dedup group)
+    agency: bool = False  # an agency item: canonical before web copies (canonical.py)
+    wire_version: int = 0  # agency items: a newer version of a stored story is written again
 
     @property
     def empty(self) -> bool:
@@ -274,7 +278,9 @@ class Fingerprint:
 
     def canonical_key(self) -> str:
         """The story's place in the canonical order (``transforms/dedup/canonical.py``)."""
-        return canonical_key(self.published, self.cleaning_hits, self.text_length, self.story_id)
+        return canonical_key(
+            self.published, self.cleaning_hits, self.text_length, self.story_id, self.agency
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +293,8 @@ class Fingerprint:
             "signature": base64.b64encode(self.signature).decode("ascii"),
             "sample": base64.b64encode(self.sample).decode("ascii"),
             "cluster_id": self.cluster_id,
+            "agency": self.agency,
+            "wire_version": self.wire_version,
         }
 
     @classmethod
@@ -303,6 +311,8 @@ class Fingerprint:
             stored=True,
             cluster_id=record.get("cluster_id") or record["story_id"],
             stored_on=stored_on,
+            agency=bool(record.get("agency", False)),  # absent in stores older than wire input
+            wire_version=int(record.get("wire_version") or 0),
         )
 
 

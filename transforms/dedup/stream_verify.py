@@ -154,7 +154,8 @@ class StoreFingerprintsFn(beam.DoFn):
         if kind == "store":
             if mine is not None:
                 seen = mine[0] != _arrival_hash(arrival)
-                yield arrival, ("stored", story_id if seen else None, mine[1])
+                changed = seen and record[6] != mine[6]  # a new text under a known id
+                yield arrival, ("stored", story_id if seen else None, mine[1], changed)
                 return
             yield arrival, ("stored", None, record[1])
             if not record[3]:  # an empty text is never a member: nothing to compare with

@@ -285,7 +285,12 @@ def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iter
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
     first = Story.from_json(ordered[0]["story"])
     seen = sorted(a for a in answers if a[1] is not None)
-    if seen:
+    if seen and first.wire_guid is not None and len(seen[0]) > 3 and seen[0][3]:
+        # A new version of an agency item (same id, new text): one story, decided again against
+        # the others but never against its own earlier version (``_nearest`` skips its id);
+        # written again under its id, readers take the highest wire_version.
+        decision = _nearest(first, ordered[0]["at"], verdicts)
+    elif seen:
         decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
     else:
         decision = _nearest(first, ordered[0]["at"], verdicts)

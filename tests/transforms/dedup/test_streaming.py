@@ -330,7 +330,8 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     # the same story id again is answered "seen", and the fingerprint is not stored twice
     again = ("store", "another-arrival", mine[s.PRINTS][1][2])
     (answer,) = list(fn.process(("orig", again), cell, pending, Timer()))
-    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6))
+    # (the last field: whether its text changed, which only an agency item's new version uses)
+    assert answer == ("another-arrival", ("stored", "orig", 100 * 10**6, False))
     expired = list(fn.expire(Timestamp(seconds=100 + 3600), "orig", cell, pending))
     assert [o.value for o in expired] == [("prints", -state[0][1], (100 + 3600) * 10**6)]
     assert cell.read() is None

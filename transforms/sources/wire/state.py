@@ -1,0 +1,182 @@
+"""Which wire files earlier batch runs read, so a scheduled run takes only what arrived since.
+
+Same model as the feed state (``transforms/sources/feed_state.py``): one snapshot per run under
+``<state_location>/wire/wire-state-<run key>.jsonl``; a run starts from the newest snapshot of an
+*earlier* run key (a re-run of run R reads exactly what R's first attempt read and rewrites R's
+snapshot), and writes its own only after its outputs are written, so a run that fails leaves the
+previous snapshot in charge and its files are read again.
+
+A file is known by its path, size and modification time (``WireFile.key``): a file replaced
+under the same name is new. A key stays remembered while its file is still listed, and for
+``horizon_days`` after it disappeared (a file restored from a backup is not re-ingested). Files
+that could not be read (``read_error``) are not marked, so the next run tries them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.core.run import key_time
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "wirestream"
+FORMAT_VERSION = 1
+PREFIX = "wire-state-"
+SUFFIX = ".jsonl"
+_NAME = re.compile(r"wire-state-(\d{8}T\d{6}Z)\.jsonl$")
+_KEY_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class WireStateConfig:
+    location: str | None = None
+    run_key: str = ""
+    horizon_days: float = 14.0
+    keep_snapshots: int = 48
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.location)
+
+    @property
+    def folder(self) -> str:
+        return f"{(self.location or '').rstrip('/')}/wire"
+
+
+def snapshot_path(config: WireStateConfig, key: str) -> str:
+    return f"{config.folder}/{PREFIX}{key}{SUFFIX}"
+
+
+def _snapshot_keys(folder: str) -> list[str]:
+    from apache_beam.io.filesystems import FileSystems
+
+    matches = FileSystems.match([f"{folder}/{PREFIX}*{SUFFIX}"])[0].metadata_list
+    return sorted(found.group(1) for m in matches if (found := _NAME.search(m.path)))
+
+
+def base_snapshot(config: WireStateConfig) -> str | None:
+    if not config.enabled:
+        return None
+    try:
+        keys = _snapshot_keys(config.folder)
+    except Exception as exc:  # filesystem layers raise their own types
+        raise ValueError(
+            f"--state_location {config.location}: cannot list {config.folder} "
+            f"({type(exc).__name__}: {exc}). Fix: check the path and that these credentials "
+            "may read and write it"
+        ) from exc
+    earlier = [key for key in keys if key < config.run_key]
+    return snapshot_path(config, earlier[-1]) if earlier else None
+
+
+def encode(seen: dict[str, str]) -> bytes:
+    lines = [
+        json.dumps({"v": FORMAT_VERSION, "file": key, "run": run}, sort_keys=True)
+        for key, run in sorted(seen.items())
+    ]
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+def decode(data: bytes, path: str) -> dict[str, str]:
+    """Seen file keys -> run key first seen. A damaged snapshot is a configuration error (exit 2):
+    starting from nothing would ingest every file of the folder again."""
+    seen: dict[str, str] = {}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: wire state is not UTF-8 ({exc}). Fix: restore it") from exc
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if record.get("v") != FORMAT_VERSION:
+                raise ValueError(f"unsupported wire state version {record.get('v')!r}")
+            seen[str(record["file"])] = str(record["run"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(
+                f"{path} line {number}: damaged wire state ({exc}). Fix: restore the file from "
+                "a backup or delete it (every file in --wire_input is then read again)"
+            ) from exc
+    return seen
+
+
+def load_seen(config: WireStateConfig) -> dict[str, str]:
+    """The file keys the base snapshot remembers (empty without state or snapshot)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = base_snapshot(config)
+    if path is None:
+        return {}
+    with FileSystems.open(path) as handle:
+        return decode(handle.read(), path)
+
+
+def carried(seen: dict[str, str], listed: Iterable[str], config: WireStateConfig) -> dict[str, str]:
+    """Remembered keys to keep: still listed, or gone for less than the horizon."""
+    current = set(listed)
+    cutoff = ""
+    if config.run_key:
+        moment = key_time(config.run_key) - timedelta(days=config.horizon_days)
+        cutoff = moment.strftime(_KEY_FORMAT)
+    return {key: run for key, run in seen.items() if key in current or run >= cutoff}
+
+
+def write_snapshot(config: WireStateConfig, seen: dict[str, str]) -> str:
+    """This run's snapshot, atomically (temporary name, rename); old snapshots pruned."""
+    from apache_beam.io.filesystems import FileSystems
+
+    final = snapshot_path(config, config.run_key)
+    temporary = f"{config.folder}/.tmp-{config.run_key}-{uuid.uuid4().hex}{SUFFIX}"
+    if not FileSystems.exists(config.folder):
+        FileSystems.mkdirs(config.folder)
+    with FileSystems.create(temporary) as handle:
+        handle.write(encode(seen))
+    if FileSystems.exists(final):
+        FileSystems.delete([final])
+    FileSystems.rename([temporary], [final])
+    older = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
+    stale = older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    if stale:
+        FileSystems.delete([snapshot_path(config, key) for key in stale])
+    logger.info("wire state: %d files remembered in %s", len(seen), final)
+    return final
+
+
+class _CommitFn(beam.DoFn):
+    def __init__(self, config: WireStateConfig, kept: dict[str, str]) -> None:
+        self.config = config
+        self.kept = kept
+
+    def process(self, new_keys: list[str], after=None) -> Iterator[str]:
+        del after  # only there so the commit waits for the written outputs
+        seen = dict(self.kept)
+        for key in sorted(new_keys):
+            seen.setdefault(key, self.config.run_key)
+        Metrics.counter(NAMESPACE, "wire_state_files").inc(len(seen))
+        yield write_snapshot(self.config, seen)
+
+
+class CommitWireState(beam.PTransform):
+    """Keys of the files read this run -> the snapshot path, once ``after`` is complete."""
+
+    def __init__(self, config: WireStateConfig, kept: dict[str, str], after=None) -> None:
+        super().__init__()
+        self.config = config
+        self.kept = kept
+        self.after = after
+
+    def expand(self, keys):
+        gathered = keys | "GatherReadFiles" >> beam.combiners.ToList()
+        side = [beam.pvalue.AsList(self.after)] if self.after is not None else []
+        return gathered | "WriteWireState" >> beam.ParDo(_CommitFn(self.config, self.kept), *side)
