@@ -123,6 +123,8 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
         counters_of(result),
         distributions=_distributions(result),
         retry_links=job.retry.links() if job.retry is not None else None,
+        gate=job.gate,
+        state=job.state_check,
     )
     report.settings = job_settings(job, checked.values)
     report.run = {
@@ -138,7 +140,9 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
     path = write_report(report)
     print(format_summary(report))
     print(f"report: {path}")
-    return 0 if report.ok else 1
+    for reason in report.gate_failures:  # exit 3: everything is written, but too much failed
+        print(f"wirestream: too much failed: {reason}", file=sys.stderr)
+    return report.exit_code
 
 
 def _distributions(result) -> dict[str, dict[str, int]]:

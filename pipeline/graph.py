@@ -28,6 +28,8 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.config import load_feed_list
 from pipeline.options import WirestreamOptions, bundled_sample, bundled_wire
 from pipeline.preflight import run_preflight
+from pipeline.report import GateConfig, gate_from_options
+from pipeline.state_check import check_state
 from transforms.core import progress
 from transforms.core import windowing as streaming
 from transforms.core.records import FeedSource
@@ -42,6 +44,7 @@ from transforms.sinks import partitioned as write
 from transforms.sinks.rerun import RemoveStaleRunFiles
 from transforms.sources import pubsub, retry_errors
 from transforms.sources import read_feeds as feeds
+from transforms.sources.feed_health import WriteFeedHealth
 from transforms.sources.feed_state import CommitFeedState
 from transforms.sources.poll_feeds import PollFeeds, poll_ticks
 from transforms.sources.wire import stage as wire
@@ -61,6 +64,9 @@ class JobConfig:
     write: write.WriteConfig
     run: RunIdentity  # names the output files, the fingerprint file and the feed-state snapshot
     stream: streaming.StreamConfig = field(default_factory=streaming.StreamConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    # What the state preflight verified or quarantined (pipeline/state_check.py), for the report.
+    state_check: dict = field(default_factory=dict)
     retry: retry_errors.RetryPlan | None = None  # --retry_errors: dead letters as the source
     wire: wire.WireConfig = field(default_factory=wire.WireConfig)  # --wire_input
 
@@ -113,19 +119,30 @@ class JobConfig:
             },
         )
         stream = streaming.config_from_options(options)
+        feeds_config = feeds.config_from_options(options, run, job.state_location, fetch_config)
+        dedup_config = dedup.config_from_options(
+            options, run, job.state_location, stream if is_streaming else None
+        )
+        # Damaged state stops the run here, before any output (exit 2), or is quarantined.
+        state = check_state(
+            feeds_config.state,
+            None if dedup_config.streaming else dedup_config.store,
+            dedup_config.minhash,
+            options.get_all_options().get("state_repair") or "none",
+        )
         return cls(
             sources=sources,
-            feeds=feeds.config_from_options(options, run, job.state_location, fetch_config),
+            feeds=feeds_config,
             fetch=fetch_config,
             extract=extract_config,
             language=language.config_from_options(options),
             tags=tags.config_from_options(options),
-            dedup=dedup.config_from_options(
-                options, run, job.state_location, stream if is_streaming else None
-            ),
+            dedup=dedup_config,
             write=write_config,
             stream=stream,
             run=run,
+            gate=gate_from_options(options),
+            state_check=state.to_json(),
             retry=retry,
             wire=wire_config,
         )
@@ -193,6 +210,8 @@ def build_pipeline(p: beam.Pipeline, job: JobConfig) -> Outputs:
         _ = outputs.fingerprints | "StoreFingerprints" >> dedup.StoreFingerprints(
             job.dedup, after=outputs.files
         )
+    # Per-feed health for the run report and the failure gate (transforms/sources/feed_health.py).
+    _ = read["health"] | "WriteFeedHealth" >> WriteFeedHealth(job.write.output, job.write.run_id)
     # A retry run reads feed and wire state but leaves both to the scheduled runs.
     if agency is not None and items is not None and job.wire.state.enabled and job.retry is None:
         # Like the feed state: committed only once the outputs are written.

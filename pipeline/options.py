@@ -16,6 +16,7 @@ from importlib import resources
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipeline import report as accounting
 from transforms.core import windowing as streaming
 from transforms.dedup import stage as dedup
 from transforms.extract import stage as extract
@@ -27,7 +28,19 @@ from transforms.sources import retry_errors
 from transforms.sources.wire import stage as wire
 from transforms.tags import stage as tags
 
-STAGES = (feeds, wire, retry_errors, fetch, extract, language, tags, dedup, write, streaming)
+STAGES = (
+    feeds,
+    wire,
+    retry_errors,
+    fetch,
+    extract,
+    language,
+    tags,
+    dedup,
+    write,
+    streaming,
+    accounting,
+)
 
 
 def bundled_sample() -> tuple[str, str]:

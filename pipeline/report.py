@@ -2,12 +2,21 @@
 
 The invariant is checked against records *on disk under their final names*, not against the
 counters alone: a sink that silently fails to move its files (see
-transforms/sinks/partitioned.py) must turn the run red. Every feed entry read must be exactly one
-of: a story, a duplicate, a rejection, or an entry-level dead letter.
+transforms/sinks/partitioned.py) must turn the run red. It starts where the feeds do: every item
+a feed document lists (``entries_listed``) is exactly one of a story, a duplicate, a rejection,
+an entry-level dead letter, or one of the named skips the feed reader counts (handed downstream
+by an earlier run, beyond ``--feed_max_entries``, a sitemap URL older than
+``--sitemap_max_age_days``).
+
+Exit codes (``python -m pipeline``): 0 ok; 1 crash or accounting mismatch; 2 bad configuration
+or state, before any output; 3 the run wrote everything and its report but too much failed
+(``--max_feed_failure_ratio``, ``--max_dead_letter_ratio``), so a scheduler does not show green
+through an outage. The per-feed health table (``feeds`` in ``_run_report.json``) says which.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import gzip
 import io
@@ -17,13 +26,93 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.core.records import utc_iso
+from transforms.core.redact import redact_text, redact_url
 from transforms.sinks.naming import window_of
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
+from transforms.sources.feed_health import read_health
 
 NAMESPACE = "wirestream"
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # crash or accounting mismatch
+EXIT_BAD_INPUT = 2  # bad configuration or state, before any output
+EXIT_TOO_MUCH_FAILED = 3  # ran and wrote everything, but past a failure gate
+DEFAULT_MAX_FEED_FAILURE_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Failure gate for schedulers: past either ratio the run exits 3 after writing everything.
+
+    ``max_feed_failure_ratio``: failed feeds / feeds due this run (fetch failed, or the document
+    was unusable: bad, truncated, empty, too large). ``max_dead_letter_ratio``: entry-level dead
+    letters / entries read; ``None`` turns a gate off.
+    """
+
+    max_feed_failure_ratio: float | None = DEFAULT_MAX_FEED_FAILURE_RATIO
+    max_dead_letter_ratio: float | None = None
+
+
+def _ratio(value: str) -> float | None:
+    if value.strip().lower() in ("", "off", "none"):
+        return None
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a ratio between 0 and 1 (or 'off')")
+    return number
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("run accounting")
+    group.add_argument(
+        "--max_feed_failure_ratio",
+        type=_ratio,
+        default=DEFAULT_MAX_FEED_FAILURE_RATIO,
+        help="Exit 3 (after writing everything and the report) when more than this share of "
+        "the feeds due this run failed (unreachable, or no usable document); 'off' disables.",
+    )
+    group.add_argument(
+        "--max_dead_letter_ratio",
+        type=_ratio,
+        default=None,
+        help="Exit 3 (after writing everything and the report) when more than this share of "
+        "the entries read ended as dead letters; off by default.",
+    )
+    group.add_argument(
+        "--state_repair",
+        default="none",
+        choices=("none", "quarantine"),
+        help="What to do with a damaged state file (feed state, dedup fingerprints) whose record "
+        "count or checksum does not match: 'none' stops the run (exit 2) before any output; "
+        "'quarantine' moves it aside under <state_location>/quarantine/ and runs on, and the "
+        "report counts what it may re-admit.",
+    )
+
+
+class AccountingOptions(PipelineOptions):
+    """The run-accounting flags, typed: ``options.view_as(AccountingOptions)``."""
+
+    max_feed_failure_ratio: float | None
+    max_dead_letter_ratio: float | None
+    state_repair: str
+
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        add_arguments(parser)
+
+
+def gate_from_options(options) -> GateConfig:
+    opts = options.get_all_options()
+    feed = opts.get("max_feed_failure_ratio", DEFAULT_MAX_FEED_FAILURE_RATIO)
+    dead = opts.get("max_dead_letter_ratio")
+    return GateConfig(
+        max_feed_failure_ratio=_ratio(feed) if isinstance(feed, str) else feed,
+        max_dead_letter_ratio=_ratio(dead) if isinstance(dead, str) else dead,
+    )
 
 
 @dataclass
@@ -44,6 +133,11 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     windows: dict[str, dict[str, int]] = field(default_factory=dict)  # streaming runs only
+    entries_listed: int | None = None  # None: no feed reader counted (Pub/Sub-only streaming)
+    skipped: dict[str, int] = field(default_factory=dict)  # named skips of listed entries
+    gate: dict[str, Any] = field(default_factory=dict)
+    gate_failures: list[str] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)  # state-file checks and quarantines
     topics: dict[str, int] = field(default_factory=dict)  # stories by best topic
     countries: dict[str, int] = field(default_factory=dict)  # stories by first place
     clusters: list[dict[str, Any]] = field(default_factory=list)  # largest duplicate clusters
@@ -59,12 +153,21 @@ class RunReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def exit_code(self) -> int:
+        if self.problems:
+            return EXIT_FAILED
+        return EXIT_TOO_MUCH_FAILED if self.gate_failures else EXIT_OK
+
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "output": self.output,
+            "exit_code": self.exit_code,
             "invariant": {
                 "holds": self.ok,
+                "entries_listed": self.entries_listed,
+                "skipped": self.skipped,
                 "entries_read": self.entries_read,
                 "stories": self.written.get("stories", 0),
                 "duplicates": self.written.get("duplicates", 0),
@@ -81,6 +184,8 @@ class RunReport:
             "feed_dead_letters": self.feed_dead_letters,
             "counters": self.counters,
             "settings": self.settings,
+            "gate": {**self.gate, "failures": self.gate_failures},
+            **({"state": self.state} if self.state else {}),
             "run": self.run,
             "versions": self.versions,
             "stages": self.stages,
@@ -262,6 +367,7 @@ REPORT_COLUMNS = {
         ("reason", "string"),
         ("url", "string"),
         ("entry_id", "string"),
+        ("feed_url", "string"),  # the per-feed health table
         # withdrawn agency items are listed by guid and story id
         ("wire_guid", "string"),
         ("story_id", "string"),
@@ -330,6 +436,8 @@ def build_report(
     counters: dict[str, int],
     distributions: dict[str, dict[str, int]] | None = None,
     retry_links: dict[str, dict[str, str]] | None = None,
+    gate: GateConfig | None = None,
+    state: dict[str, Any] | None = None,
 ) -> RunReport:
     """Count the run's files on disk and check the accounting.
 
@@ -337,6 +445,7 @@ def build_report(
     ``retried`` list: each retried entry, what became of it now, and where it failed before.
     """
     written: dict[str, int] = {}
+    per_feed: dict[str, Counter[str]] = {}
     windows: dict[str, Counter[str]] = {}
     partitions: Counter[str] = Counter()
     languages: Counter[str] = Counter()
@@ -361,6 +470,10 @@ def build_report(
             if window is not None:
                 windows.setdefault(window, Counter())[output] += len(records)
             for record in records:
+                feed = record.get("feed_url")
+                if feed:
+                    tally = per_feed.setdefault(redact_url(feed), Counter())
+                    tally["dead_letters" if output == "errors" else output] += 1
                 if retry_links is not None and record.get("entry_id") in retry_links:
                     outcomes[record["entry_id"]] = _OUTCOME[output]
                 if output == "stories":
@@ -408,6 +521,7 @@ def build_report(
         stages=stage_timings(distributions or {}),
         withdrawn=sorted(withdrawn, key=lambda w: (str(w["wire_guid"]), str(w["at"]))),
     )
+    report.state = state or {}
     if retry_links is not None:
         report.retried = [
             {
@@ -420,6 +534,11 @@ def build_report(
             for entry_id, link in sorted(retry_links.items())
         ]
     accounted = written["stories"] + written["duplicates"] + entry_rejected + entry_dead
+    if "entries_listed" in counters and not report.windows:
+        _check_listed(report, counters, accounted)
+    health = read_health(config.output, config.run_id)
+    report.feeds = feed_table(health, per_feed)
+    _apply_gate(report, gate or GateConfig(), health)
     if accounted != entries_read:
         report.problems.append(
             f"entries read ({entries_read}) != stories ({written['stories']}) + duplicates "
@@ -438,6 +557,94 @@ def build_report(
                 f"{written[output]} are on disk under final names"
             )
     return report
+
+
+SKIPS = {
+    "seen_before": "entries_seen_before",  # handed downstream by an earlier run
+    "beyond_max_entries": "feeds_entries_cut",  # --feed_max_entries
+    "sitemap_too_old": "entries_too_old",  # --sitemap_max_age_days
+}
+
+
+def _check_listed(report: RunReport, counters: dict[str, int], accounted: int) -> None:
+    """entries listed = stories + duplicates + rejected + dead letters + named skips."""
+    listed = counters.get("entries_listed", 0)
+    # Entries from sources other than feed documents (Pub/Sub, ...) are listed by no feed.
+    other = counters.get("entries_read", 0) - counters.get("feeds_entries", 0)
+    report.entries_listed = listed
+    report.skipped = {name: counters.get(counter, 0) for name, counter in SKIPS.items()}
+    total = accounted + sum(report.skipped.values())
+    if total != listed + other:
+        skips = " + ".join(f"{name} ({n})" for name, n in report.skipped.items())
+        from_other = f" + entries from other sources ({other})" if other else ""
+        report.problems.append(
+            f"entries listed by the feeds ({listed}){from_other} != outcomes on disk "
+            f"({accounted}) + {skips} = {total}"
+        )
+
+
+HEALTH_KEYS = (
+    "feed_url",
+    "name",
+    "entries_listed",
+    "stories",
+    "duplicates",
+    "rejected",
+    "dead_letters",
+    "last_error",
+    "last_success",
+)
+
+
+def feed_table(
+    health: list[dict[str, Any]], per_feed: dict[str, Counter[str]]
+) -> list[dict[str, Any]]:
+    """One row per feed of the list: the shape the HTML report renders (``HEALTH_KEYS``)."""
+    rows = []
+    for row in sorted(health, key=lambda r: (r.get("feed_url") or "", r.get("name") or "")):
+        url = redact_url(row.get("feed_url") or "")
+        tally = per_feed.get(url, Counter())
+        rows.append(
+            {
+                "feed_url": url,
+                "name": row.get("name") or "",
+                "entries_listed": int(row.get("entries_listed") or 0),
+                "stories": tally["stories"],
+                "duplicates": tally["duplicates"],
+                "rejected": tally["rejected"],
+                "dead_letters": tally["dead_letters"],
+                "last_error": redact_text(row["last_error"]) if row.get("last_error") else None,
+                "last_success": row.get("last_success"),
+            }
+        )
+    return rows
+
+
+def _apply_gate(report: RunReport, gate: GateConfig, health: list[dict[str, Any]]) -> None:
+    due = [row for row in health if row.get("due", True)]
+    failed = [row for row in due if row.get("failed")]
+    feed_ratio = len(failed) / len(due) if due else 0.0
+    dead_ratio = report.entry_dead_letters / report.entries_read if report.entries_read else 0.0
+    report.gate = {
+        "feeds_due": len(due),
+        "feeds_failed": len(failed),
+        "feed_failure_ratio": round(feed_ratio, 4),
+        "max_feed_failure_ratio": gate.max_feed_failure_ratio,
+        "dead_letter_ratio": round(dead_ratio, 4),
+        "max_dead_letter_ratio": gate.max_dead_letter_ratio,
+    }
+    limit = gate.max_feed_failure_ratio
+    if limit is not None and due and feed_ratio > limit:
+        report.gate_failures.append(
+            f"{len(failed)} of {len(due)} feeds due this run failed ({feed_ratio:.0%} > "
+            f"--max_feed_failure_ratio {limit:g}); see the per-feed table's last_error"
+        )
+    limit = gate.max_dead_letter_ratio
+    if limit is not None and report.entries_read and dead_ratio > limit:
+        report.gate_failures.append(
+            f"{report.entry_dead_letters} of {report.entries_read} entries ended as dead letters "
+            f"({dead_ratio:.0%} > --max_dead_letter_ratio {limit:g}); see errors/"
+        )
 
 
 MAX_CLUSTERS = 10
@@ -527,6 +734,9 @@ def format_summary(report: RunReport) -> str:
             ("late entries (written where they arrived)", c.get("stream_late", 0)),
             ("records written in late panes", late_panes),
         ]
+    if report.entries_listed is not None:
+        rows.insert(2, ("entries listed by the feeds", report.entries_listed))
+        rows[4:4] = [(f"  skipped: {name}", n) for name, n in report.skipped.items() if n]
     if report.retried is not None:
         outcomes = Counter(item["outcome"] for item in report.retried)
         rows.append(
@@ -570,9 +780,25 @@ def format_summary(report: RunReport) -> str:
         for start, counts in report.windows.items():
             cells = "/".join(str(counts.get(output, 0)) for output in OUTPUTS)
             lines.append(f"  {start:<40}{cells:>18}")
+    if report.feeds:
+        lines += ["-" * 60, "feeds: listed/stories/duplicates/rejected/dead, last success, error"]
+        for feed in report.feeds:
+            cells = "/".join(
+                str(feed[k])
+                for k in ("entries_listed", "stories", "duplicates", "rejected", "dead_letters")
+            )
+            lines.append(f"  {(feed['name'] or feed['feed_url'])[:44]:<44}{cells:>14}")
+            lines.append(f"    {feed['feed_url'][:90]}")
+            lines.append(f"    last success {feed['last_success'] or 'never'}")
+            if feed["last_error"]:
+                lines.append(f"    last error   {feed['last_error'][:120]}")
+    for note in report.state.get("notes", []):
+        lines += ["-" * 60, f"STATE: {note}"]
     lines.append("=" * 60)
     if report.ok:
         lines.append("nothing lost: every entry is a story, duplicate, rejection or dead letter")
     else:
         lines += ["ACCOUNTING FAILED:"] + [f"  {p}" for p in report.problems]
+    if report.gate_failures:
+        lines += ["TOO MUCH FAILED (exit 3):"] + [f"  {p}" for p in report.gate_failures]
     return "\n".join(lines)

@@ -17,6 +17,19 @@ retry, a cleared task or a backfill of the same interval replaces that run's fil
 adding a second copy (see deploy/README.md). ``max_active_runs=1`` keeps runs in order, because
 state in ``--state_location`` (feed state, dedup fingerprints) carries from one run to the next.
 
+Exit codes of ``python -m pipeline`` (the Beam-operator DAG; the task fails on any non-zero):
+
+* 0: ok, the accounting holds and the failure gates passed.
+* 1: crash, or the nothing-lost accounting does not hold: look at the report's ``problems``.
+  A retry re-runs the same ``--run_date`` and replaces that run's files.
+* 2: bad configuration or damaged state, found before any output was written (the message names
+  the file and the fix). Retrying cannot help: fix the feed list or flags, or restore the state
+  file, or re-run once with ``--state_repair quarantine``.
+* 3: the run wrote everything and its report, but more feeds failed than
+  ``--max_feed_failure_ratio`` allows (or more entries became dead letters than
+  ``--max_dead_letter_ratio``): an outage, not a green run. The report's ``feeds`` table names
+  the failing feeds; a retry after the outage re-runs the interval and replaces its files.
+
 Settings come from Airflow Variables so the file needs no edits per environment:
 ``wirestream_project``, ``wirestream_region``, ``wirestream_bucket`` (no ``gs://``),
 ``wirestream_template`` (gs:// path of the built template spec), ``wirestream_runner``.
@@ -47,6 +60,8 @@ PARAMETERS = {
     "run_date": RUN_DATE,
     "format": "parquet",
     "partition_by": "date,lang",
+    # Failure gate: more than half the feeds down ends the task red (exit 3), not green.
+    "max_feed_failure_ratio": "0.5",
 }
 
 # Dataflow's runtime environment for the template launch (RuntimeEnvironment / FlexTemplate).

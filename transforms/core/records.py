@@ -248,6 +248,7 @@ class Rejected:
     entry_id: str | None = None
     at: str = field(default_factory=now_iso)
     detail: str = ""
+    feed_url: str | None = None  # the feed that listed the entry (per-feed health)
     wire_guid: str | None = None  # agency items: withdrawn/superseded say which guid
 
     def to_json(self) -> dict[str, Any]:

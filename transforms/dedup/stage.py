@@ -101,6 +101,7 @@ def _already_stored(story: Story) -> Rejected:
         entry_id=story.entry_id,
         at=story.fetched_at,
         detail="written by an earlier run (its fingerprint is in the dedup store)",
+        feed_url=story.feed_url,
     )
 
 

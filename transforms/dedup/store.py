@@ -10,6 +10,12 @@ keys (hex), signature (base64 uint32), shingle count, content hash, published ti
 are by *run* date, so the horizon (``--dedup_horizon_days``) is counted in days of runs and a re-run
 of a day always sees what that day wrote, whatever the stories' own publication dates.
 
+Verifiable: every file is framed by a header and a footer with its record count, the records'
+xxh3-64 checksum and the run id (``transforms/core/statefile.py``). A file that lost records
+would let stories earlier runs wrote be archived again as new canonicals, so a damaged file
+stops the run before any output (exit 2; ``pipeline/state_check.py``) unless
+``--state_repair quarantine`` moves it aside and the report counts what it may re-admit.
+
 Idempotence: a *later* run that meets a story id already in the store does not decide or write it
 again (the story goes to ``rejected/`` as ``already_stored``), and appends only what it decided
 itself, so a second run over the same stories writes no new canonicals and no new fingerprints.
@@ -32,12 +38,15 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
+from transforms.core import statefile
 from transforms.core.records import stable_hash
+from transforms.core.statefile import StateFileError
 from transforms.dedup.minhash import Fingerprint, MinHashConfig, MinHasher
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
+STORE_KIND = "fingerprints"
 
 
 @dataclass(frozen=True)
@@ -123,15 +132,19 @@ class _ReadStoreDayFn(beam.DoFn):
         for metadata in sorted(match.metadata_list, key=lambda m: m.path):
             if metadata.path.rsplit("/", 1)[-1] == self._own_file:
                 continue  # a re-run of this run: decide again, do not dedup against itself
-            with FileSystems.open(metadata.path) as handle:
-                for line in handle:
-                    if not line.strip():
-                        continue
-                    self._scanned.inc()
+            # Verified (count, checksum) before a record is used; the run's preflight checked
+            # the same files, so this only fails if one changed while the job ran.
+            for number, line in enumerate(statefile.read(metadata.path, STORE_KIND).records, 1):
+                if not line.strip():
+                    continue
+                self._scanned.inc()
+                try:
                     record = json.loads(line)
-                    if wanted is None or _wanted(record, wanted):
-                        self._loaded.inc()
-                        yield Fingerprint.from_json(record, stored_on=day)
+                except ValueError as exc:
+                    raise StateFileError(metadata.path, f"record {number}: {exc}") from exc
+                if wanted is None or _wanted(record, wanted):
+                    self._loaded.inc()
+                    yield Fingerprint.from_json(record, stored_on=day)
 
 
 class _LookupKeysFn(beam.DoFn):
@@ -196,10 +209,13 @@ class _KeySetFn(beam.CombineFn):
 
 
 class _WriteStoreFileFn(beam.DoFn):
-    def __init__(self, directory: str, file_name: str, minhash: MinHashConfig) -> None:
+    def __init__(
+        self, directory: str, file_name: str, minhash: MinHashConfig, run: str = ""
+    ) -> None:
         self._directory = directory
         self._file_name = file_name
         self._minhash = minhash
+        self._run = run
         self._appended = Metrics.counter(NAMESPACE, "dedup_store_appended")
 
     def setup(self) -> None:
@@ -213,11 +229,18 @@ class _WriteStoreFileFn(beam.DoFn):
         ids = sorted(unique)
         final = FileSystems.join(self._directory, self._file_name)
         temporary = FileSystems.join(self._directory, f".tmp-{stable_hash(*ids)}-{self._file_name}")
-        lines = (json.dumps(store_record(unique[i], self._hasher), sort_keys=True) for i in ids)
-        body = ("\n".join(lines) + "\n").encode("utf-8")
+        lines = [json.dumps(store_record(unique[i], self._hasher), sort_keys=True) for i in ids]
+        body = statefile.encode(STORE_KIND, self._run, lines)
         with FileSystems.create(temporary) as handle:
             handle.write(body)
-        FileSystems.rename([temporary], [final])  # replaces a re-run's own earlier file
+        if FileSystems.exists(final):
+            FileSystems.delete([final])  # a re-run's own earlier file
+        FileSystems.rename([temporary], [final])
+        # An earlier attempt of this run killed between create and rename left its temporary.
+        pattern = FileSystems.join(self._directory, f".tmp-*-{self._file_name}")
+        leftovers = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+        if leftovers:
+            FileSystems.delete(leftovers)
         self._appended.inc(len(ids))
         logger.info("stored %d fingerprints in %s", len(ids), final)
         yield final
@@ -262,6 +285,7 @@ class AppendFingerprints(beam.PTransform):
                     FileSystems.join(self._store.root(self._minhash), f"dt={day}"),
                     self._store.file_name,
                     self._minhash,
+                    self._store.run_id,
                 )
             )
         )

@@ -34,6 +34,8 @@ class ExtractConfig:
     # (``benchmarks/second_pass.py``) picked 1,500 on two folds and 500 on the third, where 500
     # lost F1 on the held-out set: so the largest fold's choice plus a margin for the held-back
     # pages. It skips the pass on 68% of the pages with every set's F1 and recall unchanged.
+    # (Measured with a fallback ratio of 0.5; with a lower ratio the pass changes a subset of
+    # those pages, since the fallback then needs an even shorter precise text.)
     second_pass_below_chars: int = 2_000
     include_tables: bool = True
     include_comments: bool = False

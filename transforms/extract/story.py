@@ -66,6 +66,7 @@ def reject(page: FetchedPage, reason: str, story_id: str, detail: str) -> Reject
         entry_id=page.entry.entry_id,
         at=page.fetched_at,
         detail=detail,
+        feed_url=page.entry.feed_url,
     )
 
 

@@ -109,6 +109,7 @@ def _rider_outcomes(item: tuple[str, dict[str, list[Any]]]) -> Iterator:
                     entry_id=rider.entry_id,
                     at=rejected.at,
                     detail=f"same URL as entry {rejected.entry_id}; {rejected.detail}".strip("; "),
+                    feed_url=rider.feed_url,
                 ),
             )
         else:

@@ -37,11 +37,11 @@ def run_file_glob(run_id: str, suffix: str) -> str:
     return f"{PREFIX}{run_id}-*{suffix}"
 
 
-def run_file_pattern(run_id: str, suffix: str) -> re.Pattern[str]:
-    """The exact base-name shape of one run's files."""
+def run_file_pattern(run_id: str, suffix: str, windows: bool = True) -> re.Pattern[str]:
+    """The exact base-name shape of one run's files; ``windows=False``: batch names only."""
+    window, pane = (r"(-w\d{8}T\d{6}Z)?", r"(-p\d+)?") if windows else ("", "")
     return re.compile(
-        rf"{PREFIX}{re.escape(run_id)}(-w\d{{8}}T\d{{6}}Z)?-\d{{5}}-of-\d{{5}}(-p\d+)?"
-        rf"{re.escape(suffix)}"
+        rf"{PREFIX}{re.escape(run_id)}{window}-\d{{5}}-of-\d{{5}}{pane}{re.escape(suffix)}"
     )
 
 

@@ -32,6 +32,7 @@ import contextlib
 import gzip
 import io
 import json
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.value_provider import StaticValueProvider
 from apache_beam.transforms.window import IntervalWindow
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
@@ -259,8 +261,19 @@ class WritePartitioned(beam.PTransform):
                 sink=lambda _dest: BatchSink(fmt),
                 file_naming=_Naming(config.output),
                 shards=1,
+                # Named after the run, so the run removes it (and a killed attempt's) once its
+                # files are final, and never another run's: transforms/sinks/rerun.py.
+                temp_directory=StaticValueProvider(str, temp_directory(config)),
             )
         )
+
+
+TEMP_PREFIX = ".temp-"
+
+
+def temp_directory(config: WriteConfig) -> str:
+    """A fresh temporary folder of this run under the output root (one per graph built)."""
+    return f"{config.output.rstrip('/')}/{TEMP_PREFIX}{config.run_id}-{uuid.uuid4().hex}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,8 +28,18 @@ Safety decisions:
   escape can be scripted through us. Control characters are removed.
 * Feeds with far more entries than ``max_entries`` are cut before feedparser reads them.
 * Every input ends as entries or dead letters. Reasons: ``bad_feed`` (not a feed, unparsable,
-  refused), ``empty_feed`` (a feed with no entries), ``too_large`` (compressed body beyond the
-  cap), ``no_link`` (an entry without a usable http(s) link).
+  refused, or feedparser read fewer entries than the document lists), ``truncated_feed`` (the
+  document ends before its closing root tag: cut short in transit or on disk, so the entries
+  before the cut are *not* passed on as if they were the whole feed), ``empty_feed`` (a feed
+  with no entries), ``too_large`` (compressed body beyond the cap), ``no_link`` (an entry
+  without a usable http(s) link).
+
+Every listed item is accounted for (``ParsedFeed.listed``): an entry, a repeat, a ``no_link``
+dead letter, or one of the ``truncated`` items beyond ``max_entries``. Entry ids are the feed
+URL plus the guid; items that share a guid but link to different pages each get an id that
+includes their link (publishers reuse one guid for a whole section), and exact repeats of an
+item (same guid, same link) are kept in ``repeats`` with ids of their own, so the pipeline
+records them as ``same_url`` duplicates instead of dropping them.
 """
 
 from __future__ import annotations
@@ -43,7 +53,7 @@ import re
 import zlib
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +67,7 @@ logger = logging.getLogger(__name__)
 STAGE = "feeds"
 
 REASON_BAD_FEED = "bad_feed"
+REASON_TRUNCATED_FEED = "truncated_feed"
 REASON_EMPTY_FEED = "empty_feed"
 REASON_TOO_LARGE = "too_large"
 REASON_NO_LINK = "no_link"
@@ -83,8 +94,20 @@ class ParsedFeed:
     sitemaps: tuple[tuple[str, str | None], ...] = ()
     format: str = ""  # feedparser version (rss20, atom10, …), "json1", "sitemap", "sitemapindex"
     title: str = ""
-    truncated: int = 0  # entries beyond max_entries, dropped
-    duplicates: int = 0  # entries repeating an id already in this document
+    truncated: int = 0  # entries beyond max_entries, not read (counted, never silent)
+    # Exact repeats of an entry of this document (same guid and link): ids of their own, so
+    # they end as same_url duplicates of the first.
+    repeats: tuple[FeedEntry, ...] = ()
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.repeats)
+
+    @property
+    def listed(self) -> int:
+        """Items the document lists: entries, repeats, entry-level dead letters, cut items."""
+        entry_dead = sum(1 for d in self.dead if d.entry_id is not None)
+        return len(self.entries) + len(self.repeats) + entry_dead + self.truncated
 
 
 @dataclass
@@ -197,6 +220,34 @@ _ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNOR
 _SITEMAP_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(urlset|sitemapindex)[\s>/]")
 
 
+_FEED_ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF))[\s>]")
+_SKIPPED_MARKUP = re.compile(rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->", re.DOTALL)
+_ROOT_END_WINDOW = 65536
+
+
+def _missing_root_end(body: bytes) -> str | None:
+    """The root element's name when an RSS/Atom/RDF document never closes it (cut short).
+
+    A document cut in transit or on disk still parses leniently and yields the entries before
+    the cut, which would pass as the whole feed. Only byte-oriented (ASCII-compatible)
+    documents are checked; a self-closing root has nothing to lose.
+    """
+    head = body[:_ROOT_END_WINDOW]
+    found = _FEED_ROOT.search(head)
+    if found is None:
+        return None
+    name = found.group(1)
+    tail = body[-_ROOT_END_WINDOW:]
+    if re.search(rb"</" + re.escape(name) + rb"\s*>", tail):
+        return None
+    return name.decode("ascii", "replace")
+
+
+def _count_entry_tags(body: bytes) -> int:
+    """Entries the document lists, by their start tags outside CDATA sections and comments."""
+    return sum(1 for _ in _ENTRY_START.finditer(_SKIPPED_MARKUP.sub(b"", body)))
+
+
 # --------------------------------------------------------------------------- normalisation
 
 
@@ -266,6 +317,38 @@ def raw_from_entry(entry: FeedEntry) -> RawEntry:
     )
 
 
+def assign_ids(
+    entries: Iterable[FeedEntry], feed_url: str
+) -> tuple[list[FeedEntry], list[FeedEntry]]:
+    """(distinct entries, exact repeats), ids made unique without losing any entry.
+
+    An entry's id is the feed URL plus its guid (or canonical link). When one guid is shared by
+    items linking to different pages, each of them is a story of its own: their ids include the
+    canonical link. Items identical in guid and link are repeats: the first keeps the id, the
+    n-th repeat gets ``hash(id, "repeat", n)``, stable as long as the document is.
+    """
+    listed = list(entries)
+    links: dict[str, set[str]] = {}
+    for entry in listed:
+        links.setdefault(entry.guid or entry.canonical_url, set()).add(entry.canonical_url)
+    distinct: list[FeedEntry] = []
+    repeats: list[FeedEntry] = []
+    seen: dict[str, int] = {}
+    for entry in listed:
+        key = entry.guid or entry.canonical_url
+        if len(links[key]) > 1:
+            entry = replace(entry, entry_id=stable_hash(feed_url, key, entry.canonical_url))
+        count = seen.get(entry.entry_id, 0)
+        seen[entry.entry_id] = count + 1
+        if count == 0:
+            distinct.append(entry)
+        else:
+            repeats.append(
+                replace(entry, entry_id=stable_hash(entry.entry_id, "repeat", str(count)))
+            )
+    return distinct, repeats
+
+
 def _collect(
     raws: Iterable[RawEntry],
     source: FeedSource,
@@ -273,11 +356,10 @@ def _collect(
     feed_language: str | None,
     max_entries: int,
     at: str | None,
-) -> tuple[list[FeedEntry], list[DeadLetter], int, int]:
+) -> tuple[list[FeedEntry], list[DeadLetter], int, list[FeedEntry]]:
     entries: list[FeedEntry] = []
     dead: list[DeadLetter] = []
-    ids: set[str] = set()
-    duplicates = truncated = 0
+    truncated = 0
     for raw in raws:
         if len(entries) + len(dead) >= max_entries:
             truncated += 1
@@ -296,12 +378,22 @@ def _collect(
                 )
             )
             continue
-        if entry.entry_id in ids:
-            duplicates += 1
-            continue
-        ids.add(entry.entry_id)
         entries.append(entry)
-    return entries, dead, truncated, duplicates
+    distinct, repeats = assign_ids(entries, source.url)
+    return distinct, _distinct_dead(dead), truncated, repeats
+
+
+def _distinct_dead(dead: list[DeadLetter]) -> list[DeadLetter]:
+    """Identical link-less items share an id; each still ends as its own dead letter."""
+    counts: dict[str | None, int] = {}
+    out = []
+    for letter in dead:
+        count = counts.get(letter.entry_id, 0)
+        counts[letter.entry_id] = count + 1
+        if count and letter.entry_id is not None:
+            letter = replace(letter, entry_id=stable_hash(letter.entry_id, "repeat", str(count)))
+        out.append(letter)
+    return out
 
 
 # --------------------------------------------------------------------------- formats
@@ -385,6 +477,21 @@ def _parse_with_feedparser(
 
     response_headers = dict(headers)
     response_headers.setdefault("content-location", base_url)
+    cut_short = _missing_root_end(body)
+    if cut_short is not None:
+        return ParsedFeed(
+            dead=(
+                _dead(
+                    REASON_TRUNCATED_FEED,
+                    source,
+                    f"document ends before its closing </{cut_short}> after {len(body)} bytes: "
+                    "cut short, so the entries before the cut are not the whole feed",
+                    body[-500:],
+                    at=at,
+                ),
+            )
+        )
+    announced = _count_entry_tags(body)
     # A stream, never bytes: feedparser would try bytes as a local file name first.
     body, cut_off = _cap_entries(body, max_entries)
     try:
@@ -411,8 +518,26 @@ def _parse_with_feedparser(
         return ParsedFeed(
             dead=(_dead(REASON_BAD_FEED, source, f"not a feed: {problem}", body, at=at),),
         )
+    read = len(parsed.entries) + cut_off
+    if read < announced:
+        # The lenient parser gave up part-way: passing on what it read would drop the rest
+        # without a trace. The feed is a dead letter until it is whole again.
+        problem = parsed.get("bozo_exception") or "malformed markup"
+        return ParsedFeed(
+            dead=(
+                _dead(
+                    REASON_BAD_FEED,
+                    source,
+                    f"broken document: read {read} of the {announced} entries it lists ({problem})",
+                    body,
+                    at=at,
+                ),
+            ),
+            format=version,
+            title=title,
+        )
     feed_language = _language(parsed.feed.get("language"))
-    entries, dead, truncated, duplicates = _collect(
+    entries, dead, truncated, repeats = _collect(
         _feedparser_raws(parsed), source, base_url, feed_language, max_entries, at
     )
     return ParsedFeed(
@@ -422,7 +547,7 @@ def _parse_with_feedparser(
         version or "unknown",
         title,
         truncated + cut_off,
-        duplicates,
+        tuple(repeats),
     )
 
 
@@ -486,7 +611,7 @@ def _parse_json_feed(
             title=title,
         )
     home = document.get("feed_url") if isinstance(document.get("feed_url"), str) else base_url
-    entries, dead, truncated, duplicates = _collect(
+    entries, dead, truncated, repeats = _collect(
         _json_raws(items),
         source,
         canonicalize_url(home) or base_url,
@@ -494,7 +619,7 @@ def _parse_json_feed(
         max_entries,
         at,
     )
-    return ParsedFeed(tuple(entries), tuple(dead), (), fmt, title, truncated, duplicates)
+    return ParsedFeed(tuple(entries), tuple(dead), (), fmt, title, truncated, tuple(repeats))
 
 
 def _local(tag: Any) -> str:
@@ -578,7 +703,7 @@ def _parse_sitemap(
         return ParsedFeed(sitemaps=tuple(ranked[:MAX_CHILD_SITEMAPS]), format=kind)
     if kind != "urlset":
         return None
-    entries, dead, truncated, duplicates = _collect(
+    entries, dead, truncated, repeats = _collect(
         _sitemap_raws(root), source, base_url, None, max_entries, at
     )
     if not entries and not dead:
@@ -586,7 +711,7 @@ def _parse_sitemap(
             dead=(_dead(REASON_EMPTY_FEED, source, "sitemap lists no URLs", body, at=at),),
             format="sitemap",
         )
-    return ParsedFeed(tuple(entries), tuple(dead), (), "sitemap", "", truncated, duplicates)
+    return ParsedFeed(tuple(entries), tuple(dead), (), "sitemap", "", truncated, tuple(repeats))
 
 
 def raw_entries(

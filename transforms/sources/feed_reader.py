@@ -19,7 +19,7 @@ in the order they happened; the DoFns report them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -27,7 +27,14 @@ from transforms.core.records import DeadLetter, FeedEntry, FeedSource, now_iso, 
 from transforms.core.run import key_time
 from transforms.fetch.http import Response
 from transforms.fetch.stage import FetchConfig
-from transforms.sources.feed_parse import MAX_CHILD_SITEMAPS, MAX_ENTRIES, ParsedFeed, parse_feed
+from transforms.sources.feed_health import FeedHealth
+from transforms.sources.feed_parse import (
+    MAX_CHILD_SITEMAPS,
+    MAX_ENTRIES,
+    ParsedFeed,
+    assign_ids,
+    parse_feed,
+)
 from transforms.sources.feed_state import (
     FeedState,
     StateConfig,
@@ -90,9 +97,40 @@ class FeedRead:
     dead: list[DeadLetter] = field(default_factory=list)
     state: FeedState | None = None  # the feed's next state
     counts: list[tuple[str, int]] = field(default_factory=list)  # (counter name, increment)
+    health: FeedHealth | None = None  # the feed's row in the run report
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts.append((name, n))
+
+
+@dataclass
+class _Listed:
+    """Everything the feed's document(s) listed, before the seen-before selection."""
+
+    entries: list[FeedEntry] = field(default_factory=list)
+    repeats: list[FeedEntry] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+    cut: int = 0
+    too_old: int = 0
+
+    @property
+    def listed(self) -> int:
+        entry_dead = sum(1 for d in self.dead if d.entry_id is not None)
+        return len(self.entries) + len(self.repeats) + entry_dead + self.cut + self.too_old
+
+    @property
+    def failed(self) -> bool:
+        """No usable document: only feed-level dead letters (bad, truncated, empty, too large)."""
+        return not self.listed and any(d.entry_id is None for d in self.dead)
+
+
+def health_of(source: FeedSource, state: FeedState | None, **values) -> FeedHealth:
+    """The feed's report row; a failed read keeps the last success the state remembers."""
+    if values.get("failed") or not values.get("due", True):
+        values.setdefault("last_success", state.last_success if state else None)
+    if not values.get("due", True):
+        values.setdefault("last_error", state.last_error if state else None)
+    return FeedHealth(feed_url=source.url, name=source.name, **values)
 
 
 def read_feed(
@@ -102,35 +140,68 @@ def read_feed(
     config: FeedsConfig,
     state_config: StateConfig,
 ) -> FeedRead:
-    """One due feed, read: new entries, dead letters, next state (see the module docstring)."""
+    """One due feed, read: new entries, dead letters, next state (see the module docstring).
+
+    Accounting starts here: ``entries_listed`` counts every item the document lists, and each
+    one is emitted (an entry, or a repeat that ends as a ``same_url`` duplicate), a dead letter,
+    or counted by name: ``entries_seen_before`` (an earlier read handed it downstream),
+    ``feeds_entries_cut`` (beyond ``--feed_max_entries``), ``entries_too_old`` (old sitemap
+    URLs). A document that yields nothing usable (bad, cut short, empty) leaves the state where
+    it was, so the next read fetches the feed in full.
+    """
     read = FeedRead()
     etag, last_modified = conditional_headers(state)
     try:
         response = get(source.url, etag, last_modified)
     except FeedFetchError as err:
-        read.dead.append(_fetch_dead(read, source, source.url, err))
-        read.state = carry(state, source.url, state_config)
+        letter = _fetch_dead(read, source, source.url, err)
+        read.dead.append(letter)
+        read.state = carry(state, source.url, state_config, error=letter.error)
+        read.count("feeds_failed")
+        read.health = health_of(source, state, failed=True, last_error=letter.error)
         return read
     if response.not_modified:
         read.count("feeds_not_modified")
-        read.state = advance(state, source.url, state_config, not_modified=True)
+        read.state = advance(
+            state, source.url, state_config, not_modified=True, at=response.fetched_at
+        )
+        read.health = health_of(source, state, not_modified=True, last_success=response.fetched_at)
         return read
     read.count("feeds_read")
-    entries, dead = _parse_all(read, source, response, get, config, state_config.run_key)
-    document_ids = [e.entry_id for e in entries]
-    document_ids += [d.entry_id for d in dead if d.entry_id]
+    listed = _parse_all(read, source, response, get, config, state_config.run_key)
+    read.count("entries_listed", listed.listed)
+    read.count("feeds_entries_cut", listed.cut)
+    read.count("feeds_entries_repeated", len(listed.repeats))
+    if listed.failed:
+        for letter in listed.dead:
+            read.count("feeds_dead")
+            read.count(f"feeds_dead_{letter.reason}")
+            read.dead.append(letter)
+        error = next(d.error for d in listed.dead if d.entry_id is None)
+        read.state = carry(state, source.url, state_config, error=error)
+        read.count("feeds_failed")
+        read.health = health_of(source, state, failed=True, last_error=error)
+        return read
+    everything = [*listed.entries, *listed.repeats]
+    document_ids = [e.entry_id for e in everything]
+    document_ids += [d.entry_id for d in listed.dead if d.entry_id]
     new_ids = set(select_new(state, document_ids))
-    for letter in dead:
+    emitted = 0
+    for letter in listed.dead:
         if letter.entry_id is None or letter.entry_id in new_ids:
             read.count("feeds_dead")
             read.count(f"feeds_dead_{letter.reason}")
             if letter.entry_id is not None:
                 read.count("entries_read")
+                emitted += 1
             read.dead.append(letter)
-    read.entries = [entry for entry in entries if entry.entry_id in new_ids]
+    read.entries = [entry for entry in everything if entry.entry_id in new_ids]
+    emitted += len(read.entries)
+    seen_before = len(document_ids) - emitted
     read.count("entries_read", len(read.entries))
-    read.count("feeds_entries", len(read.entries))
-    read.count("feeds_entries_seen_before", len(entries) - len(read.entries))
+    read.count("feeds_entries", emitted)  # entries and entry-level dead letters from feeds
+    read.count("entries_seen_before", seen_before)
+    read.count("feeds_entries_seen_before", seen_before)
     read.state = advance(
         state,
         source.url,
@@ -139,6 +210,17 @@ def read_feed(
         emitted_ids=sorted(new_ids),
         etag=response.etag,
         last_modified=response.last_modified,
+        at=response.fetched_at,
+    )
+    read.health = health_of(
+        source,
+        state,
+        entries_listed=listed.listed,
+        seen_before=seen_before,
+        cut=listed.cut,
+        too_old=listed.too_old,
+        repeats=len(listed.repeats),
+        last_success=response.fetched_at,
     )
     return read
 
@@ -156,20 +238,30 @@ def _fetch_dead(read: FeedRead, source: FeedSource, url: str, err: FeedFetchErro
     )
 
 
-def _recent(read: FeedRead, parsed: ParsedFeed, config: FeedsConfig, run_key: str) -> list:
-    """Entries of a (non-news) sitemap that changed recently; feeds are kept whole.
+def _recent(
+    read: FeedRead, listed: _Listed, parsed: ParsedFeed, config: FeedsConfig, run_key: str
+) -> tuple[list[FeedEntry], list[FeedEntry]]:
+    """Entries and repeats of a (non-news) sitemap that changed recently; feeds whole.
 
     A site's full sitemap lists every page it ever published; only recently modified URLs
     are candidate news. Undated URLs are kept. "Recent" is measured from the run's logical
-    time, so the choice is the same on every re-run.
+    time, so the choice is the same on every re-run; the others are counted
+    (``entries_too_old``), never silently dropped.
     """
     days = config.sitemap_max_age_days
     if parsed.format != "sitemap" or days <= 0 or not run_key:
-        return list(parsed.entries)
+        return list(parsed.entries), list(parsed.repeats)
     cutoff = utc_iso(key_time(run_key) - timedelta(days=days))
-    kept = [e for e in parsed.entries if not e.published_at or e.published_at >= cutoff]
-    read.count("feeds_sitemap_entries_too_old", len(parsed.entries) - len(kept))
-    return kept
+
+    def fresh(entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+        return [e for e in entries if not e.published_at or e.published_at >= cutoff]
+
+    kept, repeats = fresh(parsed.entries), fresh(parsed.repeats)
+    old = len(parsed.entries) + len(parsed.repeats) - len(kept) - len(repeats)
+    listed.too_old += old
+    read.count("feeds_sitemap_entries_too_old", old)
+    read.count("entries_too_old", old)
+    return kept, repeats
 
 
 def _parse_all(
@@ -179,9 +271,10 @@ def _parse_all(
     get: FeedGet,
     config: FeedsConfig,
     run_key: str,
-) -> tuple[list[FeedEntry], list[DeadLetter]]:
-    """Entries and dead letters of the document and, for a sitemap index, its children, with
-    duplicates across documents removed; fetch failures of child sitemaps go to ``read.dead``."""
+) -> _Listed:
+    """Everything the document and, for a sitemap index, its children list; fetch failures of
+    child sitemaps go to ``read.dead``. An entry listed by two child sitemaps is a repeat (a
+    ``same_url`` duplicate); entries beyond ``max_entries`` over all children are counted cut."""
     parsed = parse_feed(
         response.body,
         source,
@@ -191,8 +284,12 @@ def _parse_all(
         at=response.fetched_at,
     )
     read.count("feeds_truncated_entries", parsed.truncated)
-    entries: dict[str, FeedEntry] = {e.entry_id: e for e in _recent(read, parsed, config, run_key)}
-    dead: list[DeadLetter] = list(parsed.dead)
+    listed = _Listed(dead=list(parsed.dead), cut=parsed.truncated)
+    entries, repeats = _recent(read, listed, parsed, config, run_key)
+    if not parsed.sitemaps:
+        listed.entries, listed.repeats = entries, repeats
+        return listed
+    gathered: list[FeedEntry] = [*entries, *repeats]
     for child_url, _lastmod in parsed.sitemaps[: config.max_child_sitemaps]:
         read.count("feeds_child_sitemaps")
         try:
@@ -210,8 +307,11 @@ def _parse_all(
         )
         if nested.sitemaps:
             read.count("feeds_nested_index_ignored")
-        for entry in _recent(read, nested, config, run_key):
-            if len(entries) < config.max_entries:
-                entries.setdefault(entry.entry_id, entry)
-        dead.extend(nested.dead)
-    return list(entries.values()), dead
+        listed.cut += nested.truncated
+        kept, kept_repeats = _recent(read, listed, nested, config, run_key)
+        gathered += [*kept, *kept_repeats]
+        listed.dead.extend(nested.dead)
+    room = max(0, config.max_entries - len(listed.dead))
+    listed.cut += max(0, len(gathered) - room)
+    listed.entries, listed.repeats = assign_ids(gathered[:room], source.url)
+    return listed

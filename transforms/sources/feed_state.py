@@ -18,6 +18,10 @@ finding its own marks and emitting nothing. Later runs are unaffected: they read
 snapshot before them. Snapshots named without a run id (``feed-state-<run key>.jsonl``, written
 before ids were part of the name) are read as another run's.
 
+Verifiable: a snapshot is framed by a header and a footer holding its record count, the
+records' xxh3-64 checksum and its run key (``transforms/core/statefile.py``); a damaged one
+stops the run before any output (exit 2) unless ``--state_repair quarantine`` moves it aside.
+
 Atomicity: the snapshot is written to a temporary name and renamed (a single object appears on
 ``gs://``), and only after what it must wait for (the written outputs) is complete, so a run
 that fails before its outputs are final leaves the previous snapshot in charge: its entries are
@@ -42,16 +46,18 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.core.records import DeadLetter
-from transforms.core.redact import redact_url
+from transforms.core import statefile
+from transforms.core.records import DeadLetter, stable_hash
+from transforms.core.redact import redact_text, redact_url
 from transforms.core.run import KEY_FORMAT, key_time
+from transforms.core.statefile import StateFileError
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ NAMESPACE = "wirestream"
 FORMAT_VERSION = 1
 SNAPSHOT_PREFIX = "feed-state-"
 SNAPSHOT_SUFFIX = ".jsonl"
+STATE_KIND = "feed-state"
 _SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)(?:-([A-Za-z0-9_-]+))?\.jsonl$")
 
 # Fetch failures worth another try next run; anything else is final for that entry.
@@ -96,6 +103,15 @@ class FeedState:
     seen: tuple[tuple[str, str], ...] = ()  # (entry_id, run key first seen), sorted by id
     retry: tuple[str, ...] = ()  # ids handed back for another attempt, sorted
     run: str = ""  # run key of the snapshot this came from
+    last_success: str | None = None  # fetch time of the last usable document
+    last_error: str | None = None  # the last failure (redacted, bounded), cleared by a success
+    # Join key: a hash of the feed URL as configured. Snapshots store the URL redacted (a feed
+    # URL may carry a token), so the key, not the URL, finds a feed's state again.
+    feed_key: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> str:
+        return self.feed_key or feed_key_for(self.feed_url)
 
     def seen_ids(self) -> frozenset[str]:
         return frozenset(entry_id for entry_id, _ in self.seen)
@@ -103,13 +119,16 @@ class FeedState:
     def to_json(self) -> str:
         record = {
             "v": FORMAT_VERSION,
-            "feed_url": self.feed_url,
+            "feed_url": redact_url(self.feed_url),
+            "feed_key": self.key,
             "etag": self.etag,
             "last_modified": self.last_modified,
             "fetched_run": self.fetched_run,
             "seen": [list(pair) for pair in self.seen],
             "retry": list(self.retry),
             "run": self.run,
+            "last_success": self.last_success,
+            "last_error": self.last_error,
         }
         return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
@@ -118,15 +137,24 @@ class FeedState:
         record = json.loads(line)
         if record.get("v") != FORMAT_VERSION:
             raise ValueError(f"unsupported feed state version {record.get('v')!r}")
+        feed_url = str(record["feed_url"])
         return cls(
-            feed_url=str(record["feed_url"]),
+            feed_key=str(record.get("feed_key") or feed_key_for(feed_url)),
+            feed_url=feed_url,
             etag=record.get("etag"),
             last_modified=record.get("last_modified"),
             fetched_run=record.get("fetched_run"),
             seen=tuple(sorted((str(i), str(t)) for i, t in record.get("seen", []))),
             retry=tuple(sorted(str(i) for i in record.get("retry", []))),
             run=str(record.get("run", "")),
+            last_success=record.get("last_success"),
+            last_error=record.get("last_error"),
         )
+
+
+def feed_key_for(feed_url: str) -> str:
+    """The state's join key for a feed URL as configured (with any secret it carries)."""
+    return stable_hash("feed", feed_url)
 
 
 # --------------------------------------------------------------------------- pure logic
@@ -163,11 +191,18 @@ def advance(
     etag: str | None = None,
     last_modified: str | None = None,
     not_modified: bool = False,
+    at: str | None = None,
 ) -> FeedState:
     """The feed's state after this run fetched it (200 with a document, or 304)."""
     previous = state or FeedState(feed_url=feed_url)
     if not_modified:
-        return replace(previous, fetched_run=config.run_key, run=config.run_key)
+        return replace(
+            previous,
+            fetched_run=config.run_key,
+            run=config.run_key,
+            last_success=at or previous.last_success,
+            last_error=None,
+        )
     seen = dict(previous.seen)
     for entry_id in emitted_ids:
         seen.setdefault(entry_id, config.run_key)
@@ -189,12 +224,21 @@ def advance(
         seen=tuple(sorted(kept)),
         retry=(),
         run=config.run_key,
+        last_success=at or previous.last_success,
+        last_error=None,
     )
 
 
-def carry(state: FeedState | None, feed_url: str, config: StateConfig) -> FeedState:
-    """State of a feed not fetched this run (not due, or the fetch failed): unchanged."""
-    return replace(state or FeedState(feed_url=feed_url), run=config.run_key)
+def carry(
+    state: FeedState | None, feed_url: str, config: StateConfig, error: str | None = None
+) -> FeedState:
+    """State of a feed not fetched this run (not due, or it failed): unchanged but for
+    ``error``. A failed fetch or an unusable document must not move the validators, or the
+    next conditional GET would be answered 304 and the feed never read again."""
+    carried = replace(state or FeedState(feed_url=feed_url), run=config.run_key)
+    if error:
+        carried = replace(carried, last_error=redact_text(error)[:300])
+    return carried
 
 
 def with_retries(state: FeedState, entry_ids: Iterable[str]) -> FeedState:
@@ -261,26 +305,41 @@ def _own(snapshot: _Snapshot, config: StateConfig) -> bool:
     return bool(config.run_id) and snapshot.run_id == config.run_id
 
 
-def read_snapshot(path: str) -> Iterator[FeedState]:
-    from apache_beam.io.filesystems import FileSystems
+def parse_snapshot(path: str, records: Iterable[str]) -> Iterator[FeedState]:
+    for number, line in enumerate(records, 1):
+        if line.strip():
+            try:
+                yield FeedState.from_json(line)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise StateFileError(path, f"record {number} is not a feed state: {exc}") from exc
 
-    with FileSystems.open(path) as handle:
-        for number, line in enumerate(handle.read().decode("utf-8").splitlines(), 1):
-            if line.strip():
-                try:
-                    yield FeedState.from_json(line)
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{path} line {number}: {exc}") from exc
+
+def read_snapshot(path: str) -> Iterator[FeedState]:
+    """The snapshot's states, verified first (``transforms/core/statefile.py``): a snapshot
+    that lost records would make the run emit again what earlier runs already emitted."""
+    yield from parse_snapshot(path, statefile.read(path, STATE_KIND).records)
+
+
+def snapshot_bytes(run_key: str, states: Iterable[FeedState]) -> bytes:
+    ordered = sorted(states, key=lambda s: s.key)
+    return statefile.encode(STATE_KIND, run_key, [state.to_json() for state in ordered])
 
 
 def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
-    """Write this run's snapshot atomically (temporary name, then rename) and prune old ones."""
+    """Write this run's snapshot atomically (temporary name, then rename) and prune old ones.
+
+    Temporary files an earlier attempt of this run left behind (killed between create and
+    rename) are removed; other runs' are not touched, they may be running now.
+    """
     from apache_beam.io.filesystems import FileSystems
 
     final = snapshot_path(config)
-    temporary = f"{config.folder}/.tmp-{config.run_key}-{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
-    ordered = sorted(states, key=lambda s: s.feed_url)
-    payload = "".join(state.to_json() + "\n" for state in ordered).encode("utf-8")
+    prefix = f"{config.folder}/.tmp-{config.run_key}-{config.run_id}-"
+    temporary = f"{prefix}{uuid.uuid4().hex}{SNAPSHOT_SUFFIX}"
+    # This run's temporaries only: run "daily" must not take those of a concurrent "daily-2".
+    mine = re.compile(re.escape(prefix.rsplit("/", 1)[1]) + r"[0-9a-f]{32}" + SNAPSHOT_SUFFIX)
+    states = list(states)
+    payload = snapshot_bytes(config.run_key, states)
     if not FileSystems.exists(config.folder):
         FileSystems.mkdirs(config.folder)
     with FileSystems.create(temporary) as handle:
@@ -288,6 +347,13 @@ def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
+    leftovers = [
+        m.path
+        for m in FileSystems.match([f"{prefix}*"])[0].metadata_list
+        if mine.fullmatch(m.path.rsplit("/", 1)[1])
+    ]
+    if leftovers:
+        FileSystems.delete(leftovers)
     this = (config.run_key, config.run_id)
     snapshots = [s for s in _snapshots(config.folder) if (s.run_key, s.run_id) != this]
     # An earlier attempt of this run is replaced; of the other runs' snapshots before this run
@@ -297,7 +363,7 @@ def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     stale = own + older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
     if stale:
         FileSystems.delete(stale)
-    logger.info("wrote feed state for %d feeds to %s", len(ordered), final)
+    logger.info("wrote feed state for %d feeds to %s", len(states), final)
     return final
 
 
@@ -308,11 +374,13 @@ class _ReadSnapshotFn(beam.DoFn):
     def process(self, path: str) -> Iterator[tuple[str, FeedState]]:
         for state in read_snapshot(path):
             Metrics.counter(NAMESPACE, "feed_state_loaded").inc()
-            yield state.feed_url, state
+            yield state.key, state
 
 
 class ReadFeedStates(beam.PTransform):
-    """Pipeline root -> (feed_url, FeedState) from the run's base snapshot (empty if none)."""
+    """Pipeline root -> (feed key, FeedState) from the run's base snapshot (empty if none).
+
+    The key is ``feed_key_for(url)`` of the URL in the feed list (``FeedState.key``)."""
 
     def __init__(self, config: StateConfig) -> None:
         super().__init__()
@@ -345,8 +413,8 @@ class _CommitFn(beam.DoFn):
     def process(self, states, after=None) -> Iterator[str]:
         del after  # only there so the commit waits for it
         by_url: dict[str, FeedState] = {}
-        for state in sorted(states, key=lambda s: (s.feed_url, s.to_json())):
-            by_url.setdefault(state.feed_url, state)
+        for state in sorted(states, key=lambda s: (s.key, s.to_json())):
+            by_url.setdefault(state.key, state)
         Metrics.counter(NAMESPACE, "feed_state_written").inc(len(by_url))
         yield write_snapshot(self.config, by_url.values())
 

@@ -46,8 +46,15 @@ from transforms.sources.feed_parse import (
     REASON_NO_LINK,
     REASON_TOO_LARGE,
 )
-from transforms.sources.feed_reader import FeedClient, FeedsConfig, read_feed
-from transforms.sources.feed_state import FeedState, ReadFeedStates, StateConfig, carry, is_due
+from transforms.sources.feed_reader import FeedClient, FeedsConfig, health_of, read_feed
+from transforms.sources.feed_state import (
+    FeedState,
+    ReadFeedStates,
+    StateConfig,
+    carry,
+    feed_key_for,
+    is_due,
+)
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = "wirestream"
@@ -74,6 +81,7 @@ class ReadFeedFn(beam.DoFn):
 
     DEAD = "dead"
     STATE = "state"
+    HEALTH = "health"  # the feed's row of the run report (transforms/sources/feed_health.py)
 
     def __init__(self, config: FeedsConfig) -> None:
         self.config = config
@@ -92,6 +100,7 @@ class ReadFeedFn(beam.DoFn):
         if config.enabled and not is_due(state, source.poll_minutes, config.run_key):
             Metrics.counter(NAMESPACE, "feeds_not_due").inc()
             yield beam.pvalue.TaggedOutput(self.STATE, carry(state, source.url, config))
+            yield beam.pvalue.TaggedOutput(self.HEALTH, health_of(source, state, due=False))
             return
         read = read_feed(source, state, self.client.get, self.config, config)
         for name, n in read.counts:
@@ -101,6 +110,8 @@ class ReadFeedFn(beam.DoFn):
         yield from read.entries
         if config.enabled and read.state is not None:
             yield beam.pvalue.TaggedOutput(self.STATE, read.state)
+        if read.health is not None:
+            yield beam.pvalue.TaggedOutput(self.HEALTH, read.health)
 
 
 def _pair_with_state(item) -> Iterator[tuple[FeedSource, FeedState | None]]:
@@ -111,7 +122,8 @@ def _pair_with_state(item) -> Iterator[tuple[FeedSource, FeedState | None]]:
 
 
 class ReadFeeds(beam.PTransform):
-    """FeedSource -> {"ok": FeedEntry, "dead": DeadLetter, "state": FeedState}."""
+    """FeedSource -> {"ok": FeedEntry, "dead": DeadLetter, "state": FeedState,
+    "health": FeedHealth}."""
 
     def __init__(self, config: FeedsConfig) -> None:
         super().__init__()
@@ -120,7 +132,7 @@ class ReadFeeds(beam.PTransform):
     def expand(self, sources):
         if self.config.state.enabled:
             states = sources.pipeline | "ReadFeedStates" >> ReadFeedStates(self.config.state)
-            keyed = sources | "SourceByUrl" >> beam.Map(lambda s: (s.url, s))
+            keyed = sources | "SourceByUrl" >> beam.Map(lambda s: (feed_key_for(s.url), s))
             pairs = (
                 {"source": keyed, "state": states}
                 | "JoinFeedState" >> beam.CoGroupByKey()
@@ -129,12 +141,13 @@ class ReadFeeds(beam.PTransform):
         else:
             pairs = sources | "WithoutState" >> beam.Map(lambda s: (s, None))
         results = pairs | "ReadFeed" >> beam.ParDo(ReadFeedFn(self.config)).with_outputs(
-            ReadFeedFn.DEAD, ReadFeedFn.STATE, main="ok"
+            ReadFeedFn.DEAD, ReadFeedFn.STATE, ReadFeedFn.HEALTH, main="ok"
         )
         return {
             "ok": results.ok,
             "dead": results[ReadFeedFn.DEAD],
             "state": results[ReadFeedFn.STATE],
+            "health": results[ReadFeedFn.HEALTH],
         }
 
 

@@ -342,6 +342,7 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     assert gone[1][4] is False and pending.read() == []
 
 
+@pytest.mark.slow  # thirteen watermark steps under TestStream
 def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:
     from transforms.core.windowing import StreamConfig
 

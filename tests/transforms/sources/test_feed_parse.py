@@ -52,10 +52,12 @@ def test_rss_entries_are_normalised() -> None:
     parsed = parse_feed(RSS, SOURCE, {"Content-Type": "application/rss+xml"})
     assert parsed.format == "rss20"
     assert parsed.title == "Example News"
-    first, second = parsed.entries
+    first, second, again = parsed.entries
     assert first.url == "https://news.example/2026/11/first?utm_source=rss&id=1"
     assert first.canonical_url == "https://news.example/2026/11/first?id=1"
-    assert first.entry_id == stable_hash(SOURCE.url, "urn:example:1")
+    # One guid, two pages: two entries, each id including its link.
+    assert first.entry_id == stable_hash(SOURCE.url, "urn:example:1", first.canonical_url)
+    assert again.entry_id == stable_hash(SOURCE.url, "urn:example:1", again.canonical_url)
     assert first.title == "First & foremost"
     assert first.summary == "Hello world"
     assert first.published_at == "2026-11-25T08:30:00Z"
@@ -69,7 +71,7 @@ def test_rss_entries_are_normalised() -> None:
     assert second.published_at is None
     assert [d.reason for d in parsed.dead] == ["no_link"]
     assert parsed.dead[0].stage == "feeds" and parsed.dead[0].feed_url == SOURCE.url
-    assert parsed.duplicates == 1
+    assert parsed.duplicates == 0 and parsed.listed == 4
 
 
 def test_parsing_is_deterministic_and_ids_depend_on_the_feed() -> None:
@@ -536,4 +538,4 @@ def test_broken_encodings_and_control_characters(body: bytes) -> None:
 
 def test_xml_served_as_json_is_still_read() -> None:
     parsed = parse_feed(RSS, SOURCE, {"Content-Type": "application/json"})
-    assert parsed.format == "rss20" and len(parsed.entries) == 2
+    assert parsed.format == "rss20" and len(parsed.entries) == 3

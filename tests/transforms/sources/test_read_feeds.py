@@ -191,7 +191,7 @@ def _call(config: FeedsConfig, source: FeedSource, state: FeedState | None) -> d
     fn = ReadFeedFn(config)
     fn.setup()
     try:
-        outputs: dict[str, list] = {"ok": [], "dead": [], "state": []}
+        outputs: dict[str, list] = {"ok": [], "dead": [], "state": [], "health": []}
         for output in fn.process((source, state)):
             tag = getattr(output, "tag", "ok")
             outputs[tag].append(getattr(output, "value", output))
@@ -253,9 +253,10 @@ def test_conditional_get_ends_at_304(server: FeedServer, tmp_path: Path) -> None
     finally:
         fn.teardown()
     assert server.conditional["/rss"] == 1
-    (tagged,) = outputs
+    tagged, health = outputs
     assert tagged.tag == "state" and tagged.value.etag == '"v1"'
     assert tagged.value.fetched_run == "20261125T100000Z"
+    assert health.tag == "health" and health.value.not_modified and not health.value.failed
 
 
 def test_dofn_with_state_disabled_emits_no_state(server: FeedServer) -> None:
@@ -266,7 +267,8 @@ def test_dofn_with_state_disabled_emits_no_state(server: FeedServer) -> None:
         outputs = list(fn.process((FeedSource(url=server.url("/rss")), None)))
     finally:
         fn.teardown()
-    assert [type(o).__name__ for o in outputs] == ["FeedEntry"]
+    assert [type(o).__name__ for o in outputs] == ["FeedEntry", "TaggedOutput"]
+    assert outputs[1].tag == "health"  # the per-feed row of the run report, never state
 
 
 def test_old_urls_of_a_full_sitemap_are_not_news(server: FeedServer) -> None:
@@ -289,4 +291,8 @@ def test_old_urls_of_a_full_sitemap_are_not_news(server: FeedServer) -> None:
         outputs = list(fn.process((source, None)))
     finally:
         fn.teardown()
-    assert sorted(o.url.replace(base, "") for o in outputs) == ["/story/new", "/undated"]
+    entries = [o for o in outputs if not hasattr(o, "tag")]
+    assert sorted(o.url.replace(base, "") for o in entries) == ["/story/new", "/undated"]
+    (health,) = [o.value for o in outputs if getattr(o, "tag", "") == "health"]
+    # The old URL is listed and counted by name, not silently dropped.
+    assert health.entries_listed == 3 and health.too_old == 1

@@ -1,0 +1,131 @@
+"""Preflight of the state a run is about to trust: every file verified before any output.
+
+A run reads one feed-state snapshot (the newest before its run key) and the dedup fingerprint
+files inside its horizon. Each is checked here, before the graph is built, against the record
+count and checksum in its footer (``transforms/core/statefile.py``). A damaged file either stops
+the run with exit 2 and a message naming the file, the problem and the fix (the default), or,
+with ``--state_repair quarantine``, is moved to ``<state_location>/quarantine/<run key>/`` and
+the run proceeds: a damaged snapshot gives way to the next older one, a damaged fingerprint file
+to nothing. The run report then says what was set aside and how many records it held (the
+entries or stories that may be emitted or archived again).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.core import statefile
+from transforms.core.statefile import StateFileError
+from transforms.dedup.store import STORE_KIND
+from transforms.sources.feed_state import STATE_KIND, StateConfig, base_snapshot, parse_snapshot
+
+LOG = logging.getLogger(__name__)
+
+REPAIR_MODES = ("none", "quarantine")
+
+
+class StateCheck:
+    """What the preflight found: files checked, legacy files, quarantined files."""
+
+    def __init__(self, location: str | None, run_key: str, repair: str) -> None:
+        if repair not in REPAIR_MODES:
+            raise ValueError(f"--state_repair must be one of {', '.join(REPAIR_MODES)}")
+        self.location = (location or "").rstrip("/")
+        self.run_key = run_key
+        self.repair = repair
+        self.checked: list[str] = []
+        self.legacy: list[str] = []
+        self.quarantined: list[dict[str, Any]] = []
+
+    def verify(self, path: str, kind: str) -> bool:
+        """True when ``path`` can be trusted; False when it was quarantined; raises otherwise."""
+        try:
+            decoded = statefile.read(path, kind)
+            if kind == STATE_KIND:
+                list(parse_snapshot(path, decoded.records))
+        except StateFileError as err:
+            if self.repair != "quarantine":
+                raise
+            self._quarantine(path, kind, err)
+            return False
+        self.checked.append(path)
+        if decoded.legacy:
+            LOG.warning("state file %s has no header/footer (written before checksums)", path)
+            self.legacy.append(path)
+        return True
+
+    def _quarantine(self, path: str, kind: str, err: StateFileError) -> None:
+        relative = path[len(self.location) + 1 :] if path.startswith(self.location) else path
+        target = f"{self.location}/quarantine/{self.run_key}/{relative.lstrip('/')}"
+        folder = target.rsplit("/", 1)[0]
+        if not FileSystems.exists(folder):
+            FileSystems.mkdirs(folder)
+        if FileSystems.exists(target):
+            FileSystems.delete([target])
+        FileSystems.rename([path], [target])
+        LOG.warning("quarantined damaged state file %s -> %s: %s", path, target, err.problem)
+        self.quarantined.append(
+            {
+                "path": path,
+                "kind": kind,
+                "moved_to": target,
+                "problem": err.problem,
+                "records_at_risk": err.records_at_risk,
+            }
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        at_risk = sum(q["records_at_risk"] for q in self.quarantined)
+        notes = []
+        for q in self.quarantined:
+            what = (
+                "entry ids earlier runs handed downstream: those entries may be emitted again"
+                if q["kind"] == STATE_KIND
+                else "stories earlier runs stored: a copy seen again may be archived anew"
+            )
+            notes.append(
+                f"quarantined {q['path']} -> {q['moved_to']} ({q['problem']}); it held up to "
+                f"{q['records_at_risk']} record(s) of {what}"
+            )
+        if self.legacy:
+            notes.append(
+                f"{len(self.legacy)} state file(s) without header/footer (written before "
+                "checksums) were read unverified; new runs write framed files"
+            )
+        return {
+            "checked": len(self.checked),
+            "legacy": list(self.legacy),
+            "quarantined": list(self.quarantined),
+            "may_readmit": at_risk,
+            "notes": notes,
+        }
+
+
+def check_state(feeds: StateConfig, store: Any, minhash: Any, repair: str) -> StateCheck:
+    """Verify the snapshot and fingerprint files this run will read (see module docstring).
+
+    ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config.
+    """
+    location = feeds.location or (store.state_location if store is not None else None)
+    check = StateCheck(location, feeds.run_key or "norun", repair)
+    if feeds.enabled:
+        while True:
+            path = base_snapshot(feeds)
+            if path is None or check.verify(path, STATE_KIND):
+                break
+    if store is not None:
+        root = store.root(minhash)
+        for day in store.days():
+            pattern = FileSystems.join(root, f"dt={day}", "fingerprints-*.jsonl")
+            for metadata in sorted(FileSystems.match([pattern])[0].metadata_list, key=_path):
+                if metadata.path.rsplit("/", 1)[-1] == store.file_name:
+                    continue  # this run's own earlier file: ignored and replaced by the run
+                check.verify(metadata.path, STORE_KIND)
+    return check
+
+
+def _path(metadata: Any) -> str:
+    return metadata.path
