@@ -5,6 +5,8 @@ Same model as the feed state (``transforms/sources/feed_state.py``): one snapsho
 snapshot of an *earlier* run key written by *another* run (a re-run of run R reads exactly what
 R's first attempt read and replaces R's snapshot), and writes its own only after its outputs are
 written, so a run that fails leaves the previous snapshot in charge and its files are read again.
+Snapshots are framed and checksummed like every state file (``transforms/core/statefile.py``):
+a damaged one stops the run before any output (exit 2) instead of re-ingesting the folder.
 
 A file is known by its path, size and modification time (``WireFile.key``): a file replaced
 under the same name is new. A key stays remembered while its file is still listed, and for
@@ -25,7 +27,9 @@ from datetime import timedelta
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.core import statefile
 from transforms.core.run import key_time
+from transforms.core.statefile import StateFileError
 
 logger = logging.getLogger(__name__)
 
@@ -87,35 +91,30 @@ def base_snapshot(config: WireStateConfig) -> str | None:
     return earlier[-1][2] if earlier else None
 
 
-def encode(seen: dict[str, str]) -> bytes:
+STATE_KIND = "wire_state"
+
+
+def encode(seen: dict[str, str], run_key: str) -> bytes:
+    """A framed state file (``transforms/core/statefile.py``: header, records, count, checksum)."""
     lines = [
         json.dumps({"v": FORMAT_VERSION, "file": key, "run": run}, sort_keys=True)
         for key, run in sorted(seen.items())
     ]
-    return "".join(line + "\n" for line in lines).encode("utf-8")
+    return statefile.encode(STATE_KIND, run_key, lines)
 
 
 def decode(data: bytes, path: str) -> dict[str, str]:
-    """Seen file keys -> run key first seen. A damaged snapshot is a configuration error (exit 2):
-    starting from nothing would ingest every file of the folder again."""
+    """Seen file keys -> run key first seen, verified first. A damaged snapshot is a
+    configuration error (exit 2): starting from nothing would ingest every file again."""
     seen: dict[str, str] = {}
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: wire state is not UTF-8 ({exc}). Fix: restore it") from exc
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in enumerate(statefile.decode(path, data, STATE_KIND).records, 1):
         try:
             record = json.loads(line)
             if record.get("v") != FORMAT_VERSION:
                 raise ValueError(f"unsupported wire state version {record.get('v')!r}")
             seen[str(record["file"])] = str(record["run"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(
-                f"{path} line {number}: damaged wire state ({exc}). Fix: restore the file from "
-                "a backup or delete it (every file in --wire_input is then read again)"
-            ) from exc
+            raise StateFileError(path, f"record {number} is not a wire state: {exc}") from exc
     return seen
 
 
@@ -149,7 +148,7 @@ def write_snapshot(config: WireStateConfig, seen: dict[str, str]) -> str:
     if not FileSystems.exists(config.folder):
         FileSystems.mkdirs(config.folder)
     with FileSystems.create(temporary) as handle:
-        handle.write(encode(seen))
+        handle.write(encode(seen, config.run_key))
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
