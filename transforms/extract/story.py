@@ -30,7 +30,7 @@ from transforms.extract.config import (
 )
 from transforms.extract.datelines import strip_dateline
 from transforms.extract.passes import Extracted, extract_page, fit_html
-from transforms.language.identifier import page_language_of
+from transforms.language.hints import page_language_of
 
 
 def choose_canonical(page: FetchedPage, declared: str | None) -> str:

@@ -39,8 +39,10 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
+
+from transforms.language.hints import normalise_hint
+from transforms.language.markers import GROUP_OF, MARKERS, marker_hits
 
 logger = logging.getLogger(__name__)
 
@@ -137,93 +139,6 @@ _KAZAKH_ONLY = re.compile("[әғқңөұүһӘҒҚҢӨҰҮҺ]")
 _REQUIRED_LETTERS = {"vi": _VIETNAMESE_ONLY, "kk": _KAZAKH_ONLY}
 
 _URL_OR_MAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+")
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
-
-
-MARKERS_RESOURCE = "language_markers.yaml"
-
-
-@dataclass(frozen=True)
-class MarkerSet:
-    """One set of marker evidence in a close group; every hit votes for all of ``votes``."""
-
-    votes: frozenset[str]
-    weight: float
-    words: frozenset[str]
-    stems: tuple[str, ...]
-    token_patterns: tuple[re.Pattern[str], ...]
-    exceptions: frozenset[str]
-    text_patterns: tuple[re.Pattern[str], ...]
-
-    def token_hit(self, token: str) -> bool:
-        if token in self.words:
-            return True
-        if token in self.exceptions:
-            return False
-        return token.startswith(self.stems) or any(
-            pattern.fullmatch(token) for pattern in self.token_patterns
-        )
-
-
-@dataclass(frozen=True)
-class MarkerGroup:
-    members: tuple[str, ...]
-    sets: tuple[MarkerSet, ...]
-
-
-def load_markers(text: str | None = None) -> dict[str, MarkerGroup]:
-    """Parse the markers file (the packaged one unless ``text`` is given); fail loudly on typos.
-
-    A misspelt member would silently never vote, so every set's votes must name members.
-    """
-    import yaml
-
-    if text is None:
-        text = resources.files("transforms").joinpath("data", MARKERS_RESOURCE).read_text("utf-8")
-    raw = yaml.safe_load(text) or {}
-    groups: dict[str, MarkerGroup] = {}
-    for name, body in (raw.get("groups") or {}).items():
-        members = tuple(body["members"])
-        sets = []
-        for entry in body.get("sets") or []:
-            votes = frozenset(entry["votes"])
-            unknown = votes - set(members)
-            if not votes or unknown:
-                raise ValueError(f"marker group {name}: votes {sorted(unknown)} are not members")
-            sets.append(
-                MarkerSet(
-                    votes=votes,
-                    weight=float(entry.get("weight", 1.0)),
-                    words=frozenset(w.lower() for w in entry.get("words") or ()),
-                    stems=tuple(sorted(w.lower() for w in entry.get("stems") or ())),
-                    token_patterns=tuple(re.compile(p) for p in entry.get("token_patterns") or ()),
-                    exceptions=frozenset(w.lower() for w in entry.get("except") or ()),
-                    text_patterns=tuple(re.compile(p) for p in entry.get("text_patterns") or ()),
-                )
-            )
-        groups[name] = MarkerGroup(members, tuple(sets))
-    return groups
-
-
-#: Close groups of standard languages that character n-grams barely separate, with the spelling
-#: and vocabulary of each member's norm (``transforms/data/language_markers.yaml``).
-_MARKERS: dict[str, MarkerGroup] = load_markers()
-_GROUP_OF = {lang: group for group, body in _MARKERS.items() for lang in body.members}
-
-
-def marker_hits(text: str, group: str) -> list[tuple[frozenset[str], float]]:
-    """Every piece of marker evidence in ``text``: the members it votes for, and its weight."""
-    body = _MARKERS[group]
-    lowered = text.lower()
-    hits: list[tuple[frozenset[str], float]] = []
-    for token in _WORD.findall(lowered):
-        for marker in body.sets:
-            if marker.token_hit(token):
-                hits.append((marker.votes, marker.weight))
-    for marker in body.sets:
-        for pattern in marker.text_patterns:
-            hits.extend((marker.votes, marker.weight) for _ in pattern.finditer(lowered))
-    return hits
 
 
 @dataclass(frozen=True)
@@ -265,62 +180,6 @@ class LangIdConfig:
             raise ValueError(f"language threshold must be within [0, 1], not {self.threshold}")
         if self.min_chars < 0 or self.max_chars < 1:
             raise ValueError("language min_chars must be >= 0 and max_chars >= 1")
-
-
-def normalise_hint(value: str | None) -> str | None:
-    """Reduce ``en-GB``, ``pt_BR``, ``zh-Hant``, ``EN`` to an ISO 639-1 code (or None)."""
-    if not value:
-        return None
-    code = re.split(r"[-_\s]", value.strip().lower(), maxsplit=1)[0]
-    if code in ("no", "nob"):
-        return "nb"
-    if code == "nno":
-        return "nn"
-    if len(code) == 2 and code.isalpha():
-        return code
-    if len(code) == 3 and code.isalpha():
-        try:
-            import pycountry
-
-            found = pycountry.languages.get(alpha_3=code)
-        except (ImportError, LookupError, KeyError):
-            return None
-        return getattr(found, "alpha_2", None)
-    return None
-
-
-_HTML_LANG = re.compile(
-    r"<html\b[^>]*?\s(?:xml:)?lang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)", re.I
-)
-_META_LANG = (
-    re.compile(
-        r"<meta\b[^>]*?http-equiv\s*=\s*[\"']?content-language[\"']?[^>]*?content\s*=\s*"
-        r"[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)",
-        re.I,
-    ),
-    re.compile(
-        r"<meta\b[^>]*?property\s*=\s*[\"']?og:locale[\"']?[^>]*?content\s*=\s*"
-        r"[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*)",
-        re.I,
-    ),
-)
-
-
-def page_language_of(html: str, head_chars: int = 20000) -> str | None:
-    """The language a page declares (``<html lang>``, Content-Language, og:locale), normalised.
-
-    trafilatura does not return the page's ``lang`` attribute, so the extract stage reads it
-    here; only the head of the document is scanned. A declaration is a hint: templates often
-    keep ``lang="en"`` on every translation, which is why DetectLanguage weighs it, no more.
-    """
-    head = (html or "")[:head_chars]
-    for pattern in (_HTML_LANG, *_META_LANG):
-        found = pattern.search(head)
-        if found:
-            code = normalise_hint(found.group(1))
-            if code:
-                return code
-    return None
 
 
 def script_of(ch: str) -> str | None:
@@ -453,7 +312,7 @@ class LanguageIdentifier:
 
     @staticmethod
     def marker_votes(text: str, group: str) -> dict[str, float]:
-        votes = dict.fromkeys(_MARKERS[group].members, 0.0)
+        votes = dict.fromkeys(MARKERS[group].members, 0.0)
         for members, weight in marker_hits(text, group):
             for lang in members:
                 votes[lang] += weight
@@ -528,7 +387,7 @@ class LanguageIdentifier:
             return LanguageGuess(UND, 0.0, None, "low_confidence")
         best, prob = ranked[0]
         runner_up = ranked[1][0] if len(ranked) > 1 else None
-        group = _GROUP_OF.get(best)
+        group = GROUP_OF.get(best)
         if sample is not None and lingua_ranked and group is not None:
             return self._decide_in_group(
                 group, best, prob, method, sample, lingua_ranked, priors or {}
@@ -562,7 +421,7 @@ class LanguageIdentifier:
         """
         cfg = self.config
         lingua = dict(lingua_ranked)
-        members = sorted(_MARKERS[group].members, key=lambda code: (-lingua.get(code, 0.0), code))
+        members = sorted(MARKERS[group].members, key=lambda code: (-lingua.get(code, 0.0), code))
         group_mass = sum(lingua.get(code, 0.0) for code in members)
         if group_mass < cfg.threshold:
             return LanguageGuess(UND, _rounded(prob), best, "low_confidence")

@@ -22,12 +22,12 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.utils.shared import Shared
 
 from transforms.core.records import DeadLetter, Story
+from transforms.language.hints import normalise_hint
 from transforms.language.identifier import (
     UND,
     LangIdConfig,
     LanguageGuess,
     LanguageIdentifier,
-    normalise_hint,
 )
 
 NAMESPACE = "wirestream"

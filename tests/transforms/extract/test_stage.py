@@ -26,7 +26,7 @@ from transforms.extract.stage import (
     extract_page,
     extract_story,
 )
-from transforms.language.identifier import page_language_of
+from transforms.language.hints import page_language_of
 
 FETCHED_AT = "2020-11-08T10:00:00Z"
 URL = "https://news.example.org/world/2020/11/07/lukashenko-us-relations"

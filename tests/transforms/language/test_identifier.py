@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from transforms.language.hints import normalise_hint, page_language_of
 from transforms.language.identifier import (
     UND,
     LangIdConfig,
     LanguageIdentifier,
-    normalise_hint,
-    page_language_of,
     script_profile,
 )
 
@@ -210,7 +209,7 @@ def test_evidence_split_between_members_is_not_a_marker_decision(identifier) -> 
 
 
 def test_marker_file_rejects_a_vote_for_a_non_member() -> None:
-    from transforms.language.identifier import load_markers
+    from transforms.language.markers import load_markers
 
     with pytest.raises(ValueError, match="not members"):
         load_markers("groups:\n  g:\n    members: [hr, bs]\n    sets:\n      - votes: [sr]\n")
