@@ -319,10 +319,9 @@ def wire_stages(
     fetched = collapsed["ok"] | "FetchArticles" >> fetch.FetchArticles(job.fetch)
     pages = progress.counted(fetched["ok"], "pages", "ProgressPages")
     extracted = pages | "ExtractStories" >> extract.ExtractStories(job.extract)
-    extracted_ok = extracted["ok"]
-    if wire_items is not None:
-        extracted_ok = (extracted_ok, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
-    stories = progress.counted(extracted_ok, "stories", "ProgressStories")
+    stories = progress.counted(extracted["ok"], "stories", "ProgressStories")
+    if wire_items is not None:  # agency stories: cleaned already, counted by their reader
+        stories = (stories, wire_items["ok"]) | "WithWireStories" >> beam.Flatten()
     detected = stories | "DetectLanguage" >> language.DetectLanguage(job.language)
     progress.tap(detected["ok"], "language", "ProgressLanguage")
     tagged = detected["ok"] | "TagStories" >> tags.TagStories(job.tags)

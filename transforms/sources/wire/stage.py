@@ -445,6 +445,7 @@ def config_from_options(
         state=WireStateConfig(
             location=state_location.rstrip("/") if state_location else None,
             run_key=run.run_key,
+            run_id=run.run_id,
             horizon_days=WireStateConfig.horizon_days if horizon is None else float(horizon),
         ),
         max_file_bytes=view.wire_max_file_bytes or MAX_FILE_BYTES,

@@ -1,10 +1,12 @@
 """Which wire files earlier batch runs read, so a scheduled run takes only what arrived since.
 
 Same model as the feed state (``transforms/sources/feed_state.py``): one snapshot per run under
-``<state_location>/wire/wire-state-<run key>.jsonl``; a run starts from the newest snapshot of an
-*earlier* run key (a re-run of run R reads exactly what R's first attempt read and rewrites R's
-snapshot), and writes its own only after its outputs are written, so a run that fails leaves the
-previous snapshot in charge and its files are read again.
+``<state_location>/wire/wire-state-<run key>-<run id>.jsonl``; a run starts from the newest
+snapshot of an *earlier* run key written by *another* run (a re-run of run R reads exactly what
+R's first attempt read and replaces R's snapshot), and writes its own only after its outputs are
+written, so a run that fails leaves the previous snapshot in charge and its files are read again.
+Snapshots are framed and checksummed like every state file (``transforms/core/statefile.py``):
+a damaged one stops the run before any output (exit 2) instead of re-ingesting the folder.
 
 A file is known by its path, size and modification time (``WireFile.key``): a file replaced
 under the same name is new. A key stays remembered while its file is still listed, and for
@@ -25,7 +27,9 @@ from datetime import timedelta
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.core import statefile
 from transforms.core.run import key_time
+from transforms.core.statefile import StateFileError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +37,7 @@ NAMESPACE = "wirestream"
 FORMAT_VERSION = 1
 PREFIX = "wire-state-"
 SUFFIX = ".jsonl"
-_NAME = re.compile(r"wire-state-(\d{8}T\d{6}Z)\.jsonl$")
+_NAME = re.compile(r"wire-state-(\d{8}T\d{6}Z)(?:-([A-Za-z0-9_-]+))?\.jsonl$")
 _KEY_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
@@ -41,6 +45,7 @@ _KEY_FORMAT = "%Y%m%dT%H%M%SZ"
 class WireStateConfig:
     location: str | None = None
     run_key: str = ""
+    run_id: str = ""
     horizon_days: float = 14.0
     keep_snapshots: int = 48
 
@@ -53,61 +58,63 @@ class WireStateConfig:
         return f"{(self.location or '').rstrip('/')}/wire"
 
 
-def snapshot_path(config: WireStateConfig, key: str) -> str:
-    return f"{config.folder}/{PREFIX}{key}{SUFFIX}"
+def snapshot_path(config: WireStateConfig) -> str:
+    suffix = f"-{config.run_id}" if config.run_id else ""
+    return f"{config.folder}/{PREFIX}{config.run_key}{suffix}{SUFFIX}"
 
 
-def _snapshot_keys(folder: str) -> list[str]:
+def _snapshots(folder: str) -> list[tuple[str, str, str]]:
+    """(run key, run id, path) of every snapshot, oldest first."""
     from apache_beam.io.filesystems import FileSystems
 
     matches = FileSystems.match([f"{folder}/{PREFIX}*{SUFFIX}"])[0].metadata_list
-    return sorted(found.group(1) for m in matches if (found := _NAME.search(m.path)))
+    found = [(m, _NAME.search(m.path)) for m in matches]
+    return sorted((name.group(1), name.group(2) or "", m.path) for m, name in found if name)
+
+
+def _own(snapshot: tuple[str, str, str], config: WireStateConfig) -> bool:
+    return bool(config.run_id) and snapshot[1] == config.run_id
 
 
 def base_snapshot(config: WireStateConfig) -> str | None:
     if not config.enabled:
         return None
     try:
-        keys = _snapshot_keys(config.folder)
+        snapshots = _snapshots(config.folder)
     except Exception as exc:  # filesystem layers raise their own types
         raise ValueError(
             f"--state_location {config.location}: cannot list {config.folder} "
             f"({type(exc).__name__}: {exc}). Fix: check the path and that these credentials "
             "may read and write it"
         ) from exc
-    earlier = [key for key in keys if key < config.run_key]
-    return snapshot_path(config, earlier[-1]) if earlier else None
+    earlier = [s for s in snapshots if s[0] < config.run_key and not _own(s, config)]
+    return earlier[-1][2] if earlier else None
 
 
-def encode(seen: dict[str, str]) -> bytes:
+STATE_KIND = "wire_state"
+
+
+def encode(seen: dict[str, str], run_key: str) -> bytes:
+    """A framed state file (``transforms/core/statefile.py``: header, records, count, checksum)."""
     lines = [
         json.dumps({"v": FORMAT_VERSION, "file": key, "run": run}, sort_keys=True)
         for key, run in sorted(seen.items())
     ]
-    return "".join(line + "\n" for line in lines).encode("utf-8")
+    return statefile.encode(STATE_KIND, run_key, lines)
 
 
 def decode(data: bytes, path: str) -> dict[str, str]:
-    """Seen file keys -> run key first seen. A damaged snapshot is a configuration error (exit 2):
-    starting from nothing would ingest every file of the folder again."""
+    """Seen file keys -> run key first seen, verified first. A damaged snapshot is a
+    configuration error (exit 2): starting from nothing would ingest every file again."""
     seen: dict[str, str] = {}
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: wire state is not UTF-8 ({exc}). Fix: restore it") from exc
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, line in enumerate(statefile.decode(path, data, STATE_KIND).records, 1):
         try:
             record = json.loads(line)
             if record.get("v") != FORMAT_VERSION:
                 raise ValueError(f"unsupported wire state version {record.get('v')!r}")
             seen[str(record["file"])] = str(record["run"])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(
-                f"{path} line {number}: damaged wire state ({exc}). Fix: restore the file from "
-                "a backup or delete it (every file in --wire_input is then read again)"
-            ) from exc
+            raise StateFileError(path, f"record {number} is not a wire state: {exc}") from exc
     return seen
 
 
@@ -136,19 +143,23 @@ def write_snapshot(config: WireStateConfig, seen: dict[str, str]) -> str:
     """This run's snapshot, atomically (temporary name, rename); old snapshots pruned."""
     from apache_beam.io.filesystems import FileSystems
 
-    final = snapshot_path(config, config.run_key)
+    final = snapshot_path(config)
     temporary = f"{config.folder}/.tmp-{config.run_key}-{uuid.uuid4().hex}{SUFFIX}"
     if not FileSystems.exists(config.folder):
         FileSystems.mkdirs(config.folder)
     with FileSystems.create(temporary) as handle:
-        handle.write(encode(seen))
+        handle.write(encode(seen, config.run_key))
     if FileSystems.exists(final):
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
-    older = [key for key in _snapshot_keys(config.folder) if key < config.run_key]
-    stale = older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    this = (config.run_key, config.run_id)
+    snapshots = [s for s in _snapshots(config.folder) if (s[0], s[1]) != this]
+    # An earlier attempt of this run is replaced; of the other runs' the newest few are kept.
+    own = [s[2] for s in snapshots if _own(s, config)]
+    older = [s[2] for s in snapshots if s[0] < config.run_key and not _own(s, config)]
+    stale = own + older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
     if stale:
-        FileSystems.delete([snapshot_path(config, key) for key in stale])
+        FileSystems.delete(stale)
     logger.info("wire state: %d files remembered in %s", len(seen), final)
     return final
 
