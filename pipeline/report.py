@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gzip
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,8 +26,9 @@ from typing import Any
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from transforms.core.records import utc_iso
-from transforms.core.redact import redact_text, redact_url
+from pipeline.output_files import read_projection
+from pipeline.report_tables import OUTCOME_LABELS, feed_table, largest_clusters
+from transforms.core.redact import redact_url
 from transforms.sinks.naming import window_of
 from transforms.sinks.partitioned import OUTPUTS, WriteConfig
 from transforms.sinks.rerun import files_of_run
@@ -319,118 +318,6 @@ def _deep_call(fn):
     return box["value"]
 
 
-def read_records(path: str) -> list[dict[str, Any]]:
-    """Every record of one output file, in the writer's JSON form (timestamps as ISO strings)."""
-    from apache_beam.io.filesystem import CompressionTypes
-
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        data = handle.read()
-    if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        return _iso_times(pq.read_table(io.BytesIO(data)).to_pylist())
-    return [
-        json.loads(line)
-        for line in gzip.decompress(data).decode("utf-8").splitlines()
-        if line.strip()
-    ]
-
-
-# The columns the report needs: never the text, summary, description or payload, so counting a
-# run costs a projection of its files, not a parse of every body.
-REPORT_COLUMNS = {
-    "stories": (
-        ("story_id", "string"),
-        ("entry_id", "string"),
-        ("url", "string"),
-        ("feed_url", "string"),
-        ("title", "string"),
-        ("language", "string"),
-        ("topics", "list"),
-        ("places", "list"),
-        ("cluster_id", "string"),
-        ("cluster_size", "int"),
-    ),
-    "duplicates": (
-        ("story_id", "string"),
-        ("entry_id", "string"),
-        ("url", "string"),
-        ("feed_url", "string"),
-        ("title", "string"),
-        ("cluster_id", "string"),
-        ("duplicate_of", "string"),
-        ("duplicate_reason", "string"),
-        ("similarity", "float"),
-    ),
-    "rejected": (
-        ("stage", "string"),
-        ("reason", "string"),
-        ("url", "string"),
-        ("entry_id", "string"),
-        ("feed_url", "string"),  # the per-feed health table
-        # withdrawn agency items are listed by guid and story id
-        ("wire_guid", "string"),
-        ("story_id", "string"),
-        ("at", "string"),
-        ("detail", "string"),
-    ),
-    "errors": (
-        ("stage", "string"),
-        ("reason", "string"),
-        ("url", "string"),
-        ("entry_id", "string"),
-        ("feed_url", "string"),
-        ("error", "string"),
-        ("at", "string"),
-    ),
-}
-
-
-def read_projection(path: str, output: str) -> list[dict[str, Any]]:
-    """The report's columns of one output file (JSONL or Parquet), nothing else decoded."""
-    import pyarrow as pa
-    from apache_beam.io.filesystem import CompressionTypes
-
-    columns = REPORT_COLUMNS[output]
-    types = {
-        "string": pa.string(),
-        "int": pa.int64(),
-        "float": pa.float64(),
-        "list": pa.list_(pa.string()),
-    }
-    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        data = handle.read()
-    if path.endswith(".parquet"):
-        import pyarrow.parquet as pq
-
-        present = set(pq.read_schema(io.BytesIO(data)).names)
-        wanted = [name for name, _ in columns if name in present]
-        table = pq.read_table(io.BytesIO(data), columns=wanted)
-    else:
-        import pyarrow.json as pj
-
-        body = gzip.decompress(data)
-        if not body.strip():
-            return []
-        schema = pa.schema([(name, types[kind]) for name, kind in columns])
-        table = pj.read_json(
-            io.BytesIO(body),
-            parse_options=pj.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="ignore"
-            ),
-        )
-    return _iso_times(table.to_pylist())
-
-
-def _iso_times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Parquet timestamps back to the records' ISO 8601 form, so both formats read the same."""
-    for row in rows:
-        for key, value in row.items():
-            if hasattr(value, "tzinfo") and hasattr(value, "isoformat"):
-                row[key] = utc_iso(value)
-    return rows
-
-
 def build_report(
     config: WriteConfig,
     counters: dict[str, int],
@@ -475,7 +362,7 @@ def build_report(
                     tally = per_feed.setdefault(redact_url(feed), Counter())
                     tally["dead_letters" if output == "errors" else output] += 1
                 if retry_links is not None and record.get("entry_id") in retry_links:
-                    outcomes[record["entry_id"]] = _OUTCOME[output]
+                    outcomes[record["entry_id"]] = OUTCOME_LABELS[output]
                 if output == "stories":
                     languages[record.get("language") or "und"] += 1
                     topics[(record.get("topics") or ["none"])[0]] += 1
@@ -583,43 +470,6 @@ def _check_listed(report: RunReport, counters: dict[str, int], accounted: int) -
         )
 
 
-HEALTH_KEYS = (
-    "feed_url",
-    "name",
-    "entries_listed",
-    "stories",
-    "duplicates",
-    "rejected",
-    "dead_letters",
-    "last_error",
-    "last_success",
-)
-
-
-def feed_table(
-    health: list[dict[str, Any]], per_feed: dict[str, Counter[str]]
-) -> list[dict[str, Any]]:
-    """One row per feed of the list: the shape the HTML report renders (``HEALTH_KEYS``)."""
-    rows = []
-    for row in sorted(health, key=lambda r: (r.get("feed_url") or "", r.get("name") or "")):
-        url = redact_url(row.get("feed_url") or "")
-        tally = per_feed.get(url, Counter())
-        rows.append(
-            {
-                "feed_url": url,
-                "name": row.get("name") or "",
-                "entries_listed": int(row.get("entries_listed") or 0),
-                "stories": tally["stories"],
-                "duplicates": tally["duplicates"],
-                "rejected": tally["rejected"],
-                "dead_letters": tally["dead_letters"],
-                "last_error": redact_text(row["last_error"]) if row.get("last_error") else None,
-                "last_success": row.get("last_success"),
-            }
-        )
-    return rows
-
-
 def _apply_gate(report: RunReport, gate: GateConfig, health: list[dict[str, Any]]) -> None:
     due = [row for row in health if row.get("due", True)]
     failed = [row for row in due if row.get("failed")]
@@ -645,50 +495,6 @@ def _apply_gate(report: RunReport, gate: GateConfig, health: list[dict[str, Any]
             f"{report.entry_dead_letters} of {report.entries_read} entries ended as dead letters "
             f"({dead_ratio:.0%} > --max_dead_letter_ratio {limit:g}); see errors/"
         )
-
-
-MAX_CLUSTERS = 10
-_OUTCOME = {
-    "stories": "story",
-    "duplicates": "duplicate",
-    "rejected": "rejected",
-    "errors": "dead letter",
-}
-
-
-def largest_clusters(
-    canonicals: dict[str, dict[str, Any]], copies: dict[str, list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    """The clusters with the most copies in this run, each with its canonical and copies."""
-    ranked = sorted(copies.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MAX_CLUSTERS]
-    clusters = []
-    for cluster_id, members in ranked:
-        canonical = canonicals.get(cluster_id, {})
-        clusters.append(
-            {
-                "cluster_id": cluster_id,
-                "canonical": {
-                    "story_id": cluster_id,
-                    "title": canonical.get("title"),
-                    "url": canonical.get("url"),
-                    "feed_url": canonical.get("feed_url"),
-                },
-                "copies": [
-                    {
-                        "story_id": copy.get("story_id"),
-                        "title": copy.get("title"),
-                        "url": copy.get("url"),
-                        "feed_url": copy.get("feed_url"),
-                        "reason": copy.get("duplicate_reason"),
-                        "similarity": copy.get("similarity"),
-                    }
-                    for copy in sorted(
-                        members, key=lambda c: (-(c.get("similarity") or 0), c.get("url") or "")
-                    )
-                ],
-            }
-        )
-    return clusters
 
 
 def write_report(report: RunReport) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.__main__ import run
-from pipeline.report import HEALTH_KEYS
+from pipeline.report_tables import HEALTH_KEYS
 from tests.news_server import HTML_TYPE, RSS_TYPE, NewsServer, article_html, rss
 
 pytestmark = pytest.mark.slow
