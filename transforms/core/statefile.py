@@ -158,3 +158,19 @@ def read(path: str, kind: str) -> Decoded:
 
     with FileSystems.open(path) as handle:
         return decode(path, handle.read(), kind)
+
+
+def stale_snapshots(
+    snapshots: list[tuple[str, str, str]], run_key: str, run_id: str, keep: int
+) -> list[str]:
+    """Snapshot paths to delete once this run's snapshot is written.
+
+    ``snapshots`` are (run key, run id, path), oldest first, this run's own file excluded. An
+    earlier attempt of this run (same run id) is replaced; of the other runs' snapshots before
+    this run the newest ``keep - 1`` stay, so a re-run of an older run date still finds its base.
+    """
+    own = [path for _, rid, path in snapshots if run_id and rid == run_id]
+    older = [
+        path for key, rid, path in snapshots if key < run_key and not (run_id and rid == run_id)
+    ]
+    return own + older[: max(0, len(older) - max(1, keep - 1))]

@@ -355,12 +355,12 @@ def write_snapshot(config: StateConfig, states: Iterable[FeedState]) -> str:
     if leftovers:
         FileSystems.delete(leftovers)
     this = (config.run_key, config.run_id)
-    snapshots = [s for s in _snapshots(config.folder) if (s.run_key, s.run_id) != this]
-    # An earlier attempt of this run is replaced; of the other runs' snapshots before this run
-    # the newest few are kept.
-    own = [s.path for s in snapshots if _own(s, config)]
-    older = [s.path for s in snapshots if s.run_key < config.run_key and not _own(s, config)]
-    stale = own + older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    others = [
+        (s.run_key, s.run_id, s.path)
+        for s in _snapshots(config.folder)
+        if (s.run_key, s.run_id) != this
+    ]
+    stale = statefile.stale_snapshots(others, config.run_key, config.run_id, config.keep_snapshots)
     if stale:
         FileSystems.delete(stale)
     logger.info("wrote feed state for %d feeds to %s", len(states), final)

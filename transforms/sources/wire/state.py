@@ -153,11 +153,8 @@ def write_snapshot(config: WireStateConfig, seen: dict[str, str]) -> str:
         FileSystems.delete([final])
     FileSystems.rename([temporary], [final])
     this = (config.run_key, config.run_id)
-    snapshots = [s for s in _snapshots(config.folder) if (s[0], s[1]) != this]
-    # An earlier attempt of this run is replaced; of the other runs' the newest few are kept.
-    own = [s[2] for s in snapshots if _own(s, config)]
-    older = [s[2] for s in snapshots if s[0] < config.run_key and not _own(s, config)]
-    stale = own + older[: max(0, len(older) - max(1, config.keep_snapshots - 1))]
+    others = [s for s in _snapshots(config.folder) if (s[0], s[1]) != this]
+    stale = statefile.stale_snapshots(others, config.run_key, config.run_id, config.keep_snapshots)
     if stale:
         FileSystems.delete(stale)
     logger.info("wire state: %d files remembered in %s", len(seen), final)
