@@ -60,3 +60,24 @@ def test_places_command_writes_errors_with_url_and_phrase(bodies: Path, tmp_path
     assert {e["country"] for e in result["false_positives"]} == set(page["countries"])
     for error in result["false_positives"]:
         assert error["url"] == page["url"] and error["phrases"], error
+
+
+def test_places_reads_the_newspaper_layout_beside_the_article_benchmark(tmp_path: Path) -> None:
+    news = tmp_path / "news"
+    (news / "text").mkdir(parents=True)
+    (news / "text" / "site.com1.txt").write_text("Talks in Berlin ended. Germany said no.", "utf-8")
+    (news / "index.json").write_text(
+        json.dumps({"site.com1": {"text": "text/site.com1.txt", "url": None}}), "utf-8"
+    )
+    aeb = tmp_path / "ground-truth.json"
+    aeb.write_text(json.dumps({"abc": {"articleBody": "Flooding hit Vietnam.", "url": "u"}}))
+    labels = tmp_path / "labels.json"
+    pages = {"site.com1": {"countries": ["DE", "FR"]}, "abc": {"countries": ["VN"]}}
+    labels.write_text(json.dumps({"pages": pages}), "utf-8")
+    result = run(labels, [aeb, news])
+    assert result["pages"] == 2 and not result["missing_bodies"]
+    assert (result["precision"], result["recall"]) == (1.0, 0.6667)
+    # a page without a URL is reported by its id
+    assert result["false_negatives"] == [
+        {"page": "site.com1", "url": "site.com1", "country": "FR", "phrases": []}
+    ]
