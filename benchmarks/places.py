@@ -13,6 +13,11 @@ listed with its page URL and the phrase behind it: for a false positive the ment
 for the country, for a false negative the candidate mentions of it that were dropped and why (none
 at all: the gazetteer does not know the name).
 
+``--ablation`` also scores the pages with each named matching rule switched off in turn
+(``transforms.tags.place_mentions.RULES``), so a rule can be kept only if it helps, or at least
+does not hurt, on every labelled set: the 60 pages the rules were written against and the 40
+held-out pages.
+
 ``--cv K`` splits the pages into K folds fixed by page id and reports the figures per fold, so a
 rule tuned on some labelled pages can be checked on the others (there is nothing to fit inside the
 tagger, so out-of-fold and visible figures are the same pages scored the same way; the folds show
@@ -89,6 +94,27 @@ def load_bodies(path: Path) -> dict[str, dict[str, str]]:
         text = path / (item.get("text") or f"text/{name}.txt")
         if text.is_file():
             out[name] = {"articleBody": text.read_text("utf-8"), "url": item.get("url") or ""}
+    return out
+
+
+def ablation(labels_path: Path, bodies_paths: Path | Iterable[Path]) -> dict[str, Any]:
+    """Precision and recall with each named rule switched off (the tables built once)."""
+    from transforms.tags.gazetteer import SHORT_CITY_NAMES, build_tables
+    from transforms.tags.place_mentions import RULES
+    from transforms.tags.places import Gazetteer, PlacesConfig
+
+    paths = [bodies_paths] if isinstance(bodies_paths, Path) else list(bodies_paths)
+    tables = build_tables(PlacesConfig())
+    out: dict[str, Any] = {}
+    for rule in RULES:
+        config = PlacesConfig(rules_off=frozenset({rule}))
+        own = build_tables(config) if rule == SHORT_CITY_NAMES else tables
+        result = run(labels_path, paths, gazetteer=Gazetteer(own, config))
+        out[rule] = {
+            "precision": result["precision"],
+            "recall": result["recall"],
+            **result["counts"],
+        }
     return out
 
 
@@ -172,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write the figures and errors here")
     parser.add_argument("--cv", type=int, default=0, metavar="K", help="also per-fold figures")
+    parser.add_argument(
+        "--ablation", action="store_true", help="also the figures with each rule switched off"
+    )
     args = parser.parse_args(argv)
     for path in (args.labels, *args.bodies):
         if not path.exists():
@@ -179,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv == 1 or args.cv < 0:
         parser.error("--cv needs at least 2 folds")
     result = run(args.labels, args.bodies, args.cv)
+    if args.ablation:
+        result["ablation"] = ablation(args.labels, args.bodies)
     print(
         f"{result['pages']} pages: precision {result['precision']:.4f} recall "
         f"{result['recall']:.4f} ({result['counts']})"
@@ -189,6 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     for fold, figures in enumerate(result.get("folds") or ()):
         print(f"  fold {fold}: precision {figures['precision']:.4f} recall {figures['recall']:.4f}")
+    for rule, figures in (result.get("ablation") or {}).items():
+        print(
+            f"  without {rule}: precision {figures['precision']:.4f} recall "
+            f"{figures['recall']:.4f} (fp {figures['fp']}, fn {figures['fn']})"
+        )
     for kind in ("false_positives", "false_negatives"):
         for error in result[kind]:
             print(f"  {kind[:-1]} {error['country']} {error['url'][:70]} {error['phrases']}")

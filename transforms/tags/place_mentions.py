@@ -16,7 +16,8 @@ wrong desk while a missed one usually has a second mention elsewhere:
 * **Leftmost-longest.** Overlapping matches resolve to the longest: "Inner Mongolia" is China,
   not Mongolia; "New Mexico" is the US, not Mexico; "Papua New Guinea" is not Guinea.
 * **Exclusion phrases** (``exclusions`` in the data file) win over the place inside them:
-  "Latin American", "Indian Ocean", "Washington Post", "French fries", "Guinea pig".
+  "Latin American", "Indian Ocean", "Washington Post", "French fries", "Guinea pig", things
+  named after a place ("Indian corn", "Jerusalem stone"), in plural and in title-case headings.
 * **Proper-name chains.** A city, state, region, ambiguous name or a country name that is also a
   given name ("India", "Israel") does not count when it is glued to another capitalised word:
   followed by one ("Austin Dillon", "Jordan Peterson", "Wichita Heights") or preceded by one that
@@ -25,7 +26,13 @@ wrong desk while a missed one usually has a second mention elsewhere:
   bare mentions ("Durham said") are dropped too. Plain country names and demonyms are exempt
   ("US President", "Russian Foreign Minister"); so are lines in capitals (headlines). A possessive
   ends a name ("Trump's China policy"), and only a word that can be a first name makes a surname:
-  "Rakuten Madrid" or "Team China" never turn every later "Madrid" or "China" into a person.
+  "Rakuten Madrid" or "Team China" never turn every later "Madrid" or "China" into a person, nor
+  does a word the story also uses in lower case ("One Washington-based expert").
+* **Words of the story's own.** A single-word name the story also uses as a common word needs the
+  story's support like an ambiguous name ("Centerpiece of China and Roses" beside "a china
+  plate"); a nationality word naming a language is not the country ("written in Spanish",
+  "Spanish-language"; ``language_cues`` in the data file). A name in capitals opening a paragraph
+  as its dateline ("WASHINGTON — NASA said") counts like one after "in".
 * **Organisation and event names** (``organisation_words`` and ``event_words`` in the data file,
   the labelling guidelines' rule): a place word followed by capitalised words that end in an
   organisation word ("Hong Kong Polytechnic University", "Japan Airlines") or preceded by one and
@@ -57,8 +64,10 @@ from transforms.tags import place_context as ctx
 from transforms.tags.gazetteer import (
     CITY,
     COUNTRY,
+    DEMONYM,
     EXCLUDE,
     REGION,
+    SHORT_CITY_NAMES,
     GazetteerTables,
     PlaceEntry,
     PlacesConfig,
@@ -78,6 +87,31 @@ ORGANISATION = "organisation_name"
 PERSON = "part_of_a_name"
 SURNAME = "surname_in_this_story"
 QUALIFIED_ELSEWHERE = "qualified_as_other_country"
+LANGUAGE = "language_name"
+
+# Named rules, each of which can be switched off (``PlacesConfig.rules_off``) so the places
+# benchmark can show what each one is worth on every labelled set.
+ORGANISATION_NAMES = "organisation_names"
+EVENT_NAMES = "event_names"
+STATE_ABBREVIATIONS = "state_abbreviations"
+QUALIFIED_SMALL_CITIES = "qualified_small_cities"
+BASED_SMALL_CITIES = "based_small_cities"
+COMMON_WORDS = "common_word_needs_support"
+ORDINARY_WORDS = "ordinary_word_is_no_first_name"
+LANGUAGE_NAMES = "language_names"
+DATELINES = "dateline_is_locative"
+RULES = (
+    ORGANISATION_NAMES,
+    EVENT_NAMES,
+    STATE_ABBREVIATIONS,
+    QUALIFIED_SMALL_CITIES,
+    BASED_SMALL_CITIES,
+    COMMON_WORDS,
+    ORDINARY_WORDS,
+    LANGUAGE_NAMES,
+    DATELINES,
+    SHORT_CITY_NAMES,
+)
 
 
 @dataclass(frozen=True)
@@ -111,13 +145,20 @@ class MentionFinder:
         self._entries = tables.entries
         self._automaton = automaton_of({k: (e, False) for k, e in tables.entries.items()})
         data = tables.data
-        self._organisations = frozenset(data.get("organisation_words") or ())
-        self._events = frozenset(data.get("event_words") or ())
-        abbreviations = tables.state_abbreviations
+        self._on = frozenset(RULES) - frozenset(config.rules_off)
+        self._organisations = self._words(data, "organisation_words", ORGANISATION_NAMES)
+        self._events = self._words(data, "event_words", EVENT_NAMES)
+        cues = data.get("language_cues") or {}
+        self._language_before = ctx.word_set(" ".join(cues.get("before") or ()))
+        self._language_after = ctx.word_set(" ".join(cues.get("after") or ()))
+        abbreviations = tables.state_abbreviations if STATE_ABBREVIATIONS in self._on else {}
         self._abbreviated = ctx.qualifier_pattern(abbreviations) if abbreviations else None
         # Per-language country names, compiled on a story in that language first needs them.
         self._localised: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    def _words(self, data: dict[str, Any], key: str, rule: str) -> frozenset[str]:
+        return frozenset(data.get(key) or ()) if rule in self._on else frozenset()
 
     def _local_automaton(self, language: str) -> Any:
         """The automaton of one language's country names (None when not configured)."""
@@ -231,14 +272,16 @@ class MentionFinder:
         Ambiguous names are returned unresolved (``tag`` settles them against the story).
         """
         english = language in ENGLISH
+        on = self._on
         abbreviated = self._abbreviation_mentions(text) if english else []
         based = {m.end("place") for m in ctx.BASED.finditer(text)} if english else set()
+        ordinary = ctx.lower_words(text) if english else frozenset()
         out: list[Mention] = []
         covered: set[int] = set()
         surnames: set[str] = set()
         for start, end, key, entry in self._matches(text, language):
             mention = Mention(start, end, text[start:end], entry)
-            reason = self._drop_reason(text, start, end, key, entry, english, language)
+            reason = self._drop_reason(text, start, end, key, entry, language, ordinary)
             if reason == SURNAME:
                 surnames.add(key)
                 reason = PERSON
@@ -250,17 +293,32 @@ class MentionFinder:
                         mention = replace(mention, forced="US")
                     else:
                         reason = QUALIFIED_ELSEWHERE  # "Victoria, Tex." is not Victoria, BC
-                elif english:
+                elif english and QUALIFIED_SMALL_CITIES in on:
                     code = self._qualified_by(text, start, end, entry)
                     if code:
                         mention = replace(mention, forced=code)
-            locative = ctx.previous_word(text, start) in ctx.LOCATIVES or end in based
+            if (
+                not reason
+                and mention.forced is None
+                and COMMON_WORDS in on
+                and " " not in key
+                and key[1:].islower()  # "China", not the acronym "US" beside the pronoun "us"
+                and key.lower() in ordinary
+            ):
+                # The story uses the name as an ordinary word ("a large china plate"): its
+                # capitalised form ("Centerpiece of China and Roses") needs the story's support.
+                mention = replace(mention, entry=replace(entry, needs_support=True, alternates=()))
+            locative = (
+                ctx.previous_word(text, start) in ctx.LOCATIVES
+                or end in based
+                or (DATELINES in on and ctx.opens_dateline(text, start, end))
+            )
             out.append(replace(mention, after_locative=locative, dropped=reason))
         us = PlaceEntry(REGION, ("US",))
         for start, end, phrase in abbreviated:
             if start not in covered:
                 out.append(Mention(start, end, phrase, us, forced="US"))
-        for match in ctx.BASED.finditer(text) if english else ():
+        for match in ctx.BASED.finditer(text) if english and BASED_SMALL_CITIES in on else ():
             words = match.group("place").split()
             for size in range(1, len(words) + 1):
                 name = " ".join(words[-size:])
@@ -286,9 +344,10 @@ class MentionFinder:
         end: int,
         key: str,
         entry: PlaceEntry,
-        english: bool,
         language: str,
+        ordinary: frozenset[str],
     ) -> str:
+        english = language in ENGLISH
         if entry.kind == EXCLUDE or not entry.codes:
             return EXCLUDED
         if not english and entry.kind == CITY and not entry.major and " " not in key:
@@ -298,16 +357,26 @@ class MentionFinder:
         caps_line = ctx.in_caps_line(text, start, end)
         if key in self._shouted and not (ctx.starts_line(text, start) or caps_line):
             return SHOUTED  # "SOFIA" the telescope in running text, not Sofia the city
+        if (
+            entry.kind == DEMONYM
+            and english
+            and LANGUAGE_NAMES in self._on
+            and ctx.language_use(text, start, end, self._language_before, self._language_after)
+        ):
+            return LANGUAGE  # "texts written in Spanish": the language, not Spain
         kind = ""
         if english and not caps_line:
             kind = ctx.name_kind(text, start, end, self._organisations, self._events)
             if kind == "organisation":
                 return ORGANISATION
         if entry.chain_check and kind != "event" and not caps_line:
-            glue = ctx.glued(text, start, end)
+            if ORDINARY_WORDS not in self._on:
+                ordinary = frozenset()
+            glue = ctx.glued(text, start, end, ordinary)
             if glue == "before_name" and language in NOUN_CAPITALISING:
                 glue = ""  # "in Berlin Vertreter": German capitalises every noun
-            if glue == "after_name" and entry.kind != COUNTRY and ctx.first_name_like(text, start):
+            first_name = ctx.first_name_like(text, start, ordinary)
+            if glue == "after_name" and entry.kind != COUNTRY and first_name:
                 return SURNAME
             if (
                 glue == "before_name"
