@@ -309,3 +309,6 @@ def test_things_named_after_places_in_any_case(gazetteer: Gazetteer) -> None:
     text = "Indian Corn Candleholder. The colors of Indian corn and two guinea pigs."
     assert places(gazetteer, text) == ()
     assert places(gazetteer, "Guinea pigs and Brussels sprouts.") == ()
+    # "Indian" of Native American nations is not India
+    text = "A member of the Isleta Indian tribe and judge of the Quinault Indian Nation."
+    assert places(gazetteer, text) == ()
