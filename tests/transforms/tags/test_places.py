@@ -287,3 +287,25 @@ def test_explain_lists_dropped_mentions_with_reasons(gazetteer: Gazetteer) -> No
     reasons = {mention.surface: mention.dropped for mention in trace}
     assert reasons["Japan"] == "organisation_name"
     assert reasons["Jordan"] in {"ambiguous_without_support", "part_of_a_name"}
+
+
+def test_dateline_settles_a_single_country_ambiguous_name(gazetteer: Gazetteer) -> None:
+    assert places(gazetteer, "WASHINGTON — NASA added five companies.") == ("US",)
+    # a name shared by several countries still needs support
+    assert places(gazetteer, "GEORGETOWN — The talks ended.") == ()
+
+
+def test_common_word_homonym_needs_the_story_to_support_it(gazetteer: Gazetteer) -> None:
+    assert places(gazetteer, "Centerpiece of China and Roses. Use a large china plate.") == ()
+    assert places(gazetteer, "Fine china sold well in China. Beijing agreed.") == ("CN",)
+
+
+def test_cities_known_by_the_first_part_of_their_formal_name(gazetteer: Gazetteer) -> None:
+    # geonames: "Frankfurt am Main", "Halle (Saale)"
+    assert places(gazetteer, "Bankers met in Frankfurt and Halle.") == ("DE",)
+
+
+def test_things_named_after_places_in_any_case(gazetteer: Gazetteer) -> None:
+    text = "Indian Corn Candleholder. The colors of Indian corn and two guinea pigs."
+    assert places(gazetteer, text) == ()
+    assert places(gazetteer, "Guinea pigs and Brussels sprouts.") == ()
