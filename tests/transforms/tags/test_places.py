@@ -312,3 +312,11 @@ def test_things_named_after_places_in_any_case(gazetteer: Gazetteer) -> None:
     # "Indian" of Native American nations is not India
     text = "A member of the Isleta Indian tribe and judge of the Quinault Indian Nation."
     assert places(gazetteer, text) == ()
+
+
+def test_continents_and_surnames_that_are_country_names(gazetteer: Gazetteer) -> None:
+    # Antarctica has an ISO code but is a continent, which the guidelines never count
+    assert places(gazetteer, "Ice sheets in Greenland and West Antarctica melt.") == ("GL",)
+    assert places(gazetteer, "Sister Sharon Holland spoke; so did Jimmy Wales.") == ()
+    assert places(gazetteer, "Tulips from Holland and hills of Wales.") == ("NL", "GB")
+    assert places(gazetteer, "Mansions in the Greek Revival style; Swiss Army knives.") == ()
