@@ -24,7 +24,7 @@ DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
     f"{DEDUP}/BucketRefs/ParDo(BucketRefsFn)": {"refs", "ts-ref_expiry"},
-    f"{DEDUP}/GatherCandidates/ParDo(GatherCandidatesFn)": {"gathered"},
+    f"{DEDUP}/GatherCandidates/ParDo(GatherCandidatesFn)": {"gathered", "gather_count"},
     f"{DEDUP}/StoreFingerprints/ParDo(StoreFingerprintsFn)": {
         "print",
         "pending",
@@ -40,6 +40,7 @@ CODERS = {
     "VarIntCoder, StrUtf8Coder]",
     "pending": "StrUtf8Coder",
     "gathered": "StrUtf8Coder",
+    "gather_count": "TupleCoder[VarIntCoder, VarIntCoder]",
     "stories": "StrUtf8Coder",
     "votes": "StrUtf8Coder",
 }

@@ -17,7 +17,8 @@ keyed state that holds one ``--stream_horizon_hours`` of stories:
    grown), then joins the bucket. An event-time timer drops members past the horizon.
 4. ``GatherCandidates`` (keyed by arrival, held only until the story's buckets have answered)
    merges the candidates of all its buckets: a near-copy shares dozens of buckets with its
-   original and is checked against it once, with the number of buckets it was met in.
+   original and is checked against it once, with the number of buckets it was met in. A count
+   cell says when the last bucket has answered, so the bag is read once.
 5. ``StoreFingerprints`` (keyed by story id) holds each story's fingerprint once and verifies
    every candidate against it with ``minhash.verify``, the batch verification, on the exact batch
    fingerprints (no compaction, so the decisions are batch's decisions on the same pair). A
@@ -243,9 +244,9 @@ VOTES_PARAM = beam.DoFn.StateParam(VOTES)
 class DecideFirstSeenFn(beam.DoFn):
     """Per arrival: hold the story until every message it expects is in, then decide.
 
-    Expected: the story (with its bucket count), one ``expect`` per bucket (how many candidates
-    it proposed), one ``stored`` answer from the fingerprint store, one ``verdict`` per
-    candidate. Counted, not timed: nothing waits for a watermark, so a late story is decided as
+    Expected: the story, one ``expect`` from ``GatherCandidates`` (how many members it is
+    checked against), one ``stored`` answer from the fingerprint store, one ``verdict`` per
+    member checked. Counted, not timed: nothing waits for a watermark, so a late story is decided as
     soon as its messages are in. Two identical arrivals (a redelivered entry) share a key; the
     first is decided and the others are ``same_url`` copies of it.
     """

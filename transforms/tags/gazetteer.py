@@ -109,6 +109,8 @@ def ascii_fold(text: str) -> str:
 
 
 def _plural(word: str) -> str | None:
+    if word.endswith("fe"):
+        return word[:-2] + "ves"  # "Swiss Army knives"
     if word.endswith(("s", "sh", "ch", "ese", "x", "z", "i")) or " " in word:
         return None if not word.endswith("i") else word + "s"
     if word.endswith("man"):
@@ -207,7 +209,8 @@ class _Surfaces:
         self.entries: dict[str, PlaceEntry] = {}
         self.shouted: set[str] = set()
 
-    def put(self, surface: str, entry: PlaceEntry) -> None:
+    def put(self, surface: str, entry: PlaceEntry, force: bool = False) -> None:
+        """Add a name and its variants; a lower kind wins a collision unless ``force``."""
         surface = surface.strip()
         if len(surface) < 2:
             return
@@ -230,7 +233,7 @@ class _Surfaces:
                     self.shouted.add(variant.upper())
         for variant in variants:
             current = self.entries.get(variant)
-            if current is None or entry.kind < current.kind:
+            if current is None or entry.kind < current.kind or force:
                 self.entries[variant] = entry
 
 
@@ -251,7 +254,7 @@ def _put_countries(table: _Surfaces, gc: Any, data: dict[str, Any]) -> None:
     for code, names in data.get("aliases", {}).items():
         for name in names:
             table.put(name, PlaceEntry(COUNTRY, (code,)))
-    given = {g.upper() for g in data.get("given_names", [])}
+    given = {g.upper() for g in data.get("person_names", [])}
     for name in list(table.entries):
         if name.upper() in given:
             table.entries[name] = PlaceEntry(COUNTRY, table.entries[name].codes, chain_check=True)
@@ -333,11 +336,12 @@ def build_tables(config: PlacesConfig) -> GazetteerTables:
         for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
             entries[variant] = entry
     for phrase in data.get("exclusions", []):
-        table.put(phrase, PlaceEntry(EXCLUDE, ()))
+        # an exclusion is deliberate: it wins even over a country name ("Antarctica")
+        table.put(phrase, PlaceEntry(EXCLUDE, ()), force=True)
         head, _, last = phrase.rpartition(" ")
         plural = _plural(last)
         if plural and head:  # "Guinea pigs", "Brussels sprouts": a place word stays covered
-            table.put(f"{head} {plural}", PlaceEntry(EXCLUDE, ()))
+            table.put(f"{head} {plural}", PlaceEntry(EXCLUDE, ()), force=True)
 
     qualifiers = {
         name.replace(".", "").casefold(): code

@@ -220,7 +220,7 @@ def test_bundled_data_files_hold_only_strings() -> None:
         else:
             yield path, node
 
-    numeric = {"min_score", "title_weight", "max_topics", "min_share"}
+    numeric = {"min_score", "title_weight", "max_topics", "min_share", "min_phrases"}
     for name in ("places.yaml", "agencies.yaml", "taxonomy.yaml"):
         text = resources.files("transforms").joinpath(f"data/{name}").read_text("utf-8")
         for path, value in scalars(yaml.safe_load(text), name):
@@ -309,3 +309,14 @@ def test_things_named_after_places_in_any_case(gazetteer: Gazetteer) -> None:
     text = "Indian Corn Candleholder. The colors of Indian corn and two guinea pigs."
     assert places(gazetteer, text) == ()
     assert places(gazetteer, "Guinea pigs and Brussels sprouts.") == ()
+    # "Indian" of Native American nations is not India
+    text = "A member of the Isleta Indian tribe and judge of the Quinault Indian Nation."
+    assert places(gazetteer, text) == ()
+
+
+def test_continents_and_surnames_that_are_country_names(gazetteer: Gazetteer) -> None:
+    # Antarctica has an ISO code but is a continent, which the guidelines never count
+    assert places(gazetteer, "Ice sheets in Greenland and West Antarctica melt.") == ("GL",)
+    assert places(gazetteer, "Sister Sharon Holland spoke; so did Jimmy Wales.") == ()
+    assert places(gazetteer, "Tulips from Holland and hills of Wales.") == ("NL", "GB")
+    assert places(gazetteer, "Mansions in the Greek Revival style; Swiss Army knives.") == ()
