@@ -37,6 +37,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -193,15 +194,19 @@ def script_of(ch: str) -> str | None:
 
 
 def script_profile(text: str) -> tuple[int, dict[str, int]]:
-    """Count letters and letters per script (unknown scripts under ``Other``)."""
+    """Count letters and letters per script (unknown scripts under ``Other``).
+
+    Each distinct character is looked up once (``Counter`` tallies them in C): a 3,000-character
+    sample holds a few dozen distinct letters, so this costs a fraction of a lookup per character.
+    """
     counts: dict[str, int] = {}
     letters = 0
-    for ch in text:
+    for ch, n in Counter(text).items():
         if not ch.isalpha():
             continue
-        letters += 1
+        letters += n
         name = script_of(ch) or "Other"
-        counts[name] = counts.get(name, 0) + 1
+        counts[name] = counts.get(name, 0) + n
     return letters, counts
 
 

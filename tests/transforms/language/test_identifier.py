@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.language.hints import normalise_hint, page_language_of
 from transforms.language.identifier import (
     UND,
     LangIdConfig,
     LanguageIdentifier,
+    script_of,
     script_profile,
 )
 
@@ -93,6 +96,17 @@ def test_unique_scripts_need_no_model(identifier) -> None:
     assert (guess.method, guess.probability) == ("script", 1.0)
     letters, scripts = script_profile("Минск, 7 ноября. TASS")
     assert letters == 15 and scripts == {"Cyrillic": 11, "Latin": 4}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_script_profile_counts_every_letter_of_the_text(text: str) -> None:
+    letters = [ch for ch in text if ch.isalpha()]
+    expected: dict[str, int] = {}
+    for ch in letters:
+        name = script_of(ch) or "Other"
+        expected[name] = expected.get(name, 0) + 1
+    assert script_profile(text) == (len(letters), expected)
 
 
 def test_markers_separate_malay_from_indonesian(identifier) -> None:
