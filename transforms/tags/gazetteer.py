@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -97,7 +98,9 @@ class GazetteerTables:
     shouted: frozenset[str]  # upper-case forms that only count in lines in capitals
     data: dict[str, Any]
     valid: frozenset[str]
-    small_cities: dict[str, tuple[SmallCity, ...]] = field(default_factory=dict)
+    # name -> cities of that name, largest first (a lazily decoded mapping when read from the
+    # shipped index, transforms/tags/gazetteer_index.py)
+    small_cities: Mapping[str, tuple[SmallCity, ...]] = field(default_factory=dict)
     # US state abbreviations as written ("Tex.", "N.Y.", "TX") -> two-letter state code
     state_abbreviations: dict[str, str] = field(default_factory=dict)
     state_codes: dict[str, str] = field(default_factory=dict)  # "Washington" -> "WA"
@@ -333,7 +336,9 @@ def build_tables(config: PlacesConfig) -> GazetteerTables:
         kind = existing.kind if existing is not None else COUNTRY
         major = existing.major if existing is not None else True
         entry = PlaceEntry(kind, codes, city, needs_support=True, chain_check=True, major=major)
-        for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
+        # in a fixed order (not a set's): the matcher's case-folded lookup keeps the last name
+        variants = (name, ascii_fold(name), name.upper(), ascii_fold(name).upper())
+        for variant in dict.fromkeys(variants):
             entries[variant] = entry
     for phrase in data.get("exclusions", []):
         # an exclusion is deliberate: it wins even over a country name ("Antarctica")
