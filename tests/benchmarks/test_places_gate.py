@@ -49,8 +49,11 @@ def _holds(figures: dict, floors: dict[str, float]) -> None:
 
 
 def test_places_precision_and_recall_on_labelled_pages(bodies: Path, newspaper: Path) -> None:
-    first = run(LABELS, bodies)
-    held_out = run(HELD_OUT, [bodies, newspaper])
+    from transforms.tags.places import Gazetteer
+
+    gazetteer = Gazetteer.build()
+    first = run(LABELS, bodies, gazetteer=gazetteer)
+    held_out = run(HELD_OUT, [bodies, newspaper], gazetteer=gazetteer)
     assert (first["pages"], held_out["pages"]) == (60, 40)
     assert not first["missing_bodies"] and not held_out["missing_bodies"]
     _holds(first, FLOORS)

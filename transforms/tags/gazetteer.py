@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -97,7 +98,9 @@ class GazetteerTables:
     shouted: frozenset[str]  # upper-case forms that only count in lines in capitals
     data: dict[str, Any]
     valid: frozenset[str]
-    small_cities: dict[str, tuple[SmallCity, ...]] = field(default_factory=dict)
+    # name -> cities of that name, largest first (a lazily decoded mapping when read from the
+    # shipped index, transforms/tags/gazetteer_index.py)
+    small_cities: Mapping[str, tuple[SmallCity, ...]] = field(default_factory=dict)
     # US state abbreviations as written ("Tex.", "N.Y.", "TX") -> two-letter state code
     state_abbreviations: dict[str, str] = field(default_factory=dict)
     state_codes: dict[str, str] = field(default_factory=dict)  # "Washington" -> "WA"
@@ -109,6 +112,8 @@ def ascii_fold(text: str) -> str:
 
 
 def _plural(word: str) -> str | None:
+    if word.endswith("fe"):
+        return word[:-2] + "ves"  # "Swiss Army knives"
     if word.endswith(("s", "sh", "ch", "ese", "x", "z", "i")) or " " in word:
         return None if not word.endswith("i") else word + "s"
     if word.endswith("man"):
@@ -207,7 +212,8 @@ class _Surfaces:
         self.entries: dict[str, PlaceEntry] = {}
         self.shouted: set[str] = set()
 
-    def put(self, surface: str, entry: PlaceEntry) -> None:
+    def put(self, surface: str, entry: PlaceEntry, force: bool = False) -> None:
+        """Add a name and its variants; a lower kind wins a collision unless ``force``."""
         surface = surface.strip()
         if len(surface) < 2:
             return
@@ -230,7 +236,7 @@ class _Surfaces:
                     self.shouted.add(variant.upper())
         for variant in variants:
             current = self.entries.get(variant)
-            if current is None or entry.kind < current.kind:
+            if current is None or entry.kind < current.kind or force:
                 self.entries[variant] = entry
 
 
@@ -251,7 +257,7 @@ def _put_countries(table: _Surfaces, gc: Any, data: dict[str, Any]) -> None:
     for code, names in data.get("aliases", {}).items():
         for name in names:
             table.put(name, PlaceEntry(COUNTRY, (code,)))
-    given = {g.upper() for g in data.get("given_names", [])}
+    given = {g.upper() for g in data.get("person_names", [])}
     for name in list(table.entries):
         if name.upper() in given:
             table.entries[name] = PlaceEntry(COUNTRY, table.entries[name].codes, chain_check=True)
@@ -330,14 +336,17 @@ def build_tables(config: PlacesConfig) -> GazetteerTables:
         kind = existing.kind if existing is not None else COUNTRY
         major = existing.major if existing is not None else True
         entry = PlaceEntry(kind, codes, city, needs_support=True, chain_check=True, major=major)
-        for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
+        # in a fixed order (not a set's): the matcher's case-folded lookup keeps the last name
+        variants = (name, ascii_fold(name), name.upper(), ascii_fold(name).upper())
+        for variant in dict.fromkeys(variants):
             entries[variant] = entry
     for phrase in data.get("exclusions", []):
-        table.put(phrase, PlaceEntry(EXCLUDE, ()))
+        # an exclusion is deliberate: it wins even over a country name ("Antarctica")
+        table.put(phrase, PlaceEntry(EXCLUDE, ()), force=True)
         head, _, last = phrase.rpartition(" ")
         plural = _plural(last)
         if plural and head:  # "Guinea pigs", "Brussels sprouts": a place word stays covered
-            table.put(f"{head} {plural}", PlaceEntry(EXCLUDE, ()))
+            table.put(f"{head} {plural}", PlaceEntry(EXCLUDE, ()), force=True)
 
     qualifiers = {
         name.replace(".", "").casefold(): code

@@ -8,7 +8,7 @@ are data (organisation and event words, state abbreviations) live in ``data/plac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -101,16 +101,45 @@ def _possessive(word: str) -> bool:
     return word.endswith(("'s", "’s", "s'", "s’"))
 
 
-def lower_words(text: str) -> frozenset[str]:
-    """The words a text uses in lower case: evidence that a capitalised one is an ordinary word.
+class LowerWords(Container[str]):
+    """Whether a text uses a word in lower case: evidence that a capitalised one is ordinary.
 
     "a large china plate" makes "Centerpiece of China and Roses" a dish, and "one" in running
-    text makes "One Washington-based expert" a sentence opening, not a first name.
+    text makes "One Washington-based expert" a sentence opening, not a first name. Looked up
+    per word asked (a substring test first, the word-bounded search only on a hit), so a story
+    pays for the few capitalised words in question, not for splitting its whole text.
     """
-    return frozenset(word for word in _WORD.findall(text) if word[0].islower())
+
+    def __init__(self, text: str = "") -> None:
+        self._text = text
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, word: object) -> bool:
+        if not self._text or not isinstance(word, str) or not word or not word[0].islower():
+            return False  # (NO_WORDS, shared by every story, never fills its cache)
+        known = self._known.get(word)
+        if known is None:
+            known = self._find(word)
+            self._known[word] = known
+        return known
+
+    def _find(self, word: str) -> bool:
+        text, size = self._text, len(word)
+        at = text.find(word)
+        while at >= 0:
+            end = at + size
+            if (at == 0 or not text[at - 1].isalpha()) and (
+                end == len(text) or not text[end].isalpha()
+            ):
+                return True
+            at = text.find(word, at + 1)
+        return False
 
 
-def glued(text: str, start: int, end: int, ordinary: frozenset[str] = frozenset()) -> str:
+NO_WORDS = LowerWords()
+
+
+def glued(text: str, start: int, end: int, ordinary: Container[str] = NO_WORDS) -> str:
     """Non-empty when the match is part of a longer proper name ("Austin Dillon").
 
     A possessive before the name ends another name ("Trump's China policy"), and words that
@@ -136,7 +165,7 @@ def glued(text: str, start: int, end: int, ordinary: frozenset[str] = frozenset(
     return ""
 
 
-def first_name_like(text: str, start: int, ordinary: frozenset[str] = frozenset()) -> bool:
+def first_name_like(text: str, start: int, ordinary: Container[str] = NO_WORDS) -> bool:
     """Whether the capitalised word before a match can be a first name ("John Durham").
 
     Only then is the name a surname for the whole story; "Rakuten Madrid" or "Team China" must

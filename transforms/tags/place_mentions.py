@@ -275,7 +275,7 @@ class MentionFinder:
         on = self._on
         abbreviated = self._abbreviation_mentions(text) if english else []
         based = {m.end("place") for m in ctx.BASED.finditer(text)} if english else set()
-        ordinary = ctx.lower_words(text) if english else frozenset()
+        ordinary = ctx.LowerWords(text) if english else ctx.NO_WORDS
         out: list[Mention] = []
         covered: set[int] = set()
         surnames: set[str] = set()
@@ -345,7 +345,7 @@ class MentionFinder:
         key: str,
         entry: PlaceEntry,
         language: str,
-        ordinary: frozenset[str],
+        ordinary: ctx.LowerWords,
     ) -> str:
         english = language in ENGLISH
         if entry.kind == EXCLUDE or not entry.codes:
@@ -371,7 +371,7 @@ class MentionFinder:
                 return ORGANISATION
         if entry.chain_check and kind != "event" and not caps_line:
             if ORDINARY_WORDS not in self._on:
-                ordinary = frozenset()
+                ordinary = ctx.NO_WORDS
             glue = ctx.glued(text, start, end, ordinary)
             if glue == "before_name" and language in NOUN_CAPITALISING:
                 glue = ""  # "in Berlin Vertreter": German capitalises every noun

@@ -38,7 +38,6 @@ from transforms.tags.gazetteer import (
     PlaceEntry,
     PlacesConfig,
     ascii_fold,
-    build_tables,
     load_places_data,
 )
 from transforms.tags.place_mentions import Mention, MentionFinder
@@ -77,8 +76,12 @@ class Gazetteer:
 
     @classmethod
     def build(cls, config: PlacesConfig | None = None) -> Gazetteer:
+        """The matcher for ``config``, its tables read from the shipped index when it matches
+        (``transforms/tags/gazetteer_index.py``), else built from the sources."""
+        from transforms.tags.gazetteer_index import load_tables
+
         config = config or PlacesConfig()
-        return cls(build_tables(config), config)
+        return cls(load_tables(config), config)
 
     def candidates(self, text: str, language: str = "en") -> list[Mention]:
         """Every candidate place in ``text``, ambiguous ones unresolved (see ``place_mentions``)."""
