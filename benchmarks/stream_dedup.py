@@ -25,8 +25,10 @@ state copies, timer scans, bundle set-up) is over 90 % of the CPU at 200 stories
 the number of keys, so it would measure the local runner, not the dedup; ``teststream`` is there
 to check the two agree on small sizes.
 
-CPU is that of the whole process tree (``benchmarks.throughput.tree_cpu_seconds``), per size;
-wall seconds and the load average are recorded as context only.
+CPU is that of the whole process tree (``benchmarks.throughput.tree_cpu_seconds``), per size,
+and with the direct driver also per tenth of the arrivals (``cpu_ms_per_story_by_tenth``: does a
+story cost more once state holds more stories, within one process under one load); wall seconds
+and the load average are recorded as context only.
 """
 
 from __future__ import annotations
@@ -204,8 +206,12 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
         else:
             main.append(out)
 
+    # CPU per tenth of the arrivals: whether a story costs more once state holds more stories,
+    # within one process under the same load (sizes run at different times see different loads)
+    tenths = {round(len(timed) * k / 10): k for k in range(1, 11)}
+    marks: list[float] = []
     started = tree_cpu_seconds()
-    for story, at in timed:
+    for count, (story, at) in enumerate(timed, 1):
         to_decide: list[Any] = []
         to_gather: list[Any] = []
         to_store: list[Any] = []
@@ -253,8 +259,17 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
         for arrival, _ in to_decide:
             _forget_cleared(arrival, gathered, counts, held, votes)
         _forget_cleared(story.story_id, pending)
+        if count in tenths:
+            marks.append(tree_cpu_seconds())
     cpu = tree_cpu_seconds() - started
-    return _summary(ok, duplicates, reads, state, cpu)
+    result = _summary(ok, duplicates, reads, state, cpu)
+    edges = [0, *sorted(tenths)]
+    spans = zip([started, *marks], marks, strict=False)
+    result["cpu_ms_per_story_by_tenth"] = [
+        round(1000 * (end - begin) / max(edges[k + 1] - edges[k], 1), 3)
+        for k, (begin, end) in enumerate(spans)
+    ]
+    return result
 
 
 RUNNERS = {"direct": run_direct, "teststream": run_teststream}
@@ -319,6 +334,8 @@ def score(result: dict[str, Any], truth: dict[str, list[str]], stories: int) -> 
         "pairs_recall": round(hits / len(true), 4) if true else 1.0,
         "clusters_without_canonical": len(clusters - canonicals),
         "cpu_ms_per_story": round(1000 * result["cpu_seconds"] / stories, 3),
+        # direct driver only (None under TestStream: the runner's CPU is not per story)
+        "cpu_ms_per_story_by_tenth": result.get("cpu_ms_per_story_by_tenth"),
     }
 
 
