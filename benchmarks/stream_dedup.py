@@ -17,10 +17,16 @@ with the watermark following the arrivals. Reported:
   same pairs), and ``clusters_without_canonical`` (cluster ids that name no written canonical).
 
 ``--synthetic N [N ...]`` adds a scaling line on generated stories (30 % of them edited copies):
-state per story and CPU time per story at each size. Under TestStream the DirectRunner takes
-minutes per thousand stories on a shared 2-core machine, so sizes above ``--teststream_max`` run
-the DoFns' own logic directly, in order, with in-memory state cells (``run_direct``): the same
-process methods, state contents and counters, no runner.
+state per story and CPU time per story at each size, every size run the same way
+(``--synthetic_runner``). The default, ``direct``, drives the DoFns' own ``process`` methods in
+arrival order with in-memory state cells (``run_direct``): the same messages, state contents and
+counters as the graph, no runner. Under TestStream the DirectRunner's own machinery (trigger
+state copies, timer scans, bundle set-up) is over 90 % of the CPU at 200 stories and grows with
+the number of keys, so it would measure the local runner, not the dedup; ``teststream`` is there
+to check the two agree on small sizes.
+
+CPU is that of the whole process tree (``benchmarks.throughput.tree_cpu_seconds``), per size;
+wall seconds and the load average are recorded as context only.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from benchmarks import figures_json
 from benchmarks.dedup import run_dedup, story_from_labelled
+from benchmarks.throughput import tree_cpu_seconds
 from transforms.core.records import Story, stable_hash
 from transforms.core.windowing import StreamConfig
 from transforms.dedup.minhash import MinHashConfig
@@ -95,12 +102,12 @@ def run_teststream(timed: list[tuple[Story, float]], config: MinHashConfig) -> d
         ),
         observe_stream_state=True,
     )
-    started = time.process_time()
+    started = tree_cpu_seconds()
     with beam.Pipeline(options=options) as p:
         outputs = p | stream | DeduplicateStories(dedup)
         for key in ("ok", "duplicates", "state_reads", "state_bytes"):
             _ = outputs[key] | f"Collect{key}" >> beam.Map(_Collect(f"{run}/{key}"))
-    cpu = time.process_time() - started
+    cpu = tree_cpu_seconds() - started
     seen = {
         key: _Collect.seen.pop(f"{run}/{key}", [])
         for key in ("ok", "duplicates", "state_reads", "state_bytes")
@@ -109,6 +116,8 @@ def run_teststream(timed: list[tuple[Story, float]], config: MinHashConfig) -> d
 
 
 class _Bag:
+    __slots__ = ("items",)
+
     def __init__(self) -> None:
         self.items: list[Any] = []
 
@@ -123,6 +132,8 @@ class _Bag:
 
 
 class _Cell:
+    __slots__ = ("value",)
+
     def __init__(self) -> None:
         self.value: Any = None
 
@@ -141,12 +152,22 @@ class _Timer:
         pass  # expiry is beyond the run (horizon > run length)
 
 
+def _forget_cleared(key: str, *cells: dict[str, Any]) -> None:
+    for cell in cells:
+        found = cell.get(key)
+        if found is not None and not found.read():
+            del cell[key]
+
+
 def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[str, Any]:
     """The streaming dedup's DoFns driven in arrival order with in-memory state cells.
 
     Every story is one pane of its buckets (as when stories arrive minutes apart); messages go
-    where the graph sends them, fingerprints before the candidates that need them.
+    where the graph sends them, fingerprints before the candidates that need them. A transient
+    cell (a story's gathered candidates and votes) is forgotten once its DoFn has cleared it,
+    as a runner's state backend would; only the horizon's state stays in memory.
     """
+    from transforms.dedup import stream_clusters as c
     from transforms.dedup import streaming as s
 
     horizon = HORIZON_HOURS * 3600
@@ -157,7 +178,14 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
     store_fn.setup()
     gather_fn = s.GatherCandidatesFn()
     decide_fn = s.DecideFirstSeenFn()
+    resolve_fns = [
+        c.ResolveClusterFn(horizon, n == c.RESOLVE_STAGES, observe=True)
+        for n in range(1, c.RESOLVE_STAGES + 1)
+    ]
+    parents: list[dict[str, _Cell]] = [defaultdict(_Cell) for _ in resolve_fns]
+    waiting: list[dict[str, _Bag]] = [defaultdict(_Bag) for _ in resolve_fns]
     gathered: dict[str, _Bag] = defaultdict(_Bag)
+    counts: dict[str, _Cell] = defaultdict(_Cell)
     refs: dict[bytes, _Bag] = defaultdict(_Bag)
     prints: dict[str, _Cell] = defaultdict(_Cell)
     pending: dict[str, _Bag] = defaultdict(_Bag)
@@ -176,7 +204,7 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
         else:
             main.append(out)
 
-    started = time.process_time()
+    started = tree_cpu_seconds()
     for story, at in timed:
         to_decide: list[Any] = []
         to_gather: list[Any] = []
@@ -194,21 +222,42 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
                 side(out, to_gather)
         checks: list[Any] = []
         for arrival, message in to_gather:
-            for out in gather_fn.process((arrival, message), gathered[arrival]):
+            for out in gather_fn.process((arrival, message), gathered[arrival], counts[arrival]):
                 side(out, checks)
         answers: list[Any] = []
         for story_id, message in to_store + checks:
             element = (story_id, message)
             for out in store_fn.process(element, prints[story_id], pending[story_id], _Timer()):
                 side(out, answers)
+        records: list[Any] = []
+        asks: list[Any] = []
         for arrival, message in to_decide + answers:
             for out in decide_fn.process((arrival, message), held[arrival], votes[arrival]):
-                if isinstance(out, beam.pvalue.TaggedOutput):
-                    duplicates.append(out.value.value)
-                else:
+                if not isinstance(out, beam.pvalue.TaggedOutput):
                     ok.append(out.value)
-    cpu = time.process_time() - started
+                elif out.tag == s.PARENTS:
+                    records.append(out.value)
+                else:
+                    asks.append(out.value.value)
+        for fn, cells, bags in zip(resolve_fns, parents, waiting, strict=True):
+            forward: list[Any] = []
+            for key, message in records + asks:  # a story's record before the copies it names
+                for out in fn.process((key, message), cells[key], bags[key], _Timer()):
+                    if isinstance(out, beam.pvalue.TaggedOutput) and out.tag == c.FORWARD:
+                        forward.append(out.value)
+                    else:
+                        side(out, duplicates)
+            for key, _ in asks:
+                _forget_cleared(key, bags)
+            asks = forward
+        for arrival, _ in to_decide:
+            _forget_cleared(arrival, gathered, counts, held, votes)
+        _forget_cleared(story.story_id, pending)
+    cpu = tree_cpu_seconds() - started
     return _summary(ok, duplicates, reads, state, cpu)
+
+
+RUNNERS = {"direct": run_direct, "teststream": run_teststream}
 
 
 def _summary(
@@ -281,12 +330,15 @@ def load(directory: str) -> tuple[list[Story], dict[str, list[str]]]:
     return stories, truth
 
 
-def evaluate(directory: str, seed: int = 7, interval: float = 30.0) -> dict[str, Any]:
-    """The labelled set under TestStream, scored against the labels and the batch dedup."""
+def evaluate(
+    directory: str, seed: int = 7, interval: float = 30.0, runner: str = "teststream"
+) -> dict[str, Any]:
+    """The labelled set (under TestStream by default), scored against the labels and batch."""
     config = MinHashConfig()
     stories, truth = load(directory)
-    result = run_teststream(arrivals(stories, seed, interval), config)
+    result = RUNNERS[runner](arrivals(stories, seed, interval), config)
     figures = score(result, truth, len(stories))
+    figures["runner"] = runner
     with tempfile.TemporaryDirectory(prefix="stream-dedup-bench-") as out_dir:
         batch = run_dedup(os.path.join(directory, "stories.jsonl"), out_dir, config)
     batch_pairs = _pairs(batch)
@@ -334,18 +386,40 @@ def synthetic(n: int, seed: int) -> tuple[list[Story], dict[str, list[str]]]:
     return stories, truth
 
 
-def scaling(sizes: list[int], seed: int, teststream_max: int) -> list[dict[str, Any]]:
-    line = []
+def scaling(
+    sizes: list[int], seed: int, runner: str = "direct", done: Any = None
+) -> dict[str, Any]:
+    """The scaling line: every size run the same way; ``done`` sees the line after each size."""
+    line: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"runner": runner, "sizes": line}
     for n in sizes:
         stories, truth = synthetic(n, seed)
         timed = arrivals(stories, seed, 86400 / 100_000)  # 10^5 stories a day
-        mode = "teststream" if n <= teststream_max else "direct"
-        run = run_teststream if mode == "teststream" else run_direct
-        figures = score(run(timed, MinHashConfig()), truth, n)
-        figures["mode"] = mode
+        load_before, wall = os.getloadavg()[0], time.perf_counter()
+        result = RUNNERS[runner](timed, MinHashConfig())
+        figures = score(result, truth, n)
+        figures["cpu_seconds"] = round(result["cpu_seconds"], 2)
+        figures["wall_seconds"] = round(time.perf_counter() - wall, 2)
+        figures["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         line.append(figures)
-        logger.warning("synthetic %d (%s): %s", n, mode, figures)
-    return line
+        summary.update(_ratios(line))
+        logger.warning("synthetic %d (%s): %s", n, runner, figures)
+        if done is not None:
+            done(summary)
+    return summary
+
+
+def _ratios(line: list[dict[str, Any]]) -> dict[str, float]:
+    """Largest over smallest of the per-story figures along the line (1.0: flat)."""
+
+    def spread(key: str) -> float:
+        values = [row[key] for row in line]
+        return round(max(values) / min(values), 3) if min(values) > 0 else 0.0
+
+    return {
+        "cpu_ms_per_story_spread": spread("cpu_ms_per_story"),
+        "state_bytes_per_story_spread": spread("state_bytes_per_story"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -355,21 +429,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="arrival order (and synthetic) seed")
     parser.add_argument("--interval", type=float, default=30.0, help="event seconds per arrival")
     parser.add_argument(
-        "--synthetic", type=int, nargs="*", default=[], help="scaling line sizes, e.g. 1000 10000"
+        "--synthetic",
+        type=int,
+        nargs="*",
+        default=[],
+        help="scaling line sizes, e.g. 1000 10000 100000",
     )
     parser.add_argument(
-        "--teststream_max",
-        type=int,
-        default=1000,
-        help="largest synthetic size run under TestStream; larger sizes drive the DoFns directly",
+        "--synthetic_runner",
+        choices=sorted(RUNNERS),
+        default="direct",
+        help="how every size of the scaling line runs: the DoFns driven directly with in-memory "
+        "state (direct), or the whole graph under TestStream on the DirectRunner (teststream, "
+        "minutes per thousand stories)",
+    )
+    parser.add_argument(
+        "--labelled_runner",
+        choices=sorted(RUNNERS),
+        default="teststream",
+        help="how the labelled set in DIR runs (the same two ways as --synthetic_runner)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     figures: dict[str, Any] = {}
     if args.directory:
-        figures = evaluate(args.directory, args.seed, args.interval)
+        figures = evaluate(args.directory, args.seed, args.interval, args.labelled_runner)
     if args.synthetic:
-        figures["synthetic"] = scaling(args.synthetic, args.seed, args.teststream_max)
+
+        def done(line: dict[str, Any]) -> None:
+            # written after every size, so a long line leaves what it measured so far
+            figures["synthetic"] = line
+            if args.json_out:
+                figures_json(figures, args.json_out, sort_keys=True)
+
+        scaling(args.synthetic, args.seed, args.synthetic_runner, done)
     print(figures_json(figures, args.json_out, sort_keys=True))
     return 0
 

@@ -1,7 +1,7 @@
 """Cost of tagging a story against the cost of extracting it, and what topics stories get.
 
     python -m benchmarks.tagging ../shared/data/article-extraction-benchmark --json out.json
-    python -m benchmarks.tagging DIR --topics tests/fixtures/topic_labels.json --json out.json
+    python -m benchmarks.tagging DIR [DIR ...] --topics tests/fixtures/topic_labels.json --json OUT
 
 For every ``html/*.html.gz`` page: time trafilatura's ``bare_extraction`` (the extraction
 stage's call), build a Story from its title, text, author and detected language (untimed), then
@@ -9,10 +9,12 @@ time ``Tagger.tag`` on it.
 Prints the median milliseconds per story of each, the ratio (the budget is tagging < 10% of
 extraction), the one-off build time of the tagger, and writes the figures as JSON.
 
-With ``--topics LABELS`` it measures topics instead: on every page of DIR (the ground-truth body
-with the page's title), how many topics a story gets and how varied the first topics are; on the
+With ``--topics LABELS`` it measures topics instead: on every page of each DIR (the ground-truth
+body with the page's title; article-extraction-benchmark or news-html-newspaper layout), how many
+topics a story gets and how varied the first topics are, per set and overall; on the
 hand-labelled pages of LABELS (``tests/fixtures/topic_labels.json``, guidelines inside), how often
-the first topic is one the labeller accepts as the story's main subject.
+the first topic is one the labeller accepts as the story's main subject, overall and per batch
+(batch 2 was labelled before the matcher was run on it and never used to change the taxonomy).
 """
 
 from __future__ import annotations
@@ -118,42 +120,16 @@ def _page_title(folder: Path, page_id: str) -> str:
     return " ".join(((metadata.title if metadata else "") or "").split())
 
 
-def topic_figures(folder: Path, labels_path: Path, limit: int | None = None) -> dict:
-    """Topics per story on every page, and first-topic precision on the labelled pages."""
-    from transforms.tags.topics import TopicMatcher, load_taxonomy
-
-    bodies = json.loads((folder / "ground-truth.json").read_text("utf-8"))
-    labels = json.loads(labels_path.read_text("utf-8"))["pages"]
-    matcher = TopicMatcher(load_taxonomy())
-    per_story: Counter[int] = Counter()
-    firsts: Counter[str] = Counter()
-    leading: Counter[tuple[str, ...]] = Counter()
-    judged: list[dict] = []
-    for page_id in sorted(bodies)[:limit]:
-        title = _page_title(folder, page_id)
-        topics = matcher.topics(title, bodies[page_id].get("articleBody", ""))
-        per_story[len(topics)] += 1
-        firsts[topics[0] if topics else "(none)"] += 1
-        leading[topics[:3]] += 1
-        if page_id in labels:
-            accepted = labels[page_id]["topics"]
-            first = topics[0] if topics else None
-            right = first in accepted if accepted else first is None
-            judged.append(
-                {
-                    "page": page_id,
-                    "url": labels[page_id].get("url", ""),
-                    "title": title,
-                    "labelled": accepted,
-                    "topics": list(topics),
-                    "right": right,
-                }
-            )
+def _spread(per_story: Counter[int], firsts: Counter[str], leading: Counter[tuple]) -> dict:
+    """How many topics stories get and how varied the leading ones are."""
     stories = sum(per_story.values())
-    predicted = [j for j in judged if j["topics"]]
-    top_three, top_three_count = leading.most_common(1)[0] if leading else ((), 0)
+    tagged = stories - per_story.get(0, 0)
+    # the same leading topics on many stories is the failure to catch; no topic is counted apart
+    with_topics = Counter({lead: n for lead, n in leading.items() if lead})
+    top_three, top_three_count = with_topics.most_common(1)[0] if with_topics else ((), 0)
     return {
         "pages": stories,
+        "no_topic_share": round(per_story.get(0, 0) / stories, 3) if stories else 0.0,
         "topics_per_story": {str(k): v for k, v in sorted(per_story.items())},
         "mean_topics_per_story": round(sum(k * v for k, v in per_story.items()) / stories, 3)
         if stories
@@ -161,8 +137,14 @@ def topic_figures(folder: Path, labels_path: Path, limit: int | None = None) -> 
         "first_topics": dict(firsts.most_common()),
         "most_common_top_three": {
             "topics": list(top_three),
-            "share": round(top_three_count / stories, 3) if stories else 0.0,
+            "share": round(top_three_count / tagged, 3) if tagged else 0.0,
         },
+    }
+
+
+def _first_topic(judged: list[dict]) -> dict:
+    predicted = [j for j in judged if j["topics"]]
+    return {
         "labelled_pages": len(judged),
         "first_topic_right": sum(j["right"] for j in judged),
         "first_topic_accuracy": round(sum(j["right"] for j in judged) / len(judged), 4)
@@ -171,13 +153,67 @@ def topic_figures(folder: Path, labels_path: Path, limit: int | None = None) -> 
         "first_topic_precision": round(sum(j["right"] for j in predicted) / len(predicted), 4)
         if predicted
         else None,
+    }
+
+
+def topic_figures(folders: Path | list[Path], labels_path: Path, limit: int | None = None) -> dict:
+    """Topics per story on every page, and first-topic precision on the labelled pages."""
+    from benchmarks.places import load_bodies
+    from transforms.tags.topics import TopicMatcher, load_taxonomy
+
+    labels = json.loads(labels_path.read_text("utf-8"))["pages"]
+    matcher = TopicMatcher(load_taxonomy())
+    total: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
+    per_set: dict[str, dict] = {}
+    judged: list[dict] = []
+    for folder in [folders] if isinstance(folders, Path) else folders:
+        bodies = load_bodies(folder)
+        mine: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
+        for page_id in sorted(bodies)[:limit]:
+            title = _page_title(folder, page_id)
+            topics = matcher.topics(title, bodies[page_id].get("articleBody", ""))
+            for per_story, firsts, leading in (total, mine):
+                per_story[len(topics)] += 1
+                firsts[topics[0] if topics else "(none)"] += 1
+                leading[topics[:3]] += 1
+            if page_id in labels:
+                accepted = labels[page_id]["topics"]
+                first = topics[0] if topics else None
+                right = first in accepted if accepted else first is None
+                judged.append(
+                    {
+                        "page": page_id,
+                        "url": labels[page_id].get("url", ""),
+                        "batch": labels[page_id].get("batch"),
+                        "title": title,
+                        "labelled": accepted,
+                        "topics": list(topics),
+                        "right": right,
+                    }
+                )
+        per_set[folder.name] = _spread(*mine)
+    batches = sorted({j["batch"] for j in judged if j["batch"] is not None})
+    return {
+        **_spread(*total),
+        "sets": per_set,
+        **_first_topic(judged),
+        "batches": {
+            str(batch): _first_topic([j for j in judged if j["batch"] == batch])
+            for batch in batches
+        },
         "wrong": [j for j in judged if not j["right"]],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("folder", type=Path, help="article-extraction-benchmark folder")
+    parser.add_argument(
+        "folders",
+        type=Path,
+        nargs="+",
+        help="evaluation-set folders (article-extraction-benchmark; news-html-newspaper too "
+        "with --topics)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
     parser.add_argument("--repeat", type=int, default=1, help="best of N timings per page")
@@ -190,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.topics is not None:
-        topics = topic_figures(args.folder, args.topics, args.limit)
+        topics = topic_figures(args.folders, args.topics, args.limit)
         print(
             f"{topics['pages']} pages: {topics['mean_topics_per_story']} topics per story "
             f"{topics['topics_per_story']}; first topics {topics['first_topics']}"
@@ -200,13 +236,26 @@ def main(argv: list[str] | None = None) -> int:
             f"{topics['labelled_pages']} ({topics['first_topic_accuracy']}), precision "
             f"{topics['first_topic_precision']} over pages with a topic"
         )
+        for batch, figures in topics["batches"].items():
+            print(
+                f"  batch {batch}: first topic right on {figures['first_topic_right']} of "
+                f"{figures['labelled_pages']} ({figures['first_topic_accuracy']}), precision "
+                f"{figures['first_topic_precision']}"
+            )
+        for name, spread in topics["sets"].items():
+            print(
+                f"  {name}: {spread['pages']} pages, {spread['mean_topics_per_story']} topics "
+                f"per story {spread['topics_per_story']}"
+            )
         for wrong in topics["wrong"]:
             print(
                 f"  wrong: {wrong['url'][:70]} labelled {wrong['labelled']} got {wrong['topics']}"
             )
         figures_json(topics, args.json)
         return 0
-    figures = run(args.folder, args.limit, max(1, args.repeat))
+    if len(args.folders) > 1:
+        parser.error("the timing measure reads one folder (several only with --topics)")
+    figures = run(args.folders[0], args.limit, max(1, args.repeat))
     print(
         f"{figures['pages']} pages: extraction {figures['extract_ms_median']:.2f} ms, "
         f"tagging {figures['tag_ms_median']:.2f} ms (p90 {figures['tag_ms_p90']:.2f}) "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,9 @@ from transforms.core.timefmt import utc_iso as utc_iso
 
 PAYLOAD_EXCERPT_CHARS = 2000
 ERROR_CHARS = 1000
+# A run of characters for which ``str.isalnum()`` is true: re's \w is isalnum() or "_" (the
+# same Unicode database), so removing "_" leaves exactly isalnum(); a test checks every code point.
+ALNUM_RUN = re.compile(r"[^\W_]+")
 
 
 def stable_hash(*parts: str, length: int = 20) -> str:
@@ -34,10 +38,14 @@ def story_id_for(canonical_url: str) -> str:
 
 
 def normalise_for_hash(text: str) -> str:
-    """Case-, whitespace- and punctuation-insensitive form used for exact-text dedup."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    kept = [ch if ch.isalnum() else " " for ch in folded]
-    return " ".join("".join(kept).split())
+    """Case-, whitespace- and punctuation-insensitive form used for exact-text dedup.
+
+    The runs of alphanumerics after NFKC and case folding, joined by single spaces: every other
+    character separates words. Found by one compiled regex rather than a Python test per
+    character, because cleaning calls this on every line of every story (it was most of the
+    cleaning's cost).
+    """
+    return " ".join(ALNUM_RUN.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def content_hash_for(text: str) -> str:

@@ -217,6 +217,7 @@ TAXONOMY_SCHEMA: dict[str, Any] = {
         "title_weight": _COUNT,
         "max_topics": {"type": "integer", "minimum": 1},
         "min_share": _RATIO,
+        "min_phrases": {"type": "integer", "minimum": 1},
         "topics": {
             "type": "array",
             "minItems": 1,
@@ -230,6 +231,7 @@ TAXONOMY_SCHEMA: dict[str, Any] = {
                     "phrases": {"type": "array", "minItems": 1, "items": PHRASE},
                     "exclude": {"type": "array", "items": PHRASE},
                     "min_score": _COUNT,
+                    "min_phrases": {"type": "integer", "minimum": 1},
                 },
             },
         },

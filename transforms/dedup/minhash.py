@@ -63,7 +63,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from transforms.core.records import Story, stable_hash
+from transforms.core.records import ALNUM_RUN, Story, stable_hash
 from transforms.dedup.canonical import canonical_key, is_agency_item, sortable_time
 from transforms.dedup.config import SAMPLE_KEY_TAG
 from transforms.dedup.config import MinHashConfig as MinHashConfig  # re-exported: callers' import
@@ -84,7 +84,7 @@ _NO_SPACE_SCRIPTS = (
     "\u4e00-\u9fff"  # CJK unified ideographs
     "\uf900-\ufaff"  # CJK compatibility ideographs
 )
-_WORD_RE = re.compile(r"[^\W_]+")
+_WORD_RE = ALNUM_RUN  # the exact-hash words (records.normalise_for_hash)
 _NO_SPACE_RE = re.compile(f"[{_NO_SPACE_SCRIPTS}]")
 _MIXED_TOKEN_RE = re.compile(f"[{_NO_SPACE_SCRIPTS}]|(?:(?![{_NO_SPACE_SCRIPTS}])[^\\W_])+")
 
@@ -111,16 +111,6 @@ def _words_and_tokens(text: str) -> tuple[list[str], list[str]]:
     if _NO_SPACE_RE.search(folded):
         return words, _MIXED_TOKEN_RE.findall(folded)
     return words, words
-
-
-def fast_content_hash(text: str) -> str:
-    """Same value as ``records.content_hash_for`` (a property test holds them equal), by regex.
-
-    ``normalise_for_hash`` keeps alphanumerics and turns everything else into single spaces;
-    runs of ``[^\\W_]`` are exactly the runs of ``str.isalnum()`` characters, so joining them
-    with spaces is the same string, built in C instead of a Python loop per character.
-    """
-    return stable_hash(" ".join(_WORD_RE.findall(_folded(text))), length=32)
 
 
 def _fmix64(values: np.ndarray) -> np.ndarray:

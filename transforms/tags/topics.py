@@ -11,8 +11,11 @@ general news desks). Rules, chosen so a media monitor can predict what a phrase 
   conflict, "tennis court" is not courts);
 * score = body hits + ``title_weight`` x title hits; a topic is kept when its score reaches its
   ``min_score`` and ``min_share`` of the best topic's score (a passing mention of the police in an
-  election story is not a crime story); topics are ordered by score, then by taxonomy order, so
-  the first topic (the one the writer partitions by) is stable for a given text.
+  election story is not a crime story), and when at least ``min_phrases`` different phrases of
+  it were found in title and body: one word repeated is often another sense of it ("traffic" to
+  a website, "oil" on skin, "under assault" said of banks), a story on the subject uses several;
+  topics are ordered by score, then by taxonomy order, so the first topic (the one the writer
+  partitions by) is stable for a given text.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Topic:
     phrases: tuple[str, ...]
     exclude: tuple[str, ...] = ()
     min_score: int = 2
+    min_phrases: int = 1
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
     if not isinstance(document, dict) or not isinstance(document.get("topics"), list):
         raise ValueError("taxonomy must be a mapping with a 'topics' list")
     default_min = int(document.get("min_score", 2))
+    default_phrases = int(document.get("min_phrases", 1))
     topics = []
     seen: set[str] = set()
     for index, item in enumerate(document["topics"]):
@@ -73,7 +78,15 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
             if "*" in phrase[:-1]:
                 raise ValueError(f"topic {topic_id!r}: '*' only at the end of a phrase: {phrase!r}")
         exclude = tuple(str(p).strip() for p in item.get("exclude") or [] if str(p).strip())
-        topics.append(Topic(topic_id, phrases, exclude, int(item.get("min_score", default_min))))
+        topics.append(
+            Topic(
+                topic_id,
+                phrases,
+                exclude,
+                int(item.get("min_score", default_min)),
+                int(item.get("min_phrases", default_phrases)),
+            )
+        )
     return Taxonomy(
         topics=tuple(topics),
         title_weight=int(document.get("title_weight", 2)),
@@ -106,15 +119,15 @@ class TopicMatcher:
         import ahocorasick
 
         self.taxonomy = taxonomy
-        keys: dict[bool, dict[str, list[tuple[int, bool, bool]]]] = {False: {}, True: {}}
+        keys: dict[bool, dict[str, list[tuple[int, bool, bool, int]]]] = {False: {}, True: {}}
         for index, topic in enumerate(taxonomy.topics):
             for phrases, excluding in ((topic.phrases, False), (topic.exclude, True)):
-                for phrase in phrases:
+                for number, phrase in enumerate(phrases):
                     prefix = phrase.endswith("*")
                     body = phrase.rstrip("*").strip()
                     exact = body != body.lower()
                     key = body if exact else body.lower()
-                    keys[exact].setdefault(key, []).append((index, excluding, prefix))
+                    keys[exact].setdefault(key, []).append((index, excluding, prefix, number))
         self._automata = {}
         for exact, table in keys.items():
             automaton = ahocorasick.Automaton()
@@ -124,9 +137,9 @@ class TopicMatcher:
                 automaton.make_automaton()
                 self._automata[exact] = automaton
 
-    def _hits(self, text: str) -> dict[int, list[tuple[int, int, bool]]]:
-        """topic index -> [(start, end, is_exclusion)] on word boundaries."""
-        hits: dict[int, list[tuple[int, int, bool]]] = {}
+    def _hits(self, text: str) -> dict[int, list[tuple[int, int, bool, int]]]:
+        """topic index -> [(start, end, is_exclusion, phrase number)] on word boundaries."""
+        hits: dict[int, list[tuple[int, int, bool, int]]] = {}
         lowered = _lower_same_length(text)
         for exact, automaton in self._automata.items():
             haystack = text if exact else lowered
@@ -136,49 +149,61 @@ class TopicMatcher:
                 if start > 0 and haystack[start - 1].isalnum():
                     continue
                 right_bounded = end >= len(haystack) or not haystack[end].isalnum()
-                for index, excluding, prefix in targets:
+                for index, excluding, prefix, number in targets:
                     if not prefix and not right_bounded:
                         continue
                     stop = end
                     if prefix:
                         while stop < len(haystack) and haystack[stop].isalnum():
                             stop += 1
-                    hits.setdefault(index, []).append((start, stop, excluding))
+                    hits.setdefault(index, []).append((start, stop, excluding, number))
         return hits
 
-    def _counts(self, text: str) -> dict[int, int]:
-        counts: dict[int, int] = {}
+    def _counts(self, text: str) -> dict[int, tuple[int, frozenset[int]]]:
+        """topic index -> (hits, the numbers of the different phrases that hit)."""
+        counts: dict[int, tuple[int, frozenset[int]]] = {}
         for index, spans in self._hits(text).items():
-            excluded = [(s, e) for s, e, excluding in spans if excluding]
-            positions = set()
-            for start, end, excluding in spans:
+            excluded = [(s, e) for s, e, excluding, _ in spans if excluding]
+            positions: dict[int, int] = {}
+            for start, end, excluding, number in spans:
                 if excluding:
                     continue
                 if any(s <= start and end <= e for s, e in excluded):
                     continue
-                positions.add(start)  # one hit per position even if two phrases overlap there
+                # one hit per position even if two phrases overlap there
+                positions.setdefault(start, number)
             if positions:
-                counts[index] = len(positions)
+                counts[index] = (len(positions), frozenset(positions.values()))
         return counts
 
-    def scores(self, title: str, text: str) -> dict[str, int]:
-        """Score of every topic with at least one hit, by topic id."""
+    def _scored(self, title: str, text: str) -> dict[int, tuple[int, int]]:
+        """topic index -> (score, different phrases) for every topic with at least one hit."""
         title_counts = self._counts(title or "")
         body_counts = self._counts(text or "")
         result = {}
         for index in sorted(set(title_counts) | set(body_counts)):
-            score = body_counts.get(index, 0) + self.taxonomy.title_weight * title_counts.get(
-                index, 0
-            )
-            result[self.taxonomy.topics[index].id] = score
+            in_title, title_phrases = title_counts.get(index, (0, frozenset()))
+            in_body, body_phrases = body_counts.get(index, (0, frozenset()))
+            score = in_body + self.taxonomy.title_weight * in_title
+            result[index] = (score, len(title_phrases | body_phrases))
         return result
 
+    def scores(self, title: str, text: str) -> dict[str, int]:
+        """Score of every topic with at least one hit, by topic id."""
+        topics = self.taxonomy.topics
+        return {topics[i].id: score for i, (score, _) in self._scored(title, text).items()}
+
     def topics(self, title: str, text: str) -> tuple[str, ...]:
-        scores = self.scores(title, text)
-        order = {topic.id: i for i, topic in enumerate(self.taxonomy.topics)}
-        minimum = {topic.id: topic.min_score for topic in self.taxonomy.topics}
+        scored = self._scored(title, text)
+        topics = self.taxonomy.topics
+        scores = {topics[i].id: score for i, (score, _) in scored.items()}
+        order = {topic.id: i for i, topic in enumerate(topics)}
         best = max(scores.values(), default=0)
         floor = self.taxonomy.min_share * best
-        kept = [tid for tid, score in scores.items() if score >= minimum[tid] and score >= floor]
+        kept = [
+            topics[i].id
+            for i, (score, phrases) in scored.items()
+            if score >= topics[i].min_score and score >= floor and phrases >= topics[i].min_phrases
+        ]
         kept.sort(key=lambda tid: (-scores[tid], order[tid]))
         return tuple(kept[: self.taxonomy.max_topics])

@@ -1,15 +1,28 @@
 from __future__ import annotations
 
+import sys
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from transforms.core.records import (
+    ALNUM_RUN,
     Story,
     content_hash_for,
     excerpt,
+    normalise_for_hash,
     stable_hash,
     story_id_for,
     utc_iso,
 )
+
+
+def _normalise_per_character(text: str) -> str:
+    """The definition: alphanumerics kept, every other character a separator."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in folded).split())
 
 
 def test_story_id_is_a_pure_function_of_the_canonical_url() -> None:
@@ -27,6 +40,26 @@ def test_content_hash_ignores_case_spacing_and_punctuation() -> None:
     base = content_hash_for("Lukashenko said: “We lost.”\nThen he left.")
     assert base == content_hash_for('lukashenko said  "we lost"  then he left')
     assert base != content_hash_for("Lukashenko said we won. Then he left.")
+
+
+def test_the_alphanumeric_pattern_is_isalnum_on_every_code_point() -> None:
+    text = "".join(map(chr, range(sys.maxunicode + 1)))
+    by_pattern = {index for match in ALNUM_RUN.finditer(text) for index in range(*match.span())}
+    by_method = {index for index, ch in enumerate(text) if ch.isalnum()}
+    assert by_pattern == by_method
+    assert not any(ch.isalnum() and ch.isspace() for ch in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_normalise_for_hash_matches_the_per_character_definition(text: str) -> None:
+    assert normalise_for_hash(text) == _normalise_per_character(text)
+
+
+def test_normalise_for_hash_on_mixed_scripts() -> None:
+    text = "Ｔｏｋｙｏ_2020: “Straße”—ΣΊΣΥΦΟΣ, 東京 ½ x²\u00a0ok"
+    assert normalise_for_hash(text) == _normalise_per_character(text)
+    assert normalise_for_hash(text) == "tokyo 2020 strasse σίσυφοσ 東京 1 2 x2 ok"
 
 
 def test_utc_iso_converts_offsets() -> None:

@@ -111,3 +111,24 @@ def test_min_share_drops_passing_mentions() -> None:
     assert matcher.scores("", text) == {"conflict": 5, "health": 1}
     assert matcher.topics("", text) == ("conflict",)
     assert matcher_for({**document, "min_share": 0.0}).topics("", text) == ("conflict", "health")
+
+
+def test_min_phrases_asks_for_different_phrases_not_one_word_repeated() -> None:
+    document = {
+        "min_score": 2,
+        "topics": [
+            {"id": "transport", "phrases": ["traffic", "airport*", "train"], "min_phrases": 2},
+            {"id": "technology", "phrases": ["app", "apps"]},
+        ],
+    }
+    matcher = matcher_for(document)
+    text = "Direct traffic, more traffic, traffic from the app and the app again."
+    assert matcher.scores("", text) == {"transport": 3, "technology": 2}
+    assert matcher.topics("", text) == ("technology",)
+    assert matcher.topics("", "Traffic jams at the airport; traffic stopped.") == ("transport",)
+    # a title hit is one of the phrases too, not an exemption
+    assert matcher.topics("Traffic", "traffic, traffic") == ()
+    # the taxonomy-wide default is one phrase, and a taxonomy may raise it for every topic
+    single = {"min_score": 2, "topics": [{"id": "technology", "phrases": ["app"]}]}
+    assert matcher_for(single).topics("", "app, app") == ("technology",)
+    assert matcher_for({**single, "min_phrases": 2}).topics("", "app, app") == ()
