@@ -129,6 +129,7 @@ class JobConfig:
             None if dedup_config.streaming else dedup_config.store,
             dedup_config.minhash,
             options.get_all_options().get("state_repair") or "none",
+            wire=wire_config.state,
         )
         return cls(
             sources=sources,
