@@ -117,6 +117,7 @@ class JobConfig:
                 "--replay": None if bundled else fetch_config.replay,
                 "--wire_input": None if wire_input == bundled_wire() else wire_input,
             },
+            worker_outputs={"--capture_warc": fetch_config.capture_warc},
         )
         stream = streaming.config_from_options(options)
         feeds_config = feeds.config_from_options(options, run, job.state_location, fetch_config)
