@@ -133,6 +133,7 @@ def _raw_responses() -> dict[str, bytes]:
     gz = gzip.compress(page, mtime=0)
     deflate = zlib.compress(page)
     br = brotli.compress(page)
+    cjk_text = f"<html><body><p>{CHARSET_TEXTS['gb2312'] * 8}</p></body></html>"
     html = "Content-Type: text/html; charset=utf-8\n"
     xml = "Content-Type: application/rss+xml\n"
     return {
@@ -160,6 +161,19 @@ def _raw_responses() -> dict[str, bytes]:
             f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
             _chunk(page[:100]) + _chunk(page[100:]) + b"0\r\n\r\n",
         ),
+        # a Content-Length shorter than the body sent: the length of the *text* of a UTF-8
+        # page (three bytes per CJK character), or one a template set too early
+        "body-longer-than-length": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page) - 120}\n", page
+        ),
+        "length-in-characters": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Length: {len(cjk_text)}\n", cjk_text.encode()
+        ),
+        "header-without-colon": _raw(
+            f"HTTP/1.1 200 OK\nContent-Type text/html\nContent-Length: {len(page)}\n", page
+        ),
+        "crlf-after-body": _raw(f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page)}\n", page)
+        + b"\r\n",
         # compressed streams cut short, with correct framing for what was sent
         "cut-gzip": _raw(
             f"HTTP/1.1 200 OK\n{html}Content-Encoding: gzip\nContent-Length: {len(gz) - 30}\n",
@@ -192,6 +206,9 @@ def _raw_responses() -> dict[str, bytes]:
         ),
         "feed-no-last-chunk": _raw(
             f"HTTP/1.1 200 OK\n{xml}Transfer-Encoding: chunked\n", _chunk(rss[:80])
+        ),
+        "feed-longer-than-length": _raw(
+            f"HTTP/1.1 200 OK\n{xml}Content-Length: {len(rss) - 40}\n", rss
         ),
     }
 
