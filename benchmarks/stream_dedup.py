@@ -167,6 +167,7 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
     cell (a story's gathered candidates and votes) is forgotten once its DoFn has cleared it,
     as a runner's state backend would; only the horizon's state stays in memory.
     """
+    from transforms.dedup import stream_clusters as c
     from transforms.dedup import streaming as s
 
     horizon = HORIZON_HOURS * 3600
@@ -177,6 +178,12 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
     store_fn.setup()
     gather_fn = s.GatherCandidatesFn()
     decide_fn = s.DecideFirstSeenFn()
+    resolve_fns = [
+        c.ResolveClusterFn(horizon, n == c.RESOLVE_STAGES, observe=True)
+        for n in range(1, c.RESOLVE_STAGES + 1)
+    ]
+    parents: list[dict[str, _Cell]] = [defaultdict(_Cell) for _ in resolve_fns]
+    waiting: list[dict[str, _Bag]] = [defaultdict(_Bag) for _ in resolve_fns]
     gathered: dict[str, _Bag] = defaultdict(_Bag)
     counts: dict[str, _Cell] = defaultdict(_Cell)
     refs: dict[bytes, _Bag] = defaultdict(_Bag)
@@ -222,12 +229,27 @@ def run_direct(timed: list[tuple[Story, float]], config: MinHashConfig) -> dict[
             element = (story_id, message)
             for out in store_fn.process(element, prints[story_id], pending[story_id], _Timer()):
                 side(out, answers)
+        records: list[Any] = []
+        asks: list[Any] = []
         for arrival, message in to_decide + answers:
             for out in decide_fn.process((arrival, message), held[arrival], votes[arrival]):
-                if isinstance(out, beam.pvalue.TaggedOutput):
-                    duplicates.append(out.value.value)
-                else:
+                if not isinstance(out, beam.pvalue.TaggedOutput):
                     ok.append(out.value)
+                elif out.tag == s.PARENTS:
+                    records.append(out.value)
+                else:
+                    asks.append(out.value.value)
+        for fn, cells, bags in zip(resolve_fns, parents, waiting, strict=True):
+            forward: list[Any] = []
+            for key, message in records + asks:  # a story's record before the copies it names
+                for out in fn.process((key, message), cells[key], bags[key], _Timer()):
+                    if isinstance(out, beam.pvalue.TaggedOutput) and out.tag == c.FORWARD:
+                        forward.append(out.value)
+                    else:
+                        side(out, duplicates)
+            for key, _ in asks:
+                _forget_cleared(key, bags)
+            asks = forward
         for arrival, _ in to_decide:
             _forget_cleared(arrival, gathered, counts, held, votes)
         _forget_cleared(story.story_id, pending)

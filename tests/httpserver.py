@@ -45,8 +45,9 @@ Routes (GET):
   /flaky/<key>?p=<0..1>        fails (500, reset or stall) with probability p, seeded by key
   /raw/<name>                  exact bytes from RAW (status line, headers, body), then close:
                                short bodies, conflicting lengths, broken chunks, cut streams
-  /charset/<name>              a page from CHARSET_PAGES: legacy East Asian, Thai and Western
-                               bytes under the labels real sites use
+  /charset/<name>              a page from CHARSET_PAGES or MORE_CHARSET_PAGES: legacy East
+                               Asian, Thai and Western bytes under the labels real sites use
+  /feed-charset/<name>         a feed from CHARSET_FEEDS: legacy and UTF-16 feed documents
   /refresh/<n>                 <meta http-equiv=refresh> chain of n pages ending at /page/refreshed
   /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
   /refresh-self                a page that refreshes itself (a reload, not a redirect)
@@ -231,6 +232,56 @@ CHARSET_PAGES: dict[str, tuple[bytes, str]] = {
         "text/html; charset=ISO-8859-1",
     ),
     "tis-620": (_charset_page(CHARSET_TEXTS["tis-620"], "cp874", meta="TIS-620"), "text/html"),
+}
+
+
+# Labels only the Encoding Standard's table knows (not Python's codec registry), a legacy label
+# on a page written in UTF-8, and pages without any label: name -> (text, body, Content-Type).
+_JA = "①東京で国際会議が開かれ、各国の代表が気候変動について議論した。"
+_KO = "똠방각하 서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다."
+_HK = "𨋢香港特區政府今天宣布，將於下週舉行國際研討會，邀請各國專家參加。"
+_ZH = CHARSET_TEXTS["gb2312"]
+MORE_CHARSET_PAGES: dict[str, tuple[str, bytes, str]] = {
+    "x-euc-jp": (
+        _JA[1:],
+        _charset_page(_JA[1:], "euc_jp"),
+        "text/html; charset=x-euc-jp",
+    ),
+    "cn-big5": (_HK, _charset_page(_HK, "big5hkscs"), "text/html; charset=cn-big5"),
+    "windows-949": (_KO, _charset_page(_KO, "cp949", meta="windows-949"), "text/html"),
+    "gbk-label-utf8-bytes": (_ZH, _charset_page(_ZH, "utf-8"), "text/html; charset=gbk"),
+    "unlabelled-shift_jis": (_JA, _charset_page(_JA, "cp932"), "text/html"),
+    "unlabelled-euc-kr": (_KO, _charset_page(_KO, "cp949"), "text/html"),
+}
+
+
+def _feed_doc(text: str, codec: str, declared: str | None) -> bytes:
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    return (
+        f'{head}<rss version="2.0"><channel><title>{text[:8]}</title><item><title>{text[:12]}'
+        f"</title><link>http://news.example/1</link><guid>1</guid>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode(codec)
+
+
+# Feed documents in legacy and UTF-16 encodings, labelled where real feeds label them:
+# name -> (text of the one item's description, body, Content-Type).
+CHARSET_FEEDS: dict[str, tuple[str, bytes, str]] = {
+    "shift_jis-declared": (_JA, _feed_doc(_JA, "cp932", "Shift_JIS"), "application/rss+xml"),
+    # RFC 3023 would read text/xml without a charset as US-ASCII
+    "text-xml-gb2312-declared": (_ZH, _feed_doc(_ZH, "gbk", "gb2312"), "text/xml"),
+    "euc-kr-header-over-declaration": (
+        _KO,
+        _feed_doc(_KO, "cp949", "utf-8"),
+        "application/rss+xml; charset=euc-kr",
+    ),
+    "big5-declared-hkscs-bytes": (_HK, _feed_doc(_HK, "big5hkscs", "big5"), "application/xml"),
+    "utf-16le-header-no-bom": (
+        _JA,
+        _feed_doc(_JA, "utf-16-le", None),
+        "application/rss+xml; charset=utf-16le",
+    ),
+    "utf-16le-declared-no-bom": (_JA, _feed_doc(_JA, "utf-16-le", "utf-16"), "application/xml"),
 }
 
 
@@ -560,7 +611,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
             elif path.startswith("/charset/"):
-                body, content_type = CHARSET_PAGES[path.split("/", 2)[2]]
+                name = path.split("/", 2)[2]
+                if name in MORE_CHARSET_PAGES:
+                    _, body, content_type = MORE_CHARSET_PAGES[name]
+                else:
+                    body, content_type = CHARSET_PAGES[name]
+                self._send(200, body, content_type)
+            elif path.startswith("/feed-charset/"):
+                _, body, content_type = CHARSET_FEEDS[path.split("/", 2)[2]]
                 self._send(200, body, content_type)
             elif path.startswith("/refresh/"):
                 remaining = int(path.rsplit("/", 1)[1])

@@ -18,8 +18,8 @@ from pipeline.graph import JobConfig, build_streaming_pipeline
 from transforms.core.records import FeedSource
 
 # The inner "ParDo(<DoFn class>)" label comes from the DoFn's class name: renaming PollFeedFn,
-# BucketRefsFn, StoreFingerprintsFn or DecideFirstSeenFn breaks --update as surely as renaming
-# the step. Python prefixes timer ids.
+# BucketRefsFn, GatherCandidatesFn, StoreFingerprintsFn, DecideFirstSeenFn or ResolveClusterFn
+# breaks --update as surely as renaming the step. Python prefixes timer ids.
 DEDUP = "DeduplicateStories/StreamingDedup"
 STATEFUL = {
     "PollFeeds/PollFeed/ParDo(PollFeedFn)": {"feed_state", "schedule", "ts-expiry"},
@@ -31,6 +31,10 @@ STATEFUL = {
         "ts-print_expiry",
     },
     f"{DEDUP}/DecideFirstSeen/ParDo(DecideFirstSeenFn)": {"stories", "votes"},
+    **{
+        f"{DEDUP}/ResolveCluster{n}/ParDo(ResolveClusterFn)": {"parent", "asks", "ts-parent_expiry"}
+        for n in (1, 2, 3)
+    },
 }
 # The encoded form of every dedup state cell: a changed coder is a drain-and-relaunch
 # (docs/streaming.md), never an --update.
@@ -41,6 +45,8 @@ CODERS = {
     "pending": "StrUtf8Coder",
     "gathered": "StrUtf8Coder",
     "gather_count": "TupleCoder[VarIntCoder, VarIntCoder]",
+    "parent": "TupleCoder[StrUtf8Coder, VarIntCoder, VarIntCoder]",
+    "asks": "StrUtf8Coder",
     "stories": "StrUtf8Coder",
     "votes": "StrUtf8Coder",
 }

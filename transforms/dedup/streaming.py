@@ -30,16 +30,16 @@ keyed state that holds one ``--stream_horizon_hours`` of stories:
    in the canonical order (event time, then canonical key) may be joined only if it was there
    first in *every* bucket the two share: the deterministic tie-break that keeps a late story and
    its near-copy, met in opposite orders in different buckets, from each becoming the other's
-   duplicate (the later one joins the earlier one, which is the canonical).
-
-A duplicate's ``cluster_id`` is the earliest verified member it joined: the canonical whenever
-the copy verifies against it (every copy on the labelled set does); a copy that verifies only
-against another copy names that copy (``benchmarks/stream_dedup.py`` counts such clusters,
-``clusters_without_canonical``).
+   duplicate (the later one joins the earlier one, which is the canonical). A canonical leaves
+   here; every decided story's parent record (the member it joined) and every duplicate go on.
+7. ``ResolveCluster1..3`` (keyed by story id) name each duplicate's cluster after its canonical,
+   as batch does: a copy that verified only against another copy (a chain of edits) follows
+   the parent records up the chain (``transforms/dedup/stream_clusters.py``).
 
 Steps 4 and 5 live in ``transforms/dedup/stream_verify.py``. State per story: one fingerprint
-record (~1.15 KB) and one reference per bucket (51 x 29 bytes), ~2.6 KB; every add and expiry
-moves the counter ``dedup_stream_state_bytes`` by the encoded size.
+record (~1.15 KB), one reference per bucket (51 x 29 bytes) and one parent record per resolve
+step (~10 bytes for a canonical, ~37 for a copy), ~2.7 KB; every add and expiry moves the
+counter ``dedup_stream_state_bytes`` by the encoded size.
 State ids and coders are the job's ``--update`` contract
 (``tests/pipeline/test_streaming_update.py``).
 """
@@ -71,6 +71,13 @@ from transforms.dedup.decisions import (
     Decision,
 )
 from transforms.dedup.minhash import MinHashConfig, MinHasher
+from transforms.dedup.stream_clusters import (
+    FORWARD,
+    RESOLVE_STAGES,
+    ResolveClusterFn,
+    ask,
+    parent_record,
+)
 from transforms.dedup.stream_verify import (
     ARRIVALS,
     READS,
@@ -86,6 +93,8 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "wirestream"
 DUPLICATES = "duplicates"
+ASKS = "asks"
+PARENTS = "parents"
 GATHER = "gather"
 PRINTS = "prints"
 HELD = "held"
@@ -285,23 +294,38 @@ class DecideFirstSeenFn(beam.DoFn):
 def _decide(held: list[dict], answers: list[list], verdicts: list[list]) -> Iterator:
     ordered = sorted(held, key=lambda s: (s["at"], json.dumps(s["story"], sort_keys=True)))
     first = Story.from_json(ordered[0]["story"])
+    at = ordered[0]["at"]
     seen = sorted(a for a in answers if a[1] is not None)
-    if seen and first.wire_guid is not None and len(seen[0]) > 3 and seen[0][3]:
-        # A new version of an agency item (same id, new text): one story, decided again against
-        # the others but never against its own earlier version (``_nearest`` skips its id);
-        # written again under its id, readers take the highest wire_version.
-        decision = _nearest(first, ordered[0]["at"], verdicts)
-    elif seen:
-        decision = Decision(first.story_id, DUPLICATE, seen[0][1], 2, seen[0][1], SAME_URL, 1.0)
+    # Where the story id's own parent record is (its first arrival's event time).
+    own_at = seen[0][2] if seen else at
+    if seen and not (first.wire_guid is not None and len(seen[0]) > 3 and seen[0][3]):
+        # The same story id decided before: a copy of it, in whatever cluster that one is in.
+        copy = Decision(first.story_id, DUPLICATE, first.story_id, 2, first.story_id, SAME_URL, 1.0)
+        yield from _route(copy.apply(first), copy, at, own_at)
     else:
-        decision = _nearest(first, ordered[0]["at"], verdicts)
-    yield from _route(decision.apply(first), decision, ordered[0]["at"])
-    for extra in ordered[1:]:
-        story = Story.from_json(extra["story"])
-        copy = Decision(
-            story.story_id, DUPLICATE, decision.cluster_id, 2, decision.cluster_id, SAME_URL, 1.0
+        # New, or a new version of an agency item (same id, new text): decided against the
+        # others but never against its own earlier version (``_nearest`` skips its id); written
+        # again under its id, readers take the highest wire_version.
+        decision = _nearest(first, at, verdicts)
+        member_at = _member_at(decision, verdicts, at)
+        yield beam.pvalue.TaggedOutput(
+            PARENTS, parent_record(first.story_id, decision.duplicate_of, member_at, at)
         )
-        yield from _route(copy.apply(story), copy, extra["at"])
+        yield from _route(decision.apply(first), decision, at, member_at)
+        own_at = at
+    for extra in ordered[1:]:
+        # An identical arrival (a redelivered entry): a copy of the first, in the first's cluster.
+        story = Story.from_json(extra["story"])
+        copy = Decision(story.story_id, DUPLICATE, first.story_id, 2, first.story_id, SAME_URL, 1.0)
+        yield from _route(copy.apply(story), copy, extra["at"], own_at)
+
+
+def _member_at(decision: Decision, verdicts: list[list], at: int) -> int:
+    """Event time of the member a duplicate joined (its parent record's expiry)."""
+    for verdict in verdicts:
+        if verdict[1] == decision.duplicate_of:
+            return int(verdict[2])
+    return at
 
 
 def _nearest(story: Story, at: int, verdicts: list[list]) -> Decision:
@@ -331,14 +355,17 @@ def _nearest(story: Story, at: int, verdicts: list[list]) -> Decision:
     return Decision(story.story_id, DUPLICATE, member, 2, member, reason, entry["sim"])
 
 
-def _route(story: Story, decision: Decision, at: int) -> Iterator:
-    """The decided story at its own event time, so the graph puts it back into its window."""
+def _route(story: Story, decision: Decision, at: int, member_at: int) -> Iterator:
+    """A canonical leaves at its own event time (the graph puts it back into its window); a
+    duplicate goes to the member it joined, which names its cluster (``stream_clusters``)."""
     Metrics.counter(NAMESPACE, f"dedup_{decision.reason or decision.kind}").inc()
-    stamped = TimestampedValue(story, Timestamp(micros=at))
     if decision.kind == CANONICAL:
-        yield stamped
+        yield TimestampedValue(story, Timestamp(micros=at))
     else:
-        yield beam.pvalue.TaggedOutput(DUPLICATES, stamped)
+        yield beam.pvalue.TaggedOutput(
+            ASKS,
+            TimestampedValue(ask(decision.cluster_id, story, at, member_at), Timestamp(micros=at)),
+        )
 
 
 class StreamingDedup(beam.PTransform):
@@ -414,15 +441,30 @@ class StreamingDedup(beam.PTransform):
             | "DecideFirstSeen"
             >> beam.ParDo(DecideFirstSeenFn())
             .with_input_types(by_str)
-            .with_outputs(DUPLICATES, main="ok")
+            .with_outputs(ASKS, PARENTS, main="ok")
         )
+        named, reads, state = [], [buckets[READS], prints[READS]], [buckets[STATE], prints[STATE]]
+        asks = decided[ASKS]
+        for n in range(1, RESOLVE_STAGES + 1):
+            resolved = (
+                (decided[PARENTS], asks)
+                | f"FlattenParentsAndAsks{n}" >> beam.Flatten().with_output_types(by_str)
+                | f"ResolveCluster{n}"
+                >> beam.ParDo(ResolveClusterFn(self._horizon, n == RESOLVE_STAGES, self._observe))
+                .with_input_types(by_str)
+                .with_outputs(FORWARD, READS, STATE, main="named")
+            )
+            named.append(resolved.named)
+            reads.append(resolved[READS])
+            state.append(resolved[STATE])
+            asks = resolved[FORWARD]
         outputs = {
             "ok": decided.ok,
-            "duplicates": decided[DUPLICATES],
+            "duplicates": named | "AllDuplicates" >> beam.Flatten(),
             "dead": keyed[DEAD],
         }
         if self._observe:
             outputs["held"] = buckets[HELD]
-            outputs["reads"] = (buckets[READS], prints[READS]) | "AllReads" >> beam.Flatten()
-            outputs["state"] = (buckets[STATE], prints[STATE]) | "AllState" >> beam.Flatten()
+            outputs["reads"] = reads | "AllReads" >> beam.Flatten()
+            outputs["state"] = state | "AllState" >> beam.Flatten()
         return outputs

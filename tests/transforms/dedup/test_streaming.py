@@ -174,6 +174,60 @@ def test_streaming_copies_in_one_pane_agree_on_one_canonical() -> None:
     p.run().wait_until_finish()
 
 
+def _edited(base: list[str], other: list[str], blocks: int) -> str:
+    """``base`` with its first ``blocks`` hundred-word blocks taken from ``other``."""
+    cut = 100 * blocks
+    return " ".join(other[:cut] + base[cut:])
+
+
+def test_copies_of_copies_name_the_canonical_of_their_cluster_as_batch_does() -> None:
+    """A chain of edits: each story verifies against the one before it, never against the
+    canonical two or three steps up. Batch names the canonical of the whole component; so must
+    streaming, for copies decided one after another in later windows."""
+    from transforms.core.windowing import StreamConfig
+
+    t0 = 1_700_000_040
+    base, other = words(11, 800).split(), words(12, 800).split()
+    chain = [
+        story(name, _edited(base, other, 2 * n), published=f"2026-11-24T08:0{n}:00Z")
+        for n, name in enumerate("wxyz")  # published in arrival order: batch's canonical is w
+    ]
+    hasher, config = MinHasher(MinHashConfig()), MinHashConfig()
+    prints = [hasher.fingerprint(s) for s in chain]
+    for n in range(3):  # each verifies against the one before it only
+        assert verify(prints[n], prints[n + 1], config).duplicate
+        assert not any(verify(prints[m], prints[n + 1], config).duplicate for m in range(n))
+    stream = TestStream().advance_watermark_to(Timestamp(seconds=t0))
+    for n, item in enumerate(chain):  # one window each, decided in order
+        stream = stream.add_elements([beam.window.TimestampedValue(item, t0 + 10 + 60 * n)])
+        stream = stream.advance_watermark_to(Timestamp(seconds=t0 + 60 * (n + 1)))
+    stream = stream.advance_watermark_to_infinity()
+    dedup = DedupConfig(streaming=True, stream=StreamConfig(window_minutes=1))
+    p = _streaming_pipeline()
+    outputs = p | stream | DeduplicateStories(dedup)
+    assert_that(
+        outputs["ok"] | "OkIds" >> beam.Map(lambda s: s.story_id), equal_to(["w"]), label="Ok"
+    )
+    named = [("x", "w", "w"), ("y", "w", "w"), ("z", "w", "w")]
+    assert_that(
+        outputs["duplicates"]
+        | "Dups" >> beam.Map(lambda s: (s.story_id, s.cluster_id, s.duplicate_of)),
+        equal_to(named),
+        label="Dups",
+    )
+    p.run().wait_until_finish()
+    # the batch dedup on the same stories names the same canonical
+    q = beam.Pipeline(options=PipelineOptions(flags=[], runner="DirectRunner"))
+    batch = q | beam.Create(chain) | DeduplicateStories(DedupConfig())
+    assert_that(
+        batch["duplicates"]
+        | "BatchDups" >> beam.Map(lambda s: (s.story_id, s.cluster_id, s.duplicate_of)),
+        equal_to(named),
+        label="BatchDups",
+    )
+    q.run().wait_until_finish()
+
+
 def test_late_story_and_its_copy_met_in_opposite_orders_get_one_canonical() -> None:
     """The interleaving of docs/streaming.md: two panes in flight reach two buckets in opposite
     orders. The decision step's tie-break gives the pair one canonical, the earlier story."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,11 @@ from transforms.language.identifier import (
     LanguageIdentifier,
     script_of,
     script_profile,
+    strip_addresses,
 )
+
+#: what ``strip_addresses`` computes in linear time (this pattern backtracks quadratically)
+ADDRESSES = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+")
 
 ENGLISH = (
     "The government said on Tuesday that it would raise taxes on imported cars next year, "
@@ -107,6 +112,31 @@ def test_script_profile_counts_every_letter_of_the_text(text: str) -> None:
         name = script_of(ch) or "Other"
         expected[name] = expected.get(name, 0) + 1
     assert script_profile(text) == (len(letters), expected)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab_1é中.@:/ \n\u00a0htpsw"), max_size=40))
+def test_strip_addresses_means_the_address_pattern(text: str) -> None:
+    assert strip_addresses(text) == ADDRESSES.sub(" ", text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_strip_addresses_means_the_address_pattern_on_any_text(text: str) -> None:
+    assert strip_addresses(text) == ADDRESSES.sub(" ", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mail a@b.c, see https://x.org/a?b=1 or www.x.org now",
+        "(write:me@example.com) or a@b.c@d and x@y.z.w! then @a.b a@.b a@b. @",
+        "a@b.c,http://x.y/z a.b@c@d.e_f;g https://@x.com http:// www. https://",
+        "东京@东京.东京 中文https://例子.中国/路径 结束",
+    ],
+)
+def test_strip_addresses_examples(text: str) -> None:
+    assert strip_addresses(text) == ADDRESSES.sub(" ", text)
 
 
 def test_markers_separate_malay_from_indonesian(identifier) -> None:

@@ -311,7 +311,7 @@ class HttpClient:
         if kind == KIND_PAGE:
             check_page_type(target.url, mime, body, raw.fetched_at, charset)
         elif kind == KIND_FEED:
-            check_feed_type(target.url, mime, body, raw.fetched_at)
+            check_feed_type(target.url, mime, body, raw.fetched_at, charset)
         try:
             text, codec, source = decode_text(
                 body,

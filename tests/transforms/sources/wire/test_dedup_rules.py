@@ -66,12 +66,14 @@ def test_fingerprint_carries_agency_and_version_through_the_store_format() -> No
 def _decided(item: Story, answer: list, verdicts: list | None = None) -> tuple[str, Story]:
     from apache_beam.pvalue import TaggedOutput
 
-    from transforms.dedup.streaming import _decide
+    from transforms.dedup.streaming import PARENTS, _decide
 
     held = [{"story": item.to_json(), "needed": 0, "at": 2_000_000}]
-    (out,) = list(_decide(held, [answer], verdicts or []))
-    if isinstance(out, TaggedOutput):
-        return "duplicate", out.value.value
+    decided = _decide(held, [answer], verdicts or [])
+    (out,) = [o for o in decided if getattr(o, "tag", None) != PARENTS]
+    if isinstance(out, TaggedOutput):  # a duplicate goes to the member that names its cluster
+        _member, (_, asked) = out.value.value
+        return "duplicate", asked["story"]
     return "canonical", out.value
 
 
