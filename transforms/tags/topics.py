@@ -40,6 +40,17 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Hit:
+    """One counted phrase hit: ``topic`` and ``phrase`` index the taxonomy, ``start`` is the
+    character offset in the title (``in_title``) or in the body."""
+
+    topic: int
+    phrase: int
+    in_title: bool
+    start: int
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     topics: tuple[Topic, ...]
     title_weight: int = 2
@@ -159,9 +170,9 @@ class TopicMatcher:
                     hits.setdefault(index, []).append((start, stop, excluding, number))
         return hits
 
-    def _counts(self, text: str) -> dict[int, tuple[int, frozenset[int]]]:
-        """topic index -> (hits, the numbers of the different phrases that hit)."""
-        counts: dict[int, tuple[int, frozenset[int]]] = {}
+    def _evidence_in(self, text: str, in_title: bool) -> list[Hit]:
+        """The hits that count in one text: exclusions applied, one hit per position per topic."""
+        out: list[Hit] = []
         for index, spans in self._hits(text).items():
             excluded = [(s, e) for s, e, excluding, _ in spans if excluding]
             positions: dict[int, int] = {}
@@ -172,20 +183,27 @@ class TopicMatcher:
                     continue
                 # one hit per position even if two phrases overlap there
                 positions.setdefault(start, number)
-            if positions:
-                counts[index] = (len(positions), frozenset(positions.values()))
-        return counts
+            out.extend(Hit(index, number, in_title, start) for start, number in positions.items())
+        return out
+
+    def evidence(self, title: str, text: str) -> list[Hit]:
+        """Every counted hit of title and body, for scorers that weigh hits by where they sit.
+
+        ``topics`` scores exactly these hits; ``benchmarks.topic_cv`` rescores them to try
+        other weightings out of fold without matching the pages again.
+        """
+        return self._evidence_in(title or "", True) + self._evidence_in(text or "", False)
 
     def _scored(self, title: str, text: str) -> dict[int, tuple[int, int]]:
         """topic index -> (score, different phrases) for every topic with at least one hit."""
-        title_counts = self._counts(title or "")
-        body_counts = self._counts(text or "")
+        hits: dict[int, list[Hit]] = {}
+        for hit in self.evidence(title, text):
+            hits.setdefault(hit.topic, []).append(hit)
         result = {}
-        for index in sorted(set(title_counts) | set(body_counts)):
-            in_title, title_phrases = title_counts.get(index, (0, frozenset()))
-            in_body, body_phrases = body_counts.get(index, (0, frozenset()))
-            score = in_body + self.taxonomy.title_weight * in_title
-            result[index] = (score, len(title_phrases | body_phrases))
+        for index in sorted(hits):
+            in_title = sum(hit.in_title for hit in hits[index])
+            score = len(hits[index]) - in_title + self.taxonomy.title_weight * in_title
+            result[index] = (score, len({hit.phrase for hit in hits[index]}))
         return result
 
     def scores(self, title: str, text: str) -> dict[str, int]:
