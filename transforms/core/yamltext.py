@@ -13,13 +13,22 @@ from typing import Any
 
 
 def safe_load(text: str | bytes) -> Any:
-    """``yaml.safe_load``, by libyaml when available."""
+    """``yaml.safe_load``, by libyaml when available.
+
+    A document nested deeper than Python's recursion limit (``[[[[…]]]]`` thousands deep, in a
+    feed list or a rule file) makes either parser raise ``RecursionError``; it is reported as
+    the ``YAMLError`` it is, so every caller's check names the file and exits 2 instead of
+    crashing with a traceback.
+    """
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", None)
-    if loader is None:
-        return yaml.safe_load(text)
     try:
-        return yaml.load(text, Loader=loader)  # the safe loader, in C
-    except yaml.YAMLError:
-        return yaml.safe_load(text)  # raises the pure-Python parser's own error
+        loader = getattr(yaml, "CSafeLoader", None)
+        if loader is None:
+            return yaml.safe_load(text)
+        try:
+            return yaml.load(text, Loader=loader)  # the safe loader, in C
+        except yaml.YAMLError:
+            return yaml.safe_load(text)  # raises the pure-Python parser's own error
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply to be read") from None
