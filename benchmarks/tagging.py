@@ -1,7 +1,8 @@
 """Cost of tagging a story against the cost of extracting it, and what topics stories get.
 
     python -m benchmarks.tagging ../shared/data/article-extraction-benchmark --json out.json
-    python -m benchmarks.tagging DIR [DIR ...] --topics tests/fixtures/topic_labels.json --json OUT
+    python -m benchmarks.tagging DIR [DIR ...] --topics tests/fixtures/topic_labels.json \
+        [--heldout tests/fixtures/topic_labels_heldout.json] [--cv 5] --json OUT
 
 For every ``html/*.html.gz`` page: time trafilatura's ``bare_extraction`` (the extraction
 stage's call), build a Story from its title, text, author and detected language (untimed), then
@@ -13,8 +14,11 @@ With ``--topics LABELS`` it measures topics instead: on every page of each DIR (
 body with the page's title; article-extraction-benchmark or news-html-newspaper layout), how many
 topics a story gets and how varied the first topics are, per set and overall; on the
 hand-labelled pages of LABELS (``tests/fixtures/topic_labels.json``, guidelines inside), how often
-the first topic is one the labeller accepts as the story's main subject, overall and per batch
-(batch 2 was labelled before the matcher was run on it and never used to change the taxonomy).
+the first topic is one the labeller accepts as the story's main subject, overall and per batch.
+``--cv K`` adds the other scorings of ``benchmarks.topic_cv``, chosen and scored by K-fold
+cross-validation over those pages; the pages of ``--heldout`` files are judged the same way but
+take no part in any choice (``tests/fixtures/topic_labels_heldout.json``: labelled before any
+scorer was run on them), and each setting chosen on the other pages is scored on them afterwards.
 """
 
 from __future__ import annotations
@@ -339,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
             _print_cv(topics["cv"])
         figures_json(topics, args.json)
         return 0
-    if args.cv is not None:
-        parser.error("--cv needs --topics")
+    if args.cv is not None or args.heldout:
+        parser.error("--cv and --heldout need --topics")
     if len(args.folders) > 1:
         parser.error("the timing measure reads one folder (several only with --topics)")
     figures = run(args.folders[0], args.limit, max(1, args.repeat))

@@ -1,13 +1,15 @@
 """Quality gate: topics on real article pages.
 
-``tests/fixtures/topic_labels.json`` holds 100 hand-labelled pages (guidelines inside): batch 1
-(30 article-extraction-benchmark pages; issue 18's first taxonomy changes were found on them),
-batch 2 (30 pages of article-extraction-benchmark and news-html-newspaper, labelled before the
-matcher was run on them: 22 right when first run, 24 after ``min_phrases``) and batch 4 (40
+130 hand-labelled pages (guidelines inside the label files). ``tests/fixtures/topic_labels.json``:
+batch 1 (30 article-extraction-benchmark pages; issue 18's first taxonomy changes were found on
+them), batch 2 (30 pages of article-extraction-benchmark and news-html-newspaper, labelled before
+the matcher was run on them: 22 right when first run, 24 after ``min_phrases``) and batch 4 (40
 development pages labelled before the matcher was run on them: 31 right, the scorer never tuned
-on them). Candidate scorings (``benchmarks.topic_cv``) were chosen by 5-fold cross-validation on
-these 100 pages; none beat the production scorer out of fold, so it is unchanged. Floors sit at
-the measured values and may only go up; the 0.85 / 0.84 of the first 60 pages still hold there.
+on them). ``tests/fixtures/topic_labels_heldout.json``: batch 3, 30 pages labelled before any
+scorer was run on them and used for no choice: 24 right (0.80), the honest figure. Candidate
+scorings (``benchmarks.topic_cv``) were chosen by 5-fold cross-validation on the 100 pages of the
+first file; none beat the production scorer out of fold, so it is unchanged. Floors sit at the
+measured values and may only go up; the 0.85 of the first 60 pages still holds there.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from benchmarks.tagging import topic_figures
 pytestmark = [pytest.mark.shared]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-LABELS = FIXTURES / "topic_labels.json"
-BATCH_FLOORS = {"1": 0.9, "2": 0.8, "4": 0.775}  # first topic right, per batch
+LABELS = [FIXTURES / "topic_labels.json", FIXTURES / "topic_labels_heldout.json"]
+BATCH_FLOORS = {"1": 0.9, "2": 0.8, "3": 0.8, "4": 0.775}  # first topic right, per batch
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,8 @@ def figures(shared_dir: Path) -> dict:
 
 
 def test_first_topic_on_labelled_pages(figures: dict) -> None:
-    assert figures["labelled_pages"] == 100
-    assert figures["first_topic_accuracy"] >= 0.82, figures["wrong"]
+    assert figures["labelled_pages"] == 130
+    assert figures["first_topic_accuracy"] >= 0.815, figures["wrong"]
     assert figures["first_topic_precision"] >= 0.85
     for batch, floor in BATCH_FLOORS.items():
         assert figures["batches"][batch]["first_topic_accuracy"] >= floor, batch

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,10 @@ class Topic:
     min_phrases: int = 1
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One counted phrase hit: ``topic`` and ``phrase`` index the taxonomy, ``start`` is the
-    character offset in the title (``in_title``) or in the body."""
+    character offset in the title (``in_title``) or in the body. A tuple: one is made per hit
+    of every story, and a frozen dataclass costs several times more to build."""
 
     topic: int
     phrase: int
@@ -196,15 +196,18 @@ class TopicMatcher:
 
     def _scored(self, title: str, text: str) -> dict[int, tuple[int, int]]:
         """topic index -> (score, different phrases) for every topic with at least one hit."""
-        hits: dict[int, list[Hit]] = {}
-        for hit in self.evidence(title, text):
-            hits.setdefault(hit.topic, []).append(hit)
-        result = {}
-        for index in sorted(hits):
-            in_title = sum(hit.in_title for hit in hits[index])
-            score = len(hits[index]) - in_title + self.taxonomy.title_weight * in_title
-            result[index] = (score, len({hit.phrase for hit in hits[index]}))
-        return result
+        body_hits: dict[int, int] = {}
+        title_hits: dict[int, int] = {}
+        phrases: dict[int, set[int]] = {}
+        for topic, phrase, in_title, _ in self.evidence(title, text):
+            counts = title_hits if in_title else body_hits
+            counts[topic] = counts.get(topic, 0) + 1
+            phrases.setdefault(topic, set()).add(phrase)
+        weight = self.taxonomy.title_weight
+        return {
+            index: (body_hits.get(index, 0) + weight * title_hits.get(index, 0), len(seen))
+            for index, seen in sorted(phrases.items())
+        }
 
     def scores(self, title: str, text: str) -> dict[str, int]:
         """Score of every topic with at least one hit, by topic id."""
