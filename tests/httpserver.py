@@ -269,6 +269,20 @@ MORE_CHARSET_PAGES: dict[str, tuple[str, bytes, str]] = {
     "gbk-label-utf8-bytes": (_ZH, _charset_page(_ZH, "utf-8"), "text/html; charset=gbk"),
     "unlabelled-shift_jis": (_JA, _charset_page(_JA, "cp932"), "text/html"),
     "unlabelled-euc-kr": (_KO, _charset_page(_KO, "cp949"), "text/html"),
+    # declared UTF-8, but the few non-ASCII bytes among kilobytes of markup are all invalid:
+    # "UTF-8 with stray bytes" would make every one of them U+FFFD
+    "euc-kr-declared-utf-8": (
+        _KO,
+        f"<html><head><title>{_KO}</title><script>{'var a = 1;' * 2000}</script></head>"
+        f"<body><p>{_KO}</p></body></html>".encode("cp949"),
+        "text/html; charset=utf-8",
+    ),
+    "cp1252-declared-utf-8": (
+        "Café, naïve résumé",
+        f"<html><body><p>Café, naïve résumé</p><script>{'var a = 1;' * 2000}</script>"
+        "</body></html>".encode("cp1252"),
+        "text/html; charset=utf-8",
+    ),
 }
 
 

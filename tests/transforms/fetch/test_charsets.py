@@ -51,6 +51,8 @@ def test_legacy_labels_decode_as_their_superset(client, http_server, name, codec
         ("gbk-label-utf8-bytes", "utf-8", "detected"),  # GB 18030 would decode it, as mojibake
         ("unlabelled-shift_jis", "cp932", "detected"),
         ("unlabelled-euc-kr", "cp949", "detected"),
+        ("euc-kr-declared-utf-8", "cp949", "detected"),
+        ("cp1252-declared-utf-8", "cp1252", "detected"),
     ],
 )
 def test_every_standard_label_and_the_bytes_themselves(client, http_server, name, codec, source):

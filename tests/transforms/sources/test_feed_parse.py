@@ -162,7 +162,9 @@ def test_json_feed_from_the_spec() -> None:
     assert first.authors == ("Max",)
     assert first.language_hint == "de"
     assert second.guid == "2" and second.summary == "kurz"
-    assert [d.reason for d in parsed.dead] == ["no_link"]
+    # the item without a url and the one that is not an object: listed, so each a dead letter
+    assert [d.reason for d in parsed.dead] == ["no_link", "no_link"]
+    assert parsed.listed == len(JSON_FEED["items"])
 
 
 def test_json_feed_version_1_author_and_bad_json() -> None:

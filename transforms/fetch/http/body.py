@@ -339,9 +339,18 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
 def decode_text(
     body: bytes, header_charset: str | None, *, kind: str, url: str, max_bad_ratio: float
 ) -> tuple[str, str, str]:
-    """Decode to text: returns (text, codec, where the charset came from)."""
+    """Decode to text: returns (text, codec, where the charset came from).
+
+    A declared charset that leaves a few undecodable bytes (at most ``max_bad_ratio``) is
+    kept: mixed encodings happen. For a UTF-8 label only when the body shows it is UTF-8 (more
+    multi-byte characters than bad bytes): a page declared UTF-8 whose few non-ASCII bytes are
+    all invalid is in a legacy encoding (cp1252 accents, a short Korean title among kilobytes
+    of markup), and reading it as "UTF-8 with stray bytes" turned every such character into
+    U+FFFD; detection decides instead, with that reading kept as the last resort.
+    """
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
+    last_resort: tuple[str, str, str] | None = None
     for codec, source in _candidates(body, header_charset):
         if codec in tried:
             continue
@@ -351,7 +360,11 @@ def decode_text(
         except UnicodeDecodeError:
             text = body.decode(codec, errors="replace")
             bad = text.count("\ufffd") - body.decode(codec, errors="ignore").count("\ufffd")
-            if best is None and bad <= max(1, int(len(body) * max_bad_ratio)):
+            if bad > max(1, int(len(body) * max_bad_ratio)):
+                continue
+            if codec == "utf-8" and len(_MULTIBYTE.findall(text)) <= bad:
+                last_resort = last_resort or (clean_text(text), codec, source)
+            elif best is None:
                 best = (clean_text(text), codec, source)
     if best is not None and best[2] != "default":
         return best
@@ -361,11 +374,15 @@ def decode_text(
             return clean_text(body.decode(detected)), detected, "detected"
         except UnicodeDecodeError:
             pass
-    if best is not None:
-        return best
+    for kept in (best, last_resort):
+        if kept is not None:
+            return kept
     if kind == KIND_PAGE:
         raise FetchError(BAD_CHARSET, url, f"undecodable text (tried {', '.join(tried)})")
     return clean_text(body.decode("utf-8", errors="replace")), "utf-8", "default"
+
+
+_MULTIBYTE = re.compile("[^\x00-\x7f\ufffd]")
 
 
 # The legacy standard at the core of each multi-byte codec detection may answer with. Real text
