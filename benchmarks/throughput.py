@@ -59,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -515,8 +515,18 @@ def run_mode(mode: str, corpus: dict, output: Path) -> dict:
     return result
 
 
-def measure(mode: str, corpus: dict, output: Path) -> dict:
-    """One mode on one corpus in a fresh interpreter, with its tree's peak RSS and CPU."""
+def confined(cpus: set[int] | None) -> Callable[[], None] | None:
+    """What a child runs before its program so that it, and all it starts, use only ``cpus``."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def measure(mode: str, corpus: dict, output: Path, cpus: set[int] | None = None) -> dict:
+    """One mode on one corpus in a fresh interpreter, with its tree's peak RSS and CPU.
+
+    ``cpus``: the cores the run and every process it starts may use (``--cpus``).
+    """
     result_path = output.parent / f"{output.name}.result.json"
     command = [sys.executable, "-m", "benchmarks.throughput", "--run-mode", mode]
     command += [
@@ -529,7 +539,7 @@ def measure(mode: str, corpus: dict, output: Path) -> dict:
     ]
     load_before = os.getloadavg()
     start = time.perf_counter()
-    process = subprocess.Popen(command)
+    process = subprocess.Popen(command, preexec_fn=confined(cpus))
     sampler = _TreeSampler(process.pid)
     code = process.wait()
     peak = sampler.stop()
@@ -618,7 +628,12 @@ def format_table(summary: dict) -> str:
     small, large = summary["corpus"]["pages"]
     lines = [
         f"{small} and {large} pages ({summary['corpus']['html_bytes'][0] / 1e6:.1f} MB of HTML "
-        f"once) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs",
+        f"once) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs"
+        + (
+            f", every run confined to core(s) {summary['machine']['cpus_used']}"
+            if summary["machine"].get("cpus_used", "all") != "all"
+            else ""
+        ),
         "",
         f"{'mode':<16}{'marginal ms':>12}{'fixed s':>9}{'1 page s':>9}{'ms/story':>10}"
         f"{'peak MB':>9}{'wall s':>16}  load",
@@ -681,6 +696,13 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--cpus",
+        default=None,
+        help="comma-separated cores every measured process is confined to (e.g. 0): with one "
+        "core, two workers never run at once, which separates the work a second worker adds "
+        "from the contention of two processes running together on a shared machine",
+    )
     parser.add_argument("--run-mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -698,6 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
 
+    cpus = {int(core) for core in args.cpus.split(",")} if args.cpus else None
     compile_package()
     with tempfile.TemporaryDirectory(prefix="wirestream-bench-") as tmp:
         work = Path(tmp)
@@ -711,12 +734,13 @@ def main(argv: list[str] | None = None) -> int:
             # (and charges the kernel's work to the run), which would inflate the small corpus
             # and so the fixed cost, by seconds on a freshly booted machine.
             print(f"warming up {name} on 1 page ...", flush=True)
-            measure(name, one_page, work / f"{name}-warm-up")
+            measure(name, one_page, work / f"{name}-warm-up", cpus)
             results[name] = []
             for label, corpus in (*zip(REPEATS, corpora, strict=True), ("one", one_page)):
                 print(f"running {name} on {corpus['pages']} pages ...", flush=True)
-                results[name].append(measure(name, corpus, work / f"{name}-x{label}"))
+                results[name].append(measure(name, corpus, work / f"{name}-x{label}", cpus))
     summary = summarise(corpora, results)
+    summary["machine"]["cpus_used"] = sorted(cpus) if cpus else "all"
     stories = {name: runs[1]["stories"] for name, runs in results.items() if name != "floor"}
     summary["same_stories"] = len(set(stories.values())) <= 1
     print(format_table(summary))

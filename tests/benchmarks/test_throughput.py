@@ -15,6 +15,7 @@ from benchmarks.throughput import (
     _TreeSampler,
     build_corpus,
     compile_package,
+    confined,
     format_table,
     run_beam,
     run_floor,
@@ -127,3 +128,17 @@ def test_compile_package_writes_bytecode_for_every_module() -> None:
 
     compile_package()
     assert Path(importlib.util.cache_from_source(module.__file__)).is_file()
+
+
+def test_confined_children_and_their_children_use_only_the_given_cores() -> None:
+    script = (
+        "import os, subprocess, sys\n"
+        "print(sorted(os.sched_getaffinity(0)))\n"
+        "subprocess.run([sys.executable, '-c', "
+        "'import os; print(sorted(os.sched_getaffinity(0)))'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], preexec_fn=confined({0}), capture_output=True, text=True
+    ).stdout
+    assert out.split() == ["[0]", "[0]"]
+    assert confined(None) is None
