@@ -169,6 +169,7 @@ def _raw_responses() -> dict[str, bytes]:
         "length-in-characters": _raw(
             f"HTTP/1.1 200 OK\n{html}Content-Length: {len(cjk_text)}\n", cjk_text.encode()
         ),
+        "no-content-with-body": _raw("HTTP/1.1 204 No Content\nContent-Length: 5\n", b"hello"),
         "header-without-colon": _raw(
             f"HTTP/1.1 200 OK\nContent-Type text/html\nContent-Length: {len(page)}\n", page
         ),

@@ -121,6 +121,11 @@ def test_a_cut_connection_is_not_reused(http_server):
         client.close()
 
 
+def test_bytes_after_an_answer_without_a_body_are_not_a_cut_body(client, http_server):
+    # 204 has no body whatever its Content-Length says: nothing was cut short
+    assert failure(client, http_server.url("/raw/no-content-with-body")).reason == h.NOT_HTML
+
+
 def test_a_malformed_header_block_logs_no_traceback(client, http_server, caplog):
     # urllib3 logged it as a warning with a full traceback: a healthy run looked like a crash
     with caplog.at_level(logging.WARNING, logger="urllib3"), contextlib.suppress(FetchError):

@@ -68,16 +68,19 @@ class EndWatch:
                 self._sock.settimeout(timeout)
 
 
-def watch_end(response: Any) -> EndWatch | None:
-    """Install an ``EndWatch`` on a urllib3 response whose body Content-Length delimits, or
-    None when this response has no such end to check (chunked, until close, no socket)."""
+def watch_end(response: Any, declared: int) -> EndWatch | None:
+    """Install an ``EndWatch`` on a urllib3 response whose body the ``declared``
+    Content-Length delimits, or None when this response has no such end to check: chunked,
+    read until close, no socket, or a status whose answer has no body whatever its headers say
+    (204, 304: ``http.client`` reads nothing, and bytes a server sends anyway are not a body
+    cut short)."""
     inner = getattr(response, "_fp", None)  # the http.client response
     reader = getattr(inner, "fp", None)
     connection = getattr(response, "connection", None)
     sock = getattr(connection, "sock", None)
     if inner is None or reader is None or sock is None:
         return None
-    if getattr(inner, "chunked", False) or getattr(inner, "length", None) is None:
+    if getattr(inner, "chunked", False) or getattr(inner, "length", None) != declared:
         return None
     watch = EndWatch(reader, inner, sock)
     inner.fp = watch

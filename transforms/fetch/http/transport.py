@@ -339,7 +339,7 @@ class Transport:
             raise FetchError(TOO_LARGE, target.url, f"Content-Length {length} > {limit}")
         encoding = response.headers.get("Content-Encoding", "") or ""
         decoder = BoundedDecoder(encoding, limit, target.url, truncate=truncate) if ok else None
-        end = watch_end(response) if ok and length is not None else None
+        end = watch_end(response, length) if ok and length is not None else None
         raw_parts: list[bytes] = []
         received = 0
         truncated = None
