@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | cksum | cut -d' ' -f1)
 
-.PHONY: demo stream-demo test test-fast lint format bench clean
+.PHONY: demo stream-demo test test-fast lint format bench gazetteer-index clean
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ BENCH_LIMIT ?=
 bench: $(STAMP)  ## CPU per story: floor, plain loop, Beam, 2 workers (not part of `make test`)
 	$(PY) -m benchmarks.throughput $(BENCH_DIR) $(if $(BENCH_LIMIT),--limit $(BENCH_LIMIT)) \
 		--json benchmarks/results/throughput.json
+
+gazetteer-index: $(STAMP)  ## rebuild transforms/data/gazetteer_index.json.gz after editing places.yaml or gazetteer.py
+	$(PY) -m transforms.tags.gazetteer_index
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,7 +1,8 @@
 """Cost of tagging a story against the cost of extracting it, and what topics stories get.
 
     python -m benchmarks.tagging ../shared/data/article-extraction-benchmark --json out.json
-    python -m benchmarks.tagging DIR [DIR ...] --topics tests/fixtures/topic_labels.json --json OUT
+    python -m benchmarks.tagging DIR [DIR ...] --topics tests/fixtures/topic_labels.json \
+        [--heldout tests/fixtures/topic_labels_heldout.json] [--cv 5] --json OUT
 
 For every ``html/*.html.gz`` page: time trafilatura's ``bare_extraction`` (the extraction
 stage's call), build a Story from its title, text, author and detected language (untimed), then
@@ -13,8 +14,11 @@ With ``--topics LABELS`` it measures topics instead: on every page of each DIR (
 body with the page's title; article-extraction-benchmark or news-html-newspaper layout), how many
 topics a story gets and how varied the first topics are, per set and overall; on the
 hand-labelled pages of LABELS (``tests/fixtures/topic_labels.json``, guidelines inside), how often
-the first topic is one the labeller accepts as the story's main subject, overall and per batch
-(batch 2 was labelled before the matcher was run on it and never used to change the taxonomy).
+the first topic is one the labeller accepts as the story's main subject, overall and per batch.
+``--cv K`` adds the other scorings of ``benchmarks.topic_cv``, chosen and scored by K-fold
+cross-validation over those pages; the pages of ``--heldout`` files are judged the same way but
+take no part in any choice (``tests/fixtures/topic_labels_heldout.json``: labelled before any
+scorer was run on them), and each setting chosen on the other pages is scored on them afterwards.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -156,22 +162,49 @@ def _first_topic(judged: list[dict]) -> dict:
     }
 
 
-def topic_figures(folders: Path | list[Path], labels_path: Path, limit: int | None = None) -> dict:
-    """Topics per story on every page, and first-topic precision on the labelled pages."""
+def load_labels(paths: Path | Sequence[Path]) -> dict[str, dict]:
+    """The labelled pages of one or more label files (a page labelled twice is an error)."""
+    pages: dict[str, dict] = {}
+    for path in [paths] if isinstance(paths, Path) else paths:
+        for page_id, label in json.loads(path.read_text("utf-8"))["pages"].items():
+            if page_id in pages:
+                raise SystemExit(f"{path}: page {page_id} is labelled in two files")
+            pages[page_id] = label
+    return pages
+
+
+def topic_figures(
+    folders: Path | list[Path],
+    labels_path: Path | Sequence[Path],
+    limit: int | None = None,
+    cv: int | None = None,
+    heldout: Sequence[Path] = (),
+) -> dict:
+    """Topics per story on every page, first-topic precision on the labelled pages, and with
+    ``cv`` the candidate scorings of ``benchmarks.topic_cv`` out of fold on those pages (the
+    pages of ``heldout`` label files are judged too, but take no part in choosing)."""
     from benchmarks.places import load_bodies
+    from benchmarks.topic_cv import Page, cross_validate, document_frequencies, page_evidence
     from transforms.tags.topics import TopicMatcher, load_taxonomy
 
-    labels = json.loads(labels_path.read_text("utf-8"))["pages"]
+    labels = load_labels([labels_path] if isinstance(labels_path, Path) else [*labels_path])
+    held = set(load_labels(list(heldout))) if heldout else set()
+    labels.update(load_labels(list(heldout)) if heldout else {})
     matcher = TopicMatcher(load_taxonomy())
     total: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
     per_set: dict[str, dict] = {}
     judged: list[dict] = []
+    evidence: list[Page] = []
+    held_evidence: list[Page] = []
+    every_body: list[str] = []
     for folder in [folders] if isinstance(folders, Path) else folders:
         bodies = load_bodies(folder)
         mine: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
         for page_id in sorted(bodies)[:limit]:
             title = _page_title(folder, page_id)
-            topics = matcher.topics(title, bodies[page_id].get("articleBody", ""))
+            body = bodies[page_id].get("articleBody", "")
+            every_body.append(body)
+            topics = matcher.topics(title, body)
             for per_story, firsts, leading in (total, mine):
                 per_story[len(topics)] += 1
                 firsts[topics[0] if topics else "(none)"] += 1
@@ -191,9 +224,12 @@ def topic_figures(folders: Path | list[Path], labels_path: Path, limit: int | No
                         "right": right,
                     }
                 )
+                if cv:
+                    page = page_evidence(matcher, page_id, title, body, accepted)
+                    (held_evidence if page_id in held else evidence).append(page)
         per_set[folder.name] = _spread(*mine)
     batches = sorted({j["batch"] for j in judged if j["batch"] is not None})
-    return {
+    figures = {
         **_spread(*total),
         "sets": per_set,
         **_first_topic(judged),
@@ -201,8 +237,42 @@ def topic_figures(folders: Path | list[Path], labels_path: Path, limit: int | No
             str(batch): _first_topic([j for j in judged if j["batch"] == batch])
             for batch in batches
         },
+        "labelled_topics_per_story": dict(
+            sorted(Counter(str(len(j["topics"])) for j in judged).items())
+        ),
         "wrong": [j for j in judged if not j["right"]],
     }
+    if cv:
+        idf = document_frequencies(matcher, every_body)
+        figures["cv"] = cross_validate(
+            matcher,
+            [replace(e, idf=idf) for e in evidence],
+            cv,
+            heldout=[replace(e, idf=idf) for e in held_evidence],
+        )
+    return figures
+
+
+def _print_cv(cv: dict) -> None:
+    print(
+        f"cross-validation, {cv['folds']} folds {cv['fold_sizes']} over {cv['pages']} pages: "
+        f"production scorer right on {cv['production_right']} ({cv['production_accuracy']})"
+    )
+    rows = [(f"{name} alone", r) for name, r in cv["alone"].items()]
+    rows.append(("forward selection", cv["forward"]))
+    rows += [(f"forward selection without {name}", r) for name, r in cv["ablation"].items()]
+    if "heldout_pages" in cv:
+        print(
+            f"  held out ({cv['heldout_pages']} pages, no part in any choice): production "
+            f"scorer right on {cv['heldout_production_right']}"
+        )
+    for label, r in rows:
+        held = f"; held out {r['heldout_right']}" if "heldout_right" in r else ""
+        print(
+            f"  {label}: out of fold {r['out_of_fold_right']} ({r['out_of_fold_accuracy']}); "
+            f"chosen on all pages {r['chosen_on_all_pages'] or 'off'} "
+            f"(right {r['right_in_sample']} in-sample{held})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,13 +290,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--topics",
         type=Path,
+        nargs="+",
         default=None,
         metavar="LABELS",
-        help="measure topics (per story, and first-topic precision on these hand labels)",
+        help="measure topics (per story, and first-topic precision on these hand-label files)",
+    )
+    parser.add_argument(
+        "--heldout",
+        type=Path,
+        nargs="+",
+        default=(),
+        metavar="LABELS",
+        help="with --topics: more hand-label files judged like the others, but with --cv no "
+        "part in choosing (each chosen setting is scored on them afterwards)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=int,
+        default=None,
+        metavar="K",
+        help="with --topics: candidate scorings (benchmarks.topic_cv) chosen and scored by "
+        "K-fold cross-validation over the labelled pages (folds fixed by page id)",
     )
     args = parser.parse_args(argv)
     if args.topics is not None:
-        topics = topic_figures(args.folders, args.topics, args.limit)
+        topics = topic_figures(args.folders, args.topics, args.limit, args.cv, args.heldout)
         print(
             f"{topics['pages']} pages: {topics['mean_topics_per_story']} topics per story "
             f"{topics['topics_per_story']}; first topics {topics['first_topics']}"
@@ -251,8 +339,12 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  wrong: {wrong['url'][:70]} labelled {wrong['labelled']} got {wrong['topics']}"
             )
+        if "cv" in topics:
+            _print_cv(topics["cv"])
         figures_json(topics, args.json)
         return 0
+    if args.cv is not None or args.heldout:
+        parser.error("--cv and --heldout need --topics")
     if len(args.folders) > 1:
         parser.error("the timing measure reads one folder (several only with --topics)")
     figures = run(args.folders[0], args.limit, max(1, args.repeat))

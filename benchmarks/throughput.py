@@ -8,7 +8,10 @@ listing them, so every mode reads its input through the pipeline's real source (
 ``--replay``). Two corpora are built: the pages once and three times (the copies, under other
 URLs, become same-text duplicates, as syndicated wire copy does).
 
-Modes, each run once per corpus in a fresh interpreter (so start-up is part of what is measured):
+Modes, each run once per corpus in a fresh interpreter (so start-up is part of what is measured),
+after one discarded warm-up run on one page (the first run of a mode reads its libraries from a
+cold cache: on a freshly booted machine that once added about 5 s of CPU to the small corpus of
+two modes, and 1.5 times that to their fixed cost), and again on one page:
 
 * ``floor``: only the library calls the stages exist to make, on the same pages: lxml parse,
   ``trafilatura.extract`` with its defaults, langdetect and lingua on the same text length as the
@@ -24,7 +27,15 @@ What is measured, and why:
   processes, the extraction child). ``RUSAGE_CHILDREN`` alone misses children not yet reaped.
 * **Marginal CPU per story** from the two corpus sizes: (CPU(3n) - CPU(n)) / 2n. This is what
   a story costs once the workers run; **fixed CPU** is what is left at n (imports, pipeline
-  construction, worker and model start-up), paid once per run or per worker.
+  construction, worker and model start-up), paid once per run or per worker. The intercept
+  carries any difference between the two runs (load) 1.5 times, so it is checked against a
+  direct figure: the run on one page less one page's marginal cost (``fixed_cpu_s_one_page``).
+* **Own CPU of each process** (``cpu_by_process``: the launcher, each DirectRunner worker, the
+  extraction child), sampled every 0.1 s: how the fixed cost splits between the run and each
+  worker, and what a second worker adds.
+* The pipeline's packages are byte-compiled first (``compile_package``), as installing them does:
+  the development install never writes ``.pyc`` files, and each measured process would otherwise
+  compile the pipeline's modules again.
 * **Peak RSS** of the process tree (sum over its live processes, sampled every 0.1 s).
 * Wall-clock seconds stay in the figures, labelled with the machine's load average: on a shared
   machine they say how busy it was, not what the pipeline costs.
@@ -48,7 +59,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -377,14 +388,21 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 def _stat(pid: int) -> tuple[int, float, int] | None:
     """(parent pid, CPU seconds of the process and its reaped children, RSS bytes)."""
+    found = _stat_own(pid)
+    return None if found is None else found[:3]
+
+
+def _stat_own(pid: int) -> tuple[int, float, int, float] | None:
+    """``_stat`` and the process's own CPU seconds (without its reaped children)."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = raw[raw.rindex(")") + 2 :].split()
     # fields[0] is field 3 of proc(5): ppid=4, utime=14, stime=15, cutime=16, cstime=17, rss=24
-    cpu = sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
-    return int(fields[1]), cpu, int(fields[21]) * _PAGE
+    own = (int(fields[11]) + int(fields[12])) / _TICK
+    cpu = own + (int(fields[13]) + int(fields[14])) / _TICK
+    return int(fields[1]), cpu, int(fields[21]) * _PAGE, own
 
 
 def _tree(root: int) -> dict[int, tuple[float, int]]:
@@ -419,11 +437,33 @@ def tree_cpu_seconds(root: int | None = None) -> float:
     return sum(cpu for cpu, _rss in _tree(root or os.getpid()).values())
 
 
-class _RssSampler:
-    """Peak of the summed RSS of a process tree, sampled on a thread of the parent."""
+def _role(pid: int, root: int) -> str:
+    """What a process of the measured tree is, from its command line."""
+    if pid == root:
+        return "launcher"
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return "other"
+    command = " ".join(argv)
+    if Path(argv[0]).name in ("sh", "dash", "bash"):
+        return "other"  # the shell Beam starts a worker through
+    if "sdk_worker_main" in command:
+        return "worker"
+    if "transforms.extract.sandbox" in command:
+        return "extraction_child"
+    return "other"
+
+
+class _TreeSampler:
+    """Peak of the summed RSS of a process tree, and each process's own CPU, sampled on a thread
+    of the parent every ``every`` seconds (a process's last sample is up to that long before it
+    ends, so its CPU is a slight undercount)."""
 
     def __init__(self, root: int, every: float = 0.1) -> None:
         self.root, self.every, self.peak = root, every, 0
+        self.own_cpu: dict[int, float] = {}
+        self.roles: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -434,12 +474,25 @@ class _RssSampler:
             if not tree:
                 return
             self.peak = max(self.peak, sum(rss for _cpu, rss in tree.values()))
+            for pid in tree:
+                found = _stat_own(pid)
+                if found is not None:
+                    self.own_cpu[pid] = found[3]
+                    if pid not in self.roles:
+                        self.roles[pid] = _role(pid, self.root)
             self._stop.wait(self.every)
 
     def stop(self) -> int:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+    def cpu_by_role(self) -> dict[str, list[float]]:
+        """Own CPU seconds per process, grouped by role, in start order."""
+        grouped: dict[str, list[float]] = defaultdict(list)
+        for pid in sorted(self.own_cpu):
+            grouped[self.roles.get(pid, "other")].append(round(self.own_cpu[pid], 2))
+        return dict(grouped)
 
 
 # ---------------------------------------------------------------- one mode, one corpus
@@ -462,8 +515,18 @@ def run_mode(mode: str, corpus: dict, output: Path) -> dict:
     return result
 
 
-def measure(mode: str, corpus: dict, output: Path) -> dict:
-    """One mode on one corpus in a fresh interpreter, with its tree's peak RSS and CPU."""
+def confined(cpus: set[int] | None) -> Callable[[], None] | None:
+    """What a child runs before its program so that it, and all it starts, use only ``cpus``."""
+    if not cpus:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def measure(mode: str, corpus: dict, output: Path, cpus: set[int] | None = None) -> dict:
+    """One mode on one corpus in a fresh interpreter, with its tree's peak RSS and CPU.
+
+    ``cpus``: the cores the run and every process it starts may use (``--cpus``).
+    """
     result_path = output.parent / f"{output.name}.result.json"
     command = [sys.executable, "-m", "benchmarks.throughput", "--run-mode", mode]
     command += [
@@ -476,8 +539,8 @@ def measure(mode: str, corpus: dict, output: Path) -> dict:
     ]
     load_before = os.getloadavg()
     start = time.perf_counter()
-    process = subprocess.Popen(command)
-    sampler = _RssSampler(process.pid)
+    process = subprocess.Popen(command, preexec_fn=confined(cpus))
+    sampler = _TreeSampler(process.pid)
     code = process.wait()
     peak = sampler.stop()
     if code != 0:
@@ -485,6 +548,7 @@ def measure(mode: str, corpus: dict, output: Path) -> dict:
     result = json.loads(result_path.read_text())
     result["wall_seconds_with_startup"] = time.perf_counter() - start
     result["peak_rss_mb"] = peak / 2**20
+    result["cpu_by_process"] = sampler.cpu_by_role()
     result["load_average_1"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
     return result
 
@@ -497,11 +561,23 @@ def summarise(corpora: list[dict], results: dict[str, list[dict]]) -> dict:
     small, large = corpora
     extra = large["pages"] - small["pages"]
     modes: dict[str, dict] = {}
-    for name, (one, three) in results.items():
+    for name, (one, three, *single) in results.items():
         marginal = (three["cpu_seconds"] - one["cpu_seconds"]) / extra
+        page = single[0] if single else None
         modes[name] = {
             "marginal_cpu_ms_per_story": round(1000 * marginal, 2),
             "fixed_cpu_s": round(one["cpu_seconds"] - marginal * small["pages"], 2),
+            # the cross-check: a run on one page, less one page's marginal cost
+            **(
+                {"fixed_cpu_s_one_page": round(page["cpu_seconds"] - marginal, 2)}
+                if page is not None
+                else {}
+            ),
+            "cpu_by_process": {
+                label: run["cpu_by_process"]
+                for label, run in (("one_page", page), ("small", one), ("large", three))
+                if run is not None and "cpu_by_process" in run
+            },
             "cpu_s": [round(one["cpu_seconds"], 2), round(three["cpu_seconds"], 2)],
             "cpu_ms_per_story": round(1000 * three["cpu_seconds"] / large["pages"], 2),
             "peak_rss_mb": round(max(one["peak_rss_mb"], three["peak_rss_mb"]), 1),
@@ -552,18 +628,34 @@ def format_table(summary: dict) -> str:
     small, large = summary["corpus"]["pages"]
     lines = [
         f"{small} and {large} pages ({summary['corpus']['html_bytes'][0] / 1e6:.1f} MB of HTML "
-        f"once) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs",
+        f"once) in {summary['corpus']['feeds']} feeds; {summary['machine']['cpus']} CPUs"
+        + (
+            f", every run confined to core(s) {summary['machine']['cpus_used']}"
+            if summary["machine"].get("cpus_used", "all") != "all"
+            else ""
+        ),
         "",
-        f"{'mode':<16}{'marginal ms':>12}{'fixed s':>9}{'ms/story':>10}{'peak MB':>9}"
-        f"{'wall s':>16}  load",
+        f"{'mode':<16}{'marginal ms':>12}{'fixed s':>9}{'1 page s':>9}{'ms/story':>10}"
+        f"{'peak MB':>9}{'wall s':>16}  load",
     ]
     for name, mode in summary["modes"].items():
         wall = "/".join(f"{w:.1f}" for w in mode["wall_s"])
         load = "/".join(f"{pair[0]:.1f}" for pair in mode["load_average_1"])
+        one_page = mode.get("fixed_cpu_s_one_page")
         lines.append(
             f"{name:<16}{mode['marginal_cpu_ms_per_story']:>12.1f}{mode['fixed_cpu_s']:>9.2f}"
+            f"{'' if one_page is None else f'{one_page:.2f}':>9}"
             f"{mode['cpu_ms_per_story']:>10.1f}{mode['peak_rss_mb']:>9.0f}{wall:>16}  {load}"
         )
+    lines += ["", "own CPU seconds per process (one page / small / large corpus)"]
+    for name, mode in summary["modes"].items():
+        runs = mode.get("cpu_by_process", {})
+        parts = [
+            f"{role} " + " / ".join(str(runs[label].get(role, "-")) for label in runs)
+            for role in ("launcher", "worker", "extraction_child", "other")
+            if any(role in run for run in runs.values())
+        ]
+        lines.append(f"  {name}: " + "; ".join(parts))
     lines += ["", "CPU seconds per stage (larger corpus; Beam: its execution-time metrics)"]
     for name, mode in summary["modes"].items():
         stages = ", ".join(f"{k} {v:.2f}" for k, v in mode["stages_s"].items() if v >= 0.01)
@@ -578,6 +670,23 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def compile_package() -> None:
+    """Byte-compile the pipeline's packages, as installing them does.
+
+    An editable install run with ``PYTHONDONTWRITEBYTECODE`` (this project's development
+    machines) never writes ``.pyc`` files, so every measured process (the run, each worker, the
+    extraction child) would compile every module of the pipeline again, 0.15-0.25 s of CPU each,
+    which no installed worker pays; the libraries' own files are compiled at install time.
+    """
+    import compileall
+    import importlib.util
+
+    for package in ("pipeline", "transforms"):
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            compileall.compile_dir(location, quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pages_dir", type=Path, nargs="?", help="folder of *.html.gz pages")
@@ -587,6 +696,13 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
     )
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
+    parser.add_argument(
+        "--cpus",
+        default=None,
+        help="comma-separated cores every measured process is confined to (e.g. 0): with one "
+        "core, two workers never run at once, which separates the work a second worker adds "
+        "from the contention of two processes running together on a shared machine",
+    )
     parser.add_argument("--run-mode", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--corpus", help=argparse.SUPPRESS)
     parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
@@ -604,18 +720,27 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
 
+    cpus = {int(core) for core in args.cpus.split(",")} if args.cpus else None
+    compile_package()
     with tempfile.TemporaryDirectory(prefix="wirestream-bench-") as tmp:
         work = Path(tmp)
         corpora = [
             build_corpus(args.pages_dir, work / f"x{r}", r, args.feeds, args.limit) for r in REPEATS
         ]
+        one_page = build_corpus(args.pages_dir, work / "one", 1, args.feeds, 1)
         results: dict[str, list[dict]] = {}
         for name in modes:
+            # Warm-up, discarded: the first run of a mode reads its libraries from a cold cache
+            # (and charges the kernel's work to the run), which would inflate the small corpus
+            # and so the fixed cost, by seconds on a freshly booted machine.
+            print(f"warming up {name} on 1 page ...", flush=True)
+            measure(name, one_page, work / f"{name}-warm-up", cpus)
             results[name] = []
-            for repeat, corpus in zip(REPEATS, corpora, strict=True):
+            for label, corpus in (*zip(REPEATS, corpora, strict=True), ("one", one_page)):
                 print(f"running {name} on {corpus['pages']} pages ...", flush=True)
-                results[name].append(measure(name, corpus, work / f"{name}-x{repeat}"))
+                results[name].append(measure(name, corpus, work / f"{name}-x{label}", cpus))
     summary = summarise(corpora, results)
+    summary["machine"]["cpus_used"] = sorted(cpus) if cpus else "all"
     stories = {name: runs[1]["stories"] for name, runs in results.items() if name != "floor"}
     summary["same_stories"] = len(set(stories.values())) <= 1
     print(format_table(summary))

@@ -114,8 +114,10 @@ def parse_feed_list(data: bytes, location: str = "<feed list>") -> tuple[FeedSou
 def _yaml_feeds(data: bytes, location: str) -> tuple[list[tuple[str, Any]], list[str]]:
     import yaml
 
+    from transforms.core.yamltext import safe_load
+
     try:
-        document = yaml.safe_load(data.decode("utf-8-sig"))
+        document = safe_load(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise FeedListError(location, [f"is not UTF-8 ({exc}). Fix: save it as UTF-8"]) from exc
     except yaml.YAMLError as exc:

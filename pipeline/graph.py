@@ -117,6 +117,7 @@ class JobConfig:
                 "--replay": None if bundled else fetch_config.replay,
                 "--wire_input": None if wire_input == bundled_wire() else wire_input,
             },
+            worker_outputs={"--capture_warc": fetch_config.capture_warc},
         )
         stream = streaming.config_from_options(options)
         feeds_config = feeds.config_from_options(options, run, job.state_location, fetch_config)
@@ -129,6 +130,7 @@ class JobConfig:
             None if dedup_config.streaming else dedup_config.store,
             dedup_config.minhash,
             options.get_all_options().get("state_repair") or "none",
+            wire=wire_config.state,
         )
         return cls(
             sources=sources,

@@ -113,11 +113,14 @@ def run_preflight(
     state_location: str | None,
     options: PipelineOptions | None = None,
     worker_inputs: dict[str, str | None] | None = None,
+    worker_outputs: dict[str, str | None] | None = None,
 ) -> None:
     """Every location the job writes to, checked before any worker starts.
 
-    ``worker_inputs`` are paths the workers read (``--replay``); on Dataflow they must be on GCS.
+    ``worker_inputs`` are paths the workers read (``--replay``), ``worker_outputs`` other
+    folders they write (``--capture_warc``); on Dataflow both must be on GCS.
     """
+    written = {k: v for k, v in (worker_outputs or {}).items() if v}
     if options is not None:
         from apache_beam.options.pipeline_options import StandardOptions
 
@@ -125,11 +128,18 @@ def run_preflight(
         runner_name = runner if isinstance(runner, str) or runner is None else type(runner).__name__
         check_remote_paths(
             runner_name,
-            {"--output": output, "--state_location": state_location, **(worker_inputs or {})},
+            {
+                "--output": output,
+                "--state_location": state_location,
+                **(worker_inputs or {}),
+                **written,
+            },
         )
     check_writable("--output", output, options)
     if state_location:
         check_writable("--state_location", state_location, options)
+    for flag, path in written.items():  # a capture folder that is a file failed mid-run
+        check_writable(flag, path, options)
 
 
 def check_rule_files(

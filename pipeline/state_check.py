@@ -17,10 +17,12 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.preflight import PreflightError, check_writable
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
-from transforms.dedup.store import STORE_KIND
+from transforms.dedup.store import STORE_KIND, parse_record
 from transforms.sources.feed_state import STATE_KIND, StateConfig, base_snapshot, parse_snapshot
+from transforms.sources.wire.state import STATE_KIND as WIRE_KIND
 
 LOG = logging.getLogger(__name__)
 
@@ -40,12 +42,16 @@ class StateCheck:
         self.legacy: list[str] = []
         self.quarantined: list[dict[str, Any]] = []
 
-    def verify(self, path: str, kind: str) -> bool:
-        """True when ``path`` can be trusted; False when it was quarantined; raises otherwise."""
+    def verify(self, path: str, kind: str, minhash: Any = None) -> bool:
+        """True when ``path`` can be trusted; False when it was quarantined; raises otherwise.
+
+        ``minhash`` (fingerprint files) is the signature config their records must match."""
         try:
             decoded = statefile.read(path, kind)
             if kind == STATE_KIND:
                 list(parse_snapshot(path, decoded.records))
+            elif kind == STORE_KIND and minhash is not None:
+                _check_fingerprints(path, decoded.records, minhash)
         except StateFileError as err:
             if self.repair != "quarantine":
                 raise
@@ -56,6 +62,50 @@ class StateCheck:
             LOG.warning("state file %s has no header/footer (written before checksums)", path)
             self.legacy.append(path)
         return True
+
+    def folder(self, folder: str, kind: str, *, written: bool) -> None:
+        """A local state folder this run reads (and ``written``: writes): a folder, listable,
+        holding only files where state files go, and (``written``) accepting a new file.
+
+        Beam's local listing is a glob, and a glob answers an unreadable folder, or a
+        directory standing where a state file should be, with nothing at all: the run would
+        start from no state, fetch and emit everything again and report success; a folder the
+        run cannot write would fail only after every output was written. Object stores
+        (``gs://``) have no folders to get wrong this way, and listing errors there surface
+        as errors already.
+        """
+        if "://" in folder:
+            return
+        import os
+
+        if os.path.lexists(folder):
+            if not os.path.isdir(folder):
+                raise PreflightError(
+                    f"--state_location: {folder} is a file where the state folder must be. "
+                    "Fix: move that file away (the run creates the folder)"
+                )
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError as err:
+                raise PreflightError(
+                    f"--state_location: cannot list {folder} ({err.strerror}); a run that cannot "
+                    "see its state would read every feed as new. Fix: the folder's permissions "
+                    "(read and execute for the account the job runs as)"
+                ) from err
+            for name in names:
+                entry = os.path.join(folder, name)
+                if (
+                    name.endswith(".jsonl")
+                    and not name.startswith(".")
+                    and not os.path.isfile(entry)
+                ):
+                    problem = "it is a directory (or another non-file) where a state file must be"
+                    err = StateFileError(entry, problem)
+                    if self.repair != "quarantine":
+                        raise err
+                    self._quarantine(entry, kind, err)
+        if written:
+            check_writable("--state_location", folder)
 
     def _quarantine(self, path: str, kind: str, err: StateFileError) -> None:
         relative = path[len(self.location) + 1 :] if path.startswith(self.location) else path
@@ -104,14 +154,21 @@ class StateCheck:
         }
 
 
-def check_state(feeds: StateConfig, store: Any, minhash: Any, repair: str) -> StateCheck:
-    """Verify the snapshot and fingerprint files this run will read (see module docstring).
+def check_state(
+    feeds: StateConfig, store: Any, minhash: Any, repair: str, wire: Any = None
+) -> StateCheck:
+    """Verify the state folders and the snapshot and fingerprint files this run will read (see
+    module docstring).
 
-    ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config.
+    ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config,
+    ``wire`` the agency files' ``WireStateConfig`` (or None).
     """
     location = feeds.location or (store.state_location if store is not None else None)
     check = StateCheck(location, feeds.run_key or "norun", repair)
+    if wire is not None and wire.enabled:
+        check.folder(wire.folder, WIRE_KIND, written=True)
     if feeds.enabled:
+        check.folder(feeds.folder, STATE_KIND, written=True)
         while True:
             path = base_snapshot(feeds)
             if path is None or check.verify(path, STATE_KIND):
@@ -119,12 +176,25 @@ def check_state(feeds: StateConfig, store: Any, minhash: Any, repair: str) -> St
     if store is not None:
         root = store.root(minhash)
         for day in store.days():
-            pattern = FileSystems.join(root, f"dt={day}", "fingerprints-*.jsonl")
+            folder = FileSystems.join(root, f"dt={day}")
+            check.folder(folder, STORE_KIND, written=day == store.run_date)
+            pattern = FileSystems.join(folder, "fingerprints-*.jsonl")
             for metadata in sorted(FileSystems.match([pattern])[0].metadata_list, key=_path):
                 if metadata.path.rsplit("/", 1)[-1] == store.file_name:
                     continue  # this run's own earlier file: ignored and replaced by the run
-                check.verify(metadata.path, STORE_KIND)
+                check.verify(metadata.path, STORE_KIND, minhash)
     return check
+
+
+def _check_fingerprints(path: str, records: list[str], minhash: Any) -> None:
+    for number, line in enumerate(records, 1):
+        if line.strip():
+            try:
+                parse_record(line, minhash)
+            except ValueError as exc:
+                raise StateFileError(
+                    path, f"record {number} is not a fingerprint: {exc}", len(records)
+                ) from exc
 
 
 def _path(metadata: Any) -> str:

@@ -45,8 +45,9 @@ Routes (GET):
   /flaky/<key>?p=<0..1>        fails (500, reset or stall) with probability p, seeded by key
   /raw/<name>                  exact bytes from RAW (status line, headers, body), then close:
                                short bodies, conflicting lengths, broken chunks, cut streams
-  /charset/<name>              a page from CHARSET_PAGES: legacy East Asian, Thai and Western
-                               bytes under the labels real sites use
+  /charset/<name>              a page from CHARSET_PAGES or MORE_CHARSET_PAGES: legacy East
+                               Asian, Thai and Western bytes under the labels real sites use
+  /feed-charset/<name>         a feed from CHARSET_FEEDS: legacy and UTF-16 feed documents
   /refresh/<n>                 <meta http-equiv=refresh> chain of n pages ending at /page/refreshed
   /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
   /refresh-self                a page that refreshes itself (a reload, not a redirect)
@@ -132,6 +133,7 @@ def _raw_responses() -> dict[str, bytes]:
     gz = gzip.compress(page, mtime=0)
     deflate = zlib.compress(page)
     br = brotli.compress(page)
+    cjk_text = f"<html><body><p>{CHARSET_TEXTS['gb2312'] * 8}</p></body></html>"
     html = "Content-Type: text/html; charset=utf-8\n"
     xml = "Content-Type: application/rss+xml\n"
     return {
@@ -159,6 +161,20 @@ def _raw_responses() -> dict[str, bytes]:
             f"HTTP/1.1 200 OK\n{html}Transfer-Encoding: chunked\n",
             _chunk(page[:100]) + _chunk(page[100:]) + b"0\r\n\r\n",
         ),
+        # a Content-Length shorter than the body sent: the length of the *text* of a UTF-8
+        # page (three bytes per CJK character), or one a template set too early
+        "body-longer-than-length": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page) - 120}\n", page
+        ),
+        "length-in-characters": _raw(
+            f"HTTP/1.1 200 OK\n{html}Content-Length: {len(cjk_text)}\n", cjk_text.encode()
+        ),
+        "no-content-with-body": _raw("HTTP/1.1 204 No Content\nContent-Length: 5\n", b"hello"),
+        "header-without-colon": _raw(
+            f"HTTP/1.1 200 OK\nContent-Type text/html\nContent-Length: {len(page)}\n", page
+        ),
+        "crlf-after-body": _raw(f"HTTP/1.1 200 OK\n{html}Content-Length: {len(page)}\n", page)
+        + b"\r\n",
         # compressed streams cut short, with correct framing for what was sent
         "cut-gzip": _raw(
             f"HTTP/1.1 200 OK\n{html}Content-Encoding: gzip\nContent-Length: {len(gz) - 30}\n",
@@ -191,6 +207,9 @@ def _raw_responses() -> dict[str, bytes]:
         ),
         "feed-no-last-chunk": _raw(
             f"HTTP/1.1 200 OK\n{xml}Transfer-Encoding: chunked\n", _chunk(rss[:80])
+        ),
+        "feed-longer-than-length": _raw(
+            f"HTTP/1.1 200 OK\n{xml}Content-Length: {len(rss) - 40}\n", rss
         ),
     }
 
@@ -231,6 +250,70 @@ CHARSET_PAGES: dict[str, tuple[bytes, str]] = {
         "text/html; charset=ISO-8859-1",
     ),
     "tis-620": (_charset_page(CHARSET_TEXTS["tis-620"], "cp874", meta="TIS-620"), "text/html"),
+}
+
+
+# Labels only the Encoding Standard's table knows (not Python's codec registry), a legacy label
+# on a page written in UTF-8, and pages without any label: name -> (text, body, Content-Type).
+_JA = "①東京で国際会議が開かれ、各国の代表が気候変動について議論した。"
+_KO = "똠방각하 서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다."
+_HK = "𨋢香港特區政府今天宣布，將於下週舉行國際研討會，邀請各國專家參加。"
+_ZH = CHARSET_TEXTS["gb2312"]
+MORE_CHARSET_PAGES: dict[str, tuple[str, bytes, str]] = {
+    "x-euc-jp": (
+        _JA[1:],
+        _charset_page(_JA[1:], "euc_jp"),
+        "text/html; charset=x-euc-jp",
+    ),
+    "cn-big5": (_HK, _charset_page(_HK, "big5hkscs"), "text/html; charset=cn-big5"),
+    "windows-949": (_KO, _charset_page(_KO, "cp949", meta="windows-949"), "text/html"),
+    "gbk-label-utf8-bytes": (_ZH, _charset_page(_ZH, "utf-8"), "text/html; charset=gbk"),
+    "unlabelled-shift_jis": (_JA, _charset_page(_JA, "cp932"), "text/html"),
+    "unlabelled-euc-kr": (_KO, _charset_page(_KO, "cp949"), "text/html"),
+    # declared UTF-8, but the few non-ASCII bytes among kilobytes of markup are all invalid:
+    # "UTF-8 with stray bytes" would make every one of them U+FFFD
+    "euc-kr-declared-utf-8": (
+        _KO,
+        f"<html><head><title>{_KO}</title><script>{'var a = 1;' * 2000}</script></head>"
+        f"<body><p>{_KO}</p></body></html>".encode("cp949"),
+        "text/html; charset=utf-8",
+    ),
+    "cp1252-declared-utf-8": (
+        "Café, naïve résumé",
+        f"<html><body><p>Café, naïve résumé</p><script>{'var a = 1;' * 2000}</script>"
+        "</body></html>".encode("cp1252"),
+        "text/html; charset=utf-8",
+    ),
+}
+
+
+def _feed_doc(text: str, codec: str, declared: str | None) -> bytes:
+    head = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    return (
+        f'{head}<rss version="2.0"><channel><title>{text[:8]}</title><item><title>{text[:12]}'
+        f"</title><link>http://news.example/1</link><guid>1</guid>"
+        f"<description>{text}</description></item></channel></rss>"
+    ).encode(codec)
+
+
+# Feed documents in legacy and UTF-16 encodings, labelled where real feeds label them:
+# name -> (text of the one item's description, body, Content-Type).
+CHARSET_FEEDS: dict[str, tuple[str, bytes, str]] = {
+    "shift_jis-declared": (_JA, _feed_doc(_JA, "cp932", "Shift_JIS"), "application/rss+xml"),
+    # RFC 3023 would read text/xml without a charset as US-ASCII
+    "text-xml-gb2312-declared": (_ZH, _feed_doc(_ZH, "gbk", "gb2312"), "text/xml"),
+    "euc-kr-header-over-declaration": (
+        _KO,
+        _feed_doc(_KO, "cp949", "utf-8"),
+        "application/rss+xml; charset=euc-kr",
+    ),
+    "big5-declared-hkscs-bytes": (_HK, _feed_doc(_HK, "big5hkscs", "big5"), "application/xml"),
+    "utf-16le-header-no-bom": (
+        _JA,
+        _feed_doc(_JA, "utf-16-le", None),
+        "application/rss+xml; charset=utf-16le",
+    ),
+    "utf-16le-declared-no-bom": (_JA, _feed_doc(_JA, "utf-16-le", "utf-16"), "application/xml"),
 }
 
 
@@ -560,7 +643,14 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
             elif path.startswith("/charset/"):
-                body, content_type = CHARSET_PAGES[path.split("/", 2)[2]]
+                name = path.split("/", 2)[2]
+                if name in MORE_CHARSET_PAGES:
+                    _, body, content_type = MORE_CHARSET_PAGES[name]
+                else:
+                    body, content_type = CHARSET_PAGES[name]
+                self._send(200, body, content_type)
+            elif path.startswith("/feed-charset/"):
+                _, body, content_type = CHARSET_FEEDS[path.split("/", 2)[2]]
                 self._send(200, body, content_type)
             elif path.startswith("/refresh/"):
                 remaining = int(path.rsplit("/", 1)[1])

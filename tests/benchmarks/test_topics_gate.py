@@ -1,13 +1,15 @@
 """Quality gate: topics on real article pages.
 
-``tests/fixtures/topic_labels.json`` holds 60 hand-labelled pages (guidelines inside): batch 1
-(30 article-extraction-benchmark pages; issue 18's first taxonomy changes were found on them) and
-batch 2 (30 held-out pages of article-extraction-benchmark and news-html-newspaper, labelled by
-reading before the matcher was run on them). First topic right, measured with titles: batch 1 27
-of 30; batch 2 22 of 30 when first run (0.73, the honest figure), 24 after ``min_phrases`` for
-energy and transport (in-sample now); all 60: 51 (0.85). On the 217 pages of both sets: 1.43
-topics per story, no topic on 23.5%, the most common three leading topics on 10% of the others.
-Floors sit at or just below and may only go up.
+130 hand-labelled pages (guidelines inside the label files). ``tests/fixtures/topic_labels.json``:
+batch 1 (30 article-extraction-benchmark pages; issue 18's first taxonomy changes were found on
+them), batch 2 (30 pages of article-extraction-benchmark and news-html-newspaper, labelled before
+the matcher was run on them: 22 right when first run, 24 after ``min_phrases``) and batch 4 (40
+development pages labelled before the matcher was run on them: 31 right, the scorer never tuned
+on them). ``tests/fixtures/topic_labels_heldout.json``: batch 3, 30 pages labelled before any
+scorer was run on them and used for no choice: 24 right (0.80), the honest figure. Candidate
+scorings (``benchmarks.topic_cv``) were chosen by 5-fold cross-validation on the 100 pages of the
+first file; none beat the production scorer out of fold, so it is unchanged. Floors sit at the
+measured values and may only go up; the 0.85 of the first 60 pages still holds there.
 """
 
 from __future__ import annotations
@@ -20,23 +22,35 @@ from benchmarks.tagging import topic_figures
 
 pytestmark = [pytest.mark.shared]
 
-LABELS = Path(__file__).resolve().parents[1] / "fixtures" / "topic_labels.json"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LABELS = [FIXTURES / "topic_labels.json", FIXTURES / "topic_labels_heldout.json"]
+BATCH_FLOORS = {"1": 0.9, "2": 0.8, "3": 0.8, "4": 0.775}  # first topic right, per batch
 
 
-def test_first_topic_and_topic_spread(shared_dir: Path) -> None:
+@pytest.fixture(scope="module")
+def figures(shared_dir: Path) -> dict:
     data = shared_dir / "data"
     folders = [data / "article-extraction-benchmark", data / "news-html-newspaper"]
     for folder in folders:
         if not folder.is_dir():
             pytest.skip(f"{folder.name} is not present")
-    result = topic_figures(folders, LABELS)
-    assert result["labelled_pages"] == 60
-    assert result["first_topic_accuracy"] >= 0.85, result["wrong"]
-    assert result["first_topic_precision"] >= 0.84
-    assert result["batches"]["1"]["first_topic_accuracy"] >= 0.9
-    assert result["batches"]["2"]["first_topic_accuracy"] >= 0.8
+    return topic_figures(folders, LABELS)
+
+
+def test_first_topic_on_labelled_pages(figures: dict) -> None:
+    assert figures["labelled_pages"] == 130
+    assert figures["first_topic_accuracy"] >= 0.815, figures["wrong"]
+    assert figures["first_topic_precision"] >= 0.85
+    for batch, floor in BATCH_FLOORS.items():
+        assert figures["batches"][batch]["first_topic_accuracy"] >= floor, batch
+    first_sixty = [figures["batches"][b] for b in ("1", "2")]
+    right = sum(b["first_topic_right"] for b in first_sixty)
+    assert right / 60 >= 0.85
+
+
+def test_topic_spread(figures: dict) -> None:
     # stories do not all carry the same topics, and most get one to three
-    assert result["most_common_top_three"]["share"] < 0.2
-    assert result["no_topic_share"] < 0.3
-    assert len(result["first_topics"]) >= 12
-    assert 1.0 <= result["mean_topics_per_story"] <= 3.0
+    assert figures["most_common_top_three"]["share"] < 0.2
+    assert figures["no_topic_share"] < 0.3
+    assert len(figures["first_topics"]) >= 12
+    assert 1.0 <= figures["mean_topics_per_story"] <= 3.0

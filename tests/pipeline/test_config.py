@@ -172,6 +172,8 @@ feeds:
             "did you mean 'poll_minutes'",
         ),
         (b"!!python/object/apply:os.system ['true']", "not valid YAML"),
+        # deeper than Python's recursion limit: a RecursionError traceback (exit 1) before
+        (b"feeds: " + b"[" * 20000 + b"]" * 20000, "nested too deeply"),
     ],
 )
 def test_yaml_errors(data: bytes, fragment: str) -> None:

@@ -181,8 +181,10 @@ def load_yaml(text: str, location: str) -> Any:
     """YAML with its syntax error placed (line, column) in the same error shape."""
     import yaml
 
+    from transforms.core.yamltext import safe_load
+
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -153,11 +153,22 @@ def _legacy(path: str, lines: list[bytes], complete: bool) -> Decoded:
     return Decoded(records, "", legacy=True)
 
 
-def read(path: str, kind: str) -> Decoded:
+def read_bytes(path: str) -> bytes:
+    """A state file's bytes; one that cannot be read (permissions, a directory in its place, a
+    storage error) is a ``StateFileError`` like a damaged one: the run stops before any output
+    (or quarantines it) instead of crashing, or running on without the state it names."""
     from apache_beam.io.filesystems import FileSystems
 
-    with FileSystems.open(path) as handle:
-        return decode(path, handle.read(), kind)
+    try:
+        with FileSystems.open(path, compression_type="uncompressed") as handle:
+            return handle.read()
+    except OSError as err:
+        why = err.strerror or str(err) or type(err).__name__
+        raise StateFileError(path, f"it cannot be read ({type(err).__name__}: {why})") from err
+
+
+def read(path: str, kind: str) -> Decoded:
+    return decode(path, read_bytes(path), kind)
 
 
 def stale_snapshots(

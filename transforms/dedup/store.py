@@ -89,6 +89,32 @@ def store_record(fingerprint: Fingerprint, hasher: MinHasher) -> dict:
     return record
 
 
+def parse_record(line: str, minhash: MinHashConfig) -> Fingerprint:
+    """A stored record, checked to be one this store wrote (``ValueError`` otherwise): the
+    preflight refuses a file whose records a run would crash on, or would compare wrongly
+    (a signature of another length), even when its checksum holds."""
+    record = json.loads(line)
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    for name in ("story_id", "content_hash", "published", "signature", "sample"):
+        if not isinstance(record.get(name), str):
+            raise ValueError(f"{name} must be a string")
+    keys = record.get("band_keys", [])
+    if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
+        raise ValueError("band_keys must be a list of strings")
+    try:
+        fingerprint = Fingerprint.from_json(record)
+    except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError
+        raise ValueError(f"{type(exc).__name__}: {exc}") from None
+    if len(fingerprint.signature) not in (0, 4 * minhash.num_perm):
+        raise ValueError(
+            f"signature of {len(fingerprint.signature) // 4} values, not {minhash.num_perm}"
+        )
+    if len(fingerprint.sample) % 4:
+        raise ValueError("sample is not a list of 32-bit values")
+    return fingerprint
+
+
 def lookup_keys(fingerprint: Fingerprint, hasher: MinHasher) -> Iterator[str]:
     """What a stored record must share with a new story to matter to this run.
 

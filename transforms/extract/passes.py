@@ -85,16 +85,29 @@ def split_list(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _date_params(fetched_at: str) -> dict[str, Any]:
-    """htmldate's defaults with the fetch date instead of today's, so replays give equal output."""
-    params: dict[str, Any] = {"original_date": True, "extensive_search": True}
+def _date_params(fetched_at: str, extensive: bool = True) -> dict[str, Any]:
+    """htmldate's defaults with the fetch date instead of today's, so replays give equal output.
+
+    ``extensive`` is htmldate's extensive search (free-text dates parsed with dateparser). It is
+    asked for only when the page's date is needed: on the 412 evaluation pages it costs 3.6 ms
+    of CPU per page against 1.8 ms without (up to 126 ms on one page), and dateparser's first use
+    costs a worker about 2 s of CPU; the date it finds differs on 32 of those pages (30 where
+    only the extensive search finds one, 2 by a day).
+    """
+    params: dict[str, Any] = {"original_date": True, "extensive_search": extensive}
     if _ISO_DATE.match(fetched_at or ""):
         params["max_date"] = fetched_at[:10]
     return params
 
 
 def run_trafilatura(
-    tree: Any, url: str, config: ExtractConfig, fetched_at: str, mode: str, metadata: bool
+    tree: Any,
+    url: str,
+    config: ExtractConfig,
+    fetched_at: str,
+    mode: str,
+    metadata: bool,
+    extensive_date: bool = True,
 ) -> Any:
     """One trafilatura pass on a parsed tree (it works on a copy, so the tree can be reused)."""
     import trafilatura
@@ -110,7 +123,7 @@ def run_trafilatura(
         include_links=False,
         with_metadata=metadata,
         deduplicate=False,
-        date_extraction_params=_date_params(fetched_at),
+        date_extraction_params=_date_params(fetched_at, extensive_date),
     )
 
 
@@ -118,11 +131,15 @@ def _text_of(doc: Any) -> str:
     return (getattr(doc, "text", None) or "") if doc is not None else ""
 
 
-def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "") -> Extracted:
+def extract_page(
+    html: str, url: str, config: ExtractConfig, fetched_at: str = "", date_needed: bool = True
+) -> Extracted:
     """Main text and metadata of a page, choosing between trafilatura's modes by what they keep.
 
     ``html`` is expected within ``config.max_html_chars`` (see ``fit_html``); longer markup is
-    refused here too rather than cut.
+    refused here too rather than cut. ``date_needed=False`` (the feed entry has its own
+    published time, which the story uses) makes the date search the cheap one: ``date`` may
+    then be missing where the extensive search would have found one.
     """
     import trafilatura
 
@@ -133,7 +150,7 @@ def extract_page(html: str, url: str, config: ExtractConfig, fetched_at: str = "
     if tree is None:
         return Extracted(text="", mode=config.mode)
     first_mode = config.mode
-    doc = run_trafilatura(tree, url, config, fetched_at, first_mode, metadata=True)
+    doc = run_trafilatura(tree, url, config, fetched_at, first_mode, True, date_needed)
     text = _text_of(doc)
     mode = first_mode
     if (

@@ -87,7 +87,9 @@ def extract_with_mode(page: FetchedPage, config: ExtractConfig) -> tuple[Story |
     if fit_html(page.html or "", config.max_html_chars) is None:
         return oversized(page, config), "none"
     url = page.final_url or page.entry.url
-    extracted = extract_page(page.html or "", url, config, page.fetched_at)
+    # The page's date only stands in for a missing feed date (``build_story``).
+    date_needed = not page.entry.published_at
+    extracted = extract_page(page.html or "", url, config, page.fetched_at, date_needed)
     return build_story(page, extracted, config)[0], extracted.mode
 
 

@@ -50,11 +50,11 @@ def load_markers(text: str | None = None) -> dict[str, MarkerGroup]:
 
     A misspelt member would silently never vote, so every set's votes must name members.
     """
-    import yaml
+    from transforms.core.yamltext import safe_load
 
     if text is None:
         text = resources.files("transforms").joinpath("data", MARKERS_RESOURCE).read_text("utf-8")
-    raw = yaml.safe_load(text) or {}
+    raw = safe_load(text) or {}
     groups: dict[str, MarkerGroup] = {}
     for name, body in (raw.get("groups") or {}).items():
         members = tuple(body["members"])

@@ -41,7 +41,7 @@ def run_file_pattern(run_id: str, suffix: str, windows: bool = True) -> re.Patte
     """The exact base-name shape of one run's files; ``windows=False``: batch names only."""
     window, pane = (r"(-w\d{8}T\d{6}Z)?", r"(-p\d+)?") if windows else ("", "")
     return re.compile(
-        rf"{PREFIX}{re.escape(run_id)}{window}-\d{{5}}-of-\d{{5}}{pane}{re.escape(suffix)}"
+        rf"{PREFIX}{re.escape(run_id)}{window}-\d{{5,}}-of-\d{{5,}}{pane}{re.escape(suffix)}"
     )
 
 

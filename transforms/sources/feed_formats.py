@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 def _json_raws(items: list[Any]) -> Iterable[RawEntry]:
     for item in items:
         if not isinstance(item, dict):
+            # Listed, so accounted for: an item without a link, i.e. a no_link dead letter
+            # whose payload shows what stood there (it used to vanish without a trace).
+            shown = json.dumps(item, ensure_ascii=False)[:200]
+            yield RawEntry(title=f"item is not a JSON object: {shown}")
             continue
         authors = item.get("authors")
         if not isinstance(authors, list):

@@ -288,6 +288,7 @@ def raw_entries(
             return []
         items = document.get("items") if isinstance(document, dict) else None
         return list(_json_raws(items)) if isinstance(items, list) else []
+    body, lowered = _utf8_document(body, lowered)
     try:
         parsed = feedparser.parse(
             io.BytesIO(_CHAR_REF.sub(_safe_char_ref, body)), response_headers=lowered
@@ -295,6 +296,18 @@ def raw_entries(
     except Exception:  # same contract as parse_feed: a document feedparser chokes on has none
         return []
     return list(_feedparser_raws(parsed))
+
+
+def _utf8_document(body: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The XML document as UTF-8 (``as_utf8_xml``), with the headers saying so: every parser
+    after this point (feedparser, lxml for sitemaps, the byte-level checks) reads one encoding."""
+    from transforms.fetch.http.body import as_utf8_xml
+
+    utf8, content_type = as_utf8_xml(body, headers.get("content-type"))
+    headers = {k: v for k, v in headers.items() if k != "content-type"}
+    if content_type:
+        headers["content-type"] = content_type
+    return utf8, headers
 
 
 def _looks_like_json(body: bytes, content_type: str) -> bool:
@@ -329,6 +342,7 @@ def parse_feed(
         return ParsedFeed(dead=(_dead(reason, source, f"compressed body: {exc}", at=at),))
     if _looks_like_json(body, lowered.get("content-type", "")):
         return _parse_json_feed(body, source, base_url, max_entries, at)
+    body, lowered = _utf8_document(body, lowered)
     if _SITEMAP_ROOT.search(body[:65536]):
         sitemap = _parse_sitemap(body, source, base_url, max_entries, at)
         if sitemap is not None:

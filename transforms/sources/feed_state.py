@@ -134,22 +134,67 @@ class FeedState:
 
     @classmethod
     def from_json(cls, line: str) -> FeedState:
+        """A state record, checked field by field: a snapshot whose checksum holds can still
+        carry values no run wrote (a hand edit, a bug, another tool), and a run must refuse it
+        before any output (exit 2), not crash on it while reading feeds or send a forged
+        validator as a request header."""
         record = json.loads(line)
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
         if record.get("v") != FORMAT_VERSION:
             raise ValueError(f"unsupported feed state version {record.get('v')!r}")
-        feed_url = str(record["feed_url"])
+        feed_url = record.get("feed_url")
+        if not isinstance(feed_url, str) or not feed_url:
+            raise ValueError("feed_url must be a non-empty string")
+        seen = record.get("seen", [])
+        retry = record.get("retry", [])
+        if not isinstance(seen, list) or not all(
+            isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) for pair in seen
+        ):
+            raise ValueError("seen must be a list of [entry id, run key] pairs")
+        if not isinstance(retry, list) or not all(isinstance(i, str) for i in retry):
+            raise ValueError("retry must be a list of entry ids")
         return cls(
-            feed_key=str(record.get("feed_key") or feed_key_for(feed_url)),
+            feed_key=_text(record, "feed_key") or feed_key_for(feed_url),
             feed_url=feed_url,
-            etag=record.get("etag"),
-            last_modified=record.get("last_modified"),
-            fetched_run=record.get("fetched_run"),
-            seen=tuple(sorted((str(i), str(t)) for i, t in record.get("seen", []))),
-            retry=tuple(sorted(str(i) for i in record.get("retry", []))),
-            run=str(record.get("run", "")),
-            last_success=record.get("last_success"),
-            last_error=record.get("last_error"),
+            etag=_header_value(record, "etag"),
+            last_modified=_header_value(record, "last_modified"),
+            fetched_run=_run_key(record.get("fetched_run"), "fetched_run", optional=True),
+            seen=tuple(sorted((i, _run_key(t, "seen", optional=True) or "") for i, t in seen)),
+            retry=tuple(sorted(retry)),
+            run=_run_key(record.get("run", ""), "run", optional=True) or "",
+            last_success=_text(record, "last_success"),
+            last_error=_text(record, "last_error"),
         )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_VALIDATOR_CHARS = 8192  # an ETag or Last-Modified longer than this is not one a server sent
+
+
+def _text(record: Mapping[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{name} must be a string or null, not {type(value).__name__}")
+    return value
+
+
+def _header_value(record: Mapping[str, Any], name: str) -> str | None:
+    """A validator sent back as a request header: no control characters (CR/LF would split the
+    request), bounded."""
+    value = _text(record, name)
+    if value is not None and (_CONTROL.search(value) or len(value) > MAX_VALIDATOR_CHARS):
+        raise ValueError(f"{name} is not a header value (control characters or too long)")
+    return value
+
+
+def _run_key(value: Any, name: str, optional: bool = False) -> str | None:
+    if optional and value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a run key string, not {type(value).__name__}")
+    key_time(value)  # ValueError unless YYYYMMDDTHHMMSSZ
+    return value
 
 
 def feed_key_for(feed_url: str) -> str:

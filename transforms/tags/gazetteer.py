@@ -122,10 +122,10 @@ def _plural(word: str) -> str | None:
 
 
 def load_places_data() -> dict[str, Any]:
-    import yaml
+    from transforms.core.yamltext import safe_load
 
     text = resources.files("transforms").joinpath("data/places.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return safe_load(text)
 
 
 def data_surfaces(data: dict[str, Any]) -> list[str]:

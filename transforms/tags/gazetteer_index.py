@@ -101,7 +101,7 @@ def fingerprint(config: PlacesConfig) -> str:
         f"format {FORMAT}".encode(),
         json.dumps(dataclasses.asdict(config), sort_keys=True, default=_sorted_set).encode(),
         resources.files("transforms").joinpath("data/places.yaml").read_bytes(),
-        Path(gazetteer.__file__).read_bytes(),
+        resources.files("transforms.tags").joinpath("gazetteer.py").read_bytes(),
         *(f"{name} {_library_version(name)}".encode() for name in SOURCE_LIBRARIES),
     ]
     for part in parts:
@@ -160,14 +160,15 @@ def _shipped() -> Path:
 def read_index(path: Path | None = None) -> dict[str, Any] | None:
     """The index document (default: the shipped one), or None when it is missing or unreadable
     (said in the log)."""
-    path = path or _shipped()
+    # the package's own resource reader, so an installed package that is not a folder works too
+    source = path or resources.files("transforms").joinpath(INDEX_PATH)
     try:
-        document = json.loads(gzip.decompress(path.read_bytes()))
+        document = json.loads(gzip.decompress(source.read_bytes()))
     except FileNotFoundError:
-        logger.info("no gazetteer index at %s: building the tables", path)
+        logger.info("no gazetteer index at %s: building the tables", source)
         return None
     except (OSError, EOFError, ValueError) as err:
-        logger.warning("gazetteer index %s unreadable (%s): building the tables", path, err)
+        logger.warning("gazetteer index %s unreadable (%s): building the tables", source, err)
         return None
     return document if isinstance(document, dict) else None
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,17 @@ class Topic:
     exclude: tuple[str, ...] = ()
     min_score: int = 2
     min_phrases: int = 1
+
+
+class Hit(NamedTuple):
+    """One counted phrase hit: ``topic`` and ``phrase`` index the taxonomy, ``start`` is the
+    character offset in the title (``in_title``) or in the body. A tuple: one is made per hit
+    of every story, and a frozen dataclass costs several times more to build."""
+
+    topic: int
+    phrase: int
+    in_title: bool
+    start: int
 
 
 @dataclass(frozen=True)
@@ -159,9 +170,9 @@ class TopicMatcher:
                     hits.setdefault(index, []).append((start, stop, excluding, number))
         return hits
 
-    def _counts(self, text: str) -> dict[int, tuple[int, frozenset[int]]]:
-        """topic index -> (hits, the numbers of the different phrases that hit)."""
-        counts: dict[int, tuple[int, frozenset[int]]] = {}
+    def _evidence_in(self, text: str, in_title: bool) -> list[Hit]:
+        """The hits that count in one text: exclusions applied, one hit per position per topic."""
+        out: list[Hit] = []
         for index, spans in self._hits(text).items():
             excluded = [(s, e) for s, e, excluding, _ in spans if excluding]
             positions: dict[int, int] = {}
@@ -172,21 +183,31 @@ class TopicMatcher:
                     continue
                 # one hit per position even if two phrases overlap there
                 positions.setdefault(start, number)
-            if positions:
-                counts[index] = (len(positions), frozenset(positions.values()))
-        return counts
+            out.extend(Hit(index, number, in_title, start) for start, number in positions.items())
+        return out
+
+    def evidence(self, title: str, text: str) -> list[Hit]:
+        """Every counted hit of title and body, for scorers that weigh hits by where they sit.
+
+        ``topics`` scores exactly these hits; ``benchmarks.topic_cv`` rescores them to try
+        other weightings out of fold without matching the pages again.
+        """
+        return self._evidence_in(title or "", True) + self._evidence_in(text or "", False)
 
     def _scored(self, title: str, text: str) -> dict[int, tuple[int, int]]:
         """topic index -> (score, different phrases) for every topic with at least one hit."""
-        title_counts = self._counts(title or "")
-        body_counts = self._counts(text or "")
-        result = {}
-        for index in sorted(set(title_counts) | set(body_counts)):
-            in_title, title_phrases = title_counts.get(index, (0, frozenset()))
-            in_body, body_phrases = body_counts.get(index, (0, frozenset()))
-            score = in_body + self.taxonomy.title_weight * in_title
-            result[index] = (score, len(title_phrases | body_phrases))
-        return result
+        body_hits: dict[int, int] = {}
+        title_hits: dict[int, int] = {}
+        phrases: dict[int, set[int]] = {}
+        for topic, phrase, in_title, _ in self.evidence(title, text):
+            counts = title_hits if in_title else body_hits
+            counts[topic] = counts.get(topic, 0) + 1
+            phrases.setdefault(topic, set()).add(phrase)
+        weight = self.taxonomy.title_weight
+        return {
+            index: (body_hits.get(index, 0) + weight * title_hits.get(index, 0), len(seen))
+            for index, seen in sorted(phrases.items())
+        }
 
     def scores(self, title: str, text: str) -> dict[str, int]:
         """Score of every topic with at least one hit, by topic id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import apache_beam as beam
 import pytest
@@ -238,6 +239,23 @@ def test_second_pass_runs_only_when_the_precise_text_is_short(monkeypatch) -> No
     short = extract_page(article_html(), URL, ExtractConfig(), FETCHED_AT)
     assert len(short.text) < ExtractConfig().second_pass_below_chars
     assert modes == ["precision", "standard"]
+
+
+def test_the_page_date_is_searched_extensively_only_when_the_feed_has_none() -> None:
+    """The extensive date search (dateparser on free text) is paid only when its answer is used."""
+    url = "https://news.example.org/world/lukashenko-us-relations"  # no date in the URL
+    written = "<p>Veröffentlicht am 3. März 2020</p>"  # found by the extensive search only
+    html = article_html(canonical=url, extra_body=written).replace(
+        '<meta property="article:published_time" content="2020-11-07T12:00:00Z">', ""
+    )
+    assert extract_page(html, url, ExtractConfig(), FETCHED_AT).date == "2020-03-03"
+    assert extract_page(html, url, ExtractConfig(), FETCHED_AT, date_needed=False).date is None
+    dated = make_page(html, url=url)
+    story = extract_story(dated, ExtractConfig())
+    assert isinstance(story, Story) and story.published_at == dated.entry.published_at
+    undated = dataclasses.replace(dated, entry=dataclasses.replace(dated.entry, published_at=None))
+    story = extract_story(undated, ExtractConfig())
+    assert isinstance(story, Story) and story.published_at == "2020-03-03T00:00:00Z"
 
 
 def test_flags_round_trip_into_the_config() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.httpserver import CHARSET_TEXTS
+from tests.httpserver import CHARSET_TEXTS, MORE_CHARSET_PAGES
 from transforms.core.urls import canonicalize_url, idna_host
 from transforms.fetch import http as h
 from transforms.fetch.http import HttpClient, HttpConfig, parse_target
@@ -43,6 +43,26 @@ def test_legacy_labels_decode_as_their_superset(client, http_server, name, codec
 
 
 @pytest.mark.parametrize(
+    ("name", "codec", "source"),
+    [
+        ("x-euc-jp", "euc_jp", "header"),  # standard labels Python's registry lacks
+        ("cn-big5", "big5hkscs", "header"),
+        ("windows-949", "cp949", "meta"),
+        ("gbk-label-utf8-bytes", "utf-8", "detected"),  # GB 18030 would decode it, as mojibake
+        ("unlabelled-shift_jis", "cp932", "detected"),
+        ("unlabelled-euc-kr", "cp949", "detected"),
+        ("euc-kr-declared-utf-8", "cp949", "detected"),
+        ("cp1252-declared-utf-8", "cp1252", "detected"),
+    ],
+)
+def test_every_standard_label_and_the_bytes_themselves(client, http_server, name, codec, source):
+    result = client.get(http_server.url(f"/charset/{name}"))
+    text = MORE_CHARSET_PAGES[name][0]
+    assert (result.encoding, result.charset_source) == (codec, source)
+    assert text in result.text and "\ufffd" not in result.text
+
+
+@pytest.mark.parametrize(
     ("label", "codec"),
     [
         ("GB2312", "gb18030"),
@@ -54,6 +74,12 @@ def test_legacy_labels_decode_as_their_superset(client, http_server, name, codec
         ("us-ascii", "cp1252"),
         ("TIS-620", "cp874"),
         ("big5", "big5hkscs"),
+        ("x-x-big5", "big5hkscs"),
+        ("x-gbk", "gb18030"),
+        ("csShiftJIS", "cp932"),
+        ("unicode-1-1-utf-8", "utf-8"),
+        ("iso-2022-kr", None),  # the standard's "replacement": never decoded as labelled
+        ("cp932", "cp932"),  # not a standard label, but a codec Python knows
         ('"utf-8"', "utf-8"),
         ("no-such-charset", None),
         (None, None),

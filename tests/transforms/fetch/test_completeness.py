@@ -3,6 +3,8 @@ last entries: real misbehaving answers, byte for byte, from a server on 127.0.0.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import replace
 
 import pytest
@@ -53,6 +55,8 @@ def failure(client: HttpClient, url: str, kind: str = "page") -> FetchError:
         ("bad-chunk-size", h.INCOMPLETE_BODY, True),
         ("conflicting-length", h.INCOMPLETE_BODY, False),  # RFC 9112 6.3: unrecoverable
         ("invalid-length", h.INCOMPLETE_BODY, False),
+        ("body-longer-than-length", h.INCOMPLETE_BODY, False),  # accepted cut, before
+        ("length-in-characters", h.INCOMPLETE_BODY, False),
         ("cut-gzip", h.BAD_ENCODING, False),  # framing whole, compressed stream cut
         ("cut-deflate", h.BAD_ENCODING, False),
         ("cut-br", h.BAD_ENCODING, False),
@@ -68,13 +72,15 @@ def test_incomplete_pages_are_dead_letters(client, http_server: LocalServer, nam
     assert len(client.slept) == (CONFIG.max_retries if retried else 0)
 
 
-@pytest.mark.parametrize("name", ["whole-chunked", "whole-br"])
+@pytest.mark.parametrize("name", ["whole-chunked", "whole-br", "crlf-after-body"])
 def test_whole_bodies_in_the_same_framings_are_accepted(client, http_server, name):
     result = client.get(http_server.url(f"/raw/{name}"))
     assert result.text == ARTICLE_HTML
 
 
-@pytest.mark.parametrize("name", ["feed-short", "feed-cut-gzip", "feed-no-last-chunk"])
+@pytest.mark.parametrize(
+    "name", ["feed-short", "feed-cut-gzip", "feed-no-last-chunk", "feed-longer-than-length"]
+)
 def test_incomplete_feed_documents_are_dead_letters(client, http_server, name):
     error = failure(client, http_server.url(f"/feed-raw/{name}"), kind="feed")
     assert error.reason in (h.INCOMPLETE_BODY, h.BAD_ENCODING)
@@ -113,3 +119,16 @@ def test_a_cut_connection_is_not_reused(http_server):
         assert client.get(http_server.url("/page/after-cut")).text == ARTICLE_HTML
     finally:
         client.close()
+
+
+def test_bytes_after_an_answer_without_a_body_are_not_a_cut_body(client, http_server):
+    # 204 has no body whatever its Content-Length says: nothing was cut short
+    assert failure(client, http_server.url("/raw/no-content-with-body")).reason == h.NOT_HTML
+
+
+def test_a_malformed_header_block_logs_no_traceback(client, http_server, caplog):
+    # urllib3 logged it as a warning with a full traceback: a healthy run looked like a crash
+    with caplog.at_level(logging.WARNING, logger="urllib3"), contextlib.suppress(FetchError):
+        client.get(http_server.url("/raw/header-without-colon"))
+    records = [r for r in caplog.records if r.name.startswith("urllib3")]
+    assert records and not any(r.exc_info or r.exc_text for r in records)

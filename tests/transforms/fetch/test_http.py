@@ -151,6 +151,14 @@ def test_guard_blocks_redirects_to_non_public_addresses(http_server, connects, t
     assert {address for address, _ in connects} <= {"127.0.0.1"}
 
 
+def test_a_redirect_to_a_malformed_url_is_bad_url(http_server):
+    # urljoin raises on "http://[::1": it used to surface as "connect_error: unexpected
+    # ValueError" with a logged traceback
+    client = HttpClient(LOCAL)
+    error = fetch_error(client, http_server.url("/redirect-to?u=http://%5B::1"))
+    assert error.reason == h.BAD_URL and "malformed" in error.detail
+
+
 def test_metadata_stays_blocked_even_with_private_networks_allowed(http_server, connects):
     client = HttpClient(LOCAL)
     for url in (

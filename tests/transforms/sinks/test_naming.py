@@ -29,6 +29,11 @@ def test_run_files_of_both_modes_match_and_other_runs_do_not() -> None:
     assert pattern.fullmatch("part-live-w20261124T101500Z-00000-of-00001.jsonl.gz")
     assert pattern.fullmatch("part-live-w20261124T101500Z-00000-of-00001-p3.jsonl.gz")
     assert not pattern.fullmatch("part-live-2-00000-of-00001.jsonl.gz")
+    # --shards beyond 99,999: the names grow past five digits and are still the run's files
+    # (they used to be left out of the report's count: exit 1, "0 on disk")
+    wide = file_base("live", 123456, 200000)
+    assert wide == "part-live-123456-of-200000"
+    assert pattern.fullmatch(wide + ".jsonl.gz")
     assert not pattern.fullmatch("part-live-w20261124T101500Z-00000-of-00001.parquet")
 
 

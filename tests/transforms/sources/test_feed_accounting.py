@@ -92,3 +92,16 @@ def test_a_broken_document_that_loses_entries_is_a_dead_letter() -> None:
     assert not parsed.entries
     (letter,) = parsed.dead
     assert letter.reason == "bad_feed" and "read 2 of the 3 entries" in letter.error
+
+
+def test_json_feed_items_that_are_not_objects_are_dead_letters() -> None:
+    # They used to vanish: listed by the document, counted nowhere.
+    import json
+
+    items = [{"id": "1", "url": "https://news.example/1"}, "text", None, 7, ["x"]]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    parsed = parse_feed(body, SOURCE, {"Content-Type": "application/feed+json"})
+    assert parsed.listed == len(items) and len(parsed.entries) == 1
+    assert [d.reason for d in parsed.dead] == ["no_link"] * 4
+    assert len({d.entry_id for d in parsed.dead}) == 4
+    assert "not a JSON object" in parsed.dead[0].payload

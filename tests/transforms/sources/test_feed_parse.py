@@ -162,7 +162,9 @@ def test_json_feed_from_the_spec() -> None:
     assert first.authors == ("Max",)
     assert first.language_hint == "de"
     assert second.guid == "2" and second.summary == "kurz"
-    assert [d.reason for d in parsed.dead] == ["no_link"]
+    # the item without a url and the one that is not an object: listed, so each a dead letter
+    assert [d.reason for d in parsed.dead] == ["no_link", "no_link"]
+    assert parsed.listed == len(JSON_FEED["items"])
 
 
 def test_json_feed_version_1_author_and_bad_json() -> None:
@@ -317,6 +319,35 @@ def test_charset_from_headers() -> None:
     ).encode("windows-1252")
     parsed = parse_feed(body, SOURCE, {"Content-Type": "text/xml; charset=windows-1252"})
     assert parsed.entries[0].title == "Café Zürich"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "shift_jis-declared",
+        "text-xml-gb2312-declared",
+        "euc-kr-header-over-declaration",
+        "big5-declared-hkscs-bytes",
+        "utf-16le-header-no-bom",
+        "utf-16le-declared-no-bom",
+    ],
+)
+def test_legacy_and_utf16_feed_documents_keep_their_text(http_server, name: str) -> None:
+    """Fetched from a real server and parsed as the feed reader does: the text must survive
+    (feedparser alone read these as windows-1252 or refused them as binary)."""
+    from tests.httpserver import CHARSET_FEEDS
+    from transforms.fetch.http import KIND_FEED, HttpClient, HttpConfig
+
+    client = HttpClient(HttpConfig(allow_private_networks=True, max_retries=0))
+    try:
+        response = client.get(http_server.url(f"/feed-charset/{name}"), kind=KIND_FEED)
+    finally:
+        client.close()
+    parsed = parse_feed(response.body, SOURCE, response.header_map(), url=response.final_url)
+    text = CHARSET_FEEDS[name][0]
+    (entry,) = parsed.entries
+    assert (entry.summary, entry.title) == (text, text[:12])
+    assert not parsed.dead
 
 
 def test_entries_are_bounded() -> None:

@@ -11,7 +11,10 @@ import pytest
 from transforms.tags import gazetteer_index as index
 from transforms.tags.gazetteer import GazetteerTables, PlacesConfig, SmallCity, build_tables
 
-REGENERATE = "stale gazetteer index: run `python -m transforms.tags.gazetteer_index` and commit it"
+REGENERATE = (
+    "stale gazetteer index: run `python -m transforms.tags.gazetteer_index` (make gazetteer-index)"
+    " and commit transforms/data/gazetteer_index.json.gz"
+)
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ from transforms.fetch.http.errors import (
     TOO_LARGE,
     FetchError,
 )
+from transforms.fetch.http.labels import standard_codec
 
 KIND_PAGE = "page"
 KIND_FEED = "feed"
@@ -37,6 +38,7 @@ KINDS = (KIND_PAGE, KIND_FEED, KIND_ROBOTS)
 
 CHUNK = 64 * 1024
 SNIFF = 4096
+MAX_BAD_CHAR_RATIO = 0.01  # share of undecodable bytes tolerated under a label (mixed encodings)
 # Content codings we can undo (and so advertise in Accept-Encoding).
 ACCEPT_ENCODING = "gzip, deflate, br"
 
@@ -195,12 +197,20 @@ def media_type(content_type: str | None) -> tuple[str, str | None]:
 
 
 def resolve_charset(label: str | None) -> str | None:
-    """The Python codec browsers would use for a charset label (WHATWG mapping), or None."""
+    """The Python codec browsers would use for a charset label, or None.
+
+    The WHATWG label table first (``labels.py``: every standard label, superset codecs); a
+    label the standard does not know is looked up in Python's registry through w3lib (``cp932``,
+    ``euc_kr``...), since a server that names a codec Python knows means that codec.
+    """
     if not label:
         return None
-    from w3lib.encoding import resolve_encoding
+    cleaned = label.strip().strip("\"'").strip()
+    known, codec = standard_codec(cleaned)
+    if not known:
+        from w3lib.encoding import resolve_encoding
 
-    codec = resolve_encoding(label.strip().strip("\"'"))
+        codec = resolve_encoding(cleaned)
     if codec is None:
         return None
     try:
@@ -222,12 +232,21 @@ def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     return None
 
 
+def _wide(body: bytes, charset: str | None) -> bool:
+    """UTF-16/32 text, whose NUL bytes are characters, not binary: labelled so, or an XML
+    declaration in UTF-16 (XML 1.0 Appendix F)."""
+    label = (charset or "").lower().replace("_", "-")
+    return label.startswith(("utf-16", "utf-32", "ucs-2", "unicode")) or body.startswith(
+        tuple(prefix for prefix, _ in _UTF16_XML)
+    )
+
+
 def check_page_type(url: str, mime: str, body: bytes, at: str, charset: str | None) -> None:
     if mime and mime not in _HTML_TYPES:
         raise FetchError(NOT_HTML, url, f"content type {mime[:60]!r} is not HTML", at=at)
     if not body.strip():
         raise FetchError(NOT_HTML, url, "empty body", at=at)
-    wide = (charset or "").lower().replace("_", "-").startswith(("utf-16", "utf-32"))
+    wide = _wide(body, charset)
     binary = sniff_binary(body, allow_nul=wide)
     if binary is not None:
         raise FetchError(NOT_HTML, url, f"body is {binary} despite {mime or 'no type'}", at=at)
@@ -235,18 +254,60 @@ def check_page_type(url: str, mime: str, body: bytes, at: str, charset: str | No
         raise FetchError(NOT_HTML, url, "no content type and no markup", at=at)
 
 
-def check_feed_type(url: str, mime: str, body: bytes, at: str) -> None:
+def check_feed_type(url: str, mime: str, body: bytes, at: str, charset: str | None = None) -> None:
     if mime in _FEED_TYPES_REJECTED or mime.startswith(_FEED_TYPES_REJECTED_PREFIXES):
         raise FetchError(NOT_FEED, url, f"content type {mime[:60]!r} is not a feed", at=at)
-    binary = sniff_binary(body)
+    binary = sniff_binary(body, allow_nul=_wide(body, charset))
     if binary is not None:
         raise FetchError(NOT_FEED, url, f"body is {binary}", at=at)
     if not body.strip():
         raise FetchError(NOT_FEED, url, "empty body", at=at)
 
 
+# XML 1.0 Appendix F: a document without a BOM whose first characters are "<?" in UTF-16 says
+# so itself (feeds, XHTML), even where no header names the charset.
+_UTF16_XML = ((b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+# Bytes beyond one per character that make valid UTF-8 a fact rather than a coincidence: text
+# in a legacy encoding (cp1252 letters, double-byte CJK) is almost never valid UTF-8 as well.
+UTF8_EVIDENCE_BYTES = 4
+
+
+_DECLARED_LABEL = re.compile(
+    rb"<meta\b[^>]{0,512}?charset\s*=\s*[\"']?\s*([\w.:+-]{1,40})"
+    rb"|<\?xml\b[^>]{0,200}?encoding\s*=\s*[\"']\s*([\w.:+-]{1,40})",
+    re.IGNORECASE,
+)
+
+
+def _declared_label(head: bytes) -> str | None:
+    """The label a ``<meta>`` or XML declaration names, as written. w3lib's prescan answers
+    only with labels its own table resolves, so a standard one it lacks (``windows-949``,
+    ``x-euc-jp``) would otherwise be lost before the standard's table is asked."""
+    found = _DECLARED_LABEL.search(head)
+    if found is None:
+        return None
+    return (found.group(1) or found.group(2)).decode("ascii")
+
+
+def _utf8_beyond_doubt(body: bytes) -> bool:
+    """Valid UTF-8 with real multi-byte characters in it (not plain ASCII)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return len(body) - len(text) >= UTF8_EVIDENCE_BYTES
+
+
 def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]]:
-    """(codec, source) in the WHATWG order: BOM, header, in-document declaration, default."""
+    """(codec, source) in the WHATWG order: BOM, header, in-document declaration, default.
+
+    Two additions, both read from the bytes themselves: UTF-16 without a BOM where the XML
+    declaration's own bytes show it (XML 1.0 Appendix F), and UTF-8 ahead of a legacy label
+    when the body is valid UTF-8 with multi-byte characters in it: servers that still send
+    their old default charset (``gbk``, ``shift_jis``, ``iso-8859-1``) for pages long since
+    written in UTF-8 are common, and a superset codec such as GB 18030 would decode those
+    bytes without a single error, into mojibake.
+    """
     from w3lib.encoding import html_body_declared_encoding, read_bom
 
     candidates: list[tuple[str, str]] = []
@@ -255,13 +316,22 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
         # the codecs that consume the BOM themselves, so it never reaches the text
         codec = {"utf-8": "utf-8-sig"}.get(codec, codec[:6] if codec[:4] == "utf-" else codec)
         candidates.append((codec, "bom"))
-    if (codec := resolve_charset(header_charset)) is not None:
-        candidates.append((codec, "header"))
-    declared = html_body_declared_encoding(body[:SNIFF])
-    if (codec := resolve_charset(declared)) is not None:
-        if codec.startswith("utf-16") and not candidates:
-            codec = "utf-8"  # an ASCII-readable declaration cannot be UTF-16: the page lied
-        candidates.append((codec, "xml" if _XML_DECL.match(body[:SNIFF]) else "meta"))
+    else:
+        candidates += [(codec, "xml") for prefix, codec in _UTF16_XML if body.startswith(prefix)]
+    labelled = bool(candidates)
+    header = resolve_charset(header_charset)
+    declared = resolve_charset(html_body_declared_encoding(body[:SNIFF])) or resolve_charset(
+        _declared_label(body[:SNIFF])
+    )
+    if declared is not None and declared.startswith("utf-16") and not labelled and not header:
+        declared = "utf-8"  # an ASCII-readable declaration cannot be UTF-16: the page lied
+    legacy = [c for c in (header, declared) if c is not None and not c.startswith("utf-")]
+    if not labelled and legacy and _utf8_beyond_doubt(body):
+        candidates.append(("utf-8", "detected"))
+    if header is not None:
+        candidates.append((header, "header"))
+    if declared is not None:
+        candidates.append((declared, "xml" if _XML_DECL.match(body[:SNIFF]) else "meta"))
     candidates.append(("utf-8", "default"))
     return candidates
 
@@ -269,9 +339,18 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
 def decode_text(
     body: bytes, header_charset: str | None, *, kind: str, url: str, max_bad_ratio: float
 ) -> tuple[str, str, str]:
-    """Decode to text: returns (text, codec, where the charset came from)."""
+    """Decode to text: returns (text, codec, where the charset came from).
+
+    A declared charset that leaves a few undecodable bytes (at most ``max_bad_ratio``) is
+    kept: mixed encodings happen. For a UTF-8 label only when the body shows it is UTF-8 (more
+    multi-byte characters than bad bytes): a page declared UTF-8 whose few non-ASCII bytes are
+    all invalid is in a legacy encoding (cp1252 accents, a short Korean title among kilobytes
+    of markup), and reading it as "UTF-8 with stray bytes" turned every such character into
+    U+FFFD; detection decides instead, with that reading kept as the last resort.
+    """
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
+    last_resort: tuple[str, str, str] | None = None
     for codec, source in _candidates(body, header_charset):
         if codec in tried:
             continue
@@ -281,7 +360,11 @@ def decode_text(
         except UnicodeDecodeError:
             text = body.decode(codec, errors="replace")
             bad = text.count("\ufffd") - body.decode(codec, errors="ignore").count("\ufffd")
-            if best is None and bad <= max(1, int(len(body) * max_bad_ratio)):
+            if bad > max(1, int(len(body) * max_bad_ratio)):
+                continue
+            if codec == "utf-8" and len(_MULTIBYTE.findall(text)) <= bad:
+                last_resort = last_resort or (clean_text(text), codec, source)
+            elif best is None:
                 best = (clean_text(text), codec, source)
     if best is not None and best[2] != "default":
         return best
@@ -291,22 +374,74 @@ def decode_text(
             return clean_text(body.decode(detected)), detected, "detected"
         except UnicodeDecodeError:
             pass
-    if best is not None:
-        return best
+    for kept in (best, last_resort):
+        if kept is not None:
+            return kept
     if kind == KIND_PAGE:
         raise FetchError(BAD_CHARSET, url, f"undecodable text (tried {', '.join(tried)})")
     return clean_text(body.decode("utf-8", errors="replace")), "utf-8", "default"
 
 
+_MULTIBYTE = re.compile("[^\x00-\x7f\ufffd]")
+
+
+# The legacy standard at the core of each multi-byte codec detection may answer with. Real text
+# in such a codec is nearly all in its core repertoire (KS X 1001, JIS X 0208, GB 2312, Big5);
+# noise that merely decodes lands mostly in the rarely used extensions around it.
+_CORE_REPERTOIRE = {
+    "cp949": "euc_kr",
+    "cp932": "shift_jis",
+    "shift_jis_2004": "shift_jis",
+    "euc_jp": "euc_jp",
+    "euc_jis_2004": "euc_jp",
+    "gb18030": "gb2312",
+    "gbk": "gb2312",
+    "big5hkscs": "big5",
+    "big5": "big5",
+}
+CORE_SHARE = 0.9  # share of the non-ASCII characters that must be in the core repertoire
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def _in_core_repertoire(body: bytes, codec: str) -> bool:
+    """Whether ``body`` decoded with ``codec`` reads as text of that codec's core standard."""
+    core = _CORE_REPERTOIRE.get(codec)
+    if core is None:
+        return False
+    from collections import Counter
+
+    counts = Counter(_NON_ASCII.findall(body.decode(codec, errors="replace")))
+    total = sum(counts.values())
+    if not total:
+        return False
+    inside = 0
+    for char, count in counts.items():
+        try:
+            # one double-byte code of the core set (euc_kr spells the rest as 8-byte jamo runs)
+            inside += count if len(char.encode(core)) <= 2 else 0
+        except UnicodeEncodeError:
+            continue
+    return inside >= CORE_SHARE * total
+
+
 def _detect_charset(body: bytes) -> str | None:
-    """Last-resort detection. Noise that only "decodes" as a language-less multibyte soup is
-    refused (None), and windows-1252 wins near-ties because it is the web's legacy default."""
+    """Last-resort detection. windows-1252 wins near-ties because it is the web's legacy default.
+
+    charset_normalizer rates how much a decoding reads like a language (coherence); for East
+    Asian text its frequency tables often give nothing (coherence 0) even for clean text, so a
+    multi-byte answer without coherence is kept when its characters are those of the codec's
+    core standard, and refused as a language-less soup otherwise.
+    """
     from charset_normalizer import from_bytes
 
-    matches = list(from_bytes(body[:200_000]))
-    if not matches or matches[0].coherence <= 0.0:
+    sample = body[:200_000]
+    matches = list(from_bytes(sample))
+    if not matches:
         return None
     best = matches[0]
+    if best.coherence <= 0.0:
+        codec = resolve_charset(best.encoding)
+        return codec if codec is not None and _in_core_repertoire(sample, codec) else None
     for match in matches:
         if (
             resolve_charset(match.encoding) == "cp1252"
@@ -315,6 +450,28 @@ def _detect_charset(body: bytes) -> str | None:
         ):
             return "cp1252"
     return resolve_charset(best.encoding)
+
+
+_XML_ENCODING = re.compile(
+    r"^(\s*<\?xml\b[^>]{0,200}?\bencoding\s*=\s*)([\"'])[^\"']{0,60}\2", re.IGNORECASE
+)
+
+
+def as_utf8_xml(body: bytes, content_type: str | None) -> tuple[bytes, str | None]:
+    """An XML document (feed, sitemap) re-encoded as UTF-8 and declared so, with its content
+    type to match: (body, content type).
+
+    The charset is decided here, once, the way pages are decoded (BOM, header, XML declaration,
+    then the bytes), so no XML parser downstream applies its own, narrower reading of a label:
+    feedparser takes ``shift_jis`` literally (no NEC or IBM extensions), and RFC 3023 has it read
+    ``text/xml`` without a charset as US-ASCII, both of which used to end in mojibake.
+    """
+    mime, charset = media_type(content_type)
+    text, _, _ = decode_text(
+        body, charset, kind=KIND_FEED, url="", max_bad_ratio=MAX_BAD_CHAR_RATIO
+    )
+    text = _XML_ENCODING.sub(lambda m: f"{m.group(1)}{m.group(2)}utf-8{m.group(2)}", text, 1)
+    return text.encode("utf-8"), (f"{mime}; charset=utf-8" if mime else None)
 
 
 def clean_text(text: str) -> str:

@@ -30,6 +30,7 @@ from transforms.fetch.http.body import (
     meta_refresh,
 )
 from transforms.fetch.http.errors import (
+    BAD_URL,
     HTTP_4XX,
     HTTP_5XX,
     TOO_LARGE,
@@ -224,7 +225,12 @@ class HttpClient:
             last_at = raw.fetched_at
             location = raw.header("Location")
             if raw.status in _REDIRECT_STATUSES and location:
-                current = urljoin(target.url, location.strip())
+                try:
+                    current = urljoin(target.url, location.strip())
+                except ValueError as exc:  # "http://[::1": the redirect names no usable URL
+                    raise FetchError(
+                        BAD_URL, url, f"redirect to a malformed URL: {exc}", at=raw.fetched_at
+                    ) from None
                 continue
             result = self._finish(url, target, raw, kind, tuple(chain[:-1]), etag or last_modified)
             refresh = self._refresh_target(result, kind)
@@ -311,7 +317,7 @@ class HttpClient:
         if kind == KIND_PAGE:
             check_page_type(target.url, mime, body, raw.fetched_at, charset)
         elif kind == KIND_FEED:
-            check_feed_type(target.url, mime, body, raw.fetched_at)
+            check_feed_type(target.url, mime, body, raw.fetched_at, charset)
         try:
             text, codec, source = decode_text(
                 body,

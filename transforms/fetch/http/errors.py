@@ -41,7 +41,8 @@ REASONS: dict[str, tuple[bool, str]] = {
     INCOMPLETE_BODY: (
         False,
         "body ended before its Content-Length or last chunk (retried first), conflicting "
-        "Content-Length headers, or broken chunked framing",
+        "Content-Length headers, a Content-Length shorter than the body, or broken chunked "
+        "framing",
     ),
     NOT_HTML: (False, "page is not HTML (wrong content type or binary content)"),
     NOT_FEED: (False, "feed document is neither XML nor JSON"),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from transforms.fetch.http.body import MAX_BAD_CHAR_RATIO
 from transforms.fetch.http.errors import FetchError
 from transforms.fetch.http.robots import ROBOTS_MAX_BYTES
 
@@ -38,7 +39,7 @@ class HttpConfig:
     robots_failure_ttl: float = 300.0  # how long an unreachable host fails fast
     verify_tls: bool = True
     ca_file: str | None = None  # extra CA bundle (corporate proxies, tests); system CAs otherwise
-    max_bad_char_ratio: float = 0.01  # share of undecodable bytes tolerated (mixed encodings)
+    max_bad_char_ratio: float = MAX_BAD_CHAR_RATIO  # undecodable bytes tolerated (mixed encodings)
     follow_meta_refresh: bool = True  # <meta http-equiv=refresh> under 10 s is one more hop
     pool_hosts: int = 256  # keep-alive pools kept per client (least recently used dropped)
 

@@ -13,10 +13,11 @@ ours, and why:
   re-vetted by the guard and counted by the client.
 * **Deadline.** urllib3's timeouts bound each connect and read; a watchdog shuts the socket down
   at the per-request deadline, so a server trickling one byte a second cannot hold a worker.
-* **Completeness.** A body shorter than its Content-Length, conflicting or invalid
-  Content-Length headers (RFC 9112 section 6.3) and broken or cut chunked framing are
-  ``incomplete_body``; the body is read raw (``decode_content=False``) so the WARC keeps the
-  bytes as received, and decompressed here within the cap (``bad_encoding`` when cut).
+* **Completeness.** A body shorter than its Content-Length, a Content-Length shorter than the
+  body sent (``framing.py``), conflicting or invalid Content-Length headers (RFC 9112 section
+  6.3) and broken or cut chunked framing are ``incomplete_body``; the body is read raw
+  (``decode_content=False``) so the WARC keeps the bytes as received, and decompressed here
+  within the cap (``bad_encoding`` when cut).
 * **Proxies** (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``): the guard still resolves and vets
   the target host, but the proxy connects by name, so pinning (and the guard's view of what the
   proxy resolves) ends at the proxy.
@@ -56,6 +57,7 @@ from transforms.fetch.http.errors import (
     TOO_LARGE,
     FetchError,
 )
+from transforms.fetch.http.framing import watch_end
 from transforms.fetch.http.guard import Target
 from transforms.fetch.http.response import HttpConfig, RawResponse
 
@@ -337,6 +339,7 @@ class Transport:
             raise FetchError(TOO_LARGE, target.url, f"Content-Length {length} > {limit}")
         encoding = response.headers.get("Content-Encoding", "") or ""
         decoder = BoundedDecoder(encoding, limit, target.url, truncate=truncate) if ok else None
+        end = watch_end(response, length) if ok and length is not None else None
         raw_parts: list[bytes] = []
         received = 0
         truncated = None
@@ -377,6 +380,14 @@ class Transport:
             raise FetchError(
                 TIMEOUT, target.url, "total deadline exceeded while reading", retryable=False
             )
+        following = end.following if end is not None else b""
+        if following.strip():  # framing.py: the announced length ended mid-body
+            raise FetchError(
+                INCOMPLETE_BODY,
+                target.url,
+                f"Content-Length {length} is shorter than the body: more bytes followed it",
+                retryable=False,
+            )
         raw_body = b"".join(raw_parts)
         if decoder is not None:
             body = decoder.finish()
@@ -395,7 +406,7 @@ class Transport:
             fetched_at=fetched_at,
             truncated=truncated,
         )
-        return raw, complete and truncated is None
+        return raw, complete and truncated is None and not following
 
 
 def _declared_length(target: Target, headers: list[tuple[str, str]], chunked: bool) -> int | None:

@@ -120,13 +120,10 @@ def decode(data: bytes, path: str) -> dict[str, str]:
 
 def load_seen(config: WireStateConfig) -> dict[str, str]:
     """The file keys the base snapshot remembers (empty without state or snapshot)."""
-    from apache_beam.io.filesystems import FileSystems
-
     path = base_snapshot(config)
     if path is None:
         return {}
-    with FileSystems.open(path) as handle:
-        return decode(handle.read(), path)
+    return decode(statefile.read_bytes(path), path)
 
 
 def carried(seen: dict[str, str], listed: Iterable[str], config: WireStateConfig) -> dict[str, str]:

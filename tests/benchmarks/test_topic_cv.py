@@ -1,0 +1,126 @@
+"""Candidate topic scorings: "off" is the production scorer, each mechanism does what it says,
+and the cross-validation keeps choices away from the pages they are scored on."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from benchmarks.topic_cv import (
+    MECHANISMS,
+    Params,
+    cross_validate,
+    document_frequencies,
+    fold_of,
+    judge,
+    page_evidence,
+    rank,
+)
+from transforms.tags.topics import TopicMatcher, load_taxonomy, parse_taxonomy
+
+SMALL = {
+    "min_score": 2,
+    "title_weight": 2,
+    "topics": [
+        {"id": "crime", "phrases": ["assault*", "police", "arrest*"]},
+        {"id": "markets", "phrases": ["Wall Street", "shares", "stocks"]},
+        {"id": "culture", "phrases": ["film*", "actor*", "book"]},
+    ],
+}
+
+TEXTS = [
+    ("Banks under assault", "Banks are under assault. Shares rose on Wall Street. Assault again."),
+    ("", "Police said the arrest followed an assault. Police later arrested two."),
+    ("A film", "The actor read a book. " + "Filler words here. " * 40 + "Stocks fell."),
+    ("", "Nothing of the kind."),
+]
+
+
+def _names(ranked: list[tuple[str, float]]) -> tuple[str, ...]:
+    return tuple(topic for topic, _ in ranked)
+
+
+@pytest.mark.parametrize("document", [SMALL, None])
+def test_off_is_the_production_scorer(document: dict | None) -> None:
+    matcher = TopicMatcher(parse_taxonomy(document) if document else load_taxonomy())
+    for title, body in TEXTS:
+        page = page_evidence(matcher, "p", title, body, ())
+        assert _names(rank(matcher, page, Params())) == matcher.topics(title, body)
+        for topic, score in rank(matcher, page, Params()):
+            assert score == matcher.scores(title, body)[topic]
+
+
+def test_each_mechanism_moves_the_evidence_it_names() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    banks = page_evidence(matcher, "p", *TEXTS[0], ())
+    # one word in another sense: assault (title and body, no other crime phrase) leads when
+    # counted, and loses to markets when unsupported single words count a quarter
+    assert _names(rank(matcher, banks, Params()))[0] == "crime"
+    sense = Params(window=-1, unsupported_weight=0.25)
+    assert _names(rank(matcher, banks, sense))[0] == "markets"
+    # a phrase of several words or a capital letter is specific
+    assert dict(rank(matcher, banks, Params(specific_weight=3.0)))["markets"] == 4.0
+    # repetition: the same phrase three times counts 3 ** 0.5 (title hit weighs 2)
+    repeat = dict(rank(matcher, banks, Params(repeat_exponent=0.5)))
+    assert repeat["crime"] == pytest.approx((2 + 2) ** 0.5)
+    # the lede: the first characters weigh more
+    film = page_evidence(matcher, "p", "", TEXTS[2][1], ())
+    assert dict(rank(matcher, film, Params()))["culture"] == 2
+    assert dict(rank(matcher, film, Params(lede_chars=40, lede_weight=2.0)))["culture"] == 4
+    # spread: each piece of the text adds at most spread_cap
+    police = page_evidence(matcher, "p", *TEXTS[1], ())
+    assert dict(rank(matcher, police, Params()))["crime"] == 5
+    assert dict(rank(matcher, police, Params(spread_chars=1000, spread_cap=2.0)))["crime"] == 2
+    # density: a long text needs more hits per 1,000 characters
+    assert _names(rank(matcher, film, Params(density=5.0))) == ()
+
+
+def test_judge_and_folds() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    page = page_evidence(matcher, "p", *TEXTS[0], ("markets",))
+    right, margin = judge(page, rank(matcher, page, Params()))
+    assert not right and -1 <= margin < 0
+    empty = page_evidence(matcher, "q", *TEXTS[3], ())
+    assert judge(empty, rank(matcher, empty, Params())) == (True, 1.0)
+    assert {fold_of(f"page-{n}", 5) for n in range(50)} == set(range(5))
+    assert fold_of("page-7", 5) == fold_of("page-7", 5)
+
+
+def test_idf_weighs_rare_phrases_up() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    corpus = ["Police came.", "Police left.", "Police again.", "An assault."]
+    idf = document_frequencies(matcher, corpus)
+    police, assault = idf[(0, 1)], idf[(0, 0)]
+    assert assault > police
+    common = replace(page_evidence(matcher, "p", "", "Police and police.", ()), idf=idf)
+    rare = replace(page_evidence(matcher, "p", "", "An assault, an assault.", ()), idf=idf)
+    assert _names(rank(matcher, common, Params())) == ("crime",)
+    assert _names(rank(matcher, common, Params(idf_exponent=1.0))) == ()  # 2 x 0.24 < 2
+    assert dict(rank(matcher, rare, Params(idf_exponent=1.0)))["crime"] == pytest.approx(
+        2 * assault
+    )
+
+
+def test_cross_validation_reports_every_mechanism_and_keeps_heldout_apart() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    labelled = [
+        ("Banks under assault", "Banks are under assault. Shares rose on Wall Street.", "markets"),
+        ("", "Police said the arrest followed an assault.", "crime"),
+        ("A film", "The actor read a book.", "culture"),
+        ("Stocks", "Stocks and shares on Wall Street.", "markets"),
+        ("", "The police made an arrest after the assault.", "crime"),
+        ("", "A film with an actor.", "culture"),
+    ]
+    pages = [
+        page_evidence(matcher, f"page-{n}", title, body, (topic,))
+        for n, (title, body, topic) in enumerate(labelled)
+    ]
+    result = cross_validate(matcher, pages[:5], k=2, heldout=pages[5:])
+    assert result["pages"] == 5 and sum(result["fold_sizes"]) == 5
+    assert set(result["alone"]) == set(MECHANISMS) == set(result["ablation"])
+    assert result["heldout_pages"] == 1
+    for figures in [*result["alone"].values(), result["forward"]]:
+        assert 0 <= figures["out_of_fold_right"] <= 5
+        assert len(figures["chosen_per_fold"]) == 2
+        assert 0 <= figures["heldout_right"] <= 1
