@@ -229,9 +229,15 @@ def _drop_repeats(lines: list[str], config: RepeatConfig) -> tuple[list[str], li
             flags.append(key_counts[keys[i]] == 2)
         else:
             flags.append(sizes[group] <= 2)
-    # Short lines (subheads, bylines, "0") neither start nor break a run; inside a dropped run
-    # they go too when they repeat an earlier line, and stay when they are new.
-    short = [len(k.split()) < config.min_words and len(k) < config.min_chars for k in keys]
+    # Short lines (subheads, bylines, "0") neither start nor break a run, and neither do lines
+    # that repeat more often than twice (a refrain of the body is a refrain of its copy too,
+    # four times in all); inside a dropped run they go too when they repeat an earlier line, and
+    # stay when they are new.
+    short = [
+        (len(k.split()) < config.min_words and len(k) < config.min_chars)
+        or (group != i and not flags[i])
+        for i, (k, group) in enumerate(zip(keys, groups, strict=True))
+    ]
     first_seen: dict[str, int] = {}
     for index, key in enumerate(keys):
         first_seen.setdefault(key, index)

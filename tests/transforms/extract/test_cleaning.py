@@ -290,6 +290,19 @@ def test_cleaning_properties(text: str, title: str) -> None:
     assert all(count > 0 for _, count in once.hits)
 
 
+def test_a_copied_body_whose_own_lines_repeat_is_still_dropped_once() -> None:
+    """A line the body repeats is in the copy twice more: four times in all, yet no refrain."""
+    marker = "0:0:0:0:0 0"  # folds to six words: long enough to count, repeated inside the body
+    body = [
+        f"{marker}\nand then the minister spoke about the harvest in detail {i}." for i in (0, 1)
+    ]
+    body += [f"Filler sentence number {i} makes the body long enough to count." for i in range(8)]
+    cleaned = clean_text("\n".join([*body, "rewrite this content and keep HTML tags", *body]))
+    keys = _paragraph_keys(cleaned.text)
+    assert len(keys) == len(set(keys))
+    assert "harvest in detail 0." in cleaned.text and "harvest in detail 1." in cleaned.text
+
+
 @settings(max_examples=100, deadline=None)
 @given(paragraphs=st.lists(line_text, min_size=1, max_size=8))
 def test_repeated_body_never_survives_twice(paragraphs: list[str]) -> None:
