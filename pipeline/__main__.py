@@ -26,7 +26,7 @@ from pipeline.cli import (
 )
 from pipeline.config import FeedListError
 from pipeline.graph import JobConfig, build_pipeline, build_streaming_pipeline
-from pipeline.preflight import PreflightError, check_rule_files, remove_created
+from pipeline.preflight import CREATED, PreflightError, check_rule_files, remove_created
 from pipeline.report import build_report, counters_of, format_summary, write_report
 from pipeline.settings import job_settings
 from transforms.core import progress
@@ -91,6 +91,7 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
     checked = _checked(argv, configure_logs)
     if isinstance(checked, int):
         return checked
+    CREATED.clear()  # only this run's folders are removed if it is refused
     # One run at a time per state folder, from before the state is read until it is committed.
     try:
         lock = state_lock.acquire(

@@ -21,7 +21,13 @@ from pipeline.preflight import PreflightError, check_writable
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
 from transforms.dedup.store import STORE_KIND, parse_record
-from transforms.sources.feed_state import STATE_KIND, StateConfig, base_snapshot, parse_snapshot
+from transforms.sources.feed_state import (
+    _SNAPSHOT_NAME,
+    STATE_KIND,
+    StateConfig,
+    base_snapshot,
+    parse_snapshot,
+)
 from transforms.sources.wire.state import STATE_KIND as WIRE_KIND
 
 LOG = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ class StateCheck:
         try:
             decoded = statefile.read(path, kind)
             if kind == STATE_KIND:
+                _check_snapshot_name(path, decoded.run)
                 list(parse_snapshot(path, decoded.records))
             elif kind == STORE_KIND and minhash is not None:
                 _check_fingerprints(path, decoded.records, minhash)
@@ -227,6 +234,19 @@ def _salvage(path: str, kind: str) -> tuple[int, int, bool]:
         if kind == STATE_KIND and isinstance(seen, list):
             ids += len(seen)
     return records, ids, bool(data.strip()) and cut
+
+
+def _check_snapshot_name(path: str, run: str) -> None:
+    """A snapshot is chosen by the run key in its name; one renamed or copied under another
+    run's name would start this run from the wrong point in time (older: entries emitted
+    again; newer: entries skipped as seen)."""
+    name = _SNAPSHOT_NAME.search(path)
+    if run and name and name.group(1) != run:
+        raise StateFileError(
+            path,
+            f"its name says run key {name.group(1)} but it was written by run {run} "
+            "(renamed or copied under another run's name?)",
+        )
 
 
 def _check_fingerprints(path: str, records: list[str], minhash: Any) -> None:

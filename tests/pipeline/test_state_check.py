@@ -100,6 +100,15 @@ def test_forged_feed_state_records_are_refused(tmp_path: Path, field: str, value
         _check(tmp_path)
 
 
+def test_a_snapshot_renamed_to_another_run_key_is_refused(tmp_path: Path) -> None:
+    path = _snapshot(tmp_path)
+    records = path.read_text().splitlines()[1:2]
+    older = statefile.encode(STATE_KIND, "20261123T100000Z", records)
+    path.write_bytes(older)  # a day-old snapshot under the newer name
+    with pytest.raises(StateFileError, match="its name says run key 20261124T100000Z"):
+        _check(tmp_path)
+
+
 def test_two_records_for_one_feed_are_refused(tmp_path: Path) -> None:
     feed = "https://news.example/f"
     records = [
