@@ -114,16 +114,24 @@ def run(folder: Path, limit: int | None, repeat: int) -> dict:
     }
 
 
-def _page_title(folder: Path, page_id: str) -> str:
-    """The page's title as the extraction stage reads it (trafilatura's metadata)."""
+def _page_title(folder: Path, page_id: str) -> tuple[str, tuple[str, ...]]:
+    """The page's title and its own tags and categories as the extraction stage reads them
+    (trafilatura's metadata), the tags normalised as the tag stage does."""
     from trafilatura import extract_metadata
+
+    from transforms.extract.passes import split_list
+    from transforms.extract.story import _merge
+    from transforms.tags.publisher_tags import normalise_tags
 
     path = folder / "html" / f"{page_id}.html.gz"
     if not path.is_file():
-        return ""
+        return "", ()
     html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
     metadata = extract_metadata(html)
-    return " ".join(((metadata.title if metadata else "") or "").split())
+    if metadata is None:
+        return "", ()
+    raw = _merge(split_list(metadata.tags), split_list(metadata.categories))
+    return " ".join((metadata.title or "").split()), normalise_tags(raw)
 
 
 def _spread(per_story: Counter[int], firsts: Counter[str], leading: Counter[tuple]) -> dict:
@@ -185,6 +193,7 @@ def topic_figures(
     pages of ``heldout`` label files are judged too, but take no part in choosing)."""
     from benchmarks.places import load_bodies
     from benchmarks.topic_cv import Page, cross_validate, document_frequencies, page_evidence
+    from transforms.tags.publisher_tags import normalise_tags, trailing_tag_line
     from transforms.tags.topics import TopicMatcher, load_taxonomy
 
     labels = load_labels([labels_path] if isinstance(labels_path, Path) else [*labels_path])
@@ -201,10 +210,12 @@ def topic_figures(
         bodies = load_bodies(folder)
         mine: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
         for page_id in sorted(bodies)[:limit]:
-            title = _page_title(folder, page_id)
+            title, page_tags = _page_title(folder, page_id)
             body = bodies[page_id].get("articleBody", "")
+            url = bodies[page_id].get("url", "")
+            tags = normalise_tags([*page_tags, *trailing_tag_line(body)])
             every_body.append(body)
-            topics = matcher.topics(title, body)
+            topics = matcher.topics(title, body, url, tags)
             for per_story, firsts, leading in (total, mine):
                 per_story[len(topics)] += 1
                 firsts[topics[0] if topics else "(none)"] += 1
@@ -225,7 +236,7 @@ def topic_figures(
                     }
                 )
                 if cv:
-                    page = page_evidence(matcher, page_id, title, body, accepted)
+                    page = page_evidence(matcher, page_id, title, body, accepted, url, tags)
                     (held_evidence if page_id in held else evidence).append(page)
         per_set[folder.name] = _spread(*mine)
     batches = sorted({j["batch"] for j in judged if j["batch"] is not None})
