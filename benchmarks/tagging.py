@@ -206,6 +206,11 @@ def topic_figures(
     evidence: list[Page] = []
     held_evidence: list[Page] = []
     every_body: list[str] = []
+    # labelled pages whose URL section or own tags name a topic: is it one the labeller accepts
+    filing = {
+        source: {"pages": 0, "names_an_accepted_topic": 0, "names_only_other_topics": 0}
+        for source in ("section", "tag")
+    }
     for folder in [folders] if isinstance(folders, Path) else folders:
         bodies = load_bodies(folder)
         mine: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
@@ -222,6 +227,16 @@ def topic_figures(
                 leading[topics[:3]] += 1
             if page_id in labels:
                 accepted = labels[page_id]["topics"]
+                for source in filing:
+                    named = {
+                        matcher.taxonomy.topics[hit.topic].id
+                        for hit in matcher.filing(url, tags, every=True)
+                        if hit.source == source
+                    }
+                    if named:
+                        filing[source]["pages"] += 1
+                        filing[source]["names_an_accepted_topic"] += bool(named & set(accepted))
+                        filing[source]["names_only_other_topics"] += not named & set(accepted)
                 first = topics[0] if topics else None
                 right = first in accepted if accepted else first is None
                 judged.append(
@@ -252,6 +267,7 @@ def topic_figures(
             sorted(Counter(str(len(j["topics"])) for j in judged).items())
         ),
         "wrong": [j for j in judged if not j["right"]],
+        "publisher_filing_on_labelled_pages": filing,
     }
     if cv:
         idf = document_frequencies(matcher, every_body)
@@ -345,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {name}: {spread['pages']} pages, {spread['mean_topics_per_story']} topics "
                 f"per story {spread['topics_per_story']}"
+            )
+        for source, counts in topics["publisher_filing_on_labelled_pages"].items():
+            print(
+                f"  {source} names a topic on {counts['pages']} labelled pages: an accepted one "
+                f"on {counts['names_an_accepted_topic']}, only others on "
+                f"{counts['names_only_other_topics']}"
             )
         for wrong in topics["wrong"]:
             print(
