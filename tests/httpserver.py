@@ -325,6 +325,105 @@ def _refresh_page(location: str, delay: float = 0) -> bytes:
     ).encode()
 
 
+# Real news-style sentences per script, long enough to pass extraction's length floor.
+CJK_TEXTS = {
+    "zh": (
+        "朱镕基总理在北京会见了来访的代表团，双方就经济合作交换了意见。"
+        "会议期间，两国代表讨论了贸易、能源和基础设施建设等问题，并签署了多项合作协议。"
+        "有关部门表示，今年上半年全国经济保持稳定增长，居民收入继续提高，就业形势总体良好。"
+        "专家认为，随着改革不断深化，市场活力将进一步增强，对外开放的水平也会继续提高。"
+    ),
+    "ja": (
+        "東京で国際会議が開かれ、各国の代表が気候変動について議論した。"
+        "会議では温室効果ガスの削減目標や再生可能エネルギーの普及策が主な議題となった。"
+        "政府関係者によると、来年度の予算案には防災対策と地域経済の支援が盛り込まれる見通しだ。"
+        "専門家は、少子高齢化が進む中で労働力の確保が今後の大きな課題になると指摘している。"
+    ),
+    "ko": (
+        "서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다. "
+        "정부는 올해 하반기 경제 성장률이 지난해보다 다소 높아질 것으로 전망한다고 밝혔다. "
+        "전문가들은 수출이 회복세를 보이고 있지만 물가 상승에 대한 우려가 여전히 크다고 지적했다. "
+        "시민들은 새로운 교통 정책이 출퇴근 시간을 줄여 줄 것으로 기대하고 있다고 말했다."
+    ),
+    "zh-hant": (
+        "香港特區政府今天宣布，將於下週舉行國際研討會，邀請各國專家參加。"
+        "會議將討論城市發展、交通運輸和環境保護等議題，並就區域合作提出具體建議。"
+        "有關官員表示，今年經濟表現穩定，旅遊業逐步恢復，市民的生活水平持續改善。"
+        "學者認為，加強科技創新和人才培養是未來發展的重要方向，政府應該增加投入。"
+    ),
+}
+
+
+def cjk_page(text: str, title: str, meta: str | None = None) -> str:
+    """An article page of ``text``: a title and six paragraphs, optionally a <meta> charset."""
+    head = f"<meta charset='{meta}'>" if meta else ""
+    paragraphs = "".join(f"<p>{text}</p>" for _ in range(3))
+    return (
+        f"<html><head>{head}<title>{title}</title></head><body><article><h1>{title}</h1>"
+        f"{paragraphs}</article></body></html>"
+    )
+
+
+def _hostile_charsets() -> dict[str, tuple[str | None, bytes, str]]:
+    """name -> (text the story must hold, or None for a dead letter; body; Content-Type).
+
+    Pages labelled with the East Asian names real sites use, in the header or only in <meta>,
+    mislabelled (header names one encoding, bytes are another), with a BOM that contradicts the
+    header, and bytes nothing decodes.
+    """
+    zh, ja, ko, hant = (CJK_TEXTS[k] for k in ("zh", "ja", "ko", "zh-hant"))
+
+    def page(text: str, codec: str, meta: str | None = None, tag: str = "") -> bytes:
+        return cjk_page(text, text[:10] + tag, meta).encode(codec)
+
+    rng = random.Random(11)
+    garbage = bytes(rng.choice([0x80, 0xFF, 0xA0, 0x81, 0xFE]) for _ in range(3000))
+    return {
+        # labelled in the header
+        "h-gb2312": (zh, page(zh, "gbk", tag="1"), "text/html; charset=gb2312"),
+        "h-gbk": (zh, page(zh, "gbk", tag="2"), "text/html; charset=GBK"),
+        "h-shift_jis": ("①" + ja, page("①" + ja, "cp932"), "text/html; charset=Shift_JIS"),
+        "h-euc-jp": (ja, page(ja, "euc_jp", tag="3"), "text/html; charset=EUC-JP"),
+        "h-euc-kr": (ko, page(ko, "cp949", tag="4"), "text/html; charset=euc-kr"),
+        "h-big5": (hant, page(hant, "big5hkscs", tag="5"), "text/html; charset=big5"),
+        "h-iso-2022-jp": (ja, page(ja, "iso2022_jp", tag="6"), "text/html; charset=ISO-2022-JP"),
+        # labelled only in <meta>
+        "m-gb2312": (zh, page(zh, "gbk", "gb2312", "7"), "text/html"),
+        "m-shift_jis": (ja, page(ja, "cp932", "shift_jis", "8"), "text/html"),
+        "m-euc-jp": (ja, page(ja, "euc_jp", "euc-jp", "9"), "text/html"),
+        "m-euc-kr": (ko, page(ko, "cp949", "euc-kr", "10"), "text/html"),
+        "m-big5": (hant, page(hant, "big5hkscs", "big5", "11"), "text/html"),
+        "m-iso-2022-jp": (ja, page(ja, "iso2022_jp", "iso-2022-jp", "12"), "text/html"),
+        # unlabelled ISO-2022-JP: 7-bit bytes that read as ASCII with escape sequences
+        "n-iso-2022-jp": (ja, page(ja, "iso2022_jp", tag="13"), "text/html"),
+        # mislabelled: the header names one encoding, the bytes are another
+        "x-sjis-on-euc-jp": (ja, page(ja, "euc_jp", tag="14"), "text/html; charset=shift_jis"),
+        "x-gb2312-on-big5": (hant, page(hant, "big5hkscs", tag="15"), "text/html; charset=gb2312"),
+        "x-euc-kr-on-sjis": (ja, page(ja, "cp932", tag="16"), "text/html; charset=euc-kr"),
+        "x-utf-8-on-gbk": (zh, page(zh, "gbk", tag="17"), "text/html; charset=utf-8"),
+        "x-big5-on-utf-8": (hant, page(hant, "utf-8", tag="18"), "text/html; charset=big5"),
+        # BOM against the header: the BOM wins (WHATWG "decode")
+        "b-utf8-bom-sjis-header": (
+            ja,
+            b"\xef\xbb\xbf" + page(ja, "utf-8", tag="19"),
+            "text/html; charset=shift_jis",
+        ),
+        "b-utf16-bom-gbk-header": (
+            zh,
+            b"\xff\xfe" + page(zh, "utf-16-le", tag="20"),
+            "text/html; charset=gbk",
+        ),
+        # nothing decodes these
+        "g-garbage-sjis": (None, b"<html><body><p>" + garbage + b"</p></body></html>",
+                           "text/html; charset=shift_jis"),
+        "g-garbage-utf8": (None, b"<html><body><p>" + garbage + b"</p></body></html>",
+                           "text/html; charset=utf-8"),
+    }  # fmt: skip
+
+
+HOSTILE_CHARSETS = _hostile_charsets()
+
+
 _BOMB: bytes | None = None
 _BOMB_LOCK = threading.Lock()
 
