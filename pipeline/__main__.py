@@ -25,7 +25,7 @@ from pipeline.cli import (
 )
 from pipeline.config import FeedListError
 from pipeline.graph import JobConfig, build_pipeline, build_streaming_pipeline
-from pipeline.preflight import check_rule_files
+from pipeline.preflight import check_rule_files, remove_created
 from pipeline.report import build_report, counters_of, format_summary, write_report
 from pipeline.settings import job_settings
 from transforms.core import progress
@@ -69,7 +69,8 @@ def _configure(checked: Checked) -> tuple[PipelineOptions, JobConfig] | int:
             values.get("taxonomy"), values.get("agencies"), values.get("cleaning_rules")
         )
         job = JobConfig.from_options(options)
-    except (FeedListError, ValueError, FileNotFoundError) as err:
+    except (FeedListError, ValueError, OSError) as err:  # OSError: FileNotFoundError and kin
+        remove_created()  # exit 2 leaves no output behind, not even the folders
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
     return options, job
@@ -94,6 +95,7 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
         return configured
     options, job = configured
     if checked.check:
+        remove_created()  # --check writes nothing
         print(
             f"preflight ok: {len(job.sources)} feed(s), rule files valid, "
             f"output {job.write.output} writable"

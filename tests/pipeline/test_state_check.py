@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.preflight import PreflightError
+from pipeline.preflight import PreflightError, check_writable
 from pipeline.state_check import check_state
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
@@ -104,6 +104,29 @@ def test_fingerprints_of_another_signature_length_are_refused(tmp_path: Path) ->
     _fingerprints(tmp_path, signature=bytes(12))
     with pytest.raises(StateFileError, match="not 128"):
         _check(tmp_path)
+
+
+def test_refused_state_leaves_no_output_folder_behind(tmp_path: Path) -> None:
+    """Exit 2 means before any output: the folders the preflight created are removed again."""
+    state = tmp_path / "state"
+    _snapshot(state).write_bytes(b"[1, 2]\n")  # JSON of the wrong shape where a record goes
+    out = tmp_path / "out" / "run"
+    argv = ["--output", str(out), "--state_location", str(state), "--run_date", "2026-11-24T11"]
+    child = subprocess.run(
+        [sys.executable, "-m", "pipeline", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert child.returncode == 2, child.stderr
+    assert "JSON but an array" in child.stderr and "Traceback" not in child.stderr
+    assert not (tmp_path / "out").exists()
+    # A state location that is a file is named as such, not as an unwritable folder.
+    other = tmp_path / "plain-file"
+    other.write_text("x")
+    with pytest.raises(PreflightError, match="is a file where a folder must be"):
+        check_writable("--state_location", str(other))
 
 
 def test_a_state_file_that_cannot_be_read_is_named_not_a_crash(tmp_path: Path) -> None:
