@@ -68,8 +68,11 @@ SNAPSHOT_SUFFIX = ".jsonl"
 STATE_KIND = "feed-state"
 _SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)(?:-([A-Za-z0-9_-]+))?\.jsonl$")
 
-# Fetch failures worth another try next run; anything else is final for that entry.
-TRANSIENT_REASONS = frozenset({"timeout", "connect_error", "http_5xx", "dns_error"})
+# Fetch failures worth another try next run; anything else is final for that entry. A page
+# not requested because its host had stopped answering (host_unresponsive) was never tried.
+TRANSIENT_REASONS = frozenset(
+    {"timeout", "connect_error", "http_5xx", "dns_error", "host_unresponsive"}
+)
 
 
 @dataclass(frozen=True)
