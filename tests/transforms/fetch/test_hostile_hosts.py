@@ -209,3 +209,17 @@ def test_allowed_networks_flag_keeps_the_guard_on_for_everything_else():
     assert not config.allow_private_networks
     with pytest.raises(ValueError, match="not a CIDR"):
         config_from_options(PipelineOptions(["--allowed_networks", "localhost"]))
+
+
+def test_a_replacement_label_is_no_text_even_where_the_bytes_would_decode():
+    """ISO-2022-KR and HZ bytes are 7-bit: with the label skipped they read as ASCII mojibake."""
+    _, body, content_type = HOSTILE_CHARSETS["r-iso-2022-kr-meta"]
+    assert body.decode("iso2022_kr")  # real bytes, decodable by Python, yet refused
+    with pytest.raises(FetchError) as info:
+        decode_text(body, media_type(content_type)[1], kind="page", url="u", max_bad_ratio=0.01)
+    assert info.value.reason == h.BAD_CHARSET and "replacement" in info.value.detail
+    # a BOM decides before any label
+    text, codec, _ = decode_text(
+        b"\xef\xbb\xbf<p>ok</p>", "iso-2022-kr", kind="page", url="u", max_bad_ratio=0.01
+    )
+    assert (text, codec) == ("<p>ok</p>", "utf-8-sig")

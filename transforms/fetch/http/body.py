@@ -29,7 +29,7 @@ from transforms.fetch.http.errors import (
     TOO_LARGE,
     FetchError,
 )
-from transforms.fetch.http.labels import standard_codec
+from transforms.fetch.http.labels import is_replacement, standard_codec
 
 KIND_PAGE = "page"
 KIND_FEED = "feed"
@@ -351,6 +351,20 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
     return candidates
 
 
+def _replacement_labelled(body: bytes, header_charset: str | None) -> bool:
+    """The label that decides (no BOM; the header's, else the document's own) names the
+    standard's replacement encoding. Those labels are ignored nowhere in a browser: the page
+    decodes to one U+FFFD. Skipping the label instead read the 7-bit ISO-2022-KR or HZ bytes as
+    ASCII, escape sequences and all, into mojibake."""
+    from w3lib.encoding import read_bom
+
+    if read_bom(body)[0] is not None:
+        return False
+    if header_charset and standard_codec(header_charset.strip().strip("\"'"))[0]:
+        return is_replacement(header_charset)
+    return is_replacement(_declared_label(body[:SNIFF]))
+
+
 def decode_text(
     body: bytes, header_charset: str | None, *, kind: str, url: str, max_bad_ratio: float
 ) -> tuple[str, str, str]:
@@ -363,6 +377,13 @@ def decode_text(
     of markup), and reading it as "UTF-8 with stray bytes" turned every such character into
     U+FFFD; detection decides instead, with that reading kept as the last resort.
     """
+    if kind == KIND_PAGE and _replacement_labelled(body, header_charset):
+        raise FetchError(
+            BAD_CHARSET,
+            url,
+            "labelled with an encoding the WHATWG standard decodes to nothing (replacement: "
+            "ISO-2022-KR, ISO-2022-CN, HZ-GB-2312)",
+        )
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
     last_resort: tuple[str, str, str] | None = None
