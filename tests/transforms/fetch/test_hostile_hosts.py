@@ -238,3 +238,9 @@ def test_a_replacement_label_is_no_text_even_where_the_bytes_would_decode():
         b"\xef\xbb\xbf<p>ok</p>", "iso-2022-kr", kind="page", url="u", max_bad_ratio=0.01
     )
     assert (text, codec) == ("<p>ok</p>", "utf-8-sig")
+
+
+def test_iso_2022_shifts_and_escapes_are_text_not_binary(http_server):
+    """Korean in ISO-2022-KR is a shift (SO/SI) every few characters: once counted as binary."""
+    error = failure(HttpClient(LOCAL), http_server.url("/hostile-charset/r-iso-2022-kr-meta"))
+    assert error.reason == h.BAD_CHARSET  # its label, not "binary data" (not_html)

@@ -219,6 +219,9 @@ def resolve_charset(label: str | None) -> str | None:
         return None
 
 
+_ISO2022_CONTROLS = frozenset({0x0E, 0x0F, 0x1B})
+
+
 def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     head = body[:16].lstrip(b"\xef\xbb\xbf")
     for magic, kind in _BINARY_MAGIC:
@@ -226,7 +229,8 @@ def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
             return kind
     sample = body[:SNIFF]
     if sample and not allow_nul and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+        # SO, SI and ESC are ISO-2022 text's shifts and escapes (Japanese, Korean), not binary
+        controls = sum(1 for b in sample if (b < 9 or 13 < b < 32) and b not in _ISO2022_CONTROLS)
         if controls > len(sample) // 10:
             return "binary data"
     return None

@@ -419,7 +419,7 @@ def _cut_at_close(raw: RawResponse, text: str) -> bool:
         return False
     if headers.get("content-encoding", "identity").strip() not in ("", "identity"):
         return False
-    return _HTML_END.search(text, max(0, len(text) - 64 * 1024)) is None
+    return _HTML_END.search(text) is None
 
 
 def _raise_for_status(target: Target, raw: RawResponse) -> None:
