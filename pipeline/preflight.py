@@ -59,7 +59,7 @@ def _check_bucket(flag: str, path: str, options: PipelineOptions | None) -> None
 CREATED: list[str] = []
 
 
-def _missing_folders(root: str) -> list[str]:
+def missing_folders(root: str) -> list[str]:
     missing = []
     folder = os.path.abspath(root)
     while folder and not os.path.lexists(folder):
@@ -92,7 +92,7 @@ def check_writable(flag: str, path: str, options: PipelineOptions | None = None)
                 f"{flag} {path} is a file where a folder must be. Fix: move that file away "
                 f"or point {flag} at a folder (the run creates it when missing)"
             )
-        missing = _missing_folders(root)
+        missing = missing_folders(root)
         try:
             FileSystems.mkdirs(root)
             CREATED.extend(missing)

@@ -100,10 +100,48 @@ def test_forged_feed_state_records_are_refused(tmp_path: Path, field: str, value
         _check(tmp_path)
 
 
+def test_a_snapshot_renamed_to_another_run_key_is_refused(tmp_path: Path) -> None:
+    path = _snapshot(tmp_path)
+    records = path.read_text().splitlines()[1:2]
+    older = statefile.encode(STATE_KIND, "20261123T100000Z", records)
+    path.write_bytes(older)  # a day-old snapshot under the newer name
+    with pytest.raises(StateFileError, match="its name says run key 20261124T100000Z"):
+        _check(tmp_path)
+
+
+def test_two_records_for_one_feed_are_refused(tmp_path: Path) -> None:
+    feed = "https://news.example/f"
+    records = [
+        FeedState(feed_url=feed, seen=(("e1", EARLIER),), run=EARLIER).to_json(),
+        FeedState(feed_url=feed, run=EARLIER).to_json(),  # the one with nothing seen
+    ]
+    _snapshot(tmp_path, records)  # checksum and count hold
+    with pytest.raises(StateFileError, match="record 2 is a second record for feed"):
+        _check(tmp_path)
+
+
 def test_fingerprints_of_another_signature_length_are_refused(tmp_path: Path) -> None:
     _fingerprints(tmp_path, signature=bytes(12))
     with pytest.raises(StateFileError, match="not 128"):
         _check(tmp_path)
+
+
+def test_a_quarantined_snapshot_counts_the_entry_ids_it_held(tmp_path: Path) -> None:
+    """A feed record holds many entry ids: the report counts those, a minimum when cut."""
+    seen = tuple((f"e{i}", EARLIER) for i in range(7))
+    records = [
+        FeedState(feed_url=f"https://news.example/{n}", seen=seen[:k], run=EARLIER).to_json()
+        for n, k in (("a", 7), ("b", 3))
+    ]
+    path = _snapshot(tmp_path, records)
+    path.write_bytes(path.read_bytes()[:-40])  # cut inside the footer: both records whole
+    check = _check(tmp_path, repair="quarantine")
+    (quarantined,) = check.quarantined
+    assert quarantined["records_at_risk"] == 2 and quarantined["may_readmit"] == 10
+    assert quarantined["at_least"]
+    report = check.to_json()
+    assert report["may_readmit"] == 10 and report["may_readmit_at_least"]
+    assert "at least 2 feed record(s) holding 10 id(s)" in report["notes"][0]
 
 
 def test_refused_state_leaves_no_output_folder_behind(tmp_path: Path) -> None:

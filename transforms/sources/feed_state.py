@@ -375,12 +375,24 @@ def _own(snapshot: _Snapshot, config: StateConfig) -> bool:
 
 
 def parse_snapshot(path: str, records: Iterable[str]) -> Iterator[FeedState]:
+    """The snapshot's states. A writer keeps one record per feed; two for one feed (a merge by
+    hand, another tool) would leave the reader to pick one, and the one with fewer ids seen
+    emits the feed's entries again, so that is damaged state too."""
+    first: dict[str, int] = {}
     for number, line in enumerate(records, 1):
         if line.strip():
             try:
-                yield FeedState.from_json(line)
+                state = FeedState.from_json(line)
             except (ValueError, KeyError, TypeError) as exc:
                 raise StateFileError(path, f"record {number} is not a feed state: {exc}") from exc
+            if state.key in first:
+                raise StateFileError(
+                    path,
+                    f"record {number} is a second record for feed {redact_url(state.feed_url)} "
+                    f"(the first is record {first[state.key]})",
+                )
+            first[state.key] = number
+            yield state
 
 
 def read_snapshot(path: str) -> Iterator[FeedState]:
