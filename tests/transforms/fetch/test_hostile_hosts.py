@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from dataclasses import replace
 
 import pytest
@@ -45,17 +46,24 @@ def failure(client: HttpClient, url: str) -> FetchError:
 # --- a host that times out on every request ------------------------------------------------------
 
 
-def test_a_host_that_stalls_every_request_is_given_up_after_three_timeouts():
+def test_a_host_that_stalls_every_request_is_given_up_after_two_pages():
     with serving(robots=None) as server:
         client = HttpClient(LOCAL, sleep=lambda s: None)
-        first = failure(client, server.url("/stall?n=0"))
-        rest = [failure(client, server.url(f"/stall?n={i}")) for i in range(1, 6)]
-        assert first.reason == h.TIMEOUT  # the page whose own timeouts gave the host up
-        assert {e.reason for e in rest} == {h.HOST_UNRESPONSIVE}
-        assert "last 3 requests timed out" in rest[0].detail
-        # robots.txt (404) and the first page's three attempts; nothing for the other five
-        assert len(server.hits_for("/stall")) == LOCAL.max_retries + 1
+        errors = [failure(client, server.url(f"/stall?n={i}")) for i in range(6)]
+        # the first page's three attempts, then the second page's first: its own timeout
+        assert [e.reason for e in errors[:2]] == [h.TIMEOUT, h.TIMEOUT]
+        assert {e.reason for e in errors[2:]} == {h.HOST_UNRESPONSIVE}
+        assert "last 4 requests timed out" in errors[2].detail
+        assert len(server.hits_for("/stall")) == LOCAL.max_retries + 2  # nothing for the rest
         assert client.take_events() == {"host_gave_up": 1}
+
+
+def test_one_page_that_always_stalls_does_not_give_up_its_host():
+    with serving(robots=None) as server:
+        client = HttpClient(LOCAL, sleep=lambda s: None)
+        assert failure(client, server.url("/stall")).reason == h.TIMEOUT  # three timeouts
+        assert client.get(server.url("/page")).status == 200
+        assert client.take_events() == {}
 
 
 def test_an_answer_between_timeouts_keeps_the_host():
@@ -69,11 +77,18 @@ def test_an_answer_between_timeouts_keeps_the_host():
 
 
 def test_a_given_up_host_is_probed_again_after_its_ttl():
+    offset = [0.0]  # the client's clock, moved on by hand instead of waiting five minutes
     with serving(robots=None) as server:
-        config = replace(LOCAL, max_retries=0, host_max_timeouts=1, host_giveup_ttl=0.0)
-        client = HttpClient(config, sleep=lambda s: None)
-        assert failure(client, server.url("/stall")).reason == h.TIMEOUT
+        config = replace(LOCAL, max_retries=0, host_max_timeouts=2, host_giveup_ttl=300.0)
+        client = HttpClient(
+            config, sleep=lambda s: None, clock=lambda: time.monotonic() + offset[0]
+        )
+        for key in ("a", "b"):
+            assert failure(client, server.url(f"/stall?{key}")).reason == h.TIMEOUT
+        assert failure(client, server.url("/page")).reason == h.HOST_UNRESPONSIVE
+        offset[0] += 301.0
         assert client.get(server.url("/page")).status == 200  # the probe: the host is back
+        assert client.get(server.url("/page/2")).status == 200  # and kept
 
 
 def test_host_max_timeouts_must_be_positive():
@@ -209,3 +224,23 @@ def test_allowed_networks_flag_keeps_the_guard_on_for_everything_else():
     assert not config.allow_private_networks
     with pytest.raises(ValueError, match="not a CIDR"):
         config_from_options(PipelineOptions(["--allowed_networks", "localhost"]))
+
+
+def test_a_replacement_label_is_no_text_even_where_the_bytes_would_decode():
+    """ISO-2022-KR and HZ bytes are 7-bit: with the label skipped they read as ASCII mojibake."""
+    _, body, content_type = HOSTILE_CHARSETS["r-iso-2022-kr-meta"]
+    assert body.decode("iso2022_kr")  # real bytes, decodable by Python, yet refused
+    with pytest.raises(FetchError) as info:
+        decode_text(body, media_type(content_type)[1], kind="page", url="u", max_bad_ratio=0.01)
+    assert info.value.reason == h.BAD_CHARSET and "replacement" in info.value.detail
+    # a BOM decides before any label
+    text, codec, _ = decode_text(
+        b"\xef\xbb\xbf<p>ok</p>", "iso-2022-kr", kind="page", url="u", max_bad_ratio=0.01
+    )
+    assert (text, codec) == ("<p>ok</p>", "utf-8-sig")
+
+
+def test_iso_2022_shifts_and_escapes_are_text_not_binary(http_server):
+    """Korean in ISO-2022-KR is a shift (SO/SI) every few characters: once counted as binary."""
+    error = failure(HttpClient(LOCAL), http_server.url("/hostile-charset/r-iso-2022-kr-meta"))
+    assert error.reason == h.BAD_CHARSET  # its label, not "binary data" (not_html)

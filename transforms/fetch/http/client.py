@@ -110,8 +110,9 @@ class HttpClient:
         )
         self._events: Counter[str] = Counter()
         self._events_lock = threading.Lock()
-        # origin -> (requests timed out in a row, clock reading when the host was given up)
-        self._timeouts: dict[str, tuple[int, float]] = {}
+        # origin -> (requests timed out in a row, clock reading when the host was given up,
+        # up to two of the URLs that timed out)
+        self._timeouts: dict[str, tuple[int, float, frozenset[str]]] = {}
 
     def close(self) -> None:
         self.guard.close()
@@ -319,14 +320,15 @@ class HttpClient:
         return raw
 
     def _check_responsive(self, target: Target) -> None:
-        """Refuse, without a request, a host given up after ``host_max_timeouts`` timeouts in
-        a row. A host that stalls every request would otherwise cost each of its pages its
-        timeouts and retries, one page after another on the worker that holds its group; after
-        ``host_giveup_ttl`` one request probes it again."""
+        """Refuse, without a request, a host given up: ``host_max_timeouts`` timeouts in a row,
+        on at least two of its URLs. A host that stalls every request would otherwise cost each
+        of its pages its timeouts and retries, one page after another on the worker that holds
+        its group. Two URLs, because one page whose backend hangs (its own retries are three
+        timeouts in a row) says nothing about the host's other pages. After
+        ``host_giveup_ttl`` one request probes the host again."""
         with self._events_lock:
-            streak, since = self._timeouts.get(target.origin, (0, 0.0))
-        limit = self.config.host_max_timeouts
-        if streak >= limit and self._clock() - since < self.config.host_giveup_ttl:
+            streak, since, urls = self._timeouts.get(target.origin, (0, 0.0, frozenset()))
+        if self._given_up(streak, urls) and self._clock() - since < self.config.host_giveup_ttl:
             raise FetchError(
                 HOST_UNRESPONSIVE,
                 target.url,
@@ -334,16 +336,20 @@ class HttpClient:
                 retryable=False,
             )
 
+    def _given_up(self, streak: int, urls: frozenset[str]) -> bool:
+        return streak >= self.config.host_max_timeouts and len(urls) >= 2
+
     def _timed_out(self, target: Target) -> None:
-        limit = self.config.host_max_timeouts
         with self._events_lock:
-            streak, since = self._timeouts.get(target.origin, (0, 0.0))
+            streak, since, urls = self._timeouts.get(target.origin, (0, 0.0, frozenset()))
+            was = self._given_up(streak, urls)
             streak += 1
-            if streak >= limit:
+            urls = urls if len(urls) >= 2 else urls | {target.url}
+            if self._given_up(streak, urls):
                 since = self._clock()
-                if streak == limit:
+                if not was:
                     self._events["host_gave_up"] += 1
-            self._timeouts[target.origin] = (streak, since)
+            self._timeouts[target.origin] = (streak, since, urls)
 
     def _finish(
         self,
@@ -413,7 +419,7 @@ def _cut_at_close(raw: RawResponse, text: str) -> bool:
         return False
     if headers.get("content-encoding", "identity").strip() not in ("", "identity"):
         return False
-    return _HTML_END.search(text, max(0, len(text) - 64 * 1024)) is None
+    return _HTML_END.search(text) is None
 
 
 def _raise_for_status(target: Target, raw: RawResponse) -> None:
