@@ -39,10 +39,9 @@ def _digests(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sample") / "output"
-    assert run(["--output", str(out)]) == 0
-    return out
+def sample_run(sample_runs) -> Path:
+    """The bundled sample's run (shared with other modules that only read it)."""
+    return sample_runs.shared() / "output"
 
 
 def test_every_seed_story_is_written(sample_run: Path) -> None:
