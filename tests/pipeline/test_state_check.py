@@ -120,6 +120,19 @@ def test_two_records_for_one_feed_are_refused(tmp_path: Path) -> None:
         _check(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("text_length", "500"), ("cleaning_hits", True), ("signature", "!!!!"), ("cluster_id", 7)],
+)
+def test_forged_fingerprint_records_are_refused(tmp_path: Path, field: str, value) -> None:
+    path = _fingerprints(tmp_path)
+    record = json.loads(path.read_text().splitlines()[1])
+    record[field] = value
+    path.write_bytes(statefile.encode(STORE_KIND, "r0", [json.dumps(record)]))
+    with pytest.raises(StateFileError, match="is not a fingerprint"):
+        _check(tmp_path)
+
+
 def test_fingerprints_of_another_signature_length_are_refused(tmp_path: Path) -> None:
     _fingerprints(tmp_path, signature=bytes(12))
     with pytest.raises(StateFileError, match="not 128"):
