@@ -234,3 +234,18 @@ def test_unreadable_state_stops_the_run(tmp_path: Path) -> None:
         and "cannot list" in results["feeds-folder"]
     ), child.stderr[-2000:]
     assert results["day-folder"].startswith("PreflightError"), child.stderr[-2000:]
+
+
+def test_a_damaged_wire_snapshot_is_quarantined_like_the_others(tmp_path: Path) -> None:
+    from transforms.sources.wire.state import WireStateConfig
+
+    wire = WireStateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    path = tmp_path / "wire" / f"wire-state-{EARLIER}-r0.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"v": 1, "file": "a.xml|1|2", "run": 5}\n')  # legacy, a number as run
+    feeds = StateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    with pytest.raises(StateFileError, match="is not a wire state"):
+        check_state(feeds, None, MINHASH, "none", wire=wire)
+    assert check_state(feeds, None, MINHASH, "none", wire=wire, wire_snapshot=False)
+    check = check_state(feeds, None, MINHASH, "quarantine", wire=wire)
+    assert [q["path"] for q in check.quarantined] == [str(path)] and not path.exists()
