@@ -149,6 +149,22 @@ def test_a_whole_close_delimited_page_is_accepted(http_server):
     assert result.text.count("Paragraph") == 6
 
 
+def test_a_cut_close_delimited_page_replays_as_the_same_dead_letter(http_server, tmp_path):
+    """The WARC record carries a Content-Length of its own: the framing the live run judged
+    by is kept beside it, so the replay does not turn the dead letter into a half story."""
+    from transforms.fetch.warc import WarcArchive, WarcRecorder
+
+    config = replace(LOCAL, respect_robots=False, max_retries=0)
+    recorder = WarcRecorder(str(tmp_path))
+    live = HttpClient(config, recorder=recorder)
+    assert failure(live, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    whole = live.get(http_server.url("/close-whole"))
+    recorder.close()
+    replay = HttpClient(config, replayer=WarcArchive(str(tmp_path)))
+    assert failure(replay, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    assert replay.get(http_server.url("/close-whole")).text == whole.text
+
+
 def test_a_reset_mid_body_is_incomplete(http_server):
     error = failure(HttpClient(replace(LOCAL, max_retries=0)), http_server.url("/reset-mid-body"))
     assert error.reason == h.INCOMPLETE_BODY

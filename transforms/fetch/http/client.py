@@ -484,11 +484,12 @@ def _cut_at_close(raw: RawResponse, text: str) -> bool:
     before its HTML ends. Such a body's length is "whatever arrived before the connection
     closed" (RFC 9112 section 6.3), so a connection dropped mid-page looks complete to HTTP;
     the missing end of the document is the only sign left. A compressed body proves itself
-    by its stream's end marker, a framed one by its length or last chunk."""
-    headers = {k.lower(): v.lower() for k, v in raw.headers}
-    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", ""):
+    by its stream's end marker, a framed one by its length or last chunk. The framing is the
+    transport's finding (kept in the WARC record, so a replay decides the same)."""
+    if not raw.close_delimited:
         return False
-    if headers.get("content-encoding", "identity").strip() not in ("", "identity"):
+    encoding = (raw.header("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("", "identity"):
         return False
     return _HTML_END.search(text) is None
 
