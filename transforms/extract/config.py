@@ -37,6 +37,10 @@ class ExtractConfig:
     # (Measured with a fallback ratio of 0.5; with a lower ratio the pass changes a subset of
     # those pages, since the fallback then needs an even shorter precise text.)
     second_pass_below_chars: int = 2_000
+    # Put back the prose paragraphs the standard pass keeps between precise paragraphs
+    # (``passes.fill_gaps``); needs the standard pass, so it acts on pages whose precise text is
+    # under ``second_pass_below_chars``.
+    fill_gaps: bool = True
     include_tables: bool = True
     include_comments: bool = False
     clean: bool = True

@@ -253,6 +253,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the precise text is shorter than this many characters.",
     )
     group.add_argument(
+        "--extract_fill_gaps",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=defaults.fill_gaps,
+        help="true/false: with --extract_mode precision, put back the prose paragraphs the "
+        "standard pass keeps between two precise paragraphs (counted as cleaning hit "
+        "gap_filled; default: true).",
+    )
+    group.add_argument(
         "--extract_useful_chars",
         type=int,
         default=defaults.useful_chars,
@@ -324,6 +334,7 @@ class ExtractOptions(PipelineOptions):
     extract_mode: str
     extract_fallback_ratio: float
     extract_second_pass_chars: int
+    extract_fill_gaps: bool
     extract_useful_chars: int
     extract_tables: bool
     extract_comments: bool
@@ -344,6 +355,7 @@ def config_from_options(options: PipelineOptions) -> ExtractConfig:
         mode=view.extract_mode,
         fallback_ratio=view.extract_fallback_ratio,
         second_pass_below_chars=view.extract_second_pass_chars,
+        fill_gaps=bool(view.extract_fill_gaps),
         include_tables=bool(view.extract_tables),
         include_comments=bool(view.extract_comments),
         clean=bool(view.clean_text),
