@@ -60,7 +60,7 @@ from transforms.extract.cleaning import (
     TITLE_REPEAT,
     Cleaned,
 )
-from transforms.extract.config import ExtractConfig
+from transforms.extract.config import SECOND_PASS_ALWAYS, ExtractConfig
 from transforms.extract.passes import (
     Extracted,
     combine_passes,
@@ -377,7 +377,7 @@ class Switches:
 FALLBACK_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 # Second-pass thresholds (characters of precise text under which the standard pass runs);
 # the last one means "always".
-SECOND_PASS_CHARS = (1_000, 2_000, 2_500, 5_000, 10_000, 1_000_000_000)
+SECOND_PASS_CHARS = (1_000, 2_000, 2_500, 5_000, 10_000, SECOND_PASS_ALWAYS)
 
 
 class Setting(NamedTuple):
@@ -638,10 +638,9 @@ def select_switches_off(
     return frozenset(off)
 
 
-def reference_setting(runs: list[SetRun]) -> Setting:
-    """What a setting must not be worse than: the configured ratio and threshold, no filling."""
-    default = runs[0].default if runs else Setting(0.3, 2_000, False)
-    return default._replace(fill_gaps=False)
+# What a setting must not do worse than on any set: the combination in use before gap filling
+# (fallback ratio 0.3 and second-pass threshold 2,000, both chosen by earlier protocol runs).
+REFERENCE = Setting(0.3, 2_000, False)
 
 
 def select_setting(
@@ -649,15 +648,14 @@ def select_setting(
     switches: Switches,
     train: list[list[bool]],
     candidates: Iterable[Setting],
+    reference: Setting = REFERENCE,
 ) -> Setting:
     """The pass combination to use, judged on the training pages: a change only if it helps.
 
-    Among the candidates whose F1 is at least the reference's (``reference_setting``) on every
-    set, the one with the best mean F1 over the sets. Ties go to the reference, then to the
-    cheaper setting: no gap filling, a lower second-pass threshold (fewer standard passes), a
-    lower ratio.
+    Among the candidates whose F1 is at least the reference's on every set, the one with the
+    best mean F1 over the sets. Ties go to the reference, then to the cheaper setting: no gap
+    filling, a lower second-pass threshold (fewer standard passes), a lower ratio.
     """
-    reference = reference_setting(runs)
 
     def f1s(setting: Setting) -> list[float]:
         return [
@@ -683,6 +681,7 @@ def cross_validate(
     names: list[str],
     k: int,
     candidates: Iterable[Setting] | None = None,
+    reference: Setting = REFERENCE,
 ) -> dict:
     """K-fold out-of-fold figures: each fold scored with the pass setting and the rule switches
     chosen on the other folds only (the setting first, then the rules under that setting)."""
@@ -692,7 +691,7 @@ def cross_validate(
     chosen_settings: list[Setting] = []
     for fold in range(k):
         train = [[f != fold for f in set_folds] for set_folds in folds]
-        setting = select_setting(runs, switches, train, candidates)
+        setting = select_setting(runs, switches, train, candidates, reference)
         chosen_settings.append(setting)
         chosen.append(select_switches_off(runs, switches, names, train, setting))
     everything = [[True] * len(set_folds) for set_folds in folds]
@@ -721,10 +720,8 @@ def cross_validate(
             "folds": fold_figures,
         }
     dropped = Counter(name for off in chosen for name in off)
-    on_all = select_setting(runs, switches, everything, candidates)
-    shown = sorted(
-        {reference_setting(runs), *(r.default for r in runs[:1]), on_all, *chosen_settings}
-    )
+    on_all = select_setting(runs, switches, everything, candidates, reference)
+    shown = sorted({reference, *(r.default for r in runs[:1]), on_all, *chosen_settings})
     by_setting = {
         setting.label(): {
             r.layout: _rounded(summarise(r.layout, r.scores(frozenset(), switches, setting)))
@@ -735,7 +732,7 @@ def cross_validate(
     return {
         "k": k,
         "sets": per_set,
-        "reference_setting": reference_setting(runs).label(),
+        "reference_setting": reference.label(),
         "setting_per_fold": [setting.label() for setting in chosen_settings],
         "setting_on_all_pages": on_all.label(),
         "switched_off_on_all_pages": sorted(

@@ -146,10 +146,12 @@ def test_a_setting_is_chosen_only_when_it_helps_every_set(tmp_path: Path) -> Non
     grid = [Setting(r, t, False) for r in (0.3, 0.5, 0.7, 0.9) for t in (500, 2_000)]
     # from 0.7 on the standard text is taken, and it is the whole body: the lowest such ratio,
     # with the second pass running (the precise text is 900 characters long)
-    assert select_setting([run], switches, everything, grid) == Setting(0.7, 2_000, False)
+    assert select_setting([run], switches, everything, grid, run.default) == Setting(
+        0.7, 2_000, False
+    )
     # a set where the standard text is worse vetoes the change
     worse = _setting_run(precise_text, precise_text, precise_text + " noise" * 80)
-    assert select_setting([run, worse], switches, everything * 2, grid) == Setting(
+    assert select_setting([run, worse], switches, everything * 2, grid, run.default) == Setting(
         0.5, 2_000, False
     )
 
@@ -163,9 +165,11 @@ def test_gap_filling_is_chosen_on_the_training_pages(tmp_path: Path) -> None:
     run = _setting_run(body, precise_text, body)
     switches = Switches(ExtractConfig(), tmp_path)
     grid = [Setting(0.5, 2_000, fill) for fill in (False, True)]
-    assert select_setting([run], switches, [[True] * 4], grid) == Setting(0.5, 2_000, True)
+    assert select_setting([run], switches, [[True] * 4], grid, run.default) == Setting(
+        0.5, 2_000, True
+    )
     # where the reference leaves the middle paragraph out, filling it in costs precision
     noisy = _setting_run(precise_text, precise_text, body)
-    assert select_setting([run, noisy], switches, [[True] * 4] * 2, grid) == Setting(
+    assert select_setting([run, noisy], switches, [[True] * 4] * 2, grid, run.default) == Setting(
         0.5, 2_000, False
     )

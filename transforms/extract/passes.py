@@ -29,6 +29,8 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WHITESPACE_RUN = re.compile(r"\s{2,}")
 # How a paragraph of prose ends (closing quotes and brackets after the stop included).
 _PROSE_END = re.compile(r"[.!?…。！？:;][\"'”’»)\]]*$")
+# A gap line shorter than this many words is a widget label ("Read more...", "Rated!"), not prose.
+GAP_MIN_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -142,12 +144,17 @@ def _line_key(line: str) -> str:
     return " ".join(line.split())
 
 
+def _is_prose(line: str) -> bool:
+    return len(line.split()) >= GAP_MIN_WORDS and _PROSE_END.search(line.rstrip()) is not None
+
+
 def fill_gaps(precise: str, standard: str) -> tuple[str, int]:
     """The precise text with the prose paragraphs standard mode keeps between its paragraphs.
 
     Precise paragraphs are found in the standard text in order (the same paragraph, whitespace
-    aside); a standard paragraph strictly between two found ones, ending like a sentence, is
-    inserted at its place. Returns the text and how many paragraphs were put back.
+    aside); a standard paragraph strictly between two found ones, of five words or more and
+    ending like a sentence, is inserted at its place. Returns the text and how many paragraphs
+    were put back.
     """
     if not precise or not standard:
         return precise, 0
@@ -164,7 +171,7 @@ def fill_gaps(precise: str, standard: str) -> tuple[str, int]:
         )
         if found is not None:
             if last is not None:
-                gap = [g for g in standard_lines[last + 1 : found] if _PROSE_END.search(g.rstrip())]
+                gap = [g for g in standard_lines[last + 1 : found] if _is_prose(g)]
                 out.extend(gap)
                 filled += len(gap)
             last = found

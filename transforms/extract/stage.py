@@ -249,8 +249,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extract_second_pass_chars",
         type=int,
         default=defaults.second_pass_below_chars,
-        help="With --extract_mode precision: run the standard pass (for the fallback) only when "
-        "the precise text is shorter than this many characters.",
+        help="With --extract_mode precision: run the standard pass (for the fallback and gap "
+        "filling) only when the precise text is shorter than this many characters (default: "
+        "always).",
     )
     group.add_argument(
         "--extract_fill_gaps",
