@@ -298,6 +298,16 @@ def _utf8_beyond_doubt(body: bytes) -> bool:
     return len(body) - len(text) >= UTF8_EVIDENCE_BYTES
 
 
+ISO2022JP = "iso2022_jp_ext"  # the WHATWG decoder reads JIS X 0201 katakana (ESC ( I) too
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b\$[@B]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _iso2022jp_beyond_doubt(body: bytes) -> bool:
+    """7-bit bytes with JIS X 0208 designations (``ESC $ B``, ``ESC $ @``) in them."""
+    return _ISO2022JP_ESCAPE.search(body) is not None and _HIGH_BYTE.search(body) is None
+
+
 def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]]:
     """(codec, source) in the WHATWG order: BOM, header, in-document declaration, default.
 
@@ -319,6 +329,11 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
     else:
         candidates += [(codec, "xml") for prefix, codec in _UTF16_XML if body.startswith(prefix)]
     labelled = bool(candidates)
+    if not labelled and _iso2022jp_beyond_doubt(body):
+        # ISO-2022-JP is 7-bit: under a UTF-8 (or no) label its bytes decode without an error
+        # into ASCII with escape sequences, i.e. "$BEl5~" mojibake. Its JIS X 0208 escapes are
+        # never text, so they say what the bytes are whatever the label claims.
+        candidates.append((ISO2022JP, "detected"))
     header = resolve_charset(header_charset)
     declared = resolve_charset(html_body_declared_encoding(body[:SNIFF])) or resolve_charset(
         _declared_label(body[:SNIFF])
@@ -351,12 +366,13 @@ def decode_text(
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
     last_resort: tuple[str, str, str] | None = None
+    suspect: tuple[str, str, str] | None = None
     for codec, source in _candidates(body, header_charset):
         if codec in tried:
             continue
         tried.append(codec)
         try:
-            return clean_text(body.decode(codec)), codec, source
+            text = clean_text(body.decode(codec))
         except UnicodeDecodeError:
             text = body.decode(codec, errors="replace")
             bad = text.count("\ufffd") - body.decode(codec, errors="ignore").count("\ufffd")
@@ -366,15 +382,26 @@ def decode_text(
                 last_resort = last_resort or (clean_text(text), codec, source)
             elif best is None:
                 best = (clean_text(text), codec, source)
+            continue
+        if source in ("header", "meta", "xml") and _implausible(body, codec):
+            # A double-byte label decodes most other double-byte text without an error (GBK
+            # reads Big5 bytes, into private-use and rare characters): the label decides only
+            # when detection finds nothing that reads as its own standard.
+            suspect = suspect or (text, codec, source)
+            continue
+        return text, codec, source
     if best is not None and best[2] != "default":
         return best
     detected = _detect_charset(body)
-    if detected is not None and detected not in tried:
+    if detected is not None and (detected not in tried or suspect is not None):
         try:
-            return clean_text(body.decode(detected)), detected, "detected"
+            text = clean_text(body.decode(detected))
         except UnicodeDecodeError:
             pass
-    for kept in (best, last_resort):
+        else:
+            if suspect is None or (detected != suspect[1] and not _implausible(body, detected)):
+                return text, detected, "detected"
+    for kept in (suspect, best, last_resort):
         if kept is not None:
             return kept
     if kind == KIND_PAGE:
@@ -422,6 +449,17 @@ def _in_core_repertoire(body: bytes, codec: str) -> bool:
         except UnicodeEncodeError:
             continue
     return inside >= CORE_SHARE * total
+
+
+PLAUSIBLE_MIN_CHARS = 16  # fewer non-ASCII characters say too little to doubt a label
+
+
+def _implausible(body: bytes, codec: str) -> bool:
+    """Whether a clean decoding under a double-byte label reads as something else: enough
+    non-ASCII characters, too few of them in the label's core standard (``_CORE_REPERTOIRE``)."""
+    if codec not in _CORE_REPERTOIRE or len(_HIGH_BYTE.findall(body)) < 2 * PLAUSIBLE_MIN_CHARS:
+        return False
+    return not _in_core_repertoire(body, codec)
 
 
 def _detect_charset(body: bytes) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -31,8 +32,11 @@ from transforms.fetch.http.body import (
 )
 from transforms.fetch.http.errors import (
     BAD_URL,
+    HOST_UNRESPONSIVE,
     HTTP_4XX,
     HTTP_5XX,
+    INCOMPLETE_BODY,
+    TIMEOUT,
     TOO_LARGE,
     TOO_MANY_REDIRECTS,
     FetchError,
@@ -106,6 +110,8 @@ class HttpClient:
         )
         self._events: Counter[str] = Counter()
         self._events_lock = threading.Lock()
+        # origin -> (requests timed out in a row, clock reading when the host was given up)
+        self._timeouts: dict[str, tuple[int, float]] = {}
 
     def close(self) -> None:
         self.guard.close()
@@ -125,11 +131,15 @@ class HttpClient:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         attempt = 0
+        previous: FetchError | None = None
         while True:
             try:
                 return self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
             except FetchError as exc:
                 self._stamp(exc)
+                if exc.reason == HOST_UNRESPONSIVE and previous is not None:
+                    raise previous from None  # this URL's own timeouts gave the host up
+                previous = exc
                 if self.replayer is not None or not exc.retryable:
                     raise
                 if attempt >= self.config.max_retries:
@@ -137,8 +147,20 @@ class HttpClient:
                 delay = backoff_delay(self.config, url, attempt)
                 if exc.retry_after is not None:
                     if exc.retry_after > self.config.max_retry_after:
-                        exc.retryable = False
-                        raise
+                        # Not waited for (a worker would sit idle for hours): one dead letter
+                        # naming the wait, and a counter, so the cap never passes silently.
+                        self._event("retry_after_over_cap")
+                        raise FetchError(
+                            exc.reason,
+                            exc.url,
+                            f"{exc.detail}; Retry-After {exc.retry_after:.0f}s is over "
+                            f"max_retry_after {self.config.max_retry_after:g}s: not waited for",
+                            status=exc.status,
+                            retryable=False,
+                            retry_after=exc.retry_after,
+                            excerpt=exc.excerpt,
+                            at=exc.at,
+                        ) from None
                     delay = max(delay, exc.retry_after)
                 attempt += 1
                 logger.info(
@@ -277,15 +299,51 @@ class HttpClient:
     def _exchange(
         self, target: Target, kind: str, request_headers: list[tuple[str, str]], limit: int
     ) -> RawResponse:
+        self._check_responsive(target)
         address = self.guard.vet(target, self._clock() + self.config.total_timeout)
         if self.transport.proxy_for(target) is not None:
             address = None  # vetted, but the proxy connects by name
         # Paced after the guard (refusals cost no wait) and around the whole exchange, so a
         # host's next request can only start once this one has ended.
-        with self._pace(target) if self._pace is not None else contextlib.nullcontext():
-            return self.transport.exchange(
-                target, address, request_headers, limit, truncate=kind == KIND_ROBOTS
+        try:
+            with self._pace(target) if self._pace is not None else contextlib.nullcontext():
+                raw = self.transport.exchange(
+                    target, address, request_headers, limit, truncate=kind == KIND_ROBOTS
+                )
+        except FetchError as exc:
+            if exc.reason == TIMEOUT:
+                self._timed_out(target)
+            raise
+        with self._events_lock:
+            self._timeouts.pop(target.origin, None)  # it answered: the streak is over
+        return raw
+
+    def _check_responsive(self, target: Target) -> None:
+        """Refuse, without a request, a host given up after ``host_max_timeouts`` timeouts in
+        a row. A host that stalls every request would otherwise cost each of its pages its
+        timeouts and retries, one page after another on the worker that holds its group; after
+        ``host_giveup_ttl`` one request probes it again."""
+        with self._events_lock:
+            streak, since = self._timeouts.get(target.origin, (0, 0.0))
+        limit = self.config.host_max_timeouts
+        if streak >= limit and self._clock() - since < self.config.host_giveup_ttl:
+            raise FetchError(
+                HOST_UNRESPONSIVE,
+                target.url,
+                f"not requested: {target.origin}'s last {streak} requests timed out",
+                retryable=False,
             )
+
+    def _timed_out(self, target: Target) -> None:
+        limit = self.config.host_max_timeouts
+        with self._events_lock:
+            streak, since = self._timeouts.get(target.origin, (0, 0.0))
+            streak += 1
+            if streak >= limit:
+                since = self._clock()
+                if streak == limit:
+                    self._events["host_gave_up"] += 1
+            self._timeouts[target.origin] = (streak, since)
 
     def _finish(
         self,
@@ -329,7 +387,33 @@ class HttpClient:
         except FetchError as exc:
             exc.at = raw.fetched_at
             raise
+        if kind == KIND_PAGE and _cut_at_close(raw, text):
+            raise FetchError(
+                INCOMPLETE_BODY,
+                target.url,
+                "body delimited only by the connection closing, and its HTML never ends "
+                "(no </body> or </html>): cut short",
+                retryable=True,
+                at=raw.fetched_at,
+            )
         return _response(url, target, raw, redirects, body, mime, text, codec, source)
+
+
+_HTML_END = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
+
+
+def _cut_at_close(raw: RawResponse, text: str) -> bool:
+    """A close-delimited page (no Content-Length, not chunked, not compressed) that stops
+    before its HTML ends. Such a body's length is "whatever arrived before the connection
+    closed" (RFC 9112 section 6.3), so a connection dropped mid-page looks complete to HTTP;
+    the missing end of the document is the only sign left. A compressed body proves itself
+    by its stream's end marker, a framed one by its length or last chunk."""
+    headers = {k.lower(): v.lower() for k, v in raw.headers}
+    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", ""):
+        return False
+    if headers.get("content-encoding", "identity").strip() not in ("", "identity"):
+        return False
+    return _HTML_END.search(text, max(0, len(text) - 64 * 1024)) is None
 
 
 def _raise_for_status(target: Target, raw: RawResponse) -> None:

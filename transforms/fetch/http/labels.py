@@ -117,7 +117,7 @@ ENCODINGS: dict[str, tuple[str | None, str]] = {
     "gb18030": ("gb18030", "gb18030"),
     "Big5": ("big5hkscs", "big5 big5-hkscs cn-big5 csbig5 x-x-big5"),
     "EUC-JP": ("euc_jp", "cseucpkdfmtjapanese euc-jp x-euc-jp"),
-    "ISO-2022-JP": ("iso2022_jp", "csiso2022jp iso-2022-jp"),
+    "ISO-2022-JP": ("iso2022_jp_ext", "csiso2022jp iso-2022-jp"),
     "Shift_JIS": ("cp932", "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis"),
     "EUC-KR": (
         "cp949",
