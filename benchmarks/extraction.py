@@ -19,8 +19,10 @@ were in fact part of the ground-truth article (the safety check: it should be ze
 ``--ablation`` scores every page again with each cleaning rule (and the dateline parser) switched
 off: what each rule buys in F1 and costs in recall, per set. ``--cv K`` (implies the ablation)
 is the protocol that keeps rules honest: pages of every set are split into K folds fixed by a hash
-of the page id; for each fold, a rule is kept only if switching it off does not raise F1 on the
-*other* folds of any set, and the fold is scored with the rules so chosen. The out-of-fold figures
+of the page id; for each fold, the pass setting (fallback ratio, second-pass threshold, gap
+filling) is chosen on the *other* folds (a change from ``REFERENCE`` only if it lowers F1 on no
+set), then under it a rule is kept only if switching it off does not raise F1 on the other folds
+of any set, and the fold is scored with the setting and rules so chosen. The out-of-fold figures
 are what a held-back sample of the same sets should show; the visible figures are the full
 pipeline on all pages.
 """
