@@ -28,6 +28,7 @@ from transforms.sources.feed_state import (
     base_snapshot,
     parse_snapshot,
 )
+from transforms.sources.wire import state as wire_state
 from transforms.sources.wire.state import STATE_KIND as WIRE_KIND
 
 LOG = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class StateCheck:
                 list(parse_snapshot(path, decoded.records))
             elif kind == STORE_KIND and minhash is not None:
                 _check_fingerprints(path, decoded.records, minhash)
+            elif kind == WIRE_KIND:
+                wire_state.decode(statefile.read_bytes(path), path)
         except StateFileError as err:
             if self.repair != "quarantine":
                 raise
@@ -149,6 +152,9 @@ class StateCheck:
                 f"{least}{q['records_at_risk']} feed record(s) holding {q['may_readmit']} id(s) "
                 "of entries earlier runs handed downstream: those entries may be emitted again"
                 if q["kind"] == STATE_KIND
+                else f"{least}{q['records_at_risk']} record(s) of agency files earlier runs "
+                "read: those files may be read again"
+                if q["kind"] == WIRE_KIND
                 else f"{least}{q['records_at_risk']} record(s) of stories earlier runs stored: "
                 "a copy seen again may be archived anew"
             )
@@ -172,18 +178,28 @@ class StateCheck:
 
 
 def check_state(
-    feeds: StateConfig, store: Any, minhash: Any, repair: str, wire: Any = None
+    feeds: StateConfig,
+    store: Any,
+    minhash: Any,
+    repair: str,
+    wire: Any = None,
+    wire_snapshot: bool = True,
 ) -> StateCheck:
     """Verify the state folders and the snapshot and fingerprint files this run will read (see
     module docstring).
 
     ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config,
-    ``wire`` the agency files' ``WireStateConfig`` (or None).
+    ``wire`` the agency files' ``WireStateConfig`` (or None), ``wire_snapshot`` whether the run
+    reads its snapshot (batch runs).
     """
     location = feeds.location or (store.state_location if store is not None else None)
     check = StateCheck(location, feeds.run_key or "norun", repair)
     if wire is not None and wire.enabled:
         check.folder(wire.folder, WIRE_KIND, written=True)
+        while wire_snapshot:  # batch runs read the newest earlier snapshot; streaming none
+            path = wire_state.base_snapshot(wire)
+            if path is None or check.verify(path, WIRE_KIND):
+                break
     if feeds.enabled:
         check.folder(feeds.folder, STATE_KIND, written=True)
         while True:

@@ -440,6 +440,13 @@ def _hostile_charsets() -> dict[str, tuple[str | None, bytes, str]]:
             b"\xff\xfe" + page(zh, "utf-16-le", tag="20"),
             "text/html; charset=gbk",
         ),
+        # the WHATWG "replacement" labels: a browser decodes the page to one U+FFFD
+        "r-iso-2022-kr-meta": (None, page(ko, "iso2022_kr", "iso-2022-kr", "21"), "text/html"),
+        "r-hz-gb-2312-header": (
+            None,
+            page(zh.split("。", 1)[1], "hz", tag="22"),
+            "text/html; charset=HZ-GB-2312",
+        ),
         # nothing decodes these
         "g-garbage-sjis": (None, b"<html><body><p>" + garbage + b"</p></body></html>",
                            "text/html; charset=shift_jis"),

@@ -120,6 +120,19 @@ def test_two_records_for_one_feed_are_refused(tmp_path: Path) -> None:
         _check(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("text_length", "500"), ("cleaning_hits", True), ("signature", "!!!!"), ("cluster_id", 7)],
+)
+def test_forged_fingerprint_records_are_refused(tmp_path: Path, field: str, value) -> None:
+    path = _fingerprints(tmp_path)
+    record = json.loads(path.read_text().splitlines()[1])
+    record[field] = value
+    path.write_bytes(statefile.encode(STORE_KIND, "r0", [json.dumps(record)]))
+    with pytest.raises(StateFileError, match="is not a fingerprint"):
+        _check(tmp_path)
+
+
 def test_fingerprints_of_another_signature_length_are_refused(tmp_path: Path) -> None:
     _fingerprints(tmp_path, signature=bytes(12))
     with pytest.raises(StateFileError, match="not 128"):
@@ -221,3 +234,18 @@ def test_unreadable_state_stops_the_run(tmp_path: Path) -> None:
         and "cannot list" in results["feeds-folder"]
     ), child.stderr[-2000:]
     assert results["day-folder"].startswith("PreflightError"), child.stderr[-2000:]
+
+
+def test_a_damaged_wire_snapshot_is_quarantined_like_the_others(tmp_path: Path) -> None:
+    from transforms.sources.wire.state import WireStateConfig
+
+    wire = WireStateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    path = tmp_path / "wire" / f"wire-state-{EARLIER}-r0.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"v": 1, "file": "a.xml|1|2", "run": 5}\n')  # legacy, a number as run
+    feeds = StateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    with pytest.raises(StateFileError, match="is not a wire state"):
+        check_state(feeds, None, MINHASH, "none", wire=wire)
+    assert check_state(feeds, None, MINHASH, "none", wire=wire, wire_snapshot=False)
+    check = check_state(feeds, None, MINHASH, "quarantine", wire=wire)
+    assert [q["path"] for q in check.quarantined] == [str(path)] and not path.exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import time
 from dataclasses import replace
 
 import pytest
@@ -45,17 +46,25 @@ def failure(client: HttpClient, url: str) -> FetchError:
 # --- a host that times out on every request ------------------------------------------------------
 
 
-def test_a_host_that_stalls_every_request_is_given_up_after_three_timeouts():
+def test_a_host_that_stalls_every_request_is_given_up_after_two_pages():
     with serving(robots=None) as server:
         client = HttpClient(LOCAL, sleep=lambda s: None)
-        first = failure(client, server.url("/stall?n=0"))
-        rest = [failure(client, server.url(f"/stall?n={i}")) for i in range(1, 6)]
-        assert first.reason == h.TIMEOUT  # the page whose own timeouts gave the host up
-        assert {e.reason for e in rest} == {h.HOST_UNRESPONSIVE}
-        assert "last 3 requests timed out" in rest[0].detail
-        # robots.txt (404) and the first page's three attempts; nothing for the other five
-        assert len(server.hits_for("/stall")) == LOCAL.max_retries + 1
-        assert client.take_events() == {"host_gave_up": 1}
+        errors = [failure(client, server.url(f"/stall?n={i}")) for i in range(6)]
+        # the first page's three attempts, then the second page's first: its own timeout
+        assert [e.reason for e in errors[:2]] == [h.TIMEOUT, h.TIMEOUT]
+        assert {e.reason for e in errors[2:]} == {h.HOST_UNRESPONSIVE}
+        assert "last 4 requests timed out" in errors[2].detail
+        assert len(server.hits_for("/stall")) == LOCAL.max_retries + 2  # nothing for the rest
+        # the second page's retry was skipped (the host failing on two URLs), then given up
+        assert client.take_events() == {"host_gave_up": 1, "retries_skipped_failing_host": 1}
+
+
+def test_one_page_that_always_stalls_does_not_give_up_its_host():
+    with serving(robots=None) as server:
+        client = HttpClient(LOCAL, sleep=lambda s: None)
+        assert failure(client, server.url("/stall")).reason == h.TIMEOUT  # three timeouts
+        assert client.get(server.url("/page")).status == 200
+        assert client.take_events() == {}
 
 
 def test_an_answer_between_timeouts_keeps_the_host():
@@ -69,11 +78,36 @@ def test_an_answer_between_timeouts_keeps_the_host():
 
 
 def test_a_given_up_host_is_probed_again_after_its_ttl():
+    offset = [0.0]  # the client's clock, moved on by hand instead of waiting five minutes
     with serving(robots=None) as server:
-        config = replace(LOCAL, max_retries=0, host_max_timeouts=1, host_giveup_ttl=0.0)
-        client = HttpClient(config, sleep=lambda s: None)
-        assert failure(client, server.url("/stall")).reason == h.TIMEOUT
+        config = replace(LOCAL, max_retries=0, host_max_timeouts=2, host_giveup_ttl=300.0)
+        client = HttpClient(
+            config, sleep=lambda s: None, clock=lambda: time.monotonic() + offset[0]
+        )
+        for key in ("a", "b"):
+            assert failure(client, server.url(f"/stall?{key}")).reason == h.TIMEOUT
+        assert failure(client, server.url("/page")).reason == h.HOST_UNRESPONSIVE
+        offset[0] += 301.0
         assert client.get(server.url("/page")).status == 200  # the probe: the host is back
+        assert client.get(server.url("/page/2")).status == 200  # and kept
+
+
+def test_a_host_failing_every_request_gets_one_request_per_page_once_it_is_clear():
+    """A host in a 5xx (or 429) storm: each page still gets its own request and its own
+    outcome, but after the failures span two of its URLs no page waits for retries."""
+    with serving(robots=None) as server:
+        slept: list[float] = []
+        client = HttpClient(LOCAL, sleep=slept.append)
+        errors = [failure(client, server.url(f"/always-500?n={i}")) for i in range(6)]
+        assert {(e.reason, e.status) for e in errors} == {(h.HTTP_5XX, 500)}
+        assert [len(server.hits_for(f"/always-500?n={i}")) for i in range(6)] == [3] + [1] * 5
+        assert len(slept) == LOCAL.max_retries  # the first page's backoffs only
+        assert "not retried: the host's last 4 requests failed" in errors[1].detail
+        assert client.take_events() == {"retries_skipped_failing_host": 5}
+        # an answer ends the storm: the next failing page is retried again
+        assert client.get(server.url("/page")).status == 200
+        failure(client, server.url("/always-500?n=last"))
+        assert len(server.hits_for("/always-500?n=last")) == LOCAL.max_retries + 1
 
 
 def test_host_max_timeouts_must_be_positive():
@@ -113,6 +147,22 @@ def test_a_close_delimited_page_cut_mid_html_is_incomplete(http_server):
 def test_a_whole_close_delimited_page_is_accepted(http_server):
     result = HttpClient(LOCAL).get(http_server.url("/close-whole"))
     assert result.text.count("Paragraph") == 6
+
+
+def test_a_cut_close_delimited_page_replays_as_the_same_dead_letter(http_server, tmp_path):
+    """The WARC record carries a Content-Length of its own: the framing the live run judged
+    by is kept beside it, so the replay does not turn the dead letter into a half story."""
+    from transforms.fetch.warc import WarcArchive, WarcRecorder
+
+    config = replace(LOCAL, respect_robots=False, max_retries=0)
+    recorder = WarcRecorder(str(tmp_path))
+    live = HttpClient(config, recorder=recorder)
+    assert failure(live, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    whole = live.get(http_server.url("/close-whole"))
+    recorder.close()
+    replay = HttpClient(config, replayer=WarcArchive(str(tmp_path)))
+    assert failure(replay, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    assert replay.get(http_server.url("/close-whole")).text == whole.text
 
 
 def test_a_reset_mid_body_is_incomplete(http_server):
@@ -209,3 +259,23 @@ def test_allowed_networks_flag_keeps_the_guard_on_for_everything_else():
     assert not config.allow_private_networks
     with pytest.raises(ValueError, match="not a CIDR"):
         config_from_options(PipelineOptions(["--allowed_networks", "localhost"]))
+
+
+def test_a_replacement_label_is_no_text_even_where_the_bytes_would_decode():
+    """ISO-2022-KR and HZ bytes are 7-bit: with the label skipped they read as ASCII mojibake."""
+    _, body, content_type = HOSTILE_CHARSETS["r-iso-2022-kr-meta"]
+    assert body.decode("iso2022_kr")  # real bytes, decodable by Python, yet refused
+    with pytest.raises(FetchError) as info:
+        decode_text(body, media_type(content_type)[1], kind="page", url="u", max_bad_ratio=0.01)
+    assert info.value.reason == h.BAD_CHARSET and "replacement" in info.value.detail
+    # a BOM decides before any label
+    text, codec, _ = decode_text(
+        b"\xef\xbb\xbf<p>ok</p>", "iso-2022-kr", kind="page", url="u", max_bad_ratio=0.01
+    )
+    assert (text, codec) == ("<p>ok</p>", "utf-8-sig")
+
+
+def test_iso_2022_shifts_and_escapes_are_text_not_binary(http_server):
+    """Korean in ISO-2022-KR is a shift (SO/SI) every few characters: once counted as binary."""
+    error = failure(HttpClient(LOCAL), http_server.url("/hostile-charset/r-iso-2022-kr-meta"))
+    assert error.reason == h.BAD_CHARSET  # its label, not "binary data" (not_html)

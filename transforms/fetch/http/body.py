@@ -29,7 +29,7 @@ from transforms.fetch.http.errors import (
     TOO_LARGE,
     FetchError,
 )
-from transforms.fetch.http.labels import standard_codec
+from transforms.fetch.http.labels import is_replacement, standard_codec
 
 KIND_PAGE = "page"
 KIND_FEED = "feed"
@@ -219,6 +219,9 @@ def resolve_charset(label: str | None) -> str | None:
         return None
 
 
+_ISO2022_CONTROLS = frozenset({0x0E, 0x0F, 0x1B})
+
+
 def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     head = body[:16].lstrip(b"\xef\xbb\xbf")
     for magic, kind in _BINARY_MAGIC:
@@ -226,7 +229,8 @@ def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
             return kind
     sample = body[:SNIFF]
     if sample and not allow_nul and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+        # SO, SI and ESC are ISO-2022 text's shifts and escapes (Japanese, Korean), not binary
+        controls = sum(1 for b in sample if (b < 9 or 13 < b < 32) and b not in _ISO2022_CONTROLS)
         if controls > len(sample) // 10:
             return "binary data"
     return None
@@ -351,6 +355,20 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
     return candidates
 
 
+def _replacement_labelled(body: bytes, header_charset: str | None) -> bool:
+    """The label that decides (no BOM; the header's, else the document's own) names the
+    standard's replacement encoding. Those labels are ignored nowhere in a browser: the page
+    decodes to one U+FFFD. Skipping the label instead read the 7-bit ISO-2022-KR or HZ bytes as
+    ASCII, escape sequences and all, into mojibake."""
+    from w3lib.encoding import read_bom
+
+    if read_bom(body)[0] is not None:
+        return False
+    if header_charset and standard_codec(header_charset.strip().strip("\"'"))[0]:
+        return is_replacement(header_charset)
+    return is_replacement(_declared_label(body[:SNIFF]))
+
+
 def decode_text(
     body: bytes, header_charset: str | None, *, kind: str, url: str, max_bad_ratio: float
 ) -> tuple[str, str, str]:
@@ -363,6 +381,13 @@ def decode_text(
     of markup), and reading it as "UTF-8 with stray bytes" turned every such character into
     U+FFFD; detection decides instead, with that reading kept as the last resort.
     """
+    if kind == KIND_PAGE and _replacement_labelled(body, header_charset):
+        raise FetchError(
+            BAD_CHARSET,
+            url,
+            "labelled with an encoding the WHATWG standard decodes to nothing (replacement: "
+            "ISO-2022-KR, ISO-2022-CN, HZ-GB-2312)",
+        )
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
     last_resort: tuple[str, str, str] | None = None
