@@ -17,6 +17,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import state_lock
 from pipeline.preflight import PreflightError, check_writable
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
@@ -28,6 +29,7 @@ from transforms.sources.feed_state import (
     base_snapshot,
     parse_snapshot,
 )
+from transforms.sources.wire import state as wire_state
 from transforms.sources.wire.state import STATE_KIND as WIRE_KIND
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class StateCheck:
         self.checked: list[str] = []
         self.legacy: list[str] = []
         self.quarantined: list[dict[str, Any]] = []
+        self.temporaries_removed: list[str] = []
 
     def verify(self, path: str, kind: str, minhash: Any = None) -> bool:
         """True when ``path`` can be trusted; False when it was quarantined; raises otherwise.
@@ -59,6 +62,8 @@ class StateCheck:
                 list(parse_snapshot(path, decoded.records))
             elif kind == STORE_KIND and minhash is not None:
                 _check_fingerprints(path, decoded.records, minhash)
+            elif kind == WIRE_KIND:
+                wire_state.decode(statefile.read_bytes(path), path)
         except StateFileError as err:
             if self.repair != "quarantine":
                 raise
@@ -99,6 +104,8 @@ class StateCheck:
                     "see its state would read every feed as new. Fix: the folder's permissions "
                     "(read and execute for the account the job runs as)"
                 ) from err
+            if state_lock.held(self.location):
+                names = self._remove_temporaries(folder, names)
             for name in names:
                 entry = os.path.join(folder, name)
                 if (
@@ -113,6 +120,26 @@ class StateCheck:
                     self._quarantine(entry, kind, err)
         if written:
             check_writable("--state_location", folder)
+
+    def _remove_temporaries(self, folder: str, names: list[str]) -> list[str]:
+        """Remove the ``.tmp-*`` files killed runs left (any run id: under the lock no other
+        run is writing here); the names that remain."""
+        import os
+
+        kept = []
+        for name in names:
+            entry = os.path.join(folder, name)
+            if name.startswith(".tmp-") and name.endswith(".jsonl") and os.path.isfile(entry):
+                try:
+                    os.remove(entry)
+                except OSError:
+                    kept.append(name)
+                    continue
+                LOG.info("removed %s, a temporary state file a killed run left", entry)
+                self.temporaries_removed.append(entry)
+            else:
+                kept.append(name)
+        return kept
 
     def _quarantine(self, path: str, kind: str, err: StateFileError) -> None:
         relative = path[len(self.location) + 1 :] if path.startswith(self.location) else path
@@ -149,12 +176,20 @@ class StateCheck:
                 f"{least}{q['records_at_risk']} feed record(s) holding {q['may_readmit']} id(s) "
                 "of entries earlier runs handed downstream: those entries may be emitted again"
                 if q["kind"] == STATE_KIND
+                else f"{least}{q['records_at_risk']} record(s) of agency files earlier runs "
+                "read: those files may be read again"
+                if q["kind"] == WIRE_KIND
                 else f"{least}{q['records_at_risk']} record(s) of stories earlier runs stored: "
                 "a copy seen again may be archived anew"
             )
             cut = " (it was cut short: what followed the cut is not counted)" if least else ""
             notes.append(
                 f"quarantined {q['path']} -> {q['moved_to']} ({q['problem']}); it held {held}{cut}"
+            )
+        if self.temporaries_removed:
+            notes.append(
+                f"removed {len(self.temporaries_removed)} temporary state file(s) killed runs "
+                "left (never read as state)"
             )
         if self.legacy:
             notes.append(
@@ -167,23 +202,34 @@ class StateCheck:
             "legacy": list(self.legacy),
             "quarantined": list(self.quarantined),
             "may_readmit": at_risk,
+            "temporaries_removed": list(self.temporaries_removed),
             "notes": notes,
         }
 
 
 def check_state(
-    feeds: StateConfig, store: Any, minhash: Any, repair: str, wire: Any = None
+    feeds: StateConfig,
+    store: Any,
+    minhash: Any,
+    repair: str,
+    wire: Any = None,
+    wire_snapshot: bool = True,
 ) -> StateCheck:
     """Verify the state folders and the snapshot and fingerprint files this run will read (see
     module docstring).
 
     ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config,
-    ``wire`` the agency files' ``WireStateConfig`` (or None).
+    ``wire`` the agency files' ``WireStateConfig`` (or None), ``wire_snapshot`` whether the run
+    reads its snapshot (batch runs).
     """
     location = feeds.location or (store.state_location if store is not None else None)
     check = StateCheck(location, feeds.run_key or "norun", repair)
     if wire is not None and wire.enabled:
         check.folder(wire.folder, WIRE_KIND, written=True)
+        while wire_snapshot:  # batch runs read the newest earlier snapshot; streaming none
+            path = wire_state.base_snapshot(wire)
+            if path is None or check.verify(path, WIRE_KIND):
+                break
     if feeds.enabled:
         check.folder(feeds.folder, STATE_KIND, written=True)
         while True:

@@ -55,7 +55,8 @@ def test_a_host_that_stalls_every_request_is_given_up_after_two_pages():
         assert {e.reason for e in errors[2:]} == {h.HOST_UNRESPONSIVE}
         assert "last 4 requests timed out" in errors[2].detail
         assert len(server.hits_for("/stall")) == LOCAL.max_retries + 2  # nothing for the rest
-        assert client.take_events() == {"host_gave_up": 1}
+        # the second page's retry was skipped (the host failing on two URLs), then given up
+        assert client.take_events() == {"host_gave_up": 1, "retries_skipped_failing_host": 1}
 
 
 def test_one_page_that_always_stalls_does_not_give_up_its_host():
@@ -89,6 +90,24 @@ def test_a_given_up_host_is_probed_again_after_its_ttl():
         offset[0] += 301.0
         assert client.get(server.url("/page")).status == 200  # the probe: the host is back
         assert client.get(server.url("/page/2")).status == 200  # and kept
+
+
+def test_a_host_failing_every_request_gets_one_request_per_page_once_it_is_clear():
+    """A host in a 5xx (or 429) storm: each page still gets its own request and its own
+    outcome, but after the failures span two of its URLs no page waits for retries."""
+    with serving(robots=None) as server:
+        slept: list[float] = []
+        client = HttpClient(LOCAL, sleep=slept.append)
+        errors = [failure(client, server.url(f"/always-500?n={i}")) for i in range(6)]
+        assert {(e.reason, e.status) for e in errors} == {(h.HTTP_5XX, 500)}
+        assert [len(server.hits_for(f"/always-500?n={i}")) for i in range(6)] == [3] + [1] * 5
+        assert len(slept) == LOCAL.max_retries  # the first page's backoffs only
+        assert "not retried: the host's last 4 requests failed" in errors[1].detail
+        assert client.take_events() == {"retries_skipped_failing_host": 5}
+        # an answer ends the storm: the next failing page is retried again
+        assert client.get(server.url("/page")).status == 200
+        failure(client, server.url("/always-500?n=last"))
+        assert len(server.hits_for("/always-500?n=last")) == LOCAL.max_retries + 1
 
 
 def test_host_max_timeouts_must_be_positive():
@@ -128,6 +147,22 @@ def test_a_close_delimited_page_cut_mid_html_is_incomplete(http_server):
 def test_a_whole_close_delimited_page_is_accepted(http_server):
     result = HttpClient(LOCAL).get(http_server.url("/close-whole"))
     assert result.text.count("Paragraph") == 6
+
+
+def test_a_cut_close_delimited_page_replays_as_the_same_dead_letter(http_server, tmp_path):
+    """The WARC record carries a Content-Length of its own: the framing the live run judged
+    by is kept beside it, so the replay does not turn the dead letter into a half story."""
+    from transforms.fetch.warc import WarcArchive, WarcRecorder
+
+    config = replace(LOCAL, respect_robots=False, max_retries=0)
+    recorder = WarcRecorder(str(tmp_path))
+    live = HttpClient(config, recorder=recorder)
+    assert failure(live, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    whole = live.get(http_server.url("/close-whole"))
+    recorder.close()
+    replay = HttpClient(config, replayer=WarcArchive(str(tmp_path)))
+    assert failure(replay, http_server.url("/close-mid-body")).reason == h.INCOMPLETE_BODY
+    assert replay.get(http_server.url("/close-whole")).text == whole.text
 
 
 def test_a_reset_mid_body_is_incomplete(http_server):

@@ -31,11 +31,16 @@ from transforms.fetch.http.body import (
     meta_refresh,
 )
 from transforms.fetch.http.errors import (
+    BAD_CHARSET,
+    BAD_ENCODING,
     BAD_URL,
+    CONNECT_ERROR,
     HOST_UNRESPONSIVE,
     HTTP_4XX,
     HTTP_5XX,
     INCOMPLETE_BODY,
+    NOT_FEED,
+    NOT_HTML,
     TIMEOUT,
     TOO_LARGE,
     TOO_MANY_REDIRECTS,
@@ -55,6 +60,21 @@ from transforms.fetch.http.transport import Transport
 logger = logging.getLogger(__name__)
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# The host itself failing (no answer, an overloaded or rate-limiting answer), as opposed to an
+# answer about one page (_ANSWERED: the host is up), or no request at all (robots.txt, guard).
+_HOST_FAILURES = frozenset({TIMEOUT, CONNECT_ERROR, HTTP_5XX})
+_ANSWERED = frozenset(
+    {
+        HTTP_4XX,  # 429 aside, checked first
+        TOO_LARGE,
+        INCOMPLETE_BODY,
+        NOT_HTML,
+        NOT_FEED,
+        BAD_CHARSET,
+        BAD_ENCODING,
+        TOO_MANY_REDIRECTS,
+    }
+)
 _RETRYABLE_4XX = frozenset({408, 429})
 _ACCEPT = {
     KIND_PAGE: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -113,6 +133,8 @@ class HttpClient:
         # origin -> (requests timed out in a row, clock reading when the host was given up,
         # up to two of the URLs that timed out)
         self._timeouts: dict[str, tuple[int, float, frozenset[str]]] = {}
+        # origin -> (transient failures in a row, up to two of their URLs): retries stop there
+        self._failures: dict[str, tuple[int, frozenset[str]]] = {}
 
     def close(self) -> None:
         self.guard.close()
@@ -135,16 +157,34 @@ class HttpClient:
         previous: FetchError | None = None
         while True:
             try:
-                return self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
+                result = self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
             except FetchError as exc:
                 self._stamp(exc)
                 if exc.reason == HOST_UNRESPONSIVE and previous is not None:
                     raise previous from None  # this URL's own timeouts gave the host up
                 previous = exc
+                self._note_outcome(url, exc)
                 if self.replayer is not None or not exc.retryable:
                     raise
                 if attempt >= self.config.max_retries:
                     raise
+                failing = self._failing_streak(url)
+                if failing:
+                    # Every request to the host has failed lately, on more than one of its
+                    # URLs: each page still gets its own request (its own outcome), but no
+                    # retries and no Retry-After waits, which a host in a 429/503 storm would
+                    # otherwise cost every one of its pages, one after another.
+                    self._event("retries_skipped_failing_host")
+                    raise FetchError(
+                        exc.reason,
+                        exc.url,
+                        f"{exc.detail}; not retried: the host's last {failing} requests failed",
+                        status=exc.status,
+                        retryable=False,
+                        retry_after=exc.retry_after,
+                        excerpt=exc.excerpt,
+                        at=exc.at,
+                    ) from None
                 delay = backoff_delay(self.config, url, attempt)
                 if exc.retry_after is not None:
                     if exc.retry_after > self.config.max_retry_after:
@@ -168,6 +208,9 @@ class HttpClient:
                     "retry %d/%d in %.2fs after %s", attempt, self.config.max_retries, delay, exc
                 )
                 self._sleep(delay)
+            else:
+                self._note_outcome(url, None)
+                return result
 
     def known_crawl_delay(self, target: Target) -> float | None:
         """The crawl-delay of an origin whose robots.txt is already cached (no network)."""
@@ -319,6 +362,34 @@ class HttpClient:
             self._timeouts.pop(target.origin, None)  # it answered: the streak is over
         return raw
 
+    def _note_outcome(self, url: str, error: FetchError | None) -> None:
+        """Track, per origin, the host's own failures in a row (timeouts, resets, 5xx, 429) and
+        up to two of their URLs. A response, or an answer about one page (404, a cut or
+        oversized body, a PDF), shows the host is up and ends the run; errors with no request
+        behind them (robots.txt rules, the guard) change nothing."""
+        try:
+            origin = parse_target(url).origin
+        except FetchError:
+            return
+        with self._events_lock:
+            if error is None or (error.reason in _ANSWERED and error.status != 429):
+                self._failures.pop(origin, None)
+            elif error.reason in _HOST_FAILURES or error.status == 429:
+                streak, urls = self._failures.get(origin, (0, frozenset()))
+                urls = urls if len(urls) >= 2 else urls | {url}
+                self._failures[origin] = (streak + 1, urls)
+
+    def _failing_streak(self, url: str) -> int:
+        """The host's transient failures in a row when they reach ``host_max_timeouts`` on two
+        or more of its URLs, else 0."""
+        try:
+            origin = parse_target(url).origin
+        except FetchError:
+            return 0
+        with self._events_lock:
+            streak, urls = self._failures.get(origin, (0, frozenset()))
+        return streak if streak >= self.config.host_max_timeouts and len(urls) >= 2 else 0
+
     def _check_responsive(self, target: Target) -> None:
         """Refuse, without a request, a host given up: ``host_max_timeouts`` timeouts in a row,
         on at least two of its URLs. A host that stalls every request would otherwise cost each
@@ -413,11 +484,12 @@ def _cut_at_close(raw: RawResponse, text: str) -> bool:
     before its HTML ends. Such a body's length is "whatever arrived before the connection
     closed" (RFC 9112 section 6.3), so a connection dropped mid-page looks complete to HTTP;
     the missing end of the document is the only sign left. A compressed body proves itself
-    by its stream's end marker, a framed one by its length or last chunk."""
-    headers = {k.lower(): v.lower() for k, v in raw.headers}
-    if "content-length" in headers or "chunked" in headers.get("transfer-encoding", ""):
+    by its stream's end marker, a framed one by its length or last chunk. The framing is the
+    transport's finding (kept in the WARC record, so a replay decides the same)."""
+    if not raw.close_delimited:
         return False
-    if headers.get("content-encoding", "identity").strip() not in ("", "identity"):
+    encoding = (raw.header("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("", "identity"):
         return False
     return _HTML_END.search(text) is None
 

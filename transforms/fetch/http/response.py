@@ -114,6 +114,9 @@ class RawResponse:
     fetched_at: str
     truncated: str | None = None  # "length" when the body was cut at the cap
     from_archive: bool = False
+    # Framed only by the connection closing (no Content-Length, not chunked): its length is
+    # whatever arrived, so a drop mid-body is invisible to HTTP (RFC 9112 section 6.3).
+    close_delimited: bool = False
 
     def header(self, name: str) -> str | None:
         name = name.lower()
