@@ -250,8 +250,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.second_pass_below_chars,
         help="With --extract_mode precision: run the standard pass (for the fallback and gap "
-        "filling) only when the precise text is shorter than this many characters (default: "
-        "always).",
+        "filling) only when the precise text is shorter than this many characters; "
+        "1000000000 runs it on every page.",
     )
     group.add_argument(
         "--extract_fill_gaps",
