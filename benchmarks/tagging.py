@@ -114,16 +114,24 @@ def run(folder: Path, limit: int | None, repeat: int) -> dict:
     }
 
 
-def _page_title(folder: Path, page_id: str) -> str:
-    """The page's title as the extraction stage reads it (trafilatura's metadata)."""
+def _page_title(folder: Path, page_id: str) -> tuple[str, tuple[str, ...]]:
+    """The page's title and its own tags and categories as the extraction stage reads them
+    (trafilatura's metadata), the tags normalised as the tag stage does."""
     from trafilatura import extract_metadata
+
+    from transforms.extract.passes import split_list
+    from transforms.extract.story import _merge
+    from transforms.tags.publisher_tags import normalise_tags
 
     path = folder / "html" / f"{page_id}.html.gz"
     if not path.is_file():
-        return ""
+        return "", ()
     html = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
     metadata = extract_metadata(html)
-    return " ".join(((metadata.title if metadata else "") or "").split())
+    if metadata is None:
+        return "", ()
+    raw = _merge(split_list(metadata.tags), split_list(metadata.categories))
+    return " ".join((metadata.title or "").split()), normalise_tags(raw)
 
 
 def _spread(per_story: Counter[int], firsts: Counter[str], leading: Counter[tuple]) -> dict:
@@ -185,6 +193,7 @@ def topic_figures(
     pages of ``heldout`` label files are judged too, but take no part in choosing)."""
     from benchmarks.places import load_bodies
     from benchmarks.topic_cv import Page, cross_validate, document_frequencies, page_evidence
+    from transforms.tags.publisher_tags import normalise_tags, trailing_tag_line
     from transforms.tags.topics import TopicMatcher, load_taxonomy
 
     labels = load_labels([labels_path] if isinstance(labels_path, Path) else [*labels_path])
@@ -197,20 +206,37 @@ def topic_figures(
     evidence: list[Page] = []
     held_evidence: list[Page] = []
     every_body: list[str] = []
+    # labelled pages whose URL section or own tags name a topic: is it one the labeller accepts
+    filing = {
+        source: {"pages": 0, "names_an_accepted_topic": 0, "names_only_other_topics": 0}
+        for source in ("section", "tag")
+    }
     for folder in [folders] if isinstance(folders, Path) else folders:
         bodies = load_bodies(folder)
         mine: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
         for page_id in sorted(bodies)[:limit]:
-            title = _page_title(folder, page_id)
+            title, page_tags = _page_title(folder, page_id)
             body = bodies[page_id].get("articleBody", "")
+            url = bodies[page_id].get("url", "")
+            tags = normalise_tags([*page_tags, *trailing_tag_line(body)])
             every_body.append(body)
-            topics = matcher.topics(title, body)
+            topics = matcher.topics(title, body, url, tags)
             for per_story, firsts, leading in (total, mine):
                 per_story[len(topics)] += 1
                 firsts[topics[0] if topics else "(none)"] += 1
                 leading[topics[:3]] += 1
             if page_id in labels:
                 accepted = labels[page_id]["topics"]
+                for source in filing:
+                    named = {
+                        matcher.taxonomy.topics[hit.topic].id
+                        for hit in matcher.filing(url, tags, every=True)
+                        if hit.source == source
+                    }
+                    if named:
+                        filing[source]["pages"] += 1
+                        filing[source]["names_an_accepted_topic"] += bool(named & set(accepted))
+                        filing[source]["names_only_other_topics"] += not named & set(accepted)
                 first = topics[0] if topics else None
                 right = first in accepted if accepted else first is None
                 judged.append(
@@ -225,7 +251,7 @@ def topic_figures(
                     }
                 )
                 if cv:
-                    page = page_evidence(matcher, page_id, title, body, accepted)
+                    page = page_evidence(matcher, page_id, title, body, accepted, url, tags)
                     (held_evidence if page_id in held else evidence).append(page)
         per_set[folder.name] = _spread(*mine)
     batches = sorted({j["batch"] for j in judged if j["batch"] is not None})
@@ -241,6 +267,7 @@ def topic_figures(
             sorted(Counter(str(len(j["topics"])) for j in judged).items())
         ),
         "wrong": [j for j in judged if not j["right"]],
+        "publisher_filing_on_labelled_pages": filing,
     }
     if cv:
         idf = document_frequencies(matcher, every_body)
@@ -334,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {name}: {spread['pages']} pages, {spread['mean_topics_per_story']} topics "
                 f"per story {spread['topics_per_story']}"
+            )
+        for source, counts in topics["publisher_filing_on_labelled_pages"].items():
+            print(
+                f"  {source} names a topic on {counts['pages']} labelled pages: an accepted one "
+                f"on {counts['names_an_accepted_topic']}, only others on "
+                f"{counts['names_only_other_topics']}"
             )
         for wrong in topics["wrong"]:
             print(

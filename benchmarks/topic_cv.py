@@ -22,7 +22,12 @@ the evidence the production scorer sees:
 * ``density``: a topic needs at least ``density`` hits per 1,000 body characters, beyond
   ``min_score`` (out-of-taxonomy lifestyle pages collect stray hits over a long text);
 * ``idf``: a phrase counts idf ** ``idf_exponent``, document frequencies computed (without labels)
-  over every body of the evaluation sets given.
+  over every body of the evaluation sets given;
+* ``title``: a title hit counts ``title_weight`` times (the taxonomy's value when unset);
+* ``section``: the publisher's filing in the URL (``/sport/``, ``/business/``: a section segment
+  that is a topic's id or holds one of its phrases, ``TopicMatcher.filing``) counts
+  ``section_weight``, once per topic;
+* ``tags``: the same for the page's own tags and categories (``tag_weight``).
 
 Parameters are chosen by k-fold cross-validation with folds fixed by page id (the same folds as
 ``benchmarks.places``): in each fold the grid point with the most first topics right on the other
@@ -61,6 +66,9 @@ class Params:
     repeat_exponent: float = 1.0
     density: float = 0.0
     idf_exponent: float = 0.0
+    title_weight: float | None = None  # None: the taxonomy's
+    section_weight: float | None = None
+    tag_weight: float | None = None
 
 
 # first value of every parameter is "off" (the production scorer)
@@ -72,6 +80,9 @@ MECHANISMS: dict[str, dict[str, tuple[Any, ...]]] = {
     "repeat": {"repeat_exponent": (1.0, 0.75, 0.5)},
     "density": {"density": (0.0, 0.25, 0.5, 1.0)},
     "idf": {"idf_exponent": (0.0, 0.5, 1.0)},
+    "title": {"title_weight": (None, 1.0, 2.0, 3.0, 4.0)},
+    "section": {"section_weight": (None, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0)},
+    "tags": {"tag_weight": (None, 0.0, 1.0, 2.0, 3.0, 4.0)},
 }
 
 
@@ -83,6 +94,7 @@ class Feature:
     start: int
     word: int  # word index over title then body, for windows
     specific: bool  # several words, or written with a capital letter
+    source: str = ""  # "section" or "tag" for the publisher's filing (TopicMatcher.filing)
 
 
 @dataclass(frozen=True)
@@ -99,8 +111,17 @@ def _specific(phrase: str) -> bool:
     return " " in core or "-" in core or core != core.lower()
 
 
-def page_evidence(matcher: Any, page: str, title: str, body: str, accepted: Sequence[str]) -> Page:
-    """A labelled page's hits with what the candidate scorings look at."""
+def page_evidence(
+    matcher: Any,
+    page: str,
+    title: str,
+    body: str,
+    accepted: Sequence[str],
+    url: str = "",
+    tags: Sequence[str] = (),
+) -> Page:
+    """A labelled page's hits with what the candidate scorings look at (the publisher's
+    filing always, whatever weight the taxonomy gives it)."""
     title_words = [m.start() for m in _WORD.finditer(title or "")]
     body_words = [m.start() for m in _WORD.finditer(body or "")]
     topics = matcher.taxonomy.topics
@@ -114,6 +135,8 @@ def page_evidence(matcher: Any, page: str, title: str, body: str, accepted: Sequ
         features.append(
             Feature(hit.topic, hit.phrase, hit.in_title, hit.start, word, _specific(phrase))
         )
+    for hit in matcher.filing(url, tags, every=True):
+        features.append(Feature(hit.topic, hit.phrase, False, -1, -1, False, hit.source))
     return Page(page, tuple(accepted), len(body or ""), tuple(features))
 
 
@@ -140,12 +163,27 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
     by_topic: dict[int, list[Feature]] = {}
     for feature in page.features:
         by_topic.setdefault(feature.topic, []).append(feature)
+    title_weight = taxonomy.title_weight if params.title_weight is None else params.title_weight
+    filing = {
+        "section": taxonomy.section_weight
+        if params.section_weight is None
+        else params.section_weight,
+        "tag": taxonomy.tag_weight if params.tag_weight is None else params.tag_weight,
+    }
     scored: dict[int, tuple[float, int]] = {}
-    for index, hits in by_topic.items():
+    for index, all_hits in by_topic.items():
+        # the publisher's filing: a fixed weight, none of the text's reweightings
+        filed = sum(filing[hit.source] for hit in all_hits if hit.source)
+        filed_phrases = {
+            (hit.source, hit.phrase) if hit.phrase < 0 else hit.phrase
+            for hit in all_hits
+            if hit.source and filing[hit.source] > 0
+        }
+        hits = [hit for hit in all_hits if not hit.source]
         weights = []
         for hit in hits:
             if hit.in_title:
-                weight = float(taxonomy.title_weight)
+                weight = float(title_weight)
             elif hit.start < params.lede_chars:
                 weight = params.lede_weight
             else:
@@ -165,19 +203,19 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
         phrases: dict[int, float] = {}
         for hit, weight in zip(hits, weights, strict=True):
             phrases[hit.phrase] = phrases.get(hit.phrase, 0.0) + weight
-        different = sum(1 for total in phrases.values() if total > 0)
+        different = len(filed_phrases | {p for p, total in phrases.items() if total > 0})
         if params.spread_chars:
             pieces: dict[int, float] = {}
             for hit, weight in zip(hits, weights, strict=True):
                 key = -1 if hit.in_title else hit.start // params.spread_chars
                 pieces[key] = pieces.get(key, 0.0) + weight
             score = sum(
-                min(total, params.spread_cap * (taxonomy.title_weight if key < 0 else 1))
+                min(total, params.spread_cap * (title_weight if key < 0 else 1))
                 for key, total in pieces.items()
             )
         else:
             score = sum(total**params.repeat_exponent for total in phrases.values() if total > 0)
-        scored[index] = (score, different)
+        scored[index] = (score + filed, different)
     best = max((score for score, _ in scored.values()), default=0.0)
     floor_density = params.density * page.length / 1000
     kept = [

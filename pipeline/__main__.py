@@ -14,6 +14,7 @@ import time
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipeline import state_lock
 from pipeline.cli import (
     Checked,
     CliError,
@@ -25,7 +26,7 @@ from pipeline.cli import (
 )
 from pipeline.config import FeedListError
 from pipeline.graph import JobConfig, build_pipeline, build_streaming_pipeline
-from pipeline.preflight import check_rule_files
+from pipeline.preflight import CREATED, PreflightError, check_rule_files, remove_created
 from pipeline.report import build_report, counters_of, format_summary, write_report
 from pipeline.settings import job_settings
 from transforms.core import progress
@@ -69,7 +70,8 @@ def _configure(checked: Checked) -> tuple[PipelineOptions, JobConfig] | int:
             values.get("taxonomy"), values.get("agencies"), values.get("cleaning_rules")
         )
         job = JobConfig.from_options(options)
-    except (FeedListError, ValueError, FileNotFoundError) as err:
+    except (FeedListError, ValueError, OSError) as err:  # OSError: FileNotFoundError and kin
+        remove_created()  # exit 2 leaves no output behind, not even the folders
         print(f"wirestream: {err}", file=sys.stderr)
         return 2
     return options, job
@@ -89,11 +91,36 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
     checked = _checked(argv, configure_logs)
     if isinstance(checked, int):
         return checked
+    CREATED.clear()  # only this run's folders are removed if it is refused
+    # One run at a time per state folder, from before the state is read until it is committed.
+    try:
+        lock = state_lock.acquire(
+            checked.values.get("state_location"),
+            str(checked.values.get("run_id") or checked.values.get("run_date") or ""),
+        )
+    except PreflightError as err:
+        remove_created()
+        print(f"wirestream: {err}", file=sys.stderr)
+        return 2
+    refused = False
+    try:
+        code = _run_checked(checked)
+        refused = code == 2
+        return code
+    finally:
+        if lock is not None:
+            lock.release(refused=refused)
+            if refused:
+                remove_created()
+
+
+def _run_checked(checked: Checked) -> int:
     configured = _configure(checked)
     if isinstance(configured, int):
         return configured
     options, job = configured
     if checked.check:
+        remove_created()  # --check writes nothing
         print(
             f"preflight ok: {len(job.sources)} feed(s), rule files valid, "
             f"output {job.write.output} writable"

@@ -195,6 +195,7 @@ def _opml_feeds(data: bytes, location: str) -> tuple[list[tuple[str, Any]], list
     if not isinstance(root.tag, str) or root.tag.lower() != "opml":
         raise FeedListError(location, [f"root element is <{root.tag}>, expected <opml>"])
     raw: list[tuple[str, Any]] = []
+    skipped: list[str] = []
     counter = 0
 
     def walk(element: Any) -> None:
@@ -218,10 +219,20 @@ def _opml_feeds(data: bytes, location: str) -> tuple[list[tuple[str, Any]], list
                     item["kind"] = "sitemap"
                 line = getattr(outline, "sourceline", None)
                 raw.append((f"outline {counter} (line {line})", item))
+            elif not len(outline):  # a leaf without xmlUrl: a link or a note, not a feed
+                line = getattr(outline, "sourceline", None)
+                skipped.append(f"{label[:80]!r} (line {line})")
             walk(outline)
 
     body = next((c for c in root if isinstance(c.tag, str) and c.tag.lower() == "body"), None)
     walk(body if body is not None else root)
+    if skipped:  # named, never silent: an empty xmlUrl is more often a broken export than a note
+        logger.warning(
+            "%s: %d outline(s) without an xmlUrl are not feeds and were skipped: %s",
+            location,
+            len(skipped),
+            ", ".join(skipped[:10]) + (", …" if len(skipped) > 10 else ""),
+        )
     return raw, []
 
 

@@ -108,7 +108,8 @@ class JobConfig:
         wire_config = wire.config_from_options(
             options, run, job.state_location, extract_config, wire_input
         )
-        wire.check_input(wire_config, streaming=is_streaming)
+        # The input is listed now; its state is verified (or quarantined) with the rest below.
+        wire.check_input(wire_config)
         run_preflight(
             write_config.output,
             job.state_location,
@@ -131,6 +132,7 @@ class JobConfig:
             dedup_config.minhash,
             options.get_all_options().get("state_repair") or "none",
             wire=wire_config.state,
+            wire_snapshot=wire_config.enabled and not is_streaming,
         )
         return cls(
             sources=sources,

@@ -9,7 +9,9 @@ deleted again at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Callable
 
@@ -52,6 +54,32 @@ def _check_bucket(flag: str, path: str, options: PipelineOptions | None) -> None
         )
 
 
+# Local folders the preflight created, outermost first: a run stopped by a later check (exit 2)
+# or a ``--check`` removes them again, so a refused run leaves nothing behind.
+CREATED: list[str] = []
+
+
+def missing_folders(root: str) -> list[str]:
+    missing = []
+    folder = os.path.abspath(root)
+    while folder and not os.path.lexists(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return missing[::-1]
+
+
+def remove_created() -> None:
+    """Remove the folders the preflight created that are still empty (innermost first)."""
+    while CREATED:
+        folder = CREATED.pop()
+        # Not empty (something else wrote there) or already gone: leave it.
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
 def check_writable(flag: str, path: str, options: PipelineOptions | None = None) -> None:
     """Raise PreflightError unless a new object/file can be created (and removed) under path."""
     root = path.rstrip("/")
@@ -59,8 +87,15 @@ def check_writable(flag: str, path: str, options: PipelineOptions | None = None)
     if remote:
         _check_bucket(flag, root, options)
     else:
+        if os.path.lexists(root) and not os.path.isdir(root):
+            raise PreflightError(
+                f"{flag} {path} is a file where a folder must be. Fix: move that file away "
+                f"or point {flag} at a folder (the run creates it when missing)"
+            )
+        missing = missing_folders(root)
         try:
             FileSystems.mkdirs(root)
+            CREATED.extend(missing)
         except OSError as err:
             if not FileSystems.exists(root):
                 raise PreflightError(

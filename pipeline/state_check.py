@@ -21,7 +21,14 @@ from pipeline.preflight import PreflightError, check_writable
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
 from transforms.dedup.store import STORE_KIND, parse_record
-from transforms.sources.feed_state import STATE_KIND, StateConfig, base_snapshot, parse_snapshot
+from transforms.sources.feed_state import (
+    _SNAPSHOT_NAME,
+    STATE_KIND,
+    StateConfig,
+    base_snapshot,
+    parse_snapshot,
+)
+from transforms.sources.wire import state as wire_state
 from transforms.sources.wire.state import STATE_KIND as WIRE_KIND
 
 LOG = logging.getLogger(__name__)
@@ -49,9 +56,12 @@ class StateCheck:
         try:
             decoded = statefile.read(path, kind)
             if kind == STATE_KIND:
+                _check_snapshot_name(path, decoded.run)
                 list(parse_snapshot(path, decoded.records))
             elif kind == STORE_KIND and minhash is not None:
                 _check_fingerprints(path, decoded.records, minhash)
+            elif kind == WIRE_KIND:
+                wire_state.decode(statefile.read_bytes(path), path)
         except StateFileError as err:
             if self.repair != "quarantine":
                 raise
@@ -115,6 +125,7 @@ class StateCheck:
             FileSystems.mkdirs(folder)
         if FileSystems.exists(target):
             FileSystems.delete([target])
+        readable, ids, cut = _salvage(path, kind)
         FileSystems.rename([path], [target])
         LOG.warning("quarantined damaged state file %s -> %s: %s", path, target, err.problem)
         self.quarantined.append(
@@ -123,22 +134,33 @@ class StateCheck:
                 "kind": kind,
                 "moved_to": target,
                 "problem": err.problem,
-                "records_at_risk": err.records_at_risk,
+                "records_at_risk": max(err.records_at_risk, readable),
+                # What may come back: entry ids for a feed-state snapshot (one record per feed
+                # holds many), stories for a fingerprint file.
+                "may_readmit": ids if kind == STATE_KIND else max(err.records_at_risk, readable),
+                # A file cut short held more than what is left of it: the count is a minimum.
+                "at_least": cut,
             }
         )
 
     def to_json(self) -> dict[str, Any]:
-        at_risk = sum(q["records_at_risk"] for q in self.quarantined)
+        at_risk = sum(q["may_readmit"] for q in self.quarantined)
         notes = []
         for q in self.quarantined:
-            what = (
-                "entry ids earlier runs handed downstream: those entries may be emitted again"
+            least = "at least " if q["at_least"] else ""
+            held = (
+                f"{least}{q['records_at_risk']} feed record(s) holding {q['may_readmit']} id(s) "
+                "of entries earlier runs handed downstream: those entries may be emitted again"
                 if q["kind"] == STATE_KIND
-                else "stories earlier runs stored: a copy seen again may be archived anew"
+                else f"{least}{q['records_at_risk']} record(s) of agency files earlier runs "
+                "read: those files may be read again"
+                if q["kind"] == WIRE_KIND
+                else f"{least}{q['records_at_risk']} record(s) of stories earlier runs stored: "
+                "a copy seen again may be archived anew"
             )
+            cut = " (it was cut short: what followed the cut is not counted)" if least else ""
             notes.append(
-                f"quarantined {q['path']} -> {q['moved_to']} ({q['problem']}); it held up to "
-                f"{q['records_at_risk']} record(s) of {what}"
+                f"quarantined {q['path']} -> {q['moved_to']} ({q['problem']}); it held {held}{cut}"
             )
         if self.legacy:
             notes.append(
@@ -146,6 +168,7 @@ class StateCheck:
                 "checksums) were read unverified; new runs write framed files"
             )
         return {
+            "may_readmit_at_least": any(q["at_least"] for q in self.quarantined),
             "checked": len(self.checked),
             "legacy": list(self.legacy),
             "quarantined": list(self.quarantined),
@@ -155,18 +178,28 @@ class StateCheck:
 
 
 def check_state(
-    feeds: StateConfig, store: Any, minhash: Any, repair: str, wire: Any = None
+    feeds: StateConfig,
+    store: Any,
+    minhash: Any,
+    repair: str,
+    wire: Any = None,
+    wire_snapshot: bool = True,
 ) -> StateCheck:
     """Verify the state folders and the snapshot and fingerprint files this run will read (see
     module docstring).
 
     ``store`` is the dedup ``StoreConfig`` (or None), ``minhash`` its signature config,
-    ``wire`` the agency files' ``WireStateConfig`` (or None).
+    ``wire`` the agency files' ``WireStateConfig`` (or None), ``wire_snapshot`` whether the run
+    reads its snapshot (batch runs).
     """
     location = feeds.location or (store.state_location if store is not None else None)
     check = StateCheck(location, feeds.run_key or "norun", repair)
     if wire is not None and wire.enabled:
         check.folder(wire.folder, WIRE_KIND, written=True)
+        while wire_snapshot:  # batch runs read the newest earlier snapshot; streaming none
+            path = wire_state.base_snapshot(wire)
+            if path is None or check.verify(path, WIRE_KIND):
+                break
     if feeds.enabled:
         check.folder(feeds.folder, STATE_KIND, written=True)
         while True:
@@ -184,6 +217,52 @@ def check_state(
                     continue  # this run's own earlier file: ignored and replaced by the run
                 check.verify(metadata.path, STORE_KIND, minhash)
     return check
+
+
+def _salvage(path: str, kind: str) -> tuple[int, int, bool]:
+    """(records, entry ids, cut short) still readable in a damaged file, for the report: how
+    much a quarantine may re-admit. Lenient on purpose: every whole JSON object line that is not
+    the frame counts; a directory or unreadable file counts nothing."""
+    import json
+
+    try:
+        data = statefile.read_bytes(path)
+    except StateFileError:
+        return 0, 0, False
+    lines = data.split(b"\n")
+    framed = lines[0].startswith(b"{") and statefile.HEADER_KEY.encode() in lines[0]
+    footer = len(lines) > 1 and statefile.FOOTER_KEY.encode() in lines[-2]
+    cut = not data.endswith(b"\n") or (framed and not footer)
+    records = ids = 0
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            not isinstance(value, dict)
+            or statefile.HEADER_KEY in value
+            or statefile.FOOTER_KEY in value
+        ):
+            continue
+        records += 1
+        seen = value.get("seen")
+        if kind == STATE_KIND and isinstance(seen, list):
+            ids += len(seen)
+    return records, ids, bool(data.strip()) and cut
+
+
+def _check_snapshot_name(path: str, run: str) -> None:
+    """A snapshot is chosen by the run key in its name; one renamed or copied under another
+    run's name would start this run from the wrong point in time (older: entries emitted
+    again; newer: entries skipped as seen)."""
+    name = _SNAPSHOT_NAME.search(path)
+    if run and name and name.group(1) != run:
+        raise StateFileError(
+            path,
+            f"its name says run key {name.group(1)} but it was written by run {run} "
+            "(renamed or copied under another run's name?)",
+        )
 
 
 def _check_fingerprints(path: str, records: list[str], minhash: Any) -> None:

@@ -41,7 +41,8 @@ Routes (GET):
   /feed.xml, /feed.json        an RSS 2.0 feed / a JSON Feed
   /feed-as-png                 a PNG served as a feed
   /private/<anything>          disallowed by the default robots.txt
-  /robots.txt                  the server's robots text (404 when None, 500 when "!500")
+  /robots.txt                  the server's robots text (404 when None, 500 when "!500";
+                               "!slow" stalls, "!redirect" moves it, "!huge" pads it past 500 KiB)
   /flaky/<key>?p=<0..1>        fails (500, reset or stall) with probability p, seeded by key
   /raw/<name>                  exact bytes from RAW (status line, headers, body), then close:
                                short bodies, conflicting lengths, broken chunks, cut streams
@@ -51,6 +52,18 @@ Routes (GET):
   /refresh/<n>                 <meta http-equiv=refresh> chain of n pages ending at /page/refreshed
   /refresh-to?u=<url>[&d=<s>]  a meta refresh to any URL after d seconds (default 0)
   /refresh-self                a page that refreshes itself (a reload, not a redirect)
+  /listing/<name>              an RSS document the test put in ``listings[name]``
+  /long/<key>                  a full-length article (six paragraphs) about <key>
+  /reset-mid-body              half the announced body, then a TCP reset
+  /close-mid-body, /close-whole  no Content-Length, not chunked: half the page / all of it,
+                               then the connection closes (the only framing is the close)
+  /brotli-bomb                 ~20 MB of zeros as a few KB of brotli
+  /octet-stream, /jpeg         binary types
+  /hostile-charset/<name>      a page from HOSTILE_CHARSETS: CJK labels in the header, only in
+                               <meta>, mislabelled, BOM against header, undecodable bytes
+  /retry-after/<s|date|huge>   503 with Retry-After 1 s / an HTTP date 2 s ahead (then the
+                               page) / a day (always)
+  /304                         304 to any request, validators or not
   /feed-raw/<name>             same as /raw/<name> (feed fetches; the name says what is wrong)
   /one-per-connection/<k>      the page, but only as the first answer on a connection: a second
                                request on it finds the connection closed without an answer
@@ -64,10 +77,12 @@ opens a tunnel to that port on 127.0.0.1 (https through the proxy).
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import hashlib
 import json
 import random
+import re
 import select
 import socket
 import ssl
@@ -325,6 +340,167 @@ def _refresh_page(location: str, delay: float = 0) -> bytes:
     ).encode()
 
 
+# Real news-style sentences per script, long enough to pass extraction's length floor.
+CJK_TEXTS = {
+    "zh": (
+        "朱镕基总理在北京会见了来访的代表团，双方就经济合作交换了意见。"
+        "会议期间，两国代表讨论了贸易、能源和基础设施建设等问题，并签署了多项合作协议。"
+        "有关部门表示，今年上半年全国经济保持稳定增长，居民收入继续提高，就业形势总体良好。"
+        "专家认为，随着改革不断深化，市场活力将进一步增强，对外开放的水平也会继续提高。"
+        "据统计部门公布的数据，上个月全国消费品零售总额同比增长，农村市场的增速快于城市。"
+        "与此同时，各地加快推进教育和医疗领域的改革，努力让更多群众享受到优质的公共服务。"
+        "气象台预报，未来三天北方地区将有大风降温天气，提醒市民注意防寒保暖和交通安全。"
+    ),
+    "ja": (
+        "東京で国際会議が開かれ、各国の代表が気候変動について議論した。"
+        "会議では温室効果ガスの削減目標や再生可能エネルギーの普及策が主な議題となった。"
+        "政府関係者によると、来年度の予算案には防災対策と地域経済の支援が盛り込まれる見通しだ。"
+        "専門家は、少子高齢化が進む中で労働力の確保が今後の大きな課題になると指摘している。"
+        "気象庁によると、週末にかけて西日本を中心に大雨が予想され、土砂災害への警戒が必要だ。"
+        "大阪では新しい鉄道路線の建設計画が発表され、地元の商店街からは期待の声が上がった。"
+        "文部科学省は、全国の小中学校でデジタル教材の活用をさらに進める方針を明らかにした。"
+    ),
+    "ko": (
+        "서울에서 열린 회의에서 대표단이 경제 협력에 대해 논의했다. "
+        "정부는 올해 하반기 경제 성장률이 지난해보다 다소 높아질 것으로 전망한다고 밝혔다. "
+        "전문가들은 수출이 회복세를 보이고 있지만 물가 상승에 대한 우려가 여전히 크다고 지적했다. "
+        "시민들은 새로운 교통 정책이 출퇴근 시간을 줄여 줄 것으로 기대하고 있다고 말했다. "
+        "기상청은 이번 주말 남부 지방을 중심으로 많은 비가 내릴 것으로 예보했다. "
+        "부산에서는 국제 영화제가 개막해 세계 각국의 영화인과 관객들이 모였다. "
+        "교육부는 내년부터 모든 초등학교에 새로운 디지털 교과서를 보급할 계획이라고 밝혔다."
+    ),
+    "zh-hant": (
+        "香港特區政府今天宣布，將於下週舉行國際研討會，邀請各國專家參加。"
+        "會議將討論城市發展、交通運輸和環境保護等議題，並就區域合作提出具體建議。"
+        "有關官員表示，今年經濟表現穩定，旅遊業逐步恢復，市民的生活水平持續改善。"
+        "學者認為，加強科技創新和人才培養是未來發展的重要方向，政府應該增加投入。"
+        "天文台預測，未來幾天天氣炎熱，部分地區氣溫將超過三十五度，市民應注意防暑。"
+        "台北市政府表示，新的捷運路線預計明年通車，將大大縮短市民的通勤時間。"
+        "多家銀行宣布調整利率，分析師認為這反映了市場對經濟前景的審慎態度。"
+    ),
+}
+
+
+def cjk_page(text: str, title: str, meta: str | None = None) -> str:
+    """An article page of ``text``: a title, a paragraph per sentence, optionally <meta>."""
+    head = f"<meta charset='{meta}'>" if meta else ""
+    paragraphs = "".join(f"<p>{sentence}</p>" for sentence in re.split("(?<=[。.])\\s*", text))
+    return (
+        f"<html><head>{head}<title>{title}</title></head><body><article><h1>{title}</h1>"
+        f"{paragraphs}</article></body></html>"
+    )
+
+
+def _hostile_charsets() -> dict[str, tuple[str | None, bytes, str]]:
+    """name -> (text the story must hold, or None for a dead letter; body; Content-Type).
+
+    Pages labelled with the East Asian names real sites use, in the header or only in <meta>,
+    mislabelled (header names one encoding, bytes are another), with a BOM that contradicts the
+    header, and bytes nothing decodes.
+    """
+    zh, ja, ko, hant = (CJK_TEXTS[k] for k in ("zh", "ja", "ko", "zh-hant"))
+
+    def page(text: str, codec: str, meta: str | None = None, tag: str = "") -> bytes:
+        return cjk_page(text, text[:10] + tag, meta).encode(codec)
+
+    rng = random.Random(11)
+    garbage = bytes(rng.choice([0x80, 0xFF, 0xA0, 0x81, 0xFE]) for _ in range(3000))
+    return {
+        # labelled in the header
+        "h-gb2312": (zh, page(zh, "gbk", tag="1"), "text/html; charset=gb2312"),
+        "h-gbk": (zh, page(zh, "gbk", tag="2"), "text/html; charset=GBK"),
+        "h-shift_jis": ("①" + ja, page("①" + ja, "cp932"), "text/html; charset=Shift_JIS"),
+        "h-euc-jp": (ja, page(ja, "euc_jp", tag="3"), "text/html; charset=EUC-JP"),
+        "h-euc-kr": (ko, page(ko, "cp949", tag="4"), "text/html; charset=euc-kr"),
+        "h-big5": (hant, page(hant, "big5hkscs", tag="5"), "text/html; charset=big5"),
+        "h-iso-2022-jp": (ja, page(ja, "iso2022_jp", tag="6"), "text/html; charset=ISO-2022-JP"),
+        # labelled only in <meta>
+        "m-gb2312": (zh, page(zh, "gbk", "gb2312", "7"), "text/html"),
+        "m-shift_jis": (ja, page(ja, "cp932", "shift_jis", "8"), "text/html"),
+        "m-euc-jp": (ja, page(ja, "euc_jp", "euc-jp", "9"), "text/html"),
+        "m-euc-kr": (ko, page(ko, "cp949", "euc-kr", "10"), "text/html"),
+        "m-big5": (hant, page(hant, "big5hkscs", "big5", "11"), "text/html"),
+        "m-iso-2022-jp": (ja, page(ja, "iso2022_jp", "iso-2022-jp", "12"), "text/html"),
+        # unlabelled ISO-2022-JP: 7-bit bytes that read as ASCII with escape sequences
+        "n-iso-2022-jp": (ja, page(ja, "iso2022_jp", tag="13"), "text/html"),
+        # mislabelled: the header names one encoding, the bytes are another
+        "x-sjis-on-euc-jp": (ja, page(ja, "euc_jp", tag="14"), "text/html; charset=shift_jis"),
+        "x-gb2312-on-big5": (hant, page(hant, "big5hkscs", tag="15"), "text/html; charset=gb2312"),
+        "x-euc-kr-on-sjis": (ja, page(ja, "cp932", tag="16"), "text/html; charset=euc-kr"),
+        "x-utf-8-on-gbk": (zh, page(zh, "gbk", tag="17"), "text/html; charset=utf-8"),
+        "x-big5-on-utf-8": (hant, page(hant, "utf-8", tag="18"), "text/html; charset=big5"),
+        # BOM against the header: the BOM wins (WHATWG "decode")
+        "b-utf8-bom-sjis-header": (
+            ja,
+            b"\xef\xbb\xbf" + page(ja, "utf-8", tag="19"),
+            "text/html; charset=shift_jis",
+        ),
+        "b-utf16-bom-gbk-header": (
+            zh,
+            b"\xff\xfe" + page(zh, "utf-16-le", tag="20"),
+            "text/html; charset=gbk",
+        ),
+        # the WHATWG "replacement" labels: a browser decodes the page to one U+FFFD
+        "r-iso-2022-kr-meta": (None, page(ko, "iso2022_kr", "iso-2022-kr", "21"), "text/html"),
+        "r-hz-gb-2312-header": (
+            None,
+            page(zh.split("。", 1)[1], "hz", tag="22"),
+            "text/html; charset=HZ-GB-2312",
+        ),
+        # nothing decodes these
+        "g-garbage-sjis": (None, b"<html><body><p>" + garbage + b"</p></body></html>",
+                           "text/html; charset=shift_jis"),
+        "g-garbage-utf8": (None, b"<html><body><p>" + garbage + b"</p></body></html>",
+                           "text/html; charset=utf-8"),
+    }  # fmt: skip
+
+
+HOSTILE_CHARSETS = _hostile_charsets()
+
+
+def long_article(key: str) -> str:
+    """A news article long enough to become a story, its headline naming ``key``."""
+    body = "".join(
+        f"<p>Paragraph {i} about {key}: the regional council met on Tuesday to approve the "
+        "budget for schools, roads and the hospital after a long debate in the chamber.</p>"
+        for i in range(6)
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Report {key}</title></head>"
+        f"<body><article><h1>Report {key}</h1>{body}</article></body></html>"
+    )
+
+
+def rss_of(urls: list[str]) -> bytes:
+    """An RSS 2.0 document listing ``urls``, one item each (guid = URL)."""
+    items = "".join(
+        f"<item><title>item {i}</title><link>{url}</link><guid>{url}</guid></item>"
+        for i, url in enumerate(urls)
+    )
+    return (
+        (
+            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>hostile'
+            f"</title>{items}</channel></rss>"
+        )
+        .replace("&", "&amp;")
+        .encode()
+    )
+
+
+_BROTLI_BOMB: bytes | None = None
+
+
+def brotli_bomb() -> bytes:
+    """~20 MB of zeros as a few kilobytes of brotli."""
+    global _BROTLI_BOMB
+    with _BOMB_LOCK:
+        if _BROTLI_BOMB is None:
+            import brotli
+
+            _BROTLI_BOMB = brotli.compress(b"\0" * (20 << 20), quality=1)
+        return _BROTLI_BOMB
+
+
 _BOMB: bytes | None = None
 _BOMB_LOCK = threading.Lock()
 
@@ -357,6 +533,7 @@ class LocalServer:
     hits: list[Hit] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     connections: int = 0  # TCP connections accepted
+    listings: dict[str, bytes] = field(default_factory=dict)  # /listing/<name>: feed documents
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _httpd: ThreadingHTTPServer | None = None
@@ -498,8 +675,68 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(404, b"not found", "text/plain")
                 elif owner.robots == "!500":
                     self._send(500, b"broken", "text/plain")
+                elif owner.robots == "!slow":
+                    self._wait(30)
+                elif owner.robots == "!redirect":
+                    self._redirect("/robots-moved.txt", 301)
+                elif owner.robots == "!huge":
+                    padding = "".join(f"# comment line {i:07d} padding\n" for i in range(20_000))
+                    self._send(200, (DEFAULT_ROBOTS + padding).encode(), "text/plain")
                 else:
                     self._send(200, owner.robots.encode(), "text/plain")
+            elif path == "/robots-moved.txt":
+                self._send(200, DEFAULT_ROBOTS.encode(), "text/plain")
+            elif path.startswith("/listing/"):
+                self._send(200, owner.listings[path.split("/", 2)[2]], "application/rss+xml")
+            elif path.startswith("/long/"):
+                self._send(200, long_article(path).encode())
+            elif path == "/reset-mid-body":
+                page = long_article(path).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page[: len(page) // 2])
+                self.wfile.flush()
+                self._reset()
+            elif path == "/close-mid-body":  # no length, no chunks: read until close, cut
+                page = long_article(path).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(page[: len(page) // 2])
+                self.close_connection = True
+            elif path == "/close-whole":  # no length, no chunks: the whole page, then close
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(long_article(path).encode())
+                self.close_connection = True
+            elif path == "/brotli-bomb":
+                self._send(200, brotli_bomb(), headers={"Content-Encoding": "br"})
+            elif path == "/octet-stream":
+                self._send(200, bytes(range(256)) * 16, "application/octet-stream")
+            elif path == "/jpeg":
+                self._send(200, b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(2000), "image/jpeg")
+            elif path.startswith("/hostile-charset/"):
+                _, body, content_type = HOSTILE_CHARSETS[path.split("/", 2)[2]]
+                self._send(200, body, content_type)
+            elif path.startswith("/retry-after/"):
+                # 503 then the page: Retry-After as seconds (/s), an HTTP date (/date) or huge
+                kind = path.split("/")[2]
+                if kind == "huge" or owner.count(path) == 1:
+                    when = {
+                        "s": "1",
+                        "huge": "86400",
+                        "date": email.utils.formatdate(time.time() + 2, usegmt=True),
+                    }[kind]
+                    self._send(503, b"busy", "text/plain", headers={"Retry-After": when})
+                else:
+                    self._send(200, long_article(path).encode())
+            elif path == "/304":
+                self._send(304, b"", content_type=None)
             elif path == "/page" or path.startswith(("/page/", "/private/")):
                 self._send(200, article)
             elif path == "/gzip-page":

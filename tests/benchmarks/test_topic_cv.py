@@ -76,6 +76,32 @@ def test_each_mechanism_moves_the_evidence_it_names() -> None:
     assert _names(rank(matcher, film, Params(density=5.0))) == ()
 
 
+def test_title_section_and_tag_weights() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    url = "https://x.example/business/stocks/slug"
+    tags = ("film",)
+    page = page_evidence(matcher, "p", "Police", "Shares fell. An actor spoke.", (), url, tags)
+    # off: the taxonomy's weights, the publisher's filing unweighted, as the matcher scores it
+    assert _names(rank(matcher, page, Params())) == matcher.topics(
+        "Police", "Shares fell. An actor spoke.", url, tags
+    )
+    assert dict(rank(matcher, page, Params())) == {"crime": 2}
+    assert dict(rank(matcher, page, Params(title_weight=4.0)))["crime"] == 4
+    # the URL's "stocks" section is a markets phrase: once per topic
+    with_section = dict(rank(matcher, page, Params(section_weight=3.0)))
+    assert with_section["markets"] == 4
+    with_tags = dict(rank(matcher, page, Params(tag_weight=2.0)))
+    assert with_tags["culture"] == 3
+    weighted = TopicMatcher(parse_taxonomy({**SMALL, "section_weight": 3, "tag_weight": 2}))
+    page = page_evidence(weighted, "p", "Police", "Shares fell. An actor spoke.", (), url, tags)
+    ranked = rank(weighted, page, Params())
+    assert _names(ranked) == weighted.topics("Police", "Shares fell. An actor spoke.", url, tags)
+    scores = weighted.scores("Police", "Shares fell. An actor spoke.", url, tags)
+    assert all(score == scores[topic] for topic, score in ranked)
+    assert _names(ranked)[0] == "markets"
+    assert dict(rank(weighted, page, Params(section_weight=0.0, tag_weight=0.0))) == {"crime": 2}
+
+
 def test_judge_and_folds() -> None:
     matcher = TopicMatcher(parse_taxonomy(SMALL))
     page = page_evidence(matcher, "p", *TEXTS[0], ("markets",))

@@ -150,3 +150,64 @@ def test_dead_letter_ratio_gate(tmp_path: Path) -> None:
     report = json.loads((out / "_run_report.json").read_text())
     assert report["gate"]["dead_letter_ratio"] == 0.75
     assert "--max_dead_letter_ratio" in report["gate"]["failures"][0]
+
+
+def _outcomes(out: Path, run_id: str) -> dict[str, list[str]]:
+    """entry id -> the outputs it ended in (stories, duplicates, rejected, errors) for one run."""
+    found: dict[str, list[str]] = {}
+    for output in ("stories", "duplicates", "rejected", "errors"):
+        for path in sorted((out / output).rglob(f"*{run_id}*.jsonl.gz")):
+            for line in gzip.decompress(path.read_bytes()).splitlines():
+                record = json.loads(line)
+                if record.get("entry_id"):
+                    found.setdefault(record["entry_id"], []).append(output)
+    return found
+
+
+def test_guids_shared_across_feeds_links_and_runs_end_once_each(tmp_path: Path) -> None:
+    """One guid in two feeds, one link under two guids, an item with neither link nor guid, then
+    a scheduled run where a guid changed: every entry ends in exactly one output, each run."""
+    with NewsServer() as site:
+        first = [
+            ("g1", site.url("/x/1"), "One"),
+            ("g2", site.url("/x/2"), "Two"),
+            ("g3", site.url("/x/2"), "Two under another guid"),
+            ("", "", "Neither link nor guid"),
+        ]
+        site.routes["/a.xml"] = (200, RSS_TYPE, rss(first))
+        site.routes["/b.xml"] = (
+            200,
+            RSS_TYPE,
+            rss([("g1", site.url("/x/1"), "One"), ("g4", site.url("/x/3"), "Three")]),
+        )
+        for seed, path in enumerate(["/x/1", "/x/2", "/x/3", "/x/4"]):
+            site.routes[path] = (200, HTML_TYPE, article_html(seed + 20, f"Story {path}"))
+        feeds = _feeds_yaml(tmp_path, [(site.url("/a.xml"), "A"), (site.url("/b.xml"), "B")])
+        out, state = tmp_path / "out", tmp_path / "state"
+        argv = ["--feeds", str(feeds), "--output", str(out), "--state_location", str(state)]
+        argv += ["--allow_private_networks", "--per_host_rps", "1000", "--max_retries", "0"]
+        assert run([*argv, "--run_date", "2026-11-24T10"]) == 0
+        one = json.loads((out / "_run_report.json").read_text())
+        # The publisher changes g2's guid; a new item arrives.
+        second = [first[0], ("g2-edited", site.url("/x/2"), "Two"), *first[2:]]
+        second.append(("g5", site.url("/x/4"), "Four"))
+        site.routes["/a.xml"] = (200, RSS_TYPE, rss(second))
+        assert run([*argv, "--run_date", "2026-11-24T11"]) == 0
+        two = json.loads((out / "_run_report.json").read_text())
+
+    outcomes = _outcomes(out, "2026-11-24T10")
+    assert all(len(places) == 1 for places in outcomes.values()), outcomes
+    assert len(outcomes) == one["invariant"]["entries_read"] == 6 and one["invariant"]["holds"]
+    ended = sorted(places[0] for places in outcomes.values())
+    # /x/1, /x/2, /x/3 once each; g1 of feed B and g3 (same link) copies; the link-less item.
+    assert ended == ["duplicates", "duplicates", "errors", "stories", "stories", "stories"]
+
+    later = _outcomes(out, "2026-11-24T11")
+    assert all(len(places) == 1 for places in later.values()), later
+    invariant = two["invariant"]
+    assert invariant["holds"] and invariant["entries_read"] == 2 == len(later)
+    assert invariant["skipped"]["seen_before"] == 5  # g1, g3, the link-less item; all of B
+    # The re-guided item is a new entry whose page was stored already; g5 is the one new story.
+    assert sorted(places[0] for places in later.values()) == ["rejected", "stories"]
+    (rejected,) = _records(out, "rejected")
+    assert rejected["reason"] == "already_stored"

@@ -181,10 +181,12 @@ def test_log_level_keeps_our_lines_and_beams_warnings_even_from_workers() -> Non
 
 
 def test_check_runs_the_preflight_and_writes_nothing(tmp_path: Path) -> None:
-    done = cli("--check", "--output", str(tmp_path / "out"), cwd=tmp_path)
+    (tmp_path / "out").mkdir()  # an existing output stays; what the check created goes
+    done = cli("--check", "--output", str(tmp_path / "out" / "nested"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "preflight ok: 4 feed(s)" in done.stdout
-    assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert not (tmp_path / "out" / "nested").exists()  # not even the folders it probed
+    assert (tmp_path / "out").is_dir()
 
     taxonomy = tmp_path / "taxonomy.yaml"
     taxonomy.write_text("topics:\n  - id: a\n    phrases: [x]\n    exclud: [y]\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -197,10 +198,13 @@ OPML_NESTED = b"""<?xml version="1.0" encoding="UTF-8"?>
 </opml>"""
 
 
-def test_opml_nested_outlines_and_sitemaps(tmp_path: Path) -> None:
+def test_opml_nested_outlines_and_sitemaps(tmp_path: Path, caplog) -> None:
     path = tmp_path / "feeds.opml"
     path.write_bytes(OPML_NESTED)
-    sources = load_feed_list(str(path))
+    with caplog.at_level(logging.WARNING, logger="pipeline.config"):
+        sources = load_feed_list(str(path))
+    # The leaf that is not a feed is named, never skipped silently.
+    assert "1 outline(s) without an xmlUrl" in caplog.text and "'Just a folder'" in caplog.text
     assert sources == (
         FeedSource(
             url="https://example.org/rss.xml",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.preflight import PreflightError
+from pipeline.preflight import PreflightError, check_writable
 from pipeline.state_check import check_state
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
@@ -100,10 +100,84 @@ def test_forged_feed_state_records_are_refused(tmp_path: Path, field: str, value
         _check(tmp_path)
 
 
+def test_a_snapshot_renamed_to_another_run_key_is_refused(tmp_path: Path) -> None:
+    path = _snapshot(tmp_path)
+    records = path.read_text().splitlines()[1:2]
+    older = statefile.encode(STATE_KIND, "20261123T100000Z", records)
+    path.write_bytes(older)  # a day-old snapshot under the newer name
+    with pytest.raises(StateFileError, match="its name says run key 20261124T100000Z"):
+        _check(tmp_path)
+
+
+def test_two_records_for_one_feed_are_refused(tmp_path: Path) -> None:
+    feed = "https://news.example/f"
+    records = [
+        FeedState(feed_url=feed, seen=(("e1", EARLIER),), run=EARLIER).to_json(),
+        FeedState(feed_url=feed, run=EARLIER).to_json(),  # the one with nothing seen
+    ]
+    _snapshot(tmp_path, records)  # checksum and count hold
+    with pytest.raises(StateFileError, match="record 2 is a second record for feed"):
+        _check(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("text_length", "500"), ("cleaning_hits", True), ("signature", "!!!!"), ("cluster_id", 7)],
+)
+def test_forged_fingerprint_records_are_refused(tmp_path: Path, field: str, value) -> None:
+    path = _fingerprints(tmp_path)
+    record = json.loads(path.read_text().splitlines()[1])
+    record[field] = value
+    path.write_bytes(statefile.encode(STORE_KIND, "r0", [json.dumps(record)]))
+    with pytest.raises(StateFileError, match="is not a fingerprint"):
+        _check(tmp_path)
+
+
 def test_fingerprints_of_another_signature_length_are_refused(tmp_path: Path) -> None:
     _fingerprints(tmp_path, signature=bytes(12))
     with pytest.raises(StateFileError, match="not 128"):
         _check(tmp_path)
+
+
+def test_a_quarantined_snapshot_counts_the_entry_ids_it_held(tmp_path: Path) -> None:
+    """A feed record holds many entry ids: the report counts those, a minimum when cut."""
+    seen = tuple((f"e{i}", EARLIER) for i in range(7))
+    records = [
+        FeedState(feed_url=f"https://news.example/{n}", seen=seen[:k], run=EARLIER).to_json()
+        for n, k in (("a", 7), ("b", 3))
+    ]
+    path = _snapshot(tmp_path, records)
+    path.write_bytes(path.read_bytes()[:-40])  # cut inside the footer: both records whole
+    check = _check(tmp_path, repair="quarantine")
+    (quarantined,) = check.quarantined
+    assert quarantined["records_at_risk"] == 2 and quarantined["may_readmit"] == 10
+    assert quarantined["at_least"]
+    report = check.to_json()
+    assert report["may_readmit"] == 10 and report["may_readmit_at_least"]
+    assert "at least 2 feed record(s) holding 10 id(s)" in report["notes"][0]
+
+
+def test_refused_state_leaves_no_output_folder_behind(tmp_path: Path) -> None:
+    """Exit 2 means before any output: the folders the preflight created are removed again."""
+    state = tmp_path / "state"
+    _snapshot(state).write_bytes(b"[1, 2]\n")  # JSON of the wrong shape where a record goes
+    out = tmp_path / "out" / "run"
+    argv = ["--output", str(out), "--state_location", str(state), "--run_date", "2026-11-24T11"]
+    child = subprocess.run(
+        [sys.executable, "-m", "pipeline", *argv],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert child.returncode == 2, child.stderr
+    assert "JSON but an array" in child.stderr and "Traceback" not in child.stderr
+    assert not (tmp_path / "out").exists()
+    # A state location that is a file is named as such, not as an unwritable folder.
+    other = tmp_path / "plain-file"
+    other.write_text("x")
+    with pytest.raises(PreflightError, match="is a file where a folder must be"):
+        check_writable("--state_location", str(other))
 
 
 def test_a_state_file_that_cannot_be_read_is_named_not_a_crash(tmp_path: Path) -> None:
@@ -160,3 +234,18 @@ def test_unreadable_state_stops_the_run(tmp_path: Path) -> None:
         and "cannot list" in results["feeds-folder"]
     ), child.stderr[-2000:]
     assert results["day-folder"].startswith("PreflightError"), child.stderr[-2000:]
+
+
+def test_a_damaged_wire_snapshot_is_quarantined_like_the_others(tmp_path: Path) -> None:
+    from transforms.sources.wire.state import WireStateConfig
+
+    wire = WireStateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    path = tmp_path / "wire" / f"wire-state-{EARLIER}-r0.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"v": 1, "file": "a.xml|1|2", "run": 5}\n')  # legacy, a number as run
+    feeds = StateConfig(location=str(tmp_path), run_key=NOW, run_id="r1")
+    with pytest.raises(StateFileError, match="is not a wire state"):
+        check_state(feeds, None, MINHASH, "none", wire=wire)
+    assert check_state(feeds, None, MINHASH, "none", wire=wire, wire_snapshot=False)
+    check = check_state(feeds, None, MINHASH, "quarantine", wire=wire)
+    assert [q["path"] for q in check.quarantined] == [str(path)] and not path.exists()

@@ -217,6 +217,8 @@ TAXONOMY_SCHEMA: dict[str, Any] = {
     "properties": {
         "min_score": _COUNT,
         "title_weight": _COUNT,
+        "section_weight": _COUNT,
+        "tag_weight": _COUNT,
         "max_topics": {"type": "integer", "minimum": 1},
         "min_share": _RATIO,
         "min_phrases": {"type": "integer", "minimum": 1},

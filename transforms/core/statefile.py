@@ -78,6 +78,26 @@ def _json_line(line: bytes) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def _not_a_record(line: bytes) -> str:
+    """What a line that should be a JSON object is instead, for the message."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        if b"\x00" in line or _undecodable(line):
+            return "not text (binary bytes)"
+        return "not a whole JSON record (cut mid-record?)"
+    kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return f"JSON but {kind.get(type(value), 'a number')}, not a record object (wrong shape)"
+
+
+def _undecodable(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 def decode(path: str, data: bytes, kind: str) -> Decoded:
     """The verified record lines of a state file, or ``StateFileError``."""
     if not data.strip():
@@ -91,8 +111,15 @@ def decode(path: str, data: bytes, kind: str) -> Decoded:
         return _legacy(path, lines, complete)
     if header.get(HEADER_KEY) != kind:
         raise StateFileError(path, f"it is a {header.get(HEADER_KEY)!r} file, not {kind!r}")
-    if header.get("v") != VERSION:
-        raise StateFileError(path, f"unsupported state file version {header.get('v')!r}")
+    version = header.get("v")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        raise StateFileError(
+            path,
+            f"state file version {version} was written by a newer wirestream than this one "
+            f"(which reads version {VERSION}): run that version, or restore older state",
+        )
+    if version != VERSION:
+        raise StateFileError(path, f"unsupported state file version {version!r}")
     footer = _json_line(lines[-1]) if complete and len(lines) > 1 else None
     if footer is None or FOOTER_KEY not in footer:
         at_risk = max(0, len(lines) - 1 - (0 if complete else 1))
@@ -135,8 +162,8 @@ def _legacy(path: str, lines: list[bytes], complete: bool) -> Decoded:
         if value is None:
             raise StateFileError(
                 path,
-                f"line {number} is not a whole JSON record (cut mid-record?) in a file without "
-                "the header a state file starts with",
+                f"line {number} is {_not_a_record(line)} in a file without the header a state "
+                "file starts with",
                 records_at_risk=len(lines),
             )
         if FOOTER_KEY in value:

@@ -28,6 +28,7 @@ starts a fresh store rather than comparing incompatible signatures.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -102,6 +103,22 @@ def parse_record(line: str, minhash: MinHashConfig) -> Fingerprint:
     keys = record.get("band_keys", [])
     if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
         raise ValueError("band_keys must be a list of strings")
+    # Numbers as numbers: int() would take "5" (or True) quietly, and a store that holds them
+    # as strings was not written by this store.
+    for name in ("cleaning_hits", "text_length", "shingle_count", "wire_version"):
+        value = record.get(name)
+        if value is None and name == "wire_version":
+            continue  # absent in stores older than wire input
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, not {value!r:.40}")
+    cluster = record.get("cluster_id")
+    if cluster is not None and not isinstance(cluster, str):
+        raise ValueError("cluster_id must be a string")
+    for name in ("signature", "sample"):  # b64decode alone drops characters it does not know
+        try:
+            base64.b64decode(record[name], validate=True)
+        except ValueError as exc:
+            raise ValueError(f"{name} is not base64: {exc}") from None
     try:
         fingerprint = Fingerprint.from_json(record)
     except (KeyError, TypeError, ValueError) as exc:  # binascii.Error is a ValueError

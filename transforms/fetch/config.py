@@ -31,6 +31,8 @@ class FetchConfig:
     backoff_base: float = 1.0
     max_retry_after: float = 60.0
     allow_private_networks: bool = False
+    allowed_networks: tuple[str, ...] = ()  # CIDRs the SSRF guard lets through (not metadata)
+    host_max_timeouts: int = 3
     respect_robots: bool = True
     max_crawl_delay: float = 60.0
     per_host_rps: float = 1.0
@@ -62,6 +64,8 @@ class FetchConfig:
             backoff_base=self.backoff_base,
             max_retry_after=self.max_retry_after,
             allow_private_networks=self.allow_private_networks,
+            allowed_networks=self.allowed_networks,
+            host_max_timeouts=self.host_max_timeouts,
             respect_robots=self.respect_robots,
             max_crawl_delay=self.max_crawl_delay,
         )
@@ -96,6 +100,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Allow fetching from loopback and private addresses (local testing only; off by "
         "default so feeds cannot point the job at internal services). Cloud metadata "
         "endpoints stay blocked regardless.",
+    )
+    group.add_argument(
+        "--allowed_networks",
+        default="",
+        help="Comma-separated CIDR ranges the SSRF guard lets through (e.g. 127.0.0.0/8 for a "
+        "local test server, or one internal news host), while every other private, loopback "
+        "and metadata address, also behind a redirect, stays blocked.",
+    )
+    group.add_argument(
+        "--host_max_timeouts",
+        type=int,
+        default=default.host_max_timeouts,
+        help="Timed-out requests in a row after which a host is given up for 5 minutes: its "
+        "remaining pages are dead letters (host_unresponsive) without a request, instead of "
+        "each waiting out its own timeouts and retries.",
     )
     group.add_argument(
         "--max_bytes",
@@ -176,6 +195,8 @@ class FetchOptions(PipelineOptions):
     capture_warc: str | None
     http_user_agent: str
     allow_private_networks: bool
+    allowed_networks: str
+    host_max_timeouts: int
     max_bytes: int
     connect_timeout: float
     read_timeout: float
@@ -211,6 +232,8 @@ def config_from_options(options: PipelineOptions, replay: str | None = None) -> 
         max_retries=view.max_retries,
         max_retry_after=view.max_retry_after,
         allow_private_networks=view.allow_private_networks,
+        allowed_networks=_networks(view.allowed_networks),
+        host_max_timeouts=view.host_max_timeouts,
         respect_robots=not view.ignore_robots,
         max_crawl_delay=view.max_crawl_delay,
         per_host_rps=view.per_host_rps,
@@ -225,3 +248,18 @@ def config_from_options(options: PipelineOptions, replay: str | None = None) -> 
                 "folder of them or a glob"
             )
     return config
+
+
+def _networks(value: str | None) -> tuple[str, ...]:
+    """``--allowed_networks`` as CIDRs; a malformed one stops the run before any output."""
+    import ipaddress
+
+    networks = tuple(part.strip() for part in (value or "").split(",") if part.strip())
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"--allowed_networks: {network!r} is not a CIDR range (e.g. 127.0.0.0/8)"
+            ) from None
+    return networks

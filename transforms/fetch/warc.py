@@ -48,6 +48,9 @@ logger = logging.getLogger(__name__)
 ERROR_CONTENT_TYPE = "application/vnd.wirestream.fetch-error+json"
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _INPROGRESS = ".inprogress"
+# A response that HTTP framed only by the connection closing (see RawResponse), so a replay
+# judges its completeness as the live run did.
+CLOSE_DELIMITED = "WARC-Wirestream-Close-Delimited"
 _DROPPED_HEADERS = frozenset({"set-cookie", "set-cookie2", "transfer-encoding", "content-length"})
 _GLOB = re.compile(r"[*?\[]")
 
@@ -119,6 +122,8 @@ class WarcRecorder:
         warc_headers = {"WARC-Date": warc_date(raw.fetched_at)}
         if raw.truncated:
             warc_headers["WARC-Truncated"] = raw.truncated
+        if raw.close_delimited:  # the archived headers get a Content-Length: keep the fact
+            warc_headers[CLOSE_DELIMITED] = "true"
         self._write(
             raw.url,
             "response",
@@ -291,6 +296,7 @@ class WarcArchive:
             stream = record.content_stream()
             body = stream.read(max_bytes + 1)
             truncated = record.rec_headers.get_header("WARC-Truncated")
+            close_delimited = record.rec_headers.get_header(CLOSE_DELIMITED) == "true"
         if len(body) > max_bytes:
             truncated = truncated or "length"
             body = body[:max_bytes]
@@ -304,6 +310,7 @@ class WarcArchive:
             fetched_at=date,
             truncated=truncated,
             from_archive=True,
+            close_delimited=close_delimited,
         )
 
     def close(self) -> None:

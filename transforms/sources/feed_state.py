@@ -68,8 +68,11 @@ SNAPSHOT_SUFFIX = ".jsonl"
 STATE_KIND = "feed-state"
 _SNAPSHOT_NAME = re.compile(r"feed-state-(\d{8}T\d{6}Z)(?:-([A-Za-z0-9_-]+))?\.jsonl$")
 
-# Fetch failures worth another try next run; anything else is final for that entry.
-TRANSIENT_REASONS = frozenset({"timeout", "connect_error", "http_5xx", "dns_error"})
+# Fetch failures worth another try next run; anything else is final for that entry. A page
+# not requested because its host had stopped answering (host_unresponsive) was never tried.
+TRANSIENT_REASONS = frozenset(
+    {"timeout", "connect_error", "http_5xx", "dns_error", "host_unresponsive"}
+)
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,20 @@ class FeedState:
         validator as a request header."""
         record = json.loads(line)
         if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
-        if record.get("v") != FORMAT_VERSION:
-            raise ValueError(f"unsupported feed state version {record.get('v')!r}")
+            raise ValueError(f"a JSON {_json_type(record)}, not an object")
+        version = record.get("v")
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            raise ValueError(
+                f"feed state version {version}, written by a newer wirestream than this one "
+                f"(which reads version {FORMAT_VERSION}); run the version that wrote it"
+            )
+        if version != FORMAT_VERSION:
+            raise ValueError(f"unsupported feed state version {version!r}")
+        # Every writer since the first wrote these: one missing is not "nothing seen yet" but a
+        # record something else produced, and reading it as empty would emit the feed again.
+        missing = [name for name in REQUIRED_FIELDS if name not in record]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(missing)}")
         feed_url = record.get("feed_url")
         if not isinstance(feed_url, str) or not feed_url:
             raise ValueError("feed_url must be a non-empty string")
@@ -166,6 +180,16 @@ class FeedState:
             last_success=_text(record, "last_success"),
             last_error=_text(record, "last_error"),
         )
+
+
+# Written by every version of ``to_json``; later additions (feed_key, last_success,
+# last_error) may be absent from older snapshots.
+REQUIRED_FIELDS = ("v", "feed_url", "etag", "last_modified", "fetched_run", "seen", "retry", "run")
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -351,12 +375,24 @@ def _own(snapshot: _Snapshot, config: StateConfig) -> bool:
 
 
 def parse_snapshot(path: str, records: Iterable[str]) -> Iterator[FeedState]:
+    """The snapshot's states. A writer keeps one record per feed; two for one feed (a merge by
+    hand, another tool) would leave the reader to pick one, and the one with fewer ids seen
+    emits the feed's entries again, so that is damaged state too."""
+    first: dict[str, int] = {}
     for number, line in enumerate(records, 1):
         if line.strip():
             try:
-                yield FeedState.from_json(line)
+                state = FeedState.from_json(line)
             except (ValueError, KeyError, TypeError) as exc:
                 raise StateFileError(path, f"record {number} is not a feed state: {exc}") from exc
+            if state.key in first:
+                raise StateFileError(
+                    path,
+                    f"record {number} is a second record for feed {redact_url(state.feed_url)} "
+                    f"(the first is record {first[state.key]})",
+                )
+            first[state.key] = number
+            yield state
 
 
 def read_snapshot(path: str) -> Iterator[FeedState]:

@@ -79,7 +79,9 @@ class Tagger:
             place_mentions=places.place_mentions,
             cities=places.cities,
             tags=tags[: self.config.max_tags],
-            topics=self.topics.topics(story.title, story.text),
+            topics=self.topics.topics(
+                story.title, story.text, story.canonical_url or story.url, tags
+            ),
         )
         return tagged, source
 

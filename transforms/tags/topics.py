@@ -21,9 +21,12 @@ general news desks). Rules, chosen so a media monitor can predict what a phrase 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +42,24 @@ class Topic:
     min_phrases: int = 1
 
 
+SECTION = "section"
+TAG = "tag"
+ID_PHRASE = -1  # a section or tag named by the topic's id ("sport", "politics")
+
+
 class Hit(NamedTuple):
     """One counted phrase hit: ``topic`` and ``phrase`` index the taxonomy, ``start`` is the
     character offset in the title (``in_title``) or in the body. A tuple: one is made per hit
-    of every story, and a frozen dataclass costs several times more to build."""
+    of every story, and a frozen dataclass costs several times more to build. ``source`` is
+    ``SECTION`` or ``TAG`` for the publisher's own filing of the story (its URL's section
+    segments, its tags and categories): one such hit per topic, ``start`` -1, ``phrase``
+    ``ID_PHRASE`` when the section or tag is the topic's id."""
 
     topic: int
     phrase: int
     in_title: bool
     start: int
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,8 @@ class Taxonomy:
     title_weight: int = 2
     max_topics: int = 5
     min_share: float = 0.2
+    section_weight: int = 0
+    tag_weight: int = 0
 
 
 def _read_text(path: str) -> str:
@@ -103,6 +117,8 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
         title_weight=int(document.get("title_weight", 2)),
         max_topics=int(document.get("max_topics", 5)),
         min_share=float(document.get("min_share", 0.2)),
+        section_weight=int(document.get("section_weight", 0)),
+        tag_weight=int(document.get("tag_weight", 0)),
     )
 
 
@@ -113,6 +129,28 @@ def load_taxonomy(path: str | None = None) -> Taxonomy:
     document = load_yaml(_read_text(location), f"taxonomy {location}")
     validate(document, TAXONOMY_SCHEMA, f"taxonomy {location}")  # every problem at once
     return parse_taxonomy(document)
+
+
+_NOT_LETTERS = re.compile(r"[^a-z]+")
+
+
+def url_sections(url: str) -> tuple[str, ...]:
+    """The section names in an article URL's path (``/sport/tennis/<slug>`` -> sport, tennis).
+
+    Publishers file a story under a section before anyone tags it, and the path says which.
+    The last segment is the story's own slug or id (its words are the headline's, counted
+    already), and segments with digits are dates and ids; the rest, lower-cased, with
+    separators as spaces, are the sections.
+    """
+    segments = [segment for segment in urlsplit(url or "").path.lower().split("/") if segment]
+    out: list[str] = []
+    for segment in segments[:-1]:
+        if any(ch.isdigit() for ch in segment):
+            continue
+        words = " ".join(_NOT_LETTERS.split(segment)).strip()
+        if words and words not in out:
+            out.append(words)
+    return tuple(out)
 
 
 def _lower_same_length(text: str) -> str:
@@ -139,6 +177,12 @@ class TopicMatcher:
                     exact = body != body.lower()
                     key = body if exact else body.lower()
                     keys[exact].setdefault(key, []).append((index, excluding, prefix, number))
+        # a section or tag named by the topic's id, singular or plural: "sport", "human rights"
+        self._ids: dict[str, int] = {}
+        for index, topic in enumerate(taxonomy.topics):
+            name = topic.id.replace("_", " ").lower()
+            for form in (name, name[:-1] if name.endswith("s") else f"{name}s"):
+                self._ids.setdefault(form, index)
         self._automata = {}
         for exact, table in keys.items():
             automaton = ahocorasick.Automaton()
@@ -194,28 +238,69 @@ class TopicMatcher:
         """
         return self._evidence_in(title or "", True) + self._evidence_in(text or "", False)
 
-    def _scored(self, title: str, text: str) -> dict[int, tuple[int, int]]:
-        """topic index -> (score, different phrases) for every topic with at least one hit."""
-        body_hits: dict[int, int] = {}
-        title_hits: dict[int, int] = {}
-        phrases: dict[int, set[int]] = {}
-        for topic, phrase, in_title, _ in self.evidence(title, text):
-            counts = title_hits if in_title else body_hits
-            counts[topic] = counts.get(topic, 0) + 1
-            phrases.setdefault(topic, set()).add(phrase)
-        weight = self.taxonomy.title_weight
-        return {
-            index: (body_hits.get(index, 0) + weight * title_hits.get(index, 0), len(seen))
-            for index, seen in sorted(phrases.items())
-        }
+    def _filed_under(self, names: Sequence[str], source: str) -> list[Hit]:
+        """One hit per topic that any of the publisher's section or tag names is filed under:
+        the name is the topic's id, or holds one of its phrases (exclusions applied)."""
+        found: dict[int, int] = {}
+        for name in names:
+            plain = " ".join(name.split())
+            if not plain:
+                continue
+            index = self._ids.get(plain.lower())
+            if index is not None:
+                found.setdefault(index, ID_PHRASE)
+            for hit in self._evidence_in(plain, False):
+                found.setdefault(hit.topic, hit.phrase)
+        return [Hit(topic, phrase, False, -1, source) for topic, phrase in sorted(found.items())]
 
-    def scores(self, title: str, text: str) -> dict[str, int]:
+    def filing(self, url: str = "", tags: Sequence[str] = (), every: bool = False) -> list[Hit]:
+        """The publisher's own filing of the story as evidence: the URL's section segments
+        (``url_sections``) and the story's tags and categories, one hit per topic each.
+
+        Only read when the taxonomy gives them a weight (``section_weight``, ``tag_weight``),
+        or with ``every`` (``benchmarks.topic_cv`` tries weights the taxonomy does not set).
+        """
+        hits: list[Hit] = []
+        if url and (every or self.taxonomy.section_weight):
+            hits += self._filed_under(url_sections(url), SECTION)
+        if tags and (every or self.taxonomy.tag_weight):
+            hits += self._filed_under(tags, TAG)
+        return hits
+
+    def _scored(
+        self, title: str, text: str, url: str = "", tags: Sequence[str] = ()
+    ) -> dict[int, tuple[int, int]]:
+        """topic index -> (score, different phrases) for every topic with at least one hit."""
+        taxonomy = self.taxonomy
+        weights = {
+            SECTION: taxonomy.section_weight,
+            TAG: taxonomy.tag_weight,
+            "": 1,  # body; the title below
+        }
+        score: dict[int, int] = {}
+        phrases: dict[int, set[tuple[str, int]]] = {}
+        for topic, phrase, in_title, _, source in self.evidence(title, text) + self.filing(
+            url, tags
+        ):
+            weight = taxonomy.title_weight if in_title else weights[source]
+            score[topic] = score.get(topic, 0) + weight
+            # a section or tag named by the topic's id is one more different phrase
+            phrases.setdefault(topic, set()).add((source, phrase) if phrase < 0 else ("", phrase))
+        return {index: (score[index], len(seen)) for index, seen in sorted(phrases.items())}
+
+    def scores(
+        self, title: str, text: str, url: str = "", tags: Sequence[str] = ()
+    ) -> dict[str, int]:
         """Score of every topic with at least one hit, by topic id."""
         topics = self.taxonomy.topics
-        return {topics[i].id: score for i, (score, _) in self._scored(title, text).items()}
+        scored = self._scored(title, text, url, tags)
+        return {topics[i].id: score for i, (score, _) in scored.items()}
 
-    def topics(self, title: str, text: str) -> tuple[str, ...]:
-        scored = self._scored(title, text)
+    def topics(
+        self, title: str, text: str, url: str = "", tags: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """The story's topics, best first; ``url`` and ``tags`` are the publisher's filing."""
+        scored = self._scored(title, text, url, tags)
         topics = self.taxonomy.topics
         scores = {topics[i].id: score for i, (score, _) in scored.items()}
         order = {topic.id: i for i, topic in enumerate(topics)}

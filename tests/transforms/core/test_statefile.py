@@ -68,3 +68,28 @@ def test_legacy_files_are_read_but_must_be_whole_lines() -> None:
     assert decoded.legacy and decoded.records == RECORDS
     with pytest.raises(StateFileError, match="not a whole JSON record"):
         decode("old.jsonl", legacy[:-10], "fingerprints")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"[1, 2, 3]\n", "JSON but an array"),  # valid JSON of the wrong shape
+        (b'"feed-state"\n', "JSON but a string"),
+        (b"42\n", "JSON but a number"),
+        (b"\x00\x9f\x92\x96binary\xff\n", "binary"),
+    ],
+)
+def test_legacy_lines_of_the_wrong_shape_say_what_they_are(data: bytes, said: str) -> None:
+    with pytest.raises(StateFileError, match=said):
+        decode("old.jsonl", data, "fingerprints")
+
+
+def test_a_file_from_a_newer_version_says_so() -> None:
+    lines = _framed().split(b"\n")
+    header = json.loads(lines[0])
+    newer = json.dumps({**header, "v": 2}).encode()
+    with pytest.raises(StateFileError, match="newer wirestream"):
+        decode("f", b"\n".join([newer, *lines[1:]]), "fingerprints")
+    odd = json.dumps({**header, "v": "1"}).encode()  # a number as a string is not version 1
+    with pytest.raises(StateFileError, match="unsupported state file version '1'"):
+        decode("f", b"\n".join([odd, *lines[1:]]), "fingerprints")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import apache_beam as beam
@@ -142,8 +143,28 @@ def test_json_round_trip_and_version_check() -> None:
         "20261125T100000Z",
     )
     assert FeedState.from_json(state.to_json()) == state
-    with pytest.raises(ValueError, match="version"):
+    with pytest.raises(ValueError, match="newer wirestream"):
         FeedState.from_json('{"v": 99, "feed_url": "x"}')
+    with pytest.raises(ValueError, match="unsupported feed state version '1'"):
+        FeedState.from_json('{"v": "1", "feed_url": "x"}')
+    with pytest.raises(ValueError, match="array, not an object"):
+        FeedState.from_json("[1]")
+
+
+@pytest.mark.parametrize("name", ["seen", "retry", "run", "etag", "fetched_run"])
+def test_a_record_missing_a_field_every_writer_wrote_is_refused(name: str) -> None:
+    # Read as "nothing seen", a record without ``seen`` would emit the whole feed again.
+    record = json.loads(FeedState(FEED, seen=(("a", "20261125T100000Z"),)).to_json())
+    del record[name]
+    with pytest.raises(ValueError, match=f"missing field\\(s\\) {name}"):
+        FeedState.from_json(json.dumps(record))
+
+
+def test_fields_added_later_may_be_absent() -> None:
+    record = json.loads(FeedState(FEED).to_json())
+    for name in ("feed_key", "last_success", "last_error"):
+        del record[name]
+    assert FeedState.from_json(json.dumps(record)).feed_url == FEED
 
 
 def test_snapshots_are_chosen_by_earlier_run_key(tmp_path: Path) -> None:

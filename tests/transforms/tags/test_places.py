@@ -221,6 +221,7 @@ def test_bundled_data_files_hold_only_strings() -> None:
             yield path, node
 
     numeric = {"min_score", "title_weight", "max_topics", "min_share", "min_phrases"}
+    numeric |= {"section_weight", "tag_weight"}
     for name in ("places.yaml", "agencies.yaml", "taxonomy.yaml"):
         text = resources.files("transforms").joinpath(f"data/{name}").read_text("utf-8")
         for path, value in scalars(yaml.safe_load(text), name):

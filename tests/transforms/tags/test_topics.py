@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from transforms.tags.topics import TopicMatcher, load_taxonomy, parse_taxonomy
+from transforms.tags.topics import (
+    SECTION,
+    TAG,
+    TopicMatcher,
+    load_taxonomy,
+    parse_taxonomy,
+    url_sections,
+)
 
 
 def matcher_for(document: dict) -> TopicMatcher:
@@ -132,3 +139,83 @@ def test_min_phrases_asks_for_different_phrases_not_one_word_repeated() -> None:
     single = {"min_score": 2, "topics": [{"id": "technology", "phrases": ["app"]}]}
     assert matcher_for(single).topics("", "app, app") == ("technology",)
     assert matcher_for({**single, "min_phrases": 2}).topics("", "app, app") == ()
+
+
+def test_url_sections_are_the_path_segments_before_the_slug() -> None:
+    assert url_sections("https://x.example/sport/tennis/nadal-wins-again") == ("sport", "tennis")
+    # dates and ids carry digits; the last segment is the story's own slug
+    assert url_sections("https://x.example/2019/11/18/business/trade-war.html") == ("business",)
+    assert url_sections("https://x.example/news/world-europe-50473792") == ("news",)
+    assert url_sections("https://x.example/sci-tech/a?b=sport/c") == ("sci tech",)
+    assert url_sections("https://x.example/only-a-slug") == ()
+    assert url_sections("") == ()
+
+
+FILED = {
+    "min_score": 2,
+    "title_weight": 2,
+    "topics": [
+        {"id": "sports", "phrases": ["tennis", "match"]},
+        {"id": "culture", "phrases": ["film*", "celebrity"]},
+        {"id": "human_rights", "phrases": ["torture"]},
+        {"id": "energy", "phrases": ["oil", "crude"], "min_phrases": 2},
+    ],
+}
+
+
+def test_publisher_filing_is_off_unless_weighted() -> None:
+    text = "The film won. The match was played."
+    url = "https://x.example/sport/story-slug"
+    off = matcher_for(FILED)
+    assert off.filing(url, ("celebrity",)) == []
+    assert off.scores("", text, url, ("celebrity",)) == off.scores("", text)
+    # benchmarks may read it whatever the weight
+    assert {hit.source for hit in off.filing(url, ("celebrity",), every=True)} == {
+        SECTION,
+        TAG,
+    }
+
+
+def test_section_and_tags_name_topics_by_id_or_phrase() -> None:
+    matcher = matcher_for({**FILED, "section_weight": 3, "tag_weight": 2})
+    text = "The film won. The match was played."
+    assert matcher.scores("", text) == {"sports": 1, "culture": 1}
+    # the id, singular or plural, and a phrase of the topic; one hit per topic and source
+    url = "https://x.example/sports/tennis/story-slug"
+    assert matcher.scores("", text, url) == {"sports": 4, "culture": 1}
+    assert matcher.scores("", text, "https://x.example/sport/x") == {"sports": 4, "culture": 1}
+    assert matcher.topics("", text, "https://x.example/sport/x") == ("sports",)
+    assert matcher.scores("", text, "", ("Celebrity", "celebrity news")) == {
+        "sports": 1,
+        "culture": 3,
+    }
+    assert matcher.scores("", "", "https://x.example/human-rights/x")["human_rights"] == 3
+    # the filing is one more different phrase: oil plus an /oil/ section is not one word repeated
+    assert matcher.topics("", "oil, oil") == ()
+    assert matcher.topics("", "oil, oil", "https://x.example/energy/x") == ("energy",)
+    assert matcher.topics("", "oil, oil", "https://x.example/oil/x") == ()
+
+
+def test_tagger_passes_url_and_tags(tmp_path: Path) -> None:
+    from transforms.core.records import Story
+    from transforms.tags.stage import TagConfig, Tagger
+
+    path = tmp_path / "filed.yaml"
+    path.write_text(
+        "section_weight: 2\ntag_weight: 0\ntopics:\n"
+        "  - id: sports\n    phrases: [match]\n  - id: culture\n    phrases: [film]\n",
+        encoding="utf-8",
+    )
+    story = Story(
+        story_id="s",
+        entry_id="e",
+        url="https://x.example/sport/slug",
+        canonical_url="",
+        site="x.example",
+        feed_url="",
+        title="",
+        text="The film and the match.",
+        fetched_at="2026-01-01T00:00:00Z",
+    )
+    tagged, _ = Tagger(TagConfig(taxonomy=str(path))).tag(story)
+    assert tagged.topics == ("sports",)

@@ -29,7 +29,7 @@ from transforms.fetch.http.errors import (
     TOO_LARGE,
     FetchError,
 )
-from transforms.fetch.http.labels import standard_codec
+from transforms.fetch.http.labels import is_replacement, standard_codec
 
 KIND_PAGE = "page"
 KIND_FEED = "feed"
@@ -219,6 +219,9 @@ def resolve_charset(label: str | None) -> str | None:
         return None
 
 
+_ISO2022_CONTROLS = frozenset({0x0E, 0x0F, 0x1B})
+
+
 def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     head = body[:16].lstrip(b"\xef\xbb\xbf")
     for magic, kind in _BINARY_MAGIC:
@@ -226,7 +229,8 @@ def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
             return kind
     sample = body[:SNIFF]
     if sample and not allow_nul and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+        # SO, SI and ESC are ISO-2022 text's shifts and escapes (Japanese, Korean), not binary
+        controls = sum(1 for b in sample if (b < 9 or 13 < b < 32) and b not in _ISO2022_CONTROLS)
         if controls > len(sample) // 10:
             return "binary data"
     return None
@@ -298,6 +302,16 @@ def _utf8_beyond_doubt(body: bytes) -> bool:
     return len(body) - len(text) >= UTF8_EVIDENCE_BYTES
 
 
+ISO2022JP = "iso2022_jp_ext"  # the WHATWG decoder reads JIS X 0201 katakana (ESC ( I) too
+_ISO2022JP_ESCAPE = re.compile(rb"\x1b\$[@B]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def _iso2022jp_beyond_doubt(body: bytes) -> bool:
+    """7-bit bytes with JIS X 0208 designations (``ESC $ B``, ``ESC $ @``) in them."""
+    return _ISO2022JP_ESCAPE.search(body) is not None and _HIGH_BYTE.search(body) is None
+
+
 def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]]:
     """(codec, source) in the WHATWG order: BOM, header, in-document declaration, default.
 
@@ -319,6 +333,11 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
     else:
         candidates += [(codec, "xml") for prefix, codec in _UTF16_XML if body.startswith(prefix)]
     labelled = bool(candidates)
+    if not labelled and _iso2022jp_beyond_doubt(body):
+        # ISO-2022-JP is 7-bit: under a UTF-8 (or no) label its bytes decode without an error
+        # into ASCII with escape sequences, i.e. "$BEl5~" mojibake. Its JIS X 0208 escapes are
+        # never text, so they say what the bytes are whatever the label claims.
+        candidates.append((ISO2022JP, "detected"))
     header = resolve_charset(header_charset)
     declared = resolve_charset(html_body_declared_encoding(body[:SNIFF])) or resolve_charset(
         _declared_label(body[:SNIFF])
@@ -336,6 +355,20 @@ def _candidates(body: bytes, header_charset: str | None) -> list[tuple[str, str]
     return candidates
 
 
+def _replacement_labelled(body: bytes, header_charset: str | None) -> bool:
+    """The label that decides (no BOM; the header's, else the document's own) names the
+    standard's replacement encoding. Those labels are ignored nowhere in a browser: the page
+    decodes to one U+FFFD. Skipping the label instead read the 7-bit ISO-2022-KR or HZ bytes as
+    ASCII, escape sequences and all, into mojibake."""
+    from w3lib.encoding import read_bom
+
+    if read_bom(body)[0] is not None:
+        return False
+    if header_charset and standard_codec(header_charset.strip().strip("\"'"))[0]:
+        return is_replacement(header_charset)
+    return is_replacement(_declared_label(body[:SNIFF]))
+
+
 def decode_text(
     body: bytes, header_charset: str | None, *, kind: str, url: str, max_bad_ratio: float
 ) -> tuple[str, str, str]:
@@ -348,15 +381,23 @@ def decode_text(
     of markup), and reading it as "UTF-8 with stray bytes" turned every such character into
     U+FFFD; detection decides instead, with that reading kept as the last resort.
     """
+    if kind == KIND_PAGE and _replacement_labelled(body, header_charset):
+        raise FetchError(
+            BAD_CHARSET,
+            url,
+            "labelled with an encoding the WHATWG standard decodes to nothing (replacement: "
+            "ISO-2022-KR, ISO-2022-CN, HZ-GB-2312)",
+        )
     tried: list[str] = []
     best: tuple[str, str, str] | None = None
     last_resort: tuple[str, str, str] | None = None
+    suspect: tuple[str, str, str] | None = None
     for codec, source in _candidates(body, header_charset):
         if codec in tried:
             continue
         tried.append(codec)
         try:
-            return clean_text(body.decode(codec)), codec, source
+            text = clean_text(body.decode(codec))
         except UnicodeDecodeError:
             text = body.decode(codec, errors="replace")
             bad = text.count("\ufffd") - body.decode(codec, errors="ignore").count("\ufffd")
@@ -366,15 +407,26 @@ def decode_text(
                 last_resort = last_resort or (clean_text(text), codec, source)
             elif best is None:
                 best = (clean_text(text), codec, source)
+            continue
+        if source in ("header", "meta", "xml") and _implausible(body, codec):
+            # A double-byte label decodes most other double-byte text without an error (GBK
+            # reads Big5 bytes, into private-use and rare characters): the label decides only
+            # when detection finds nothing that reads as its own standard.
+            suspect = suspect or (text, codec, source)
+            continue
+        return text, codec, source
     if best is not None and best[2] != "default":
         return best
     detected = _detect_charset(body)
-    if detected is not None and detected not in tried:
+    if detected is not None and (detected not in tried or suspect is not None):
         try:
-            return clean_text(body.decode(detected)), detected, "detected"
+            text = clean_text(body.decode(detected))
         except UnicodeDecodeError:
             pass
-    for kept in (best, last_resort):
+        else:
+            if suspect is None or (detected != suspect[1] and not _implausible(body, detected)):
+                return text, detected, "detected"
+    for kept in (suspect, best, last_resort):
         if kept is not None:
             return kept
     if kind == KIND_PAGE:
@@ -422,6 +474,17 @@ def _in_core_repertoire(body: bytes, codec: str) -> bool:
         except UnicodeEncodeError:
             continue
     return inside >= CORE_SHARE * total
+
+
+PLAUSIBLE_MIN_CHARS = 16  # fewer non-ASCII characters say too little to doubt a label
+
+
+def _implausible(body: bytes, codec: str) -> bool:
+    """Whether a clean decoding under a double-byte label reads as something else: enough
+    non-ASCII characters, too few of them in the label's core standard (``_CORE_REPERTOIRE``)."""
+    if codec not in _CORE_REPERTOIRE or len(_HIGH_BYTE.findall(body)) < 2 * PLAUSIBLE_MIN_CHARS:
+        return False
+    return not _in_core_repertoire(body, codec)
 
 
 def _detect_charset(body: bytes) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -30,9 +31,17 @@ from transforms.fetch.http.body import (
     meta_refresh,
 )
 from transforms.fetch.http.errors import (
+    BAD_CHARSET,
+    BAD_ENCODING,
     BAD_URL,
+    CONNECT_ERROR,
+    HOST_UNRESPONSIVE,
     HTTP_4XX,
     HTTP_5XX,
+    INCOMPLETE_BODY,
+    NOT_FEED,
+    NOT_HTML,
+    TIMEOUT,
     TOO_LARGE,
     TOO_MANY_REDIRECTS,
     FetchError,
@@ -51,6 +60,21 @@ from transforms.fetch.http.transport import Transport
 logger = logging.getLogger(__name__)
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# The host itself failing (no answer, an overloaded or rate-limiting answer), as opposed to an
+# answer about one page (_ANSWERED: the host is up), or no request at all (robots.txt, guard).
+_HOST_FAILURES = frozenset({TIMEOUT, CONNECT_ERROR, HTTP_5XX})
+_ANSWERED = frozenset(
+    {
+        HTTP_4XX,  # 429 aside, checked first
+        TOO_LARGE,
+        INCOMPLETE_BODY,
+        NOT_HTML,
+        NOT_FEED,
+        BAD_CHARSET,
+        BAD_ENCODING,
+        TOO_MANY_REDIRECTS,
+    }
+)
 _RETRYABLE_4XX = frozenset({408, 429})
 _ACCEPT = {
     KIND_PAGE: "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -106,6 +130,11 @@ class HttpClient:
         )
         self._events: Counter[str] = Counter()
         self._events_lock = threading.Lock()
+        # origin -> (requests timed out in a row, clock reading when the host was given up,
+        # up to two of the URLs that timed out)
+        self._timeouts: dict[str, tuple[int, float, frozenset[str]]] = {}
+        # origin -> (transient failures in a row, up to two of their URLs): retries stop there
+        self._failures: dict[str, tuple[int, frozenset[str]]] = {}
 
     def close(self) -> None:
         self.guard.close()
@@ -125,26 +154,63 @@ class HttpClient:
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         attempt = 0
+        previous: FetchError | None = None
         while True:
             try:
-                return self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
+                result = self._get_once(url, kind=kind, etag=etag, last_modified=last_modified)
             except FetchError as exc:
                 self._stamp(exc)
+                if exc.reason == HOST_UNRESPONSIVE and previous is not None:
+                    raise previous from None  # this URL's own timeouts gave the host up
+                previous = exc
+                self._note_outcome(url, exc)
                 if self.replayer is not None or not exc.retryable:
                     raise
                 if attempt >= self.config.max_retries:
                     raise
+                failing = self._failing_streak(url)
+                if failing:
+                    # Every request to the host has failed lately, on more than one of its
+                    # URLs: each page still gets its own request (its own outcome), but no
+                    # retries and no Retry-After waits, which a host in a 429/503 storm would
+                    # otherwise cost every one of its pages, one after another.
+                    self._event("retries_skipped_failing_host")
+                    raise FetchError(
+                        exc.reason,
+                        exc.url,
+                        f"{exc.detail}; not retried: the host's last {failing} requests failed",
+                        status=exc.status,
+                        retryable=False,
+                        retry_after=exc.retry_after,
+                        excerpt=exc.excerpt,
+                        at=exc.at,
+                    ) from None
                 delay = backoff_delay(self.config, url, attempt)
                 if exc.retry_after is not None:
                     if exc.retry_after > self.config.max_retry_after:
-                        exc.retryable = False
-                        raise
+                        # Not waited for (a worker would sit idle for hours): one dead letter
+                        # naming the wait, and a counter, so the cap never passes silently.
+                        self._event("retry_after_over_cap")
+                        raise FetchError(
+                            exc.reason,
+                            exc.url,
+                            f"{exc.detail}; Retry-After {exc.retry_after:.0f}s is over "
+                            f"max_retry_after {self.config.max_retry_after:g}s: not waited for",
+                            status=exc.status,
+                            retryable=False,
+                            retry_after=exc.retry_after,
+                            excerpt=exc.excerpt,
+                            at=exc.at,
+                        ) from None
                     delay = max(delay, exc.retry_after)
                 attempt += 1
                 logger.info(
                     "retry %d/%d in %.2fs after %s", attempt, self.config.max_retries, delay, exc
                 )
                 self._sleep(delay)
+            else:
+                self._note_outcome(url, None)
+                return result
 
     def known_crawl_delay(self, target: Target) -> float | None:
         """The crawl-delay of an origin whose robots.txt is already cached (no network)."""
@@ -277,15 +343,84 @@ class HttpClient:
     def _exchange(
         self, target: Target, kind: str, request_headers: list[tuple[str, str]], limit: int
     ) -> RawResponse:
+        self._check_responsive(target)
         address = self.guard.vet(target, self._clock() + self.config.total_timeout)
         if self.transport.proxy_for(target) is not None:
             address = None  # vetted, but the proxy connects by name
         # Paced after the guard (refusals cost no wait) and around the whole exchange, so a
         # host's next request can only start once this one has ended.
-        with self._pace(target) if self._pace is not None else contextlib.nullcontext():
-            return self.transport.exchange(
-                target, address, request_headers, limit, truncate=kind == KIND_ROBOTS
+        try:
+            with self._pace(target) if self._pace is not None else contextlib.nullcontext():
+                raw = self.transport.exchange(
+                    target, address, request_headers, limit, truncate=kind == KIND_ROBOTS
+                )
+        except FetchError as exc:
+            if exc.reason == TIMEOUT:
+                self._timed_out(target)
+            raise
+        with self._events_lock:
+            self._timeouts.pop(target.origin, None)  # it answered: the streak is over
+        return raw
+
+    def _note_outcome(self, url: str, error: FetchError | None) -> None:
+        """Track, per origin, the host's own failures in a row (timeouts, resets, 5xx, 429) and
+        up to two of their URLs. A response, or an answer about one page (404, a cut or
+        oversized body, a PDF), shows the host is up and ends the run; errors with no request
+        behind them (robots.txt rules, the guard) change nothing."""
+        try:
+            origin = parse_target(url).origin
+        except FetchError:
+            return
+        with self._events_lock:
+            if error is None or (error.reason in _ANSWERED and error.status != 429):
+                self._failures.pop(origin, None)
+            elif error.reason in _HOST_FAILURES or error.status == 429:
+                streak, urls = self._failures.get(origin, (0, frozenset()))
+                urls = urls if len(urls) >= 2 else urls | {url}
+                self._failures[origin] = (streak + 1, urls)
+
+    def _failing_streak(self, url: str) -> int:
+        """The host's transient failures in a row when they reach ``host_max_timeouts`` on two
+        or more of its URLs, else 0."""
+        try:
+            origin = parse_target(url).origin
+        except FetchError:
+            return 0
+        with self._events_lock:
+            streak, urls = self._failures.get(origin, (0, frozenset()))
+        return streak if streak >= self.config.host_max_timeouts and len(urls) >= 2 else 0
+
+    def _check_responsive(self, target: Target) -> None:
+        """Refuse, without a request, a host given up: ``host_max_timeouts`` timeouts in a row,
+        on at least two of its URLs. A host that stalls every request would otherwise cost each
+        of its pages its timeouts and retries, one page after another on the worker that holds
+        its group. Two URLs, because one page whose backend hangs (its own retries are three
+        timeouts in a row) says nothing about the host's other pages. After
+        ``host_giveup_ttl`` one request probes the host again."""
+        with self._events_lock:
+            streak, since, urls = self._timeouts.get(target.origin, (0, 0.0, frozenset()))
+        if self._given_up(streak, urls) and self._clock() - since < self.config.host_giveup_ttl:
+            raise FetchError(
+                HOST_UNRESPONSIVE,
+                target.url,
+                f"not requested: {target.origin}'s last {streak} requests timed out",
+                retryable=False,
             )
+
+    def _given_up(self, streak: int, urls: frozenset[str]) -> bool:
+        return streak >= self.config.host_max_timeouts and len(urls) >= 2
+
+    def _timed_out(self, target: Target) -> None:
+        with self._events_lock:
+            streak, since, urls = self._timeouts.get(target.origin, (0, 0.0, frozenset()))
+            was = self._given_up(streak, urls)
+            streak += 1
+            urls = urls if len(urls) >= 2 else urls | {target.url}
+            if self._given_up(streak, urls):
+                since = self._clock()
+                if not was:
+                    self._events["host_gave_up"] += 1
+            self._timeouts[target.origin] = (streak, since, urls)
 
     def _finish(
         self,
@@ -329,7 +464,34 @@ class HttpClient:
         except FetchError as exc:
             exc.at = raw.fetched_at
             raise
+        if kind == KIND_PAGE and _cut_at_close(raw, text):
+            raise FetchError(
+                INCOMPLETE_BODY,
+                target.url,
+                "body delimited only by the connection closing, and its HTML never ends "
+                "(no </body> or </html>): cut short",
+                retryable=True,
+                at=raw.fetched_at,
+            )
         return _response(url, target, raw, redirects, body, mime, text, codec, source)
+
+
+_HTML_END = re.compile(r"</(?:body|html)\s*>", re.IGNORECASE)
+
+
+def _cut_at_close(raw: RawResponse, text: str) -> bool:
+    """A close-delimited page (no Content-Length, not chunked, not compressed) that stops
+    before its HTML ends. Such a body's length is "whatever arrived before the connection
+    closed" (RFC 9112 section 6.3), so a connection dropped mid-page looks complete to HTTP;
+    the missing end of the document is the only sign left. A compressed body proves itself
+    by its stream's end marker, a framed one by its length or last chunk. The framing is the
+    transport's finding (kept in the WARC record, so a replay decides the same)."""
+    if not raw.close_delimited:
+        return False
+    encoding = (raw.header("Content-Encoding") or "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        return False
+    return _HTML_END.search(text) is None
 
 
 def _raise_for_status(target: Target, raw: RawResponse) -> None:

@@ -29,6 +29,7 @@ ROBOTS_DISALLOWED = "robots_disallowed"  # robots.txt forbids it, or crawl-delay
 BLOCKED_ADDRESS = "blocked_address"  # SSRF guard: private/loopback/link-local/metadata target
 BAD_URL = "bad_url"  # not http(s), malformed, credentials in URL, unsupported redirect scheme
 NOT_IN_ARCHIVE = "not_in_archive"  # replay mode: the URL was never captured (permanent)
+HOST_UNRESPONSIVE = "host_unresponsive"  # not requested: the host timed out too often in a row
 
 REASONS: dict[str, tuple[bool, str]] = {
     DNS_ERROR: (False, "the host name did not resolve"),
@@ -52,6 +53,11 @@ REASONS: dict[str, tuple[bool, str]] = {
     BLOCKED_ADDRESS: (False, "the host resolves to a non-public or metadata address"),
     BAD_URL: (False, "not an http(s) URL, malformed, or carries credentials"),
     NOT_IN_ARCHIVE: (False, "replay mode: the URL is not in the WARC archive"),
+    HOST_UNRESPONSIVE: (
+        False,
+        "not requested: the host's last requests all timed out, so the run gave up on it for a "
+        "while instead of waiting out every page's timeouts and retries",
+    ),
 }
 TRANSIENT_REASONS = frozenset(reason for reason, (transient, _) in REASONS.items() if transient)
 

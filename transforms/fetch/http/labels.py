@@ -12,9 +12,11 @@ line per encoding: its labels, and the Python codec that decodes what a browser 
 that name. Where the standard's decoder is a superset of the legacy standard the name suggests,
 so is the codec: ``gbk``/``gb2312`` decode as GB 18030, ``shift_jis`` as windows-31j (cp932),
 ``euc-kr`` as windows-949 (cp949), ``big5`` as Big5-HKSCS, ``iso-8859-1``/``us-ascii`` as
-windows-1252, ``tis-620`` as windows-874. The ``replacement`` encoding (ISO-2022-KR/CN,
-HZ-GB-2312: labels browsers refuse to decode, a known cross-site-scripting vector) and
-``x-user-defined`` map to no codec: the label is ignored and the next source decides.
+windows-1252, ``tis-620`` as windows-874, ``iso-2022-jp`` as ISO-2022-JP with the JIS X 0201
+katakana the standard's decoder reads. The ``replacement`` encoding (ISO-2022-KR/CN,
+HZ-GB-2312: labels browsers refuse to decode, a known cross-site-scripting vector) has no
+codec: a page it labels has no text (``is_replacement``; ``bad_charset``), as in a browser.
+``x-user-defined`` maps to no codec either: that label is ignored and the next source decides.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ ENCODINGS: dict[str, tuple[str | None, str]] = {
     "gb18030": ("gb18030", "gb18030"),
     "Big5": ("big5hkscs", "big5 big5-hkscs cn-big5 csbig5 x-x-big5"),
     "EUC-JP": ("euc_jp", "cseucpkdfmtjapanese euc-jp x-euc-jp"),
-    "ISO-2022-JP": ("iso2022_jp", "csiso2022jp iso-2022-jp"),
+    "ISO-2022-JP": ("iso2022_jp_ext", "csiso2022jp iso-2022-jp"),
     "Shift_JIS": ("cp932", "csshiftjis ms932 ms_kanji shift-jis shift_jis sjis windows-31j x-sjis"),
     "EUC-KR": (
         "cp949",
@@ -149,3 +151,11 @@ def standard_codec(label: str) -> tuple[bool, str | None]:
     if name is None:
         return False, None
     return True, ENCODINGS[name][0]
+
+
+def is_replacement(label: str | None) -> bool:
+    """Whether ``label`` names the standard's ``replacement`` encoding (ISO-2022-KR, ISO-2022-CN,
+    HZ-GB-2312), whose decoder yields a single U+FFFD for the whole document: no text at all."""
+    if not label:
+        return False
+    return LABELS.get(label.strip("\t\n\f\r \"'").lower()) == "replacement"

@@ -37,6 +37,8 @@ class HttpConfig:
     robots_cache_size: int = 10_000
     robots_ttl: float = 86_400.0  # RFC 9309: a cached robots.txt is good for at most 24 hours
     robots_failure_ttl: float = 300.0  # how long an unreachable host fails fast
+    host_max_timeouts: int = 3  # timed-out requests in a row after which a host is given up
+    host_giveup_ttl: float = 300.0  # how long a given-up host fails fast (then one probe)
     verify_tls: bool = True
     ca_file: str | None = None  # extra CA bundle (corporate proxies, tests); system CAs otherwise
     max_bad_char_ratio: float = MAX_BAD_CHAR_RATIO  # undecodable bytes tolerated (mixed encodings)
@@ -47,6 +49,8 @@ class HttpConfig:
         for name in ("connect_timeout", "read_timeout", "total_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
+        if self.host_max_timeouts < 1:
+            raise ValueError("host_max_timeouts must be at least 1")
         if self.max_bytes <= 0 or self.max_redirects < 0 or self.max_retries < 0:
             raise ValueError("max_bytes must be positive, max_redirects/max_retries >= 0")
         if "+http" not in self.user_agent and "@" not in self.user_agent:
@@ -110,6 +114,9 @@ class RawResponse:
     fetched_at: str
     truncated: str | None = None  # "length" when the body was cut at the cap
     from_archive: bool = False
+    # Framed only by the connection closing (no Content-Length, not chunked): its length is
+    # whatever arrived, so a drop mid-body is invisible to HTTP (RFC 9112 section 6.3).
+    close_delimited: bool = False
 
     def header(self, name: str) -> str | None:
         name = name.lower()

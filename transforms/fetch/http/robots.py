@@ -1,8 +1,9 @@
 """robots.txt per origin (RFC 9309): fetched once, cached with a TTL, shared by threads.
 
-* 4xx means no rules; 5xx (after retries) means assume complete disallow, cached like rules; a
-  host that cannot be reached at all fails its pages with the same reason for
-  ``robots_failure_ttl`` instead of each page retrying again.
+* 4xx means no rules; 5xx (after retries) or a damaged file means assume complete disallow
+  (counted, ``robots_disallow_all``) until robots.txt is asked again after
+  ``robots_failure_ttl``; a host that cannot be reached at all fails its pages with the same
+  reason for as long, instead of each page retrying again.
 * A file larger than ``robots_max_bytes`` (500 KiB, the RFC's minimum) is not "no rules": its
   first 500 KiB are parsed, cut at the last complete line, and the cut is counted
   (``robots_truncated``), so a long file's ``Disallow`` lines still hold.
@@ -25,6 +26,7 @@ from transforms.fetch.http.errors import (
     BLOCKED_ADDRESS,
     CONNECT_ERROR,
     DNS_ERROR,
+    HOST_UNRESPONSIVE,
     HTTP_4XX,
     INCOMPLETE_BODY,
     NOT_FEED,
@@ -48,6 +50,7 @@ class RobotsRules:
     note: str = ""
     expires: float = 0.0  # clock reading after which robots.txt is fetched again
     unreachable: tuple[str, str] | None = None  # (reason, detail) when the host is unreachable
+    failed: bool = False  # disallow-all because robots.txt answered 5xx or arrived damaged
 
     def allowed(self, url: str, user_agent: str) -> bool:
         if self.disallow_all:
@@ -145,7 +148,11 @@ class RobotsCache:
             if cached is not None and cached.expires > self._clock():
                 return cached
             rules = self._load(origin)
-            rules.expires = self._clock() + (self.failure_ttl if rules.unreachable else self.ttl)
+            # RFC 9309 2.4: rules are cached for up to 24 hours, "unless the robots.txt file is
+            # unreachable": an unreachable host and a 5xx/damaged file (complete disallow) are
+            # asked again after failure_ttl, so a host that recovers is crawled again.
+            failed = rules.unreachable is not None or rules.failed
+            rules.expires = self._clock() + (self.failure_ttl if failed else self.ttl)
             with self._lock:
                 self._rules[origin] = rules
                 while len(self._rules) > self.size:
@@ -159,17 +166,31 @@ class RobotsCache:
         except FetchError as exc:
             if exc.reason == HTTP_4XX and exc.status != 429:
                 return RobotsRules()
-            if exc.reason in (DNS_ERROR, BLOCKED_ADDRESS, BAD_URL, CONNECT_ERROR, TIMEOUT):
+            unreachable = (
+                DNS_ERROR,
+                BLOCKED_ADDRESS,
+                BAD_URL,
+                CONNECT_ERROR,
+                TIMEOUT,
+                HOST_UNRESPONSIVE,
+            )
+            if exc.reason in unreachable:
                 return RobotsRules(unreachable=(exc.reason, exc.detail))
             if exc.reason in (TOO_LARGE, NOT_FEED, NOT_HTML, BAD_CHARSET):
                 return RobotsRules(note=f"robots.txt unusable ({exc.reason}); no rules")
             if exc.reason in (BAD_ENCODING, INCOMPLETE_BODY):
                 # A damaged file may have lost exactly its Disallow lines: assume the worst.
+                self._on_event("robots_disallow_all")
                 return RobotsRules(
-                    disallow_all=True, note=f"robots.txt damaged ({exc.reason}): disallow all"
+                    disallow_all=True,
+                    note=f"robots.txt damaged ({exc.reason}): disallow all",
+                    failed=True,
                 )
+            self._on_event("robots_disallow_all")
             return RobotsRules(
-                disallow_all=True, note=f"robots.txt unreachable ({exc.reason}): disallow all"
+                disallow_all=True,
+                note=f"robots.txt unreachable ({exc.reason}): disallow all",
+                failed=True,
             )
         if truncated:
             self._on_event("robots_truncated")

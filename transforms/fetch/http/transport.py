@@ -405,6 +405,7 @@ class Transport:
             raw_body=raw_body,
             fetched_at=fetched_at,
             truncated=truncated,
+            close_delimited=ok and length is None and not response.chunked,
         )
         return raw, complete and truncated is None and not following
 

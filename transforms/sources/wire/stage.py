@@ -134,14 +134,13 @@ def list_files(config: WireConfig) -> list[WireFile]:
     return sorted((wire_file(m, root) for m in matched), key=lambda f: f.path)
 
 
-def check_input(config: WireConfig, streaming: bool = False) -> None:
-    """Preflight (exit 2 before any output): the input can be listed and, for batch runs, the
-    wire state read. ``ReadWireItems`` lists again when the graph is built."""
+def check_input(config: WireConfig) -> None:
+    """Preflight (exit 2 before any output): the input can be listed. ``ReadWireItems`` lists
+    again when the graph is built. The wire state is verified with every other state file
+    (``pipeline/state_check.py``), where ``--state_repair quarantine`` applies to it too."""
     if not config.enabled:
         return
     list_files(config)
-    if config.state.enabled and not streaming:
-        load_seen(config.state)
 
 
 def read_capped(path: str, limit: int) -> bytes:

@@ -112,7 +112,13 @@ def decode(data: bytes, path: str) -> dict[str, str]:
             record = json.loads(line)
             if record.get("v") != FORMAT_VERSION:
                 raise ValueError(f"unsupported wire state version {record.get('v')!r}")
-            seen[str(record["file"])] = str(record["run"])
+            # Strings only: a number in either place is not something a run wrote, and a run
+            # key compares as text against the horizon (a stray "5" would never expire).
+            key, run = record["file"], record["run"]
+            if not isinstance(key, str) or not isinstance(run, str):
+                raise ValueError("file and run must be strings")
+            key_time(run)  # ValueError unless a run key
+            seen[key] = run
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateFileError(path, f"record {number} is not a wire state: {exc}") from exc
     return seen

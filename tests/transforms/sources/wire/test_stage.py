@@ -155,3 +155,24 @@ def test_version_choice_is_deterministic() -> None:
     kept1, _ = choose_version([a, b])
     kept2, _ = choose_version([b, a])
     assert kept1 == kept2
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"v": 1, "file": 7, "run": "20240501T000000Z"},
+        {"v": 1, "file": "a.xml|10|5", "run": 5},  # would never leave by the horizon
+        {"v": 1, "file": "a.xml|10|5", "run": "yesterday"},
+        {"v": 1, "file": "a.xml|10|5"},
+    ],
+)
+def test_wire_state_records_of_the_wrong_type_are_damaged_state(record) -> None:
+    import json
+
+    from transforms.core import statefile
+    from transforms.core.statefile import StateFileError
+    from transforms.sources.wire.state import STATE_KIND, decode
+
+    data = statefile.encode(STATE_KIND, "20240501T000000Z", [json.dumps(record)])
+    with pytest.raises(StateFileError, match="record 1 is not a wire state"):
+        decode(data, "wire-state.jsonl")
