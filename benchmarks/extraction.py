@@ -19,8 +19,10 @@ were in fact part of the ground-truth article (the safety check: it should be ze
 ``--ablation`` scores every page again with each cleaning rule (and the dateline parser) switched
 off: what each rule buys in F1 and costs in recall, per set. ``--cv K`` (implies the ablation)
 is the protocol that keeps rules honest: pages of every set are split into K folds fixed by a hash
-of the page id; for each fold, a rule is kept only if switching it off does not raise F1 on the
-*other* folds of any set, and the fold is scored with the rules so chosen. The out-of-fold figures
+of the page id; for each fold, the pass setting (fallback ratio, second-pass threshold, gap
+filling) is chosen on the *other* folds (a change from ``REFERENCE`` only if it lowers F1 on no
+set), then under it a rule is kept only if switching it off does not raise F1 on the other folds
+of any set, and the fold is scored with the setting and rules so chosen. The out-of-fold figures
 are what a held-back sample of the same sets should show; the visible figures are the full
 pipeline on all pages.
 """
@@ -39,7 +41,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks import figures_json
 from benchmarks.extraction_metrics import (
@@ -60,8 +62,14 @@ from transforms.extract.cleaning import (
     TITLE_REPEAT,
     Cleaned,
 )
-from transforms.extract.config import ExtractConfig
-from transforms.extract.passes import Extracted, extract_page
+from transforms.extract.config import SECOND_PASS_ALWAYS, ExtractConfig
+from transforms.extract.passes import (
+    Extracted,
+    combine_passes,
+    extract_page,
+    fit_html,
+    run_trafilatura,
+)
 from transforms.extract.story import build_story
 
 logger = logging.getLogger(__name__)
@@ -369,15 +377,50 @@ class Switches:
 
 
 FALLBACK_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Second-pass thresholds (characters of precise text under which the standard pass runs);
+# the last one means "always".
+SECOND_PASS_CHARS = (1_000, 2_000, 2_500, 5_000, 10_000, SECOND_PASS_ALWAYS)
+
+
+class Setting(NamedTuple):
+    """How the passes are combined: fallback ratio, second-pass threshold, gap filling."""
+
+    ratio: float
+    second_pass_chars: int
+    fill_gaps: bool
+
+    @classmethod
+    def of(cls, config: ExtractConfig) -> Setting:
+        return cls(config.fallback_ratio, config.second_pass_below_chars, config.fill_gaps)
+
+    def label(self) -> str:
+        fill = "fill" if self.fill_gaps else "no fill"
+        return f"ratio {self.ratio}, second pass under {self.second_pass_chars}, {fill}"
+
+
+def settings_grid(
+    ratios: Iterable[float] = FALLBACK_RATIOS,
+    thresholds: Iterable[int] = SECOND_PASS_CHARS,
+) -> tuple[Setting, ...]:
+    return tuple(Setting(r, t, f) for f in (False, True) for t in thresholds for r in ratios)
+
+
+@dataclass(frozen=True)
+class Passes:
+    """One page's three trafilatura passes, run once so any setting can be replayed."""
+
+    precise: Extracted  # the first pass with its metadata, nothing combined
+    standard: str = ""
+    recall: str = ""
 
 
 @dataclass
 class SetRun:
     """Everything one set's run keeps per page, so variants are re-scored without re-extracting.
 
-    ``ends`` holds, per page, the extraction that never falls back to the standard mode and the
-    one that always does when it finds more (fallback ratios 0 and 1): every other ratio picks
-    one of the two by the length ratio of their texts, so a threshold is scored without new passes.
+    ``passes`` holds, per page, the text of each trafilatura pass: every setting of the fallback
+    ratio, second-pass threshold and gap filling combines them the way the extract stage does
+    (``passes.combine_passes``), so a setting is scored without new passes.
     """
 
     layout: str
@@ -386,40 +429,52 @@ class SetRun:
     extracted: list[Extracted]
     ours: list[PageScore]
     plain: list[PageScore]
-    ends: list[tuple[Extracted, Extracted]] = field(default_factory=list)
-    default_ratio: float = 0.5
-    variants: dict[tuple[float, frozenset[str]], list[PageScore]] = field(default_factory=dict)
+    passes: list[Passes] = field(default_factory=list)
+    default: Setting = field(default_factory=lambda: Setting(0.3, 2_000, True))
+    variants: dict[tuple[Setting, frozenset[str]], list[PageScore]] = field(default_factory=dict)
+    _by_text: dict[tuple[frozenset[str], int, str], PageScore] = field(default_factory=dict)
 
-    def extraction(self, index: int, ratio: float) -> Extracted:
-        if ratio == self.default_ratio or not self.ends:
+    def extraction(self, index: int, setting: Setting) -> Extracted:
+        if setting == self.default or not self.passes:
             return self.extracted[index]
-        precise, standard = self.ends[index]
-        if "recall" in (precise.mode, standard.mode):
-            return self.extracted[index]  # too little either way: the ratio decides nothing
-        if standard.mode == "standard" and len(precise.text) < ratio * len(standard.text):
-            return standard
-        return precise
+        found = self.passes[index]
+        config = replace(
+            ExtractConfig(),
+            fallback_ratio=setting.ratio,
+            second_pass_below_chars=setting.second_pass_chars,
+            fill_gaps=setting.fill_gaps,
+        )
+        text, mode, filled = combine_passes(
+            found.precise.text, lambda: found.standard, lambda: found.recall, config
+        )
+        return replace(found.precise, text=text, mode=mode, filled=filled)
 
     def scores(
-        self, off: frozenset[str], switches: Switches, ratio: float | None = None
+        self, off: frozenset[str], switches: Switches, setting: Setting | None = None
     ) -> list[PageScore]:
-        if ratio is None or not self.ends:  # without both extractions no ratio can change
-            ratio = self.default_ratio
-        if not off and ratio == self.default_ratio:
+        if setting is None or not self.passes:  # without the passes no setting can change
+            setting = self.default
+        if not off and setting == self.default:
             return self.ours
-        if (ratio, off) not in self.variants:
+        if (setting, off) not in self.variants:
             config = switches.config(off)
-            self.variants[(ratio, off)] = [
-                score_page(self.layout, page, finish(record, self.extraction(i, ratio), config)[0])
-                for i, (page, record) in enumerate(zip(self.pages, self.records, strict=True))
-            ]
-        return self.variants[(ratio, off)]
+            scores = []
+            for i, (page, record) in enumerate(zip(self.pages, self.records, strict=True)):
+                extracted = self.extraction(i, setting)
+                key = (off, i, f"{extracted.mode}\n{extracted.text}")
+                if key not in self._by_text:
+                    text = finish(record, extracted, config)[0]
+                    self._by_text[key] = score_page(self.layout, page, text)
+                scores.append(self._by_text[key])
+            self.variants[(setting, off)] = scores
+        return self.variants[(setting, off)]
 
     def page_scores(
-        self, choice_by_page: list[tuple[float, frozenset[str]]], switches: Switches
+        self, choice_by_page: list[tuple[Setting, frozenset[str]]], switches: Switches
     ) -> list[PageScore]:
         return [
-            self.scores(off, switches, ratio)[i] for i, (ratio, off) in enumerate(choice_by_page)
+            self.scores(off, switches, setting)[i]
+            for i, (setting, off) in enumerate(choice_by_page)
         ]
 
 
@@ -448,7 +503,7 @@ def run(
     sources: Counter[str] = Counter()
     modes: Counter[str] = Counter()
     records, extractions = [], []
-    ends: list[tuple[Extracted, Extracted]] = []
+    passes: list[Passes] = []
     for page in pages:
         record = page_record(page)
         started = time.process_time()
@@ -473,7 +528,7 @@ def run(
         if keep is not None:
             records.append(replace(record, html=""))
             extractions.append(extracted)
-            ends.append(_ends(record, extracted, config))
+            passes.append(run_passes(record, config))
     if keep is not None:
         slim = [replace(page, html="") for page in pages]
         keep.append(
@@ -484,8 +539,8 @@ def run(
                 extractions,
                 ours_scores,
                 plain_scores,
-                ends,
-                config.fallback_ratio,
+                passes,
+                Setting.of(config),
             )
         )
     n = len(pages)
@@ -509,20 +564,29 @@ def run(
     }
 
 
-def _ends(
-    record: FetchedPage, extracted: Extracted, config: ExtractConfig
-) -> tuple[Extracted, Extracted]:
-    """The page extracted with fallback ratios 0 and 1 (one of them is usually ``extracted``)."""
+def run_passes(record: FetchedPage, config: ExtractConfig) -> Passes:
+    """The first pass (with metadata) and the standard and recall texts of one page.
+
+    The recall pass is run only when some setting could need it: when the precise or the
+    standard text is under ``useful_chars`` (every combination is one of those or longer).
+    """
+    import trafilatura
+
+    first = replace(config, fallback_ratio=0.0, fill_gaps=False, useful_chars=0)
+    precise = extract_page(record.html, record.final_url, first, record.fetched_at)
     if config.mode != "precision":
-        return extracted, extracted
+        return Passes(precise)
+    tree = trafilatura.load_html(fit_html(record.html, config.max_html_chars) or "")
+    if tree is None:
+        return Passes(precise)
 
-    def at(ratio: float) -> Extracted:
-        changed = replace(config, fallback_ratio=ratio)
-        return extract_page(record.html, record.final_url, changed, record.fetched_at)
+    def text(mode: str) -> str:
+        doc = run_trafilatura(tree, record.final_url, config, record.fetched_at, mode, False)
+        return (getattr(doc, "text", None) or "") if doc is not None else ""
 
-    if extracted.mode == "standard":
-        return at(0.0), extracted
-    return extracted, at(1.0)
+    standard = text("standard")
+    short = min(len(precise.text), len(standard)) < config.useful_chars
+    return Passes(precise, standard, text("recall") if short else "")
 
 
 # ---------------------------------------------------------------- ablation and CV
@@ -550,7 +614,11 @@ def _subset(scores: list[PageScore], mask: list[bool]) -> list[PageScore]:
 
 
 def select_switches_off(
-    runs: list[SetRun], switches: Switches, names: list[str], train: list[list[bool]]
+    runs: list[SetRun],
+    switches: Switches,
+    names: list[str],
+    train: list[list[bool]],
+    setting: Setting | None = None,
 ) -> frozenset[str]:
     """Switches to turn off, judged on the training pages: a rule stays only if it never hurts.
 
@@ -561,8 +629,10 @@ def select_switches_off(
     off = set()
     for name in names:
         for set_run, mask in zip(runs, train, strict=True):
-            full = summarise(set_run.layout, _subset(set_run.ours, mask))["f1"]
-            variant = set_run.scores(frozenset({name}), switches)
+            full = summarise(
+                set_run.layout, _subset(set_run.scores(frozenset(), switches, setting), mask)
+            )["f1"]
+            variant = set_run.scores(frozenset({name}), switches, setting)
             without = summarise(set_run.layout, _subset(variant, mask))["f1"]
             if without > full + 1e-9:
                 off.add(name)
@@ -570,32 +640,40 @@ def select_switches_off(
     return frozenset(off)
 
 
-def select_ratio(
-    runs: list[SetRun], switches: Switches, train: list[list[bool]], ratios: Iterable[float]
-) -> float:
-    """The fallback ratio to use, judged on the training pages: a new one only if it helps.
+# What a setting must not do worse than on any set: the combination in use before gap filling
+# (fallback ratio 0.3 and second-pass threshold 2,000, both chosen by earlier protocol runs).
+REFERENCE = Setting(0.3, 2_000, False)
 
-    Among the ratios whose F1 is at least the current default's on every set, the one with the
-    best mean F1 over the sets (ties: the current default, then the lower ratio, which runs the
-    standard pass's text less often).
+
+def select_setting(
+    runs: list[SetRun],
+    switches: Switches,
+    train: list[list[bool]],
+    candidates: Iterable[Setting],
+    reference: Setting = REFERENCE,
+) -> Setting:
+    """The pass combination to use, judged on the training pages: a change only if it helps.
+
+    Among the candidates whose F1 is at least the reference's on every set, the one with the
+    best mean F1 over the sets. Ties go to the reference, then to the cheaper setting: no gap
+    filling, a lower second-pass threshold (fewer standard passes), a lower ratio.
     """
-    default = runs[0].default_ratio if runs else 0.5
 
-    def f1s(ratio: float) -> list[float]:
+    def f1s(setting: Setting) -> list[float]:
         return [
-            summarise(r.layout, _subset(r.scores(frozenset(), switches, ratio), mask))["f1"]
+            summarise(r.layout, _subset(r.scores(frozenset(), switches, setting), mask))["f1"]
             for r, mask in zip(runs, train, strict=True)
         ]
 
-    base = f1s(default)
-    best, best_mean = default, sum(base) / len(base) if base else 0.0
-    for ratio in sorted(ratios):
-        scores = f1s(ratio)
+    base = f1s(reference)
+    best, best_mean = reference, sum(base) / len(base) if base else 0.0
+    for setting in sorted(candidates, key=lambda c: (c.fill_gaps, c.second_pass_chars, c.ratio)):
+        scores = f1s(setting)
         if any(new < old - 1e-9 for new, old in zip(scores, base, strict=True)):
             continue
         mean = sum(scores) / len(scores)
         if mean > best_mean + 1e-9:
-            best, best_mean = ratio, mean
+            best, best_mean = setting, mean
     return best
 
 
@@ -604,23 +682,25 @@ def cross_validate(
     switches: Switches,
     names: list[str],
     k: int,
-    ratios: Iterable[float] = FALLBACK_RATIOS,
+    candidates: Iterable[Setting] | None = None,
+    reference: Setting = REFERENCE,
 ) -> dict:
-    """K-fold out-of-fold figures: each fold scored with the fallback ratio and the rule
-    switches chosen on the other folds (the ratio first, then the rules at the default ratio)."""
-    ratios = tuple(ratios)
+    """K-fold out-of-fold figures: each fold scored with the pass setting and the rule switches
+    chosen on the other folds only (the setting first, then the rules under that setting)."""
+    candidates = tuple(candidates) if candidates is not None else settings_grid()
     folds = [[fold_of(page.key, k) for page in set_run.pages] for set_run in runs]
     chosen: list[frozenset[str]] = []
-    chosen_ratios: list[float] = []
+    chosen_settings: list[Setting] = []
     for fold in range(k):
         train = [[f != fold for f in set_folds] for set_folds in folds]
-        chosen_ratios.append(select_ratio(runs, switches, train, ratios))
-        chosen.append(select_switches_off(runs, switches, names, train))
+        setting = select_setting(runs, switches, train, candidates, reference)
+        chosen_settings.append(setting)
+        chosen.append(select_switches_off(runs, switches, names, train, setting))
     everything = [[True] * len(set_folds) for set_folds in folds]
     per_set = {}
     for set_run, set_folds in zip(runs, folds, strict=True):
         out_of_fold = set_run.page_scores(
-            [(chosen_ratios[f], chosen[f]) for f in set_folds], switches
+            [(chosen_settings[f], chosen[f]) for f in set_folds], switches
         )
         fold_figures = []
         for fold in range(k):
@@ -642,20 +722,25 @@ def cross_validate(
             "folds": fold_figures,
         }
     dropped = Counter(name for off in chosen for name in off)
-    by_ratio = {
-        str(ratio): {
-            r.layout: _rounded(summarise(r.layout, r.scores(frozenset(), switches, ratio)))
+    on_all = select_setting(runs, switches, everything, candidates, reference)
+    shown = sorted({reference, *(r.default for r in runs[:1]), on_all, *chosen_settings})
+    by_setting = {
+        setting.label(): {
+            r.layout: _rounded(summarise(r.layout, r.scores(frozenset(), switches, setting)))
             for r in runs
         }
-        for ratio in ratios
+        for setting in shown
     }
     return {
         "k": k,
         "sets": per_set,
-        "fallback_ratio_per_fold": chosen_ratios,
-        "fallback_ratio_on_all_pages": select_ratio(runs, switches, everything, ratios),
-        "switched_off_on_all_pages": sorted(select_switches_off(runs, switches, names, everything)),
-        "fallback_ratios": by_ratio,
+        "reference_setting": reference.label(),
+        "setting_per_fold": [setting.label() for setting in chosen_settings],
+        "setting_on_all_pages": on_all.label(),
+        "switched_off_on_all_pages": sorted(
+            select_switches_off(runs, switches, names, everything, on_all)
+        ),
+        "settings": by_setting,
         "switched_off_per_fold": [sorted(off) for off in chosen],
         "switched_off_in_every_fold": sorted(n for n in names if dropped[n] == k),
         "switched_off_in_some_folds": sorted(n for n in names if 0 < dropped[n] < k),
@@ -709,16 +794,19 @@ def print_cv(cv: dict) -> None:
             )
         gap = s["out_of_fold"]["f1"] - s["trafilatura"]["f1"]
         print(f"  {'':30}{'oof - traf':13}{gap:+8.4f}")
-    print(f"  fallback ratio per fold: {cv['fallback_ratio_per_fold']}")
+    print(f"  reference setting: {cv['reference_setting']}")
+    for fold, setting in enumerate(cv["setting_per_fold"]):
+        off = ", ".join(cv["switched_off_per_fold"][fold]) or "-"
+        print(f"  fold {fold}: {setting}; switched off: {off}")
     print(
-        f"  chosen on all visible pages: fallback ratio {cv['fallback_ratio_on_all_pages']}, "
+        f"  chosen on all visible pages: {cv['setting_on_all_pages']}; "
         f"switched off: {', '.join(cv['switched_off_on_all_pages']) or '-'}"
     )
-    for ratio, figures in cv["fallback_ratios"].items():
+    for label, figures in cv["settings"].items():
         cells = "  ".join(
             f"{layout[:12]} {f['f1']:.4f}/{f['recall']:.4f}" for layout, f in figures.items()
         )
-        print(f"    ratio {ratio}: {cells}")
+        print(f"    {label}: {cells}")
     print("  switched off in every fold: " + (", ".join(cv["switched_off_in_every_fold"]) or "-"))
     print("  switched off in some folds: " + (", ".join(cv["switched_off_in_some_folds"]) or "-"))
 

@@ -11,6 +11,10 @@ trafilatura-eval with its segment metric) it computes both the result with the s
 the result without it, then, for each candidate threshold T ("run the second pass only when the
 precise text is shorter than T characters"), each set's F1 and recall.
 
+(Measured before gap filling: with it, the standard pass also decides which paragraphs precision
+mode dropped, and the threshold is chosen with the other pass settings by ``benchmarks.extraction
+--cv``; this benchmark still shows where the fallback alone changes the result.)
+
 The threshold is chosen by leave-one-set-out cross-validation: on all sets but one, the smallest T
 whose F1 and recall are not lower than always running the pass on any of them; then checked on
 the set left out. The chosen value is the largest T any fold picked (the safe side).

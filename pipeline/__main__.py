@@ -105,7 +105,7 @@ def run(argv: list[str] | None = None, configure_logs: bool = False) -> int:
     refused = False
     try:
         code = _run_checked(checked)
-        refused = code == 2
+        refused = code == 2 or checked.check  # --check, like a refusal, leaves nothing
         return code
     finally:
         if lock is not None:

@@ -9,7 +9,6 @@ deleted again at once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import uuid
@@ -72,12 +71,16 @@ def missing_folders(root: str) -> list[str]:
 
 
 def remove_created() -> None:
-    """Remove the folders the preflight created that are still empty (innermost first)."""
-    while CREATED:
-        folder = CREATED.pop()
-        # Not empty (something else wrote there) or already gone: leave it.
-        with contextlib.suppress(OSError):
+    """Remove the folders the preflight created that are still empty (innermost first); the
+    others stay listed, so a later call (once the run lock's file is gone) can try again."""
+    kept = []
+    for folder in reversed(CREATED):
+        try:
             os.rmdir(folder)
+        except OSError:  # not empty (something else wrote there) or already gone
+            if os.path.isdir(folder):
+                kept.append(folder)
+    CREATED[:] = kept[::-1]
 
 
 def check_writable(flag: str, path: str, options: PipelineOptions | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import state_lock
 from pipeline.preflight import PreflightError, check_writable
 from transforms.core import statefile
 from transforms.core.statefile import StateFileError
@@ -48,6 +49,7 @@ class StateCheck:
         self.checked: list[str] = []
         self.legacy: list[str] = []
         self.quarantined: list[dict[str, Any]] = []
+        self.temporaries_removed: list[str] = []
 
     def verify(self, path: str, kind: str, minhash: Any = None) -> bool:
         """True when ``path`` can be trusted; False when it was quarantined; raises otherwise.
@@ -102,6 +104,8 @@ class StateCheck:
                     "see its state would read every feed as new. Fix: the folder's permissions "
                     "(read and execute for the account the job runs as)"
                 ) from err
+            if state_lock.held(self.location):
+                names = self._remove_temporaries(folder, names)
             for name in names:
                 entry = os.path.join(folder, name)
                 if (
@@ -116,6 +120,26 @@ class StateCheck:
                     self._quarantine(entry, kind, err)
         if written:
             check_writable("--state_location", folder)
+
+    def _remove_temporaries(self, folder: str, names: list[str]) -> list[str]:
+        """Remove the ``.tmp-*`` files killed runs left (any run id: under the lock no other
+        run is writing here); the names that remain."""
+        import os
+
+        kept = []
+        for name in names:
+            entry = os.path.join(folder, name)
+            if name.startswith(".tmp-") and name.endswith(".jsonl") and os.path.isfile(entry):
+                try:
+                    os.remove(entry)
+                except OSError:
+                    kept.append(name)
+                    continue
+                LOG.info("removed %s, a temporary state file a killed run left", entry)
+                self.temporaries_removed.append(entry)
+            else:
+                kept.append(name)
+        return kept
 
     def _quarantine(self, path: str, kind: str, err: StateFileError) -> None:
         relative = path[len(self.location) + 1 :] if path.startswith(self.location) else path
@@ -162,6 +186,11 @@ class StateCheck:
             notes.append(
                 f"quarantined {q['path']} -> {q['moved_to']} ({q['problem']}); it held {held}{cut}"
             )
+        if self.temporaries_removed:
+            notes.append(
+                f"removed {len(self.temporaries_removed)} temporary state file(s) killed runs "
+                "left (never read as state)"
+            )
         if self.legacy:
             notes.append(
                 f"{len(self.legacy)} state file(s) without header/footer (written before "
@@ -173,6 +202,7 @@ class StateCheck:
             "legacy": list(self.legacy),
             "quarantined": list(self.quarantined),
             "may_readmit": at_risk,
+            "temporaries_removed": list(self.temporaries_removed),
             "notes": notes,
         }
 

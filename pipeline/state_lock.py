@@ -28,6 +28,19 @@ from pipeline.preflight import CREATED, PreflightError, missing_folders
 
 LOCK_NAME = ".wirestream.lock"
 
+# State folders this process holds the lock of: there no other run can be writing, so the
+# preflight may remove temporary files that killed runs left (``held``).
+_HELD: set[str] = set()
+
+
+def held(location: str | None) -> bool:
+    """Does this process hold the lock of ``location``?"""
+    return bool(location) and "://" not in str(location) and _key(str(location)) in _HELD
+
+
+def _key(location: str) -> str:
+    return os.path.abspath(location.rstrip("/") or "/")
+
 
 @dataclass
 class StateLock:
@@ -45,6 +58,7 @@ class StateLock:
                 os.unlink(self.path)
         os.close(self.fd)  # closing the only descriptor releases the flock
         self.fd = -1
+        _HELD.discard(os.path.dirname(self.path))
 
 
 def acquire(location: str | None, run_id: str) -> StateLock | None:
@@ -53,7 +67,7 @@ def acquire(location: str | None, run_id: str) -> StateLock | None:
     ``None`` without a local state location (none given, or an object store)."""
     if not location or "://" in location:
         return None
-    folder = os.path.abspath(location.rstrip("/") or "/")
+    folder = _key(location)
     if os.path.lexists(folder) and not os.path.isdir(folder):
         return None  # the preflight names a file where the folder must be
     missing = missing_folders(folder)
@@ -84,6 +98,7 @@ def acquire(location: str | None, run_id: str) -> StateLock | None:
     text += time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     os.ftruncate(fd, 0)
     os.pwrite(fd, text.encode("utf-8"), 0)
+    _HELD.add(folder)
     return StateLock(path, fd, created_folder=bool(missing))
 
 

@@ -81,7 +81,7 @@ def _run(layout: str, keys: list[str], full: list[float], off: list[float]) -> S
 
     run = SetRun(layout, [], [], [], [doc(r) for r in full], [doc(r) for r in full])
     run.pages = [type("P", (), {"key": key})() for key in keys]  # type: ignore[misc]
-    run.variants[(0.5, frozenset({"r"}))] = [doc(r) for r in off]
+    run.variants[(run.default, frozenset({"r"}))] = [doc(r) for r in off]
     return run
 
 
@@ -112,39 +112,64 @@ def test_out_of_fold_figures_use_rules_chosen_without_the_fold(tmp_path: Path) -
     assert sum(fold["pages"] for fold in figures["folds"]) == 40
 
 
-def test_a_fallback_ratio_is_chosen_only_when_it_helps_every_set(tmp_path: Path) -> None:
-    from benchmarks.extraction import Page, page_record, score_page, select_ratio
+def _setting_run(truth: str, precise_text: str, standard_text: str) -> SetRun:
+    """Four pages whose passes are given: the precise text and the standard one."""
+    from benchmarks.extraction import Page, Passes, Setting, page_record, score_page
     from transforms.extract.passes import Extracted
+
+    pages = [
+        Page(key=f"p{i}", url=f"https://example.org/{i}", html="", truth=truth) for i in range(4)
+    ]
+    precise = Extracted(text=precise_text, mode="precision")
+    ours = [score_page(LAYOUT_AEB, p, precise_text) for p in pages]
+    return SetRun(
+        LAYOUT_AEB,
+        pages,
+        [page_record(p) for p in pages],
+        [precise] * 4,
+        ours,
+        ours,
+        [Passes(precise, standard_text)] * 4,
+        Setting(0.5, 2_000, False),
+    )
+
+
+def test_a_setting_is_chosen_only_when_it_helps_every_set(tmp_path: Path) -> None:
+    from benchmarks.extraction import Setting, select_setting
 
     words = [f"word{i}" for i in range(200)]
     body = " ".join(words)
     precise_text = " ".join(words[:130])  # 65% of the standard text: kept at ratio 0.5
-    pages, records, extracted, ends = [], [], [], []
-    for i in range(4):
-        page = Page(key=f"p{i}", url=f"https://example.org/{i}", html="", truth=body)
-        precise = Extracted(text=precise_text, mode="precision")
-        standard = Extracted(text=body, mode="standard")
-        pages.append(page)
-        records.append(page_record(page))
-        extracted.append(precise)
-        ends.append((precise, standard))
-    ours = [score_page(LAYOUT_AEB, p, precise_text) for p in pages]
-    run = SetRun(LAYOUT_AEB, pages, records, extracted, ours, ours, ends, 0.5)
+    run = _setting_run(body, precise_text, body)
     switches = Switches(ExtractConfig(), tmp_path)
     everything = [[True] * 4]
-    # from 0.7 on the standard text is taken, and it is the whole body: the lowest such ratio
-    assert select_ratio([run], switches, everything, (0.3, 0.5, 0.7, 0.9)) == 0.7
-    # a set where the standard text is worse vetoes the change
-    worse = SetRun(
-        LAYOUT_AEB,
-        pages,
-        records,
-        extracted,
-        [score_page(LAYOUT_AEB, p, precise_text) for p in pages],
-        ours,
-        [(e[0], Extracted(text=precise_text + " noise" * 80, mode="standard")) for e in ends],
-        0.5,
+    grid = [Setting(r, t, False) for r in (0.3, 0.5, 0.7, 0.9) for t in (500, 2_000)]
+    # from 0.7 on the standard text is taken, and it is the whole body: the lowest such ratio,
+    # with the second pass running (the precise text is 900 characters long)
+    assert select_setting([run], switches, everything, grid, run.default) == Setting(
+        0.7, 2_000, False
     )
-    worse.pages = [Page(key=p.key, url=p.url, html="", truth=precise_text) for p in pages]
-    worse.ours = [score_page(LAYOUT_AEB, p, precise_text) for p in worse.pages]
-    assert select_ratio([run, worse], switches, everything * 2, (0.3, 0.5, 0.7, 0.9)) == 0.5
+    # a set where the standard text is worse vetoes the change
+    worse = _setting_run(precise_text, precise_text, precise_text + " noise" * 80)
+    assert select_setting([run, worse], switches, everything * 2, grid, run.default) == Setting(
+        0.5, 2_000, False
+    )
+
+
+def test_gap_filling_is_chosen_on_the_training_pages(tmp_path: Path) -> None:
+    from benchmarks.extraction import Setting, select_setting
+
+    paragraphs = [" ".join(f"p{j}w{i}" for i in range(30)) + "." for j in range(5)]
+    body = "\n".join(paragraphs)
+    precise_text = "\n".join(paragraphs[:2] + paragraphs[3:])  # the middle one dropped
+    run = _setting_run(body, precise_text, body)
+    switches = Switches(ExtractConfig(), tmp_path)
+    grid = [Setting(0.5, 2_000, fill) for fill in (False, True)]
+    assert select_setting([run], switches, [[True] * 4], grid, run.default) == Setting(
+        0.5, 2_000, True
+    )
+    # where the reference leaves the middle paragraph out, filling it in costs precision
+    noisy = _setting_run(precise_text, precise_text, body)
+    assert select_setting([run, noisy], switches, [[True] * 4] * 2, grid, run.default) == Setting(
+        0.5, 2_000, False
+    )

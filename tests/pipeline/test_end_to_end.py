@@ -39,10 +39,9 @@ def _digests(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sample") / "output"
-    assert run(["--output", str(out)]) == 0
-    return out
+def sample_run(sample_runs) -> Path:
+    """The bundled sample's run (shared with other modules that only read it)."""
+    return sample_runs.shared() / "output"
 
 
 def test_every_seed_story_is_written(sample_run: Path) -> None:
@@ -110,9 +109,8 @@ def test_jsonl_reads_back_as_hive_dataset(sample_run: Path) -> None:
     assert set(table.column("lang").to_pylist()) == {"en"}
 
 
-def test_parquet_reads_back_as_hive_dataset(tmp_path: Path) -> None:
-    out = tmp_path / "parquet"
-    assert run(["--output", str(out), "--format", "parquet"]) == 0
+def test_parquet_reads_back_as_hive_dataset(sample_runs) -> None:
+    out = sample_runs.shared("--format", "parquet") / "output"  # the session's Parquet run
     table = ds.dataset(out / "stories", format="parquet", partitioning="hive").to_table()
     report = json.loads((out / "_run_report.json").read_text())
     assert table.num_rows == report["written"]["stories"] > 0

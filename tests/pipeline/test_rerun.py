@@ -40,9 +40,8 @@ def _scheduled(out: Path, *extra: str) -> list[str]:
     return ["--output", str(out), "--run_date", RUN_DATE, *extra]
 
 
-def test_same_run_date_twice_gives_the_same_files_and_counts(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert run(_scheduled(out)) == 0
+def test_same_run_date_twice_gives_the_same_files_and_counts(tmp_path: Path, sample_runs) -> None:
+    out, _ = sample_runs.copy(tmp_path, "--run_date", RUN_DATE)  # the first attempt
     first_files, first_report = _digests(out), _report(out)
     assert run(_scheduled(out)) == 0
     second_report = _report(out)
@@ -59,11 +58,10 @@ def test_same_run_date_twice_gives_the_same_files_and_counts(tmp_path: Path) -> 
 
 
 def test_rerun_with_changed_input_leaves_no_file_of_the_earlier_attempt(
-    tmp_path: Path, sample_feeds: Path, sample_archive: Path
+    tmp_path: Path, sample_feeds: Path, sample_archive: Path, sample_runs
 ) -> None:
     """Live feeds change between attempts; the re-run must not keep the first attempt's files."""
-    out = tmp_path / "out"
-    assert run(_scheduled(out)) == 0
+    out, _ = sample_runs.copy(tmp_path, "--run_date", RUN_DATE)  # the first attempt
     before = _report(out)["written"]["stories"]
     fewer = tmp_path / "feeds.yaml"
     lines = sample_feeds.read_text().split("\n- url:")
@@ -82,11 +80,10 @@ def test_rerun_with_changed_input_leaves_no_file_of_the_earlier_attempt(
     assert on_disk + len(entry_errors) == report["invariant"]["entries_read"]
 
 
-def test_other_run_dates_are_left_alone(tmp_path: Path) -> None:
-    out = tmp_path / "out"
+def test_other_run_dates_are_left_alone(tmp_path: Path, sample_runs) -> None:
+    out, _ = sample_runs.copy(tmp_path, "--run_date", RUN_DATE)
+    earlier = _digests(out)  # another run date's files, already in the output
     assert run(["--output", str(out), "--run_date", "2026-11-24T09"]) == 0
-    earlier = _digests(out)
-    assert run(_scheduled(out)) == 0
     after = _digests(out)
     assert {k: v for k, v in after.items() if k in earlier} == earlier
     assert len(after) == 2 * len(earlier)
@@ -100,10 +97,10 @@ def test_run_file_names_are_matched_exactly() -> None:
     assert not pattern.fullmatch("part-daily-00000-of-00001.parquet")
 
 
-def test_rerun_with_state_is_not_double_applied(tmp_path: Path) -> None:
+def test_rerun_with_state_is_not_double_applied(tmp_path: Path, sample_runs) -> None:
     """A re-run starts from the state the first attempt started from, not from its own marks."""
-    out, state = tmp_path / "out", str(tmp_path / "state")
-    assert run(_scheduled(out, "--state_location", state)) == 0
+    out, state_dir = sample_runs.copy(tmp_path, "--run_date", RUN_DATE, state=True)
+    state = str(state_dir)
     first_files, first_report = _digests(out), _report(out)
     assert first_report["written"]["stories"] > 0
     assert run(_scheduled(out, "--state_location", state)) == 0

@@ -31,10 +31,9 @@ def _report(root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def in_process(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("in_process") / "output"
-    assert run(["--output", str(out)]) == 0
-    return out
+def in_process(sample_runs) -> Path:
+    """The in-process DirectRunner's run of the sample (shared: only read here)."""
+    return sample_runs.shared() / "output"
 
 
 def _same_run(out: Path, reference: Path) -> None:

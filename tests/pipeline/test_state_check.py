@@ -249,3 +249,27 @@ def test_a_damaged_wire_snapshot_is_quarantined_like_the_others(tmp_path: Path) 
     assert check_state(feeds, None, MINHASH, "none", wire=wire, wire_snapshot=False)
     check = check_state(feeds, None, MINHASH, "quarantine", wire=wire)
     assert [q["path"] for q in check.quarantined] == [str(path)] and not path.exists()
+
+
+def test_under_the_lock_temporaries_killed_runs_left_are_removed(tmp_path: Path) -> None:
+    from pipeline import state_lock
+
+    _snapshot(tmp_path)
+    _fingerprints(tmp_path)
+    left = [
+        tmp_path / "feeds" / ".tmp-20261124T090000Z-other-run-0123abcd.jsonl",
+        tmp_path / "dedup" / MINHASH.name / "dt=2026-11-24" / ".tmp-9f-fingerprints-x.jsonl",
+    ]
+    for path in left:
+        path.write_bytes(b'{"wirestream_state": "feed-state", "v": 1, "run": "x"}\n{"half')
+    assert _check(tmp_path).to_json()["temporaries_removed"] == []  # no lock: maybe running
+    assert all(path.exists() for path in left)
+    lock = state_lock.acquire(str(tmp_path), "r1")
+    assert lock is not None
+    try:
+        removed = _check(tmp_path).to_json()["temporaries_removed"]
+    finally:
+        lock.release()
+    assert sorted(removed) == sorted(str(path) for path in left)
+    assert not any(path.exists() for path in left)
+    assert not state_lock.held(str(tmp_path))

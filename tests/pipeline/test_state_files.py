@@ -28,10 +28,9 @@ def _cut_on_record_boundary(path: Path, drop_lines: int = 2) -> None:
 
 
 @pytest.fixture()
-def first_run(tmp_path: Path) -> Path:
-    """The state a first scheduled run leaves behind."""
-    out, state = tmp_path / "out", tmp_path / "state"
-    assert run(_argv(out, state, "2026-11-24T10")) == 0
+def first_run(tmp_path: Path, sample_runs) -> Path:
+    """The state a first scheduled run leaves behind (a private copy: the tests damage it)."""
+    _, state = sample_runs.copy(tmp_path / "first", "--run_date", "2026-11-24T10", state=True)
     return state
 
 

@@ -78,6 +78,10 @@ def test_a_second_run_on_the_same_state_is_refused_until_the_first_ends(tmp_path
     lock.release()
     done = _cli("--check", "--output", str(tmp_path / "out"), "--state_location", str(state))
     assert done.returncode == 0, done.stderr
+    fresh = tmp_path / "new-state"
+    done = _cli("--check", "--output", str(tmp_path / "out"), "--state_location", str(fresh))
+    assert done.returncode == 0, done.stderr
+    assert not fresh.exists()  # --check writes nothing: not even the lock's folder
 
 
 def test_no_lock_without_a_local_state_folder(tmp_path: Path) -> None:

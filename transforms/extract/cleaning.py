@@ -373,9 +373,23 @@ def _one_pass(
     return lines
 
 
-def clean_text(text: str, title: str = "", rules: RuleSet | None = None) -> Cleaned:
-    """Clean an extracted body; ``title`` lets a headline repeated atop the body be removed."""
-    rules = rules or load_rules()
+def clean_text(
+    text: str, title: str = "", rules: RuleSet | None = None, keep_title_below: int = 0
+) -> Cleaned:
+    """Clean an extracted body; ``title`` lets a headline repeated atop the body be removed.
+
+    A short teaser can be little more than its headline and a lead sentence: when the body
+    without the headline would be shorter than ``keep_title_below`` characters (the length under
+    which the story is rejected), the headline stays, since a story that is kept with its headline
+    twice loses nothing while a rejected one loses the lead too.
+    """
+    cleaned = _clean(text, title, rules or load_rules())
+    if title and len(cleaned.text) < keep_title_below and dict(cleaned.hits).get(TITLE_REPEAT):
+        return _clean(text, "", rules or load_rules())
+    return cleaned
+
+
+def _clean(text: str, title: str, rules: RuleSet) -> Cleaned:
     hits: Counter[str] = Counter()
     found: dict[str, Any] = {}
     lines, blank_separated, nfc_changed, controls = normalise_whitespace(text or "")

@@ -17,6 +17,7 @@ REASON_HTML_TOO_LARGE = "html_too_large"
 REASON_EXTRACT_ERROR = "extract_error"
 REASON_EXTRACT_TIMEOUT = "extract_timeout"
 MODES = ("precision", "standard", "recall")
+SECOND_PASS_ALWAYS = 1_000_000_000  # a second-pass threshold no page's text reaches
 
 
 @dataclass(frozen=True)
@@ -28,15 +29,16 @@ class ExtractConfig:
     # cross-validation over the three evaluation sets (benchmarks.extraction --cv): 0.3 in four
     # folds of five, never worse than 0.5 on any set.
     fallback_ratio: float = 0.3
-    # The standard pass runs only when the precise text is shorter than this (characters): it
-    # costs a third of a page's extraction, and on the 412 evaluation pages it changed the result
-    # only where the precise text was under 1,456 characters. Leave-one-set-out cross-validation
-    # (``benchmarks/second_pass.py``) picked 1,500 on two folds and 500 on the third, where 500
-    # lost F1 on the held-out set: so the largest fold's choice plus a margin for the held-back
-    # pages. It skips the pass on 68% of the pages with every set's F1 and recall unchanged.
-    # (Measured with a fallback ratio of 0.5; with a lower ratio the pass changes a subset of
-    # those pages, since the fallback then needs an even shorter precise text.)
-    second_pass_below_chars: int = 2_000
+    # The standard pass runs only when the precise text is shorter than this (characters). It
+    # costs about a third of a page's extraction; before gap filling it changed the result only
+    # where the precise text was under 1,456 characters, and 2,000 skipped it on 68% of the
+    # pages. With gap filling (below) it pays on long pages too: the cross-validation protocol
+    # (``benchmarks.extraction --cv 5``, chosen on training folds only) picked "always" on four
+    # folds of five and on all visible pages, over 1,000-10,000 characters.
+    second_pass_below_chars: int = SECOND_PASS_ALWAYS
+    # Put back the prose paragraphs the standard pass keeps between precise paragraphs
+    # (``passes.fill_gaps``); it acts where the standard pass runs.
+    fill_gaps: bool = True
     include_tables: bool = True
     include_comments: bool = False
     clean: bool = True

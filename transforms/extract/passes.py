@@ -4,9 +4,12 @@ Measured on the shared benchmarks (``python -m benchmarks.extraction``), trafila
 mode with comments off beats its defaults on both corpora, but on a few pages it cuts most of the
 article. So we extract in precision mode and, when that kept less than ``fallback_ratio`` of what
 the standard mode finds, take the standard result instead; when both find too little we also try
-recall mode. The standard pass only runs when the precise text is short
-(``second_pass_below_chars``): on longer texts it almost never changes the result and costs a
-third of the page's extraction.
+recall mode. Precision mode also drops single paragraphs in the middle of an article (a
+paragraph next to an inline link box, a quote set apart): with ``fill_gaps`` the paragraphs the
+standard pass keeps *between* two paragraphs precision kept are put back, when they are prose
+(end like a sentence). Headings, link lists and captions in those gaps stay out, and nothing is
+added before the first or after the last precise paragraph, where page furniture sits. The
+standard pass runs only when the precise text is shorter than ``second_pass_below_chars``.
 
 trafilatura is imported lazily so the DoFn pickles small. Its own ``deduplicate`` option is never
 used: it keeps a process-wide cache, so the text it returns depends on what the worker happened to
@@ -16,6 +19,7 @@ see before (non-deterministic and destructive); de-duplication is a stage of its
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +27,10 @@ from transforms.extract.config import ExtractConfig
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _WHITESPACE_RUN = re.compile(r"\s{2,}")
+# How a paragraph of prose ends (closing quotes and brackets after the stop included).
+_PROSE_END = re.compile(r"[.!?…。！？:;][\"'”’»)\]]*$")
+# A gap line shorter than this many words is a widget label ("Read more...", "Rated!"), not prose.
+GAP_MIN_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class Extracted:
     canonical_url: str | None = None
     hostname: str = ""
     mode: str = "precision"
+    filled: int = 0  # paragraphs put back from the standard pass inside the precise text
 
 
 def fit_html(html: str, max_chars: int) -> str | None:
@@ -131,6 +140,68 @@ def _text_of(doc: Any) -> str:
     return (getattr(doc, "text", None) or "") if doc is not None else ""
 
 
+def _line_key(line: str) -> str:
+    return " ".join(line.split())
+
+
+def _is_prose(line: str) -> bool:
+    return len(line.split()) >= GAP_MIN_WORDS and _PROSE_END.search(line.rstrip()) is not None
+
+
+def fill_gaps(precise: str, standard: str) -> tuple[str, int]:
+    """The precise text with the prose paragraphs standard mode keeps between its paragraphs.
+
+    Precise paragraphs are found in the standard text in order (the same paragraph, whitespace
+    aside); a standard paragraph strictly between two found ones, of five words or more and
+    ending like a sentence, is inserted at its place. Returns the text and how many paragraphs
+    were put back.
+    """
+    if not precise or not standard:
+        return precise, 0
+    standard_lines = [line for line in standard.split("\n") if line.strip()]
+    positions: dict[str, list[int]] = {}
+    for index, line in enumerate(standard_lines):
+        positions.setdefault(_line_key(line), []).append(index)
+    out: list[str] = []
+    filled = 0
+    last: int | None = None
+    for line in precise.split("\n"):
+        found = next(
+            (i for i in positions.get(_line_key(line), ()) if last is None or i > last), None
+        )
+        if found is not None:
+            if last is not None:
+                gap = [g for g in standard_lines[last + 1 : found] if _is_prose(g)]
+                out.extend(gap)
+                filled += len(gap)
+            last = found
+        out.append(line)
+    return ("\n".join(out), filled) if filled else (precise, 0)
+
+
+def combine_passes(
+    precise: str, standard: Callable[[], str], recall: Callable[[], str], config: ExtractConfig
+) -> tuple[str, str, int]:
+    """Text, mode and paragraphs filled, from the first pass and (lazily) the other two.
+
+    Kept apart from the trafilatura calls so the benchmark can replay every threshold on
+    passes it ran once.
+    """
+    text, mode, filled = precise, config.mode, 0
+    wants_standard = config.fallback_ratio > 0 or config.fill_gaps
+    if mode == "precision" and wants_standard and len(text) < config.second_pass_below_chars:
+        standard_text = standard()
+        if len(text) < config.fallback_ratio * len(standard_text):
+            text, mode = standard_text, "standard"
+        elif config.fill_gaps:
+            text, filled = fill_gaps(text, standard_text)
+    if len(text) < config.useful_chars and config.mode != "recall":
+        recall_text = recall()
+        if len(recall_text) > len(text):
+            text, mode, filled = recall_text, "recall", 0
+    return text, mode, filled
+
+
 def extract_page(
     html: str, url: str, config: ExtractConfig, fetched_at: str = "", date_needed: bool = True
 ) -> Extracted:
@@ -149,26 +220,17 @@ def extract_page(
     tree = trafilatura.load_html(fitted)
     if tree is None:
         return Extracted(text="", mode=config.mode)
-    first_mode = config.mode
-    doc = run_trafilatura(tree, url, config, fetched_at, first_mode, True, date_needed)
-    text = _text_of(doc)
-    mode = first_mode
-    if (
-        first_mode == "precision"
-        and config.fallback_ratio > 0
-        and len(text) < config.second_pass_below_chars
-    ):
-        standard = run_trafilatura(tree, url, config, fetched_at, "standard", metadata=False)
-        standard_text = _text_of(standard)
-        if len(text) < config.fallback_ratio * len(standard_text):
-            text, mode = standard_text, "standard"
-    if len(text) < config.useful_chars and first_mode != "recall":
-        recall = run_trafilatura(tree, url, config, fetched_at, "recall", metadata=False)
-        recall_text = _text_of(recall)
-        if len(recall_text) > len(text):
-            text, mode = recall_text, "recall"
+    doc = run_trafilatura(tree, url, config, fetched_at, config.mode, True, date_needed)
+
+    def standard() -> str:
+        return _text_of(run_trafilatura(tree, url, config, fetched_at, "standard", False))
+
+    def recall() -> str:
+        return _text_of(run_trafilatura(tree, url, config, fetched_at, "recall", False))
+
+    text, mode, filled = combine_passes(_text_of(doc), standard, recall, config)
     if doc is None:
-        return Extracted(text=text, mode=mode)
+        return Extracted(text=text, mode=mode, filled=filled)
     return Extracted(
         text=text,
         title=" ".join((doc.title or "").split()),
@@ -181,4 +243,5 @@ def extract_page(
         canonical_url=doc.url or None,
         hostname=doc.hostname or "",
         mode=mode,
+        filled=filled,
     )

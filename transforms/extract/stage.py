@@ -251,8 +251,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extract_second_pass_chars",
         type=int,
         default=defaults.second_pass_below_chars,
-        help="With --extract_mode precision: run the standard pass (for the fallback) only when "
-        "the precise text is shorter than this many characters.",
+        help="With --extract_mode precision: run the standard pass (for the fallback and gap "
+        "filling) only when the precise text is shorter than this many characters (default: "
+        "always).",
+    )
+    group.add_argument(
+        "--extract_fill_gaps",
+        type=parse_bool,
+        nargs="?",
+        const=True,
+        default=defaults.fill_gaps,
+        help="true/false: with --extract_mode precision, put back the prose paragraphs the "
+        "standard pass keeps between two precise paragraphs (counted as cleaning hit "
+        "gap_filled; default: true).",
     )
     group.add_argument(
         "--extract_useful_chars",
@@ -326,6 +337,7 @@ class ExtractOptions(PipelineOptions):
     extract_mode: str
     extract_fallback_ratio: float
     extract_second_pass_chars: int
+    extract_fill_gaps: bool
     extract_useful_chars: int
     extract_tables: bool
     extract_comments: bool
@@ -346,6 +358,7 @@ def config_from_options(options: PipelineOptions) -> ExtractConfig:
         mode=view.extract_mode,
         fallback_ratio=view.extract_fallback_ratio,
         second_pass_below_chars=view.extract_second_pass_chars,
+        fill_gaps=bool(view.extract_fill_gaps),
         include_tables=bool(view.extract_tables),
         include_comments=bool(view.extract_comments),
         clean=bool(view.clean_text),

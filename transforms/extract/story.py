@@ -32,6 +32,10 @@ from transforms.extract.datelines import strip_dateline
 from transforms.extract.passes import Extracted, extract_page, fit_html
 from transforms.language.hints import page_language_of
 
+# Paragraphs put back from the standard pass (``passes.fill_gaps``), reported with the cleaning
+# hits so that they are counted like every other change to the text.
+GAP_FILLED = "gap_filled"
+
 
 def choose_canonical(page: FetchedPage, declared: str | None) -> str:
     """The page's declared canonical URL when it is an article on the entry's site, else the feed's.
@@ -106,13 +110,19 @@ def build_story(
     rules = load_rules(config.rules_path)
     title = extracted.title or entry.title
     if config.clean:
-        cleaned = clean_text(extracted.text, title=title, rules=rules)
+        cleaned = clean_text(
+            extracted.text, title=title, rules=rules, keep_title_below=config.min_chars
+        )
     else:
         cleaned = Cleaned(text=extracted.text.strip())
     text, source = cleaned.text, "page"
     summary = html_to_text(entry.summary, lines=True)
     if len(text) < config.useful_chars:
-        summary_clean = clean_text(summary, title=title, rules=rules) if config.clean else None
+        summary_clean = (
+            clean_text(summary, title=title, rules=rules, keep_title_below=config.min_chars)
+            if config.clean
+            else None
+        )
         summary_text = summary_clean.text if summary_clean else summary
         if len(summary_text) > len(text):
             text, source = summary_text, "feed_summary"
@@ -123,6 +133,8 @@ def build_story(
         return reject(page, REASON_NO_TEXT, story_id, f"mode={extracted.mode}"), cleaned
     published = entry.published_at or (f"{extracted.date}T00:00:00Z" if extracted.date else None)
     hits = dict(cleaned.hits)
+    if extracted.filled and source == "page":
+        hits[GAP_FILLED] = extracted.filled
     dateline = None
     if config.parse_datelines:
         # Parsed into the dateline fields, and left in the body: every evaluation set's

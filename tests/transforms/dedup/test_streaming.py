@@ -396,20 +396,21 @@ def test_fingerprint_stored_once_checks_wait_for_it_and_state_bytes_follow_add_a
     assert gone[1][4] is False and pending.read() == []
 
 
-@pytest.mark.slow  # thirteen watermark steps under TestStream
+@pytest.mark.slow  # nine watermark steps under TestStream
 def test_streaming_buckets_stay_capped_and_copies_are_still_found() -> None:
     from transforms.core.windowing import StreamConfig
 
     t0 = 1_700_000_040
+    cap = 4
     boilerplate = words(7, 40)  # a shared promo block: every story lands in its sample buckets
-    stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(12)]
+    # twice the cap: an uncapped bucket would hold 8, so the cap is what keeps it at 4
+    stories = [story(f"s{n:03d}", words(1000 + n, 60) + " " + boilerplate) for n in range(2 * cap)]
     copy = story("copy", stories[0].text + " (AP)")
     stream = TestStream().advance_watermark_to(Timestamp(seconds=t0))
     for n, item in enumerate([*stories, copy]):
         stream = stream.add_elements([beam.window.TimestampedValue(item, t0 + 30 * n)])
         stream = stream.advance_watermark_to(Timestamp(seconds=t0 + 30 * n + 1))
     stream = stream.advance_watermark_to_infinity()
-    cap = 4
     config = DedupConfig(
         minhash=MinHashConfig(max_bucket_size=cap),
         streaming=True,

@@ -360,3 +360,18 @@ def test_bundled_rules_keep_off_what_the_evaluation_protocol_switched_off() -> N
     assert {"share_follow", "reporting_credit", "related_links"}.isdisjoint(names)
     assert {"newsletter_promo", "comment_widget", "spinner_instruction"} <= names
     assert rules.enabled(TITLE_REPEAT) and rules.enabled(REPEATED_PARAGRAPH)
+
+
+def test_a_repeated_headline_stays_when_the_body_would_be_too_short_without_it() -> None:
+    title = "Cigar rollers in Havana thrilled with warming policy"
+    lead = "It's a formerly forbidden fruit sure to be enjoyed on both sides of the Straits."
+    teaser = f"{title}\n{lead}"
+    assert clean_text(teaser, title=title).text == lead  # nothing asks to keep it
+    kept = clean_text(teaser, title=title, keep_title_below=len(lead) + 1)
+    assert kept.text == teaser
+    assert TITLE_REPEAT not in dict(kept.hits)
+    # a body long enough without the headline loses it as before
+    long_body = f"{title}\n{lead} {lead}"
+    cleaned = clean_text(long_body, title=title, keep_title_below=len(lead) + 1)
+    assert cleaned.text == f"{lead} {lead}"
+    assert dict(cleaned.hits)[TITLE_REPEAT] == 1

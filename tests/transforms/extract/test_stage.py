@@ -228,17 +228,84 @@ def test_second_pass_runs_only_when_the_precise_text_is_short(monkeypatch) -> No
 
     monkeypatch.setattr(passes, "run_trafilatura", recording)
     long_article = article_html(paragraphs=PARAGRAPHS * 4)
-    first = extract_page(long_article, URL, ExtractConfig(), FETCHED_AT)
-    assert len(first.text) >= ExtractConfig().second_pass_below_chars
+    cheap = ExtractConfig(second_pass_below_chars=2_000)
+    first = extract_page(long_article, URL, cheap, FETCHED_AT)
+    assert len(first.text) >= cheap.second_pass_below_chars
     assert modes == ["precision"]
     modes.clear()
-    always = ExtractConfig(second_pass_below_chars=10**9)
-    assert extract_page(long_article, URL, always, FETCHED_AT).text == first.text
-    assert modes == ["precision", "standard"]
+    assert extract_page(long_article, URL, ExtractConfig(), FETCHED_AT).text == first.text
+    assert modes == ["precision", "standard"]  # the default asks for it on every page
     modes.clear()
-    short = extract_page(article_html(), URL, ExtractConfig(), FETCHED_AT)
-    assert len(short.text) < ExtractConfig().second_pass_below_chars
+    short = extract_page(article_html(), URL, cheap, FETCHED_AT)
+    assert len(short.text) < cheap.second_pass_below_chars
     assert modes == ["precision", "standard"]
+
+
+def test_fill_gaps_puts_back_prose_only_between_precise_paragraphs() -> None:
+    from transforms.extract.passes import fill_gaps
+
+    standard = "\n".join(
+        [
+            "Subscribe to our newsletter",  # before the first precise paragraph: furniture
+            "First paragraph of the story.",
+            "A dropped paragraph in the middle, next to a link box.",
+            "Related: another headline",  # a gap line that is not prose
+            "A quote set apart,” she said.”",
+            "Last paragraph of the story.",
+            "More stories you may like.",  # after the last precise paragraph: never added
+        ]
+    )
+    precise = "First paragraph of the story.\nLast  paragraph of the story."
+    text, filled = fill_gaps(precise, standard)
+    assert filled == 2
+    assert text.split("\n") == [
+        "First paragraph of the story.",
+        "A dropped paragraph in the middle, next to a link box.",
+        "A quote set apart,” she said.”",
+        "Last  paragraph of the story.",
+    ]
+    # nothing to fill: the precise text comes back unchanged, and so it does without a match
+    assert fill_gaps("First paragraph of the story.", standard) == (
+        "First paragraph of the story.",
+        0,
+    )
+    assert fill_gaps("Other text.\nMore.", standard) == ("Other text.\nMore.", 0)
+
+
+def test_combine_passes_fills_only_when_the_precise_text_is_kept() -> None:
+    from transforms.extract.passes import combine_passes
+
+    middle = "A dropped paragraph in the middle of the story, with enough words to count."
+    precise = "First paragraph of the story.\nLast paragraph of the story." * 1
+    standard = f"First paragraph of the story.\n{middle}\nLast paragraph of the story."
+    asked: list[str] = []
+
+    def pass_of(name: str, text: str):
+        return lambda: asked.append(name) or text
+
+    config = ExtractConfig(useful_chars=0, fallback_ratio=0.3)
+    text, mode, filled = combine_passes(
+        precise, pass_of("standard", standard), pass_of("recall", ""), config
+    )
+    assert (mode, filled, asked) == ("precision", 1, ["standard"])
+    assert middle in text
+    off = dataclasses.replace(config, fill_gaps=False)
+    assert combine_passes(precise, pass_of("standard", standard), pass_of("recall", ""), off)[
+        :2
+    ] == (precise, "precision")
+    # above the second-pass threshold the standard pass is not even asked for
+    asked.clear()
+    short_threshold = dataclasses.replace(config, second_pass_below_chars=len(precise))
+    assert combine_passes(
+        precise, pass_of("standard", standard), pass_of("recall", ""), short_threshold
+    ) == (precise, "precision", 0)
+    assert asked == []
+    # the standard text replaces a precise text under the ratio: nothing is filled then
+    tiny = "First paragraph of the story."
+    text, mode, filled = combine_passes(
+        tiny, pass_of("standard", standard * 5), pass_of("recall", ""), config
+    )
+    assert (mode, filled) == ("standard", 0)
 
 
 def test_the_page_date_is_searched_extensively_only_when_the_feed_has_none() -> None:
@@ -271,6 +338,7 @@ def test_flags_round_trip_into_the_config() -> None:
             "0.3",
             "--extract_second_pass_chars",
             "900",
+            "--extract_fill_gaps=false",
             "--min_chars",
             "120",
             "--extract_tables=false",
@@ -289,6 +357,7 @@ def test_flags_round_trip_into_the_config() -> None:
         mode="standard",
         fallback_ratio=0.3,
         second_pass_below_chars=900,
+        fill_gaps=False,
         min_chars=120,
         include_tables=False,
         include_comments=True,
