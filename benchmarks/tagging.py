@@ -187,6 +187,7 @@ def topic_figures(
     limit: int | None = None,
     cv: int | None = None,
     heldout: Sequence[Path] = (),
+    taxonomy: str | None = None,
 ) -> dict:
     """Topics per story on every page, first-topic precision on the labelled pages, and with
     ``cv`` the candidate scorings of ``benchmarks.topic_cv`` out of fold on those pages (the
@@ -199,7 +200,7 @@ def topic_figures(
     labels = load_labels([labels_path] if isinstance(labels_path, Path) else [*labels_path])
     held = set(load_labels(list(heldout))) if heldout else set()
     labels.update(load_labels(list(heldout)) if heldout else {})
-    matcher = TopicMatcher(load_taxonomy())
+    matcher = TopicMatcher(load_taxonomy(taxonomy))
     total: tuple[Counter[int], Counter[str], Counter[tuple]] = (Counter(), Counter(), Counter())
     per_set: dict[str, dict] = {}
     judged: list[dict] = []
@@ -332,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
         "part in choosing (each chosen setting is scored on them afterwards)",
     )
     parser.add_argument(
+        "--taxonomy",
+        default=None,
+        metavar="FILE",
+        help="with --topics: score this taxonomy instead of the bundled one (a candidate, such "
+        "as benchmarks/data/taxonomy_iptc.yaml)",
+    )
+    parser.add_argument(
         "--cv",
         type=int,
         default=None,
@@ -341,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.topics is not None:
-        topics = topic_figures(args.folders, args.topics, args.limit, args.cv, args.heldout)
+        topics = topic_figures(
+            args.folders, args.topics, args.limit, args.cv, args.heldout, args.taxonomy
+        )
         print(
             f"{topics['pages']} pages: {topics['mean_topics_per_story']} topics per story "
             f"{topics['topics_per_story']}; first topics {topics['first_topics']}"
@@ -376,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             _print_cv(topics["cv"])
         figures_json(topics, args.json)
         return 0
-    if args.cv is not None or args.heldout:
-        parser.error("--cv and --heldout need --topics")
+    if args.cv is not None or args.heldout or args.taxonomy:
+        parser.error("--cv, --heldout and --taxonomy need --topics")
     if len(args.folders) > 1:
         parser.error("the timing measure reads one folder (several only with --topics)")
     figures = run(args.folders[0], args.limit, max(1, args.repeat))

@@ -27,7 +27,17 @@ the evidence the production scorer sees:
 * ``section``: the publisher's filing in the URL (``/sport/``, ``/business/``: a section segment
   that is a topic's id or holds one of its phrases, ``TopicMatcher.filing``) counts
   ``section_weight``, once per topic;
-* ``tags``: the same for the page's own tags and categories (``tag_weight``).
+* ``tags``: the same for the page's own tags and categories (``tag_weight``);
+* ``support``: every topic needs ``min_phrases`` different phrases (the taxonomy asks it of
+  energy and transport only), so one word used in another sense cannot make a topic;
+* ``abstain``: the story gets no topic unless its first topic has ``first_phrases`` different
+  phrases and a score of ``first_score`` (lifestyle pages no topic fits collect a few stray hits);
+* ``margin``: no topic unless the first outscores the second by ``first_margin`` of its score;
+* ``lead``: no topic unless the first topic is in the title or the first ``first_lead`` body
+  characters;
+* ``sink``: a taxonomy's ``sink`` topics (a subject the desk does not file: a story they lead
+  gets no topic) weigh ``sink_weight`` (0: ignored); only with a taxonomy that has one
+  (``benchmarks.tagging --taxonomy``).
 
 Parameters are chosen by k-fold cross-validation with folds fixed by page id (the same folds as
 ``benchmarks.places``): in each fold the grid point with the most first topics right on the other
@@ -69,6 +79,12 @@ class Params:
     title_weight: float | None = None  # None: the taxonomy's
     section_weight: float | None = None
     tag_weight: float | None = None
+    min_phrases: int = 0  # 0: the taxonomy's per-topic min_phrases; else at least this many
+    first_phrases: int = 0  # abstain unless the first topic has this many different phrases
+    first_margin: float = 0.0  # abstain unless (first - second) / first reaches this
+    first_lead: int = 0  # abstain unless the first topic is in the title or first N body chars
+    first_score: float = 0.0  # abstain unless the first topic scores this much
+    sink_weight: float | None = None  # sink topics' weight (None: 1, as the taxonomy; 0: ignored)
 
 
 # first value of every parameter is "off" (the production scorer)
@@ -83,6 +99,11 @@ MECHANISMS: dict[str, dict[str, tuple[Any, ...]]] = {
     "title": {"title_weight": (None, 1.0, 2.0, 3.0, 4.0)},
     "section": {"section_weight": (None, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0)},
     "tags": {"tag_weight": (None, 0.0, 1.0, 2.0, 3.0, 4.0)},
+    "support": {"min_phrases": (0, 2, 3)},
+    "abstain": {"first_phrases": (0, 2, 3), "first_score": (0.0, 4.0, 6.0)},
+    "margin": {"first_margin": (0.0, 0.1, 0.25, 0.4)},
+    "lead": {"first_lead": (0, 300, 600, 1000)},
+    "sink": {"sink_weight": (None, 0.0, 0.5, 2.0)},
 }
 
 
@@ -170,7 +191,12 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
         else params.section_weight,
         "tag": taxonomy.tag_weight if params.tag_weight is None else params.tag_weight,
     }
+    sinks = {i for i, topic in enumerate(taxonomy.topics) if topic.sink}
+    sink_weight = 1.0 if params.sink_weight is None else params.sink_weight
+    if not sink_weight:
+        by_topic = {i: hits for i, hits in by_topic.items() if i not in sinks}
     scored: dict[int, tuple[float, int]] = {}
+    lead: set[int] = set()  # topics with a hit in the title or the first first_lead characters
     for index, all_hits in by_topic.items():
         # the publisher's filing: a fixed weight, none of the text's reweightings
         filed = sum(filing[hit.source] for hit in all_hits if hit.source)
@@ -180,6 +206,8 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
             if hit.source and filing[hit.source] > 0
         }
         hits = [hit for hit in all_hits if not hit.source]
+        if any(hit.in_title or hit.start < params.first_lead for hit in hits):
+            lead.add(index)
         weights = []
         for hit in hits:
             if hit.in_title:
@@ -215,6 +243,8 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
             )
         else:
             score = sum(total**params.repeat_exponent for total in phrases.values() if total > 0)
+        if index in sinks:
+            score *= sink_weight
         scored[index] = (score + filed, different)
     best = max((score for score, _ in scored.values()), default=0.0)
     floor_density = params.density * page.length / 1000
@@ -224,10 +254,29 @@ def rank(matcher: Any, page: Page, params: Params) -> list[tuple[str, float]]:
         if score > 0
         and score >= max(taxonomy.topics[index].min_score, floor_density)
         and score >= taxonomy.min_share * best
-        and different >= taxonomy.topics[index].min_phrases
+        and different >= max(taxonomy.topics[index].min_phrases, params.min_phrases)
     ]
     kept.sort(key=lambda index: (-scored[index][0], index))
-    return [(taxonomy.topics[i].id, scored[i][0]) for i in kept[: taxonomy.max_topics]]
+    kept = kept[: taxonomy.max_topics]
+    if kept and (kept[0] in sinks or _abstains(params, kept, scored, lead)):
+        return []
+    return [(taxonomy.topics[i].id, scored[i][0]) for i in kept if i not in sinks]
+
+
+def _abstains(
+    params: Params, kept: list[int], scored: dict[int, tuple[float, int]], lead: set[int]
+) -> bool:
+    """Whether the first topic has too little evidence to give the story any topic: a
+    lifestyle page no topic fits collects a few stray hits of one, a story on a subject uses
+    several of its words, leads with them, and outscores the runner-up clearly."""
+    first, (score, different) = kept[0], scored[kept[0]]
+    second = scored[kept[1]][0] if len(kept) > 1 else 0.0
+    return (
+        different < params.first_phrases
+        or (score - second) / score < params.first_margin
+        or (params.first_lead > 0 and first not in lead)
+        or score < params.first_score
+    )
 
 
 def judge(page: Page, ranked: list[tuple[str, float]]) -> tuple[bool, float]:

@@ -76,6 +76,37 @@ def test_each_mechanism_moves_the_evidence_it_names() -> None:
     assert _names(rank(matcher, film, Params(density=5.0))) == ()
 
 
+def test_support_abstention_and_sink() -> None:
+    matcher = TopicMatcher(parse_taxonomy(SMALL))
+    banks = page_evidence(matcher, "p", *TEXTS[0], ())
+    police = page_evidence(matcher, "p", *TEXTS[1], ())
+    film = page_evidence(matcher, "p", "", TEXTS[2][1], ())
+    # support: crime rests on "assault" alone on the banks page, three phrases on the police one
+    assert _names(rank(matcher, banks, Params(min_phrases=2))) == ("markets",)
+    assert _names(rank(matcher, police, Params(min_phrases=3))) == ("crime",)
+    # abstention: too few different phrases or too low a score for the first topic: no topic
+    assert _names(rank(matcher, banks, Params(first_phrases=2))) == ()
+    assert _names(rank(matcher, police, Params(first_phrases=3))) == ("crime",)
+    assert _names(rank(matcher, police, Params(first_score=6.0))) == ()
+    # margin: crime 4 against markets 2 on the banks page is half the score
+    assert _names(rank(matcher, banks, Params(first_margin=0.5)))[0] == "crime"
+    assert _names(rank(matcher, banks, Params(first_margin=0.6))) == ()
+    # lead: the film page opens "The actor": its first culture word starts at character 4
+    assert _names(rank(matcher, film, Params(first_lead=5))) == ("culture",)
+    assert _names(rank(matcher, film, Params(first_lead=4))) == ()
+    # sink: as the taxonomy says by default (weight 1), ignored at 0, heavier above 1
+    sunk = {
+        **SMALL,
+        "topics": [*SMALL["topics"], {"id": "leisure", "phrases": ["banks"], "sink": True}],
+    }
+    sinking = TopicMatcher(parse_taxonomy(sunk))
+    page = page_evidence(sinking, "p", *TEXTS[0], ())
+    assert _names(rank(sinking, page, Params())) == sinking.topics(*TEXTS[0])
+    assert _names(rank(sinking, page, Params())) == ("crime", "markets")  # leisure 3 < crime 4
+    assert _names(rank(sinking, page, Params(sink_weight=2.0))) == ()
+    assert _names(rank(sinking, page, Params(sink_weight=0.0))) == ("crime", "markets")
+
+
 def test_title_section_and_tag_weights() -> None:
     matcher = TopicMatcher(parse_taxonomy(SMALL))
     url = "https://x.example/business/stocks/slug"
@@ -150,3 +181,26 @@ def test_cross_validation_reports_every_mechanism_and_keeps_heldout_apart() -> N
         assert 0 <= figures["out_of_fold_right"] <= 5
         assert len(figures["chosen_per_fold"]) == 2
         assert 0 <= figures["heldout_right"] <= 1
+
+
+def test_the_iptc_candidate_taxonomy_extends_the_bundled_one() -> None:
+    """The candidate scored by ``--taxonomy`` is the bundled taxonomy plus words, never fewer:
+    a comparison of the two measures the added vocabulary and the sink alone."""
+    from pathlib import Path
+
+    bundled = load_taxonomy()
+    candidate = load_taxonomy(str(Path(__file__).parents[2] / "benchmarks/data/taxonomy_iptc.yaml"))
+    assert not any(topic.sink for topic in bundled.topics)
+    sinks = [topic.id for topic in candidate.topics if topic.sink]
+    assert sinks == ["lifestyle"]
+    extended = {topic.id: topic for topic in candidate.topics}
+    for topic in bundled.topics:
+        assert set(topic.phrases) <= set(extended[topic.id].phrases), topic.id
+        assert topic.exclude == extended[topic.id].exclude
+        assert topic.min_phrases == extended[topic.id].min_phrases
+        assert topic.min_score == extended[topic.id].min_score
+    matcher = TopicMatcher(candidate)
+    assert matcher.topics("Swim results", "Swimming: the 200 freestyle. Swimmers qualified.") == (
+        "sports",
+    )
+    assert TopicMatcher(bundled).topics("Swim results", "Swimming: the 200 freestyle.") == ()

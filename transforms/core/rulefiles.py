@@ -236,6 +236,7 @@ TAXONOMY_SCHEMA: dict[str, Any] = {
                     "exclude": {"type": "array", "items": PHRASE},
                     "min_score": _COUNT,
                     "min_phrases": {"type": "integer", "minimum": 1},
+                    "sink": {"type": "boolean"},
                 },
             },
         },

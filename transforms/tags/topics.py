@@ -15,7 +15,10 @@ general news desks). Rules, chosen so a media monitor can predict what a phrase 
   it were found in title and body: one word repeated is often another sense of it ("traffic" to
   a website, "oil" on skin, "under assault" said of banks), a story on the subject uses several;
   topics are ordered by score, then by taxonomy order, so the first topic (the one the writer
-  partitions by) is stable for a given text.
+  partitions by) is stable for a given text;
+* a ``sink`` topic is never written: when it comes first the story gets no topic at all (the
+  words of a subject the desk does not file, such as lifestyle, outweigh the stray hits of the
+  topics it does), otherwise it is left out of the list.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Topic:
     exclude: tuple[str, ...] = ()
     min_score: int = 2
     min_phrases: int = 1
+    sink: bool = False
 
 
 SECTION = "section"
@@ -110,6 +114,7 @@ def parse_taxonomy(document: dict[str, Any]) -> Taxonomy:
                 exclude,
                 int(item.get("min_score", default_min)),
                 int(item.get("min_phrases", default_phrases)),
+                bool(item.get("sink", False)),
             )
         )
     return Taxonomy(
@@ -312,4 +317,8 @@ class TopicMatcher:
             if score >= topics[i].min_score and score >= floor and phrases >= topics[i].min_phrases
         ]
         kept.sort(key=lambda tid: (-scores[tid], order[tid]))
-        return tuple(kept[: self.taxonomy.max_topics])
+        kept = kept[: self.taxonomy.max_topics]
+        sinks = {topic.id for topic in topics if topic.sink}
+        if kept and kept[0] in sinks:
+            return ()  # the story is about something the desk does not file
+        return tuple(tid for tid in kept if tid not in sinks)

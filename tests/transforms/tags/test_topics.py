@@ -141,6 +141,36 @@ def test_min_phrases_asks_for_different_phrases_not_one_word_repeated() -> None:
     assert matcher_for({**single, "min_phrases": 2}).topics("", "app, app") == ()
 
 
+def test_a_sink_topic_leading_means_no_topic_and_is_never_written(tmp_path: Path) -> None:
+    document = {
+        "min_score": 2,
+        "topics": [
+            {"id": "health", "phrases": ["diet", "doctor*"]},
+            {"id": "lifestyle", "phrases": ["holiday*", "travel*", "hobby"], "sink": True},
+        ],
+    }
+    matcher = matcher_for(document)
+    # a travel piece with a passing diet tip: the desk files it under nothing
+    travel = "Holiday travel tips: travel light, plan the holiday, keep to your diet and doctor."
+    assert matcher.scores("", travel) == {"health": 2, "lifestyle": 4}
+    assert matcher.topics("", travel) == ()
+    # a health story mentioning a holiday keeps its topic, and the sink is not written
+    health = "Doctors say the diet works; doctors tested it on a holiday camp. Holiday food too."
+    assert matcher.topics("", health) == ("health",)
+    # without the flag the same topic is written like any other
+    plain = {**document, "topics": [document["topics"][0], {**document["topics"][1]}]}
+    del plain["topics"][1]["sink"]
+    assert matcher_for(plain).topics("", travel) == ("lifestyle", "health")
+    # the flag passes the taxonomy schema (a file is validated before it is parsed)
+    path = tmp_path / "sink.yaml"
+    path.write_text(
+        "topics:\n  - id: health\n    phrases: [diet, doctor*]\n"
+        "  - id: lifestyle\n    phrases: [holiday*, travel*]\n    sink: true\n",
+        encoding="utf-8",
+    )
+    assert TopicMatcher(load_taxonomy(str(path))).topics("", travel) == ()
+
+
 def test_url_sections_are_the_path_segments_before_the_slug() -> None:
     assert url_sections("https://x.example/sport/tennis/nadal-wins-again") == ("sport", "tennis")
     # dates and ids carry digits; the last segment is the story's own slug
