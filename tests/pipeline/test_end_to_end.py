@@ -132,6 +132,8 @@ def test_sample_over_real_local_http(sample_server, sample_feeds: Path, tmp_path
                 "--run_id",
                 "live",
                 "--allow_private_networks",
+                "--per_host_rps",  # one local host serves every feed and page
+                "50",
             ]
         )
         == 0

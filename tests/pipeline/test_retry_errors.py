@@ -24,6 +24,7 @@ def test_dead_letters_are_retried_into_the_same_output(
     feeds = sample_server.write_feed_list(sample_feeds, tmp_path / "feeds.yaml")
     out = tmp_path / "output"
     common = ["--feeds", str(feeds), "--output", str(out), "--allow_private_networks"]
+    common += ["--per_host_rps", "50"]  # one local host serves all: not a second a request
 
     sample_server.missing = {FAILING_PAGE, FAILING_FEED}
     # Every run here is in process: the same ``run`` that ``python -m pipeline`` calls, without
