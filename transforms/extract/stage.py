@@ -24,6 +24,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.core import memory
 from transforms.core.records import DeadLetter, FetchedPage, Rejected, excerpt
 from transforms.extract.config import (
     MODES,
@@ -103,6 +104,7 @@ class ExtractStoryFn(beam.DoFn):
     def setup(self) -> None:
         # Nothing heavy here: trafilatura and the cleaning rules load with the first page, and
         # the extraction child starts with the first risky page (most workers never need one).
+        memory.return_large_blocks()  # freed pages leave the process (transforms/core/memory.py)
         self.ok = Metrics.counter(NAMESPACE, "extract_ok")
         self.dead = Metrics.counter(NAMESPACE, "extract_dead")
         self.from_summary = Metrics.counter(NAMESPACE, "extract_feed_summary")
@@ -250,8 +252,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.second_pass_below_chars,
         help="With --extract_mode precision: run the standard pass (for the fallback and gap "
-        "filling) only when the precise text is shorter than this many characters (default: "
-        "always).",
+        "filling) only when the precise text is shorter than this many characters; "
+        "1000000000 runs it on every page.",
     )
     group.add_argument(
         "--extract_fill_gaps",

@@ -21,6 +21,7 @@ from transforms.core.records import (
     story_id_for,
 )
 from transforms.extract import stage as extract
+from transforms.extract.config import SECOND_PASS_ALWAYS
 from transforms.extract.stage import (
     ExtractConfig,
     ExtractStories,
@@ -233,8 +234,9 @@ def test_second_pass_runs_only_when_the_precise_text_is_short(monkeypatch) -> No
     assert len(first.text) >= cheap.second_pass_below_chars
     assert modes == ["precision"]
     modes.clear()
-    assert extract_page(long_article, URL, ExtractConfig(), FETCHED_AT).text == first.text
-    assert modes == ["precision", "standard"]  # the default asks for it on every page
+    always = ExtractConfig(second_pass_below_chars=SECOND_PASS_ALWAYS)
+    assert extract_page(long_article, URL, always, FETCHED_AT).text == first.text
+    assert modes == ["precision", "standard"]  # "always" asks for it on every page
     modes.clear()
     short = extract_page(article_html(), URL, cheap, FETCHED_AT)
     assert len(short.text) < cheap.second_pass_below_chars
