@@ -19,6 +19,7 @@ Routes (GET):
   /etag                        ETag + Last-Modified; 304 to a matching conditional GET
   /429/<key>                   429 Retry-After: 1 the first time per key, then the page
   /429-forever                 429 with Retry-After: 3600
+  /host-429/<key>              429 Retry-After: 2 to the first of these paths asked, then articles
   /500-then-200/<key>          500 the first time per key, then the page
   /always-500, /404, /410      as named
   /reset                       drops the connection without answering
@@ -784,6 +785,12 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(429, b"slow down", "text/plain", headers={"Retry-After": "1"})
                 else:
                     self._send(200, article)
+            elif path.startswith("/host-429/"):
+                # the host (not one page) asks for a pause once: its other pages must wait too
+                if owner.count("/host-429/") == 1:
+                    self._send(429, b"slow down", "text/plain", headers={"Retry-After": "2"})
+                else:
+                    self._send(200, long_article(path).encode())
             elif path == "/429-forever":
                 self._send(429, b"slow down", "text/plain", headers={"Retry-After": "3600"})
             elif path.startswith("/500-then-200/"):

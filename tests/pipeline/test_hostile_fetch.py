@@ -62,6 +62,8 @@ PAGES: dict[str, set[tuple[str, str]]] = {
     "/retry-after/date": {("stories", "")},
     "/retry-after/huge": {("errors", "http_5xx")},
     "/429-forever": {("errors", "http_4xx")},
+    "/host-429/a": {("stories", "")},  # the host's 429 pauses both; both arrive
+    "/host-429/b": {("stories", "")},
     "/304": {("errors", "http_4xx")},
     "/always-500": {("errors", "http_5xx")},
 }

@@ -8,7 +8,8 @@ globally windowed input is put into ``stream_window_secs`` fixed windows for the
 handed on globally windowed again). Within a worker, a process-wide ``HostPacer`` spaces every
 request that goes on the wire to one host (robots.txt, redirects and retries included) by
 ``max(1 / --per_host_rps, robots.txt crawl-delay)``, measured from the end of one request to the
-start of the next, also across DoFn instances and threads. Different hosts are fetched
+start of the next, also across DoFn instances and threads, and holds them back while a pause the
+host asked for with Retry-After lasts. Different hosts are fetched
 concurrently on a bounded per-worker thread pool (``--fetch_threads``), so total throughput
 grows with the number of hosts while each host sees at most the configured rate; nothing sleeps
 in a loop shared by all hosts. (``GroupIntoBatches`` is not used: its processing-time timer
@@ -35,7 +36,9 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -103,12 +106,26 @@ class Fetcher:
             recorder=self.recorder,
             replayer=self.archive,
             pace=self._pace if self.pacer is not None else None,
+            hold_off=self._hold_off if self.pacer is not None else None,
         )
+        self._events: Counter[str] = Counter()
+        self._events_lock = threading.Lock()
 
     def _pace(self, target: Target) -> AbstractContextManager[float]:
         assert self.pacer is not None
         delay = self.client.known_crawl_delay(target) or 0.0
-        return self.pacer.slot(target.host, max(self.config.min_interval, delay))
+        if self.pacer.held_off(target.origin) > 0:
+            # a request that waits for the pause its host asked for (a Retry-After it gave
+            # this or another page of this process), counted as fetch_retry_after_host_waits
+            with self._events_lock:
+                self._events["retry_after_host_waits"] += 1
+        return self.pacer.slot(
+            target.host, max(self.config.min_interval, delay), origin=target.origin
+        )
+
+    def _hold_off(self, target: Target, seconds: float) -> None:
+        assert self.pacer is not None
+        self.pacer.hold_off(target.origin, seconds)
 
     def fetch(
         self,
@@ -136,8 +153,13 @@ class Fetcher:
         return self.fetch(url, kind=kind, etag=etag, last_modified=last_modified)
 
     def take_events(self) -> dict[str, int]:
-        """Client outcomes worth a counter (robots_truncated, meta_refresh) since the last call."""
-        return self.client.take_events()
+        """Client outcomes worth a counter (robots_truncated, meta_refresh, and the pacing's
+        retry_after_host_waits) since the last call."""
+        events = Counter(self.client.take_events())
+        with self._events_lock:
+            events.update(self._events)
+            self._events = Counter()
+        return dict(events)
 
     def finish_bundle(self) -> None:
         if self.recorder is not None:

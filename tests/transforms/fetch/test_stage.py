@@ -18,6 +18,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tests.httpserver import LocalServer, serving
 from transforms.core.records import FeedEntry, FetchedPage, stable_hash
 from transforms.fetch import stage as fetch
+from transforms.fetch.http import FetchError, HttpClient, parse_target
 from transforms.fetch.stage import FetchArticles, FetchConfig, HostPacer
 
 pytestmark = pytest.mark.timeout(120)
@@ -236,6 +237,35 @@ def test_host_pacer_spaces_one_host_from_the_end_of_its_last_request():
     assert clock.slept == [pytest.approx(1.0)]
 
 
+def test_host_pacer_waits_out_the_pause_an_origin_asked_for():
+    clock = FakeClock()
+    pacer = HostPacer(clock=clock, sleep=clock.sleep)
+    pacer.hold_off("http://a", 2.0)
+    pacer.hold_off("http://a", 0.5)  # a shorter, later Retry-After never shortens the pause
+    with pacer.slot("a", 0.1, origin="http://b") as waited:
+        assert waited == 0.0  # another origin of the host name asked for nothing
+    with pacer.slot("a", 0.1, origin="http://a") as waited:
+        assert waited == pytest.approx(2.0)
+    assert pacer.held_off("http://a") == 0.0  # over once waited out
+    with pacer.slot("a", 0.1, origin="http://a") as waited:
+        assert waited == pytest.approx(0.1)  # back to the interval
+
+
+def test_a_retry_after_over_the_cap_pauses_nothing(http_server: LocalServer):
+    """That page ends as the named dead letter; the host's other pages still get their answer."""
+    held: list[float] = []
+    client = HttpClient(
+        replace(LOCAL, max_retry_after=2.0).http_config(),
+        sleep=lambda s: None,
+        hold_off=lambda target, seconds: held.append(seconds),
+    )
+    with pytest.raises(FetchError):
+        client.get(http_server.url("/429-forever"))
+    assert held == [] and client.take_events() == {"retry_after_over_cap": 1}
+    client.get(http_server.url("/429/over-cap-then"))
+    assert held == [1.0]
+
+
 def test_host_pacer_holds_one_host_for_one_thread_at_a_time():
     pacer = HostPacer()
     inside: list[str] = []
@@ -385,3 +415,39 @@ def test_streaming_input_keeps_the_fused_form():
     fetched = pipeline | "Entries" >> stream | "FetchArticles" >> FetchArticles(LOCAL)
     assert not fetched["ok"].producer.full_label.startswith("FetchArticles/FanOutPages")
     assert fetched["ok"].producer.full_label.startswith("FetchArticles/RestoreWindowsOk")
+
+
+def test_a_hosts_retry_after_holds_its_other_pages_in_the_worker(http_server: LocalServer):
+    """A 429 with Retry-After: 2 pauses the host, not only the page that got it: a second page
+    asked meanwhile on another thread of the worker (another host batch, a feed fetch) waits
+    until the pause is over, by the server's own clock, and both pages arrive."""
+    fetcher = fetch.Fetcher(replace(LOCAL, max_retry_after=5.0))
+    first: list[object] = []
+    worker = threading.Thread(
+        target=lambda: first.append(fetcher.fetch(http_server.url("/host-429/a")))
+    )
+    try:
+        worker.start()
+        origin = parse_target(http_server.url("/")).origin
+        # b is asked once the 429 has been passed on to the pacing, or at the latest a second
+        # after the server saw a's request (so without the pause b would arrive well before 2 s)
+        asked = None
+        while fetcher.pacer is None or fetcher.pacer.held_off(origin) == 0:
+            if asked is None and http_server.hits_for("/host-429/"):
+                asked = threading.Event()
+                asked.wait(1.0)
+                continue
+            if asked is not None:
+                break
+            threading.Event().wait(0.01)
+        second = fetcher.fetch(http_server.url("/host-429/b"))
+        worker.join(timeout=30)
+    finally:
+        fetcher.close()
+    hits = http_server.hits_for("/host-429/")
+    paused_at = hits[0].at  # the request the 429 answered
+    assert [hit.path for hit in hits[1:]].count("/host-429/b") == 1
+    for hit in hits[1:]:  # the retry of a, and b: both only once the pause is over
+        assert hit.at >= paused_at + 2.0 - 0.2, (hit.path, hit.at - paused_at)
+    assert second.status == 200 and [getattr(r, "status", None) for r in first] == [200]
+    assert fetcher.take_events().get("retry_after_host_waits") == 1  # b; a slept its own

@@ -100,12 +100,16 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         pace: Callable[[Target], AbstractContextManager[Any]] | None = None,
+        hold_off: Callable[[Target, float], None] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config = config or HttpConfig()
         # Entered around every exchange that goes on the wire (robots.txt, redirects and retries
         # included), so a per-host rate limit cannot be bypassed by any of them.
         self._pace = pace
+        # Told of every Retry-After waited for, so the pacing keeps the host's *other* requests
+        # off the wire until then too (the retry of the page itself sleeps here, as before).
+        self._hold_off = hold_off
         self.recorder = recorder
         self.replayer = replayer
         self._sleep = sleep
@@ -166,9 +170,12 @@ class HttpClient:
                 self._note_outcome(url, exc)
                 if self.replayer is not None or not exc.retryable:
                     raise
+                failing = self._failing_streak(url)
+                if not failing:
+                    # a host in a storm gets no Retry-After waits (below), for other pages neither
+                    self._hold_host(exc)
                 if attempt >= self.config.max_retries:
                     raise
-                failing = self._failing_streak(url)
                 if failing:
                     # Every request to the host has failed lately, on more than one of its
                     # URLs: each page still gets its own request (its own outcome), but no
@@ -235,6 +242,22 @@ class HttpClient:
         return events
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _hold_host(self, error: FetchError) -> None:
+        """Pass a live Retry-After within ``max_retry_after`` to the pacing, for the origin that
+        answered (after redirects). One over the cap is not passed on: that page ends with the
+        wait named (``retry_after_over_cap``) and the host's other pages are still asked, each
+        for its own answer, so no request ever waits past the cap for a pause."""
+        seconds = error.retry_after
+        if self._hold_off is None or self.replayer is not None or seconds is None:
+            return
+        if seconds > self.config.max_retry_after:
+            return
+        try:
+            target = parse_target(error.url)
+        except FetchError:
+            return
+        self._hold_off(target, seconds)
 
     def _event(self, name: str) -> None:
         with self._events_lock:
