@@ -57,6 +57,9 @@ class ParsedFeed:
     # Exact repeats of an entry of this document (same guid and link): ids of their own, so
     # they end as same_url duplicates of the first.
     repeats: tuple[FeedEntry, ...] = ()
+    # Ids of the entries, repeats and entry-level dead letters in document order: a cap over
+    # the entries an earlier run did not see keeps the first ones as the publisher listed them.
+    order: tuple[str, ...] = ()
 
     @property
     def duplicates(self) -> int:
@@ -286,12 +289,20 @@ def assign_ids(
     canonical link. Items identical in guid and link are repeats: the first keeps the id, the
     n-th repeat gets ``hash(id, "repeat", n)``, stable as long as the document is.
     """
+    ordered = assign_ids_in_order(entries, feed_url)
+    distinct = [entry for entry, repeat in ordered if not repeat]
+    return distinct, [entry for entry, repeat in ordered if repeat]
+
+
+def assign_ids_in_order(
+    entries: Iterable[FeedEntry], feed_url: str
+) -> list[tuple[FeedEntry, bool]]:
+    """``assign_ids`` as (entry, is a repeat) in the order given, which a cap needs."""
     listed = list(entries)
     links: dict[str, set[str]] = {}
     for entry in listed:
         links.setdefault(entry.guid or entry.canonical_url, set()).add(entry.canonical_url)
-    distinct: list[FeedEntry] = []
-    repeats: list[FeedEntry] = []
+    ordered: list[tuple[FeedEntry, bool]] = []
     seen: dict[str, int] = {}
     for entry in listed:
         key = entry.guid or entry.canonical_url
@@ -300,12 +311,11 @@ def assign_ids(
         count = seen.get(entry.entry_id, 0)
         seen[entry.entry_id] = count + 1
         if count == 0:
-            distinct.append(entry)
+            ordered.append((entry, False))
         else:
-            repeats.append(
-                replace(entry, entry_id=stable_hash(entry.entry_id, "repeat", str(count)))
-            )
-    return distinct, repeats
+            repeat_id = stable_hash(entry.entry_id, "repeat", str(count))
+            ordered.append((replace(entry, entry_id=repeat_id), True))
+    return ordered
 
 
 def _collect(
@@ -315,9 +325,11 @@ def _collect(
     feed_language: str | None,
     max_entries: int,
     at: str | None,
-) -> tuple[list[FeedEntry], list[DeadLetter], int, list[FeedEntry]]:
+) -> tuple[list[FeedEntry], list[DeadLetter], int, list[FeedEntry], list[str]]:
+    """(entries, dead letters, items beyond ``max_entries``, repeats, ids in document order)."""
     entries: list[FeedEntry] = []
     dead: list[DeadLetter] = []
+    is_entry: list[bool] = []  # document order of the kept items: entry or dead letter
     truncated = 0
     for raw in raws:
         if len(entries) + len(dead) >= max_entries:
@@ -336,10 +348,18 @@ def _collect(
                     at=at,
                 )
             )
+            is_entry.append(False)
             continue
         entries.append(entry)
-    distinct, repeats = assign_ids(entries, source.url)
-    return distinct, _distinct_dead(dead), truncated, repeats
+        is_entry.append(True)
+    ordered = assign_ids_in_order(entries, source.url)
+    letters = _distinct_dead(dead)
+    entry_ids = iter([entry.entry_id for entry, _ in ordered])
+    letter_ids = iter([letter.entry_id or "" for letter in letters])
+    order = [next(entry_ids) if kind else next(letter_ids) for kind in is_entry]
+    distinct = [entry for entry, repeat in ordered if not repeat]
+    repeats = [entry for entry, repeat in ordered if repeat]
+    return distinct, letters, truncated, repeats, order
 
 
 def _distinct_dead(dead: list[DeadLetter]) -> list[DeadLetter]:

@@ -96,7 +96,7 @@ def _parse_json_feed(
             title=title,
         )
     home = document.get("feed_url") if isinstance(document.get("feed_url"), str) else base_url
-    entries, dead, truncated, repeats = _collect(
+    entries, dead, truncated, repeats, order = _collect(
         _json_raws(items),
         source,
         canonicalize_url(home) or base_url,
@@ -104,7 +104,9 @@ def _parse_json_feed(
         max_entries,
         at,
     )
-    return ParsedFeed(tuple(entries), tuple(dead), (), fmt, title, truncated, tuple(repeats))
+    return ParsedFeed(
+        tuple(entries), tuple(dead), (), fmt, title, truncated, tuple(repeats), tuple(order)
+    )
 
 
 def _local(tag: Any) -> str:
@@ -188,7 +190,7 @@ def _parse_sitemap(
         return ParsedFeed(sitemaps=tuple(ranked[:MAX_CHILD_SITEMAPS]), format=kind)
     if kind != "urlset":
         return None
-    entries, dead, truncated, repeats = _collect(
+    entries, dead, truncated, repeats, order = _collect(
         _sitemap_raws(root), source, base_url, None, max_entries, at
     )
     if not entries and not dead:
@@ -196,4 +198,6 @@ def _parse_sitemap(
             dead=(_dead(REASON_EMPTY_FEED, source, "sitemap lists no URLs", body, at=at),),
             format="sitemap",
         )
-    return ParsedFeed(tuple(entries), tuple(dead), (), "sitemap", "", truncated, tuple(repeats))
+    return ParsedFeed(
+        tuple(entries), tuple(dead), (), "sitemap", "", truncated, tuple(repeats), tuple(order)
+    )

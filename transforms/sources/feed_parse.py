@@ -83,6 +83,7 @@ from transforms.sources.feed_entries import (
     _missing_root_end,
     _struct_to_iso,
     assign_ids,
+    assign_ids_in_order,
     field_text,
     normalise_entry,
     parse_iso_datetime,
@@ -111,6 +112,7 @@ __all__ = [
     "ParsedFeed",
     "RawEntry",
     "assign_ids",
+    "assign_ids_in_order",
     "field_text",
     "normalise_entry",
     "parse_feed",
@@ -258,7 +260,7 @@ def _parse_with_feedparser(
             title=title,
         )
     feed_language = _language(parsed.feed.get("language"))
-    entries, dead, truncated, repeats = _collect(
+    entries, dead, truncated, repeats, order = _collect(
         _feedparser_raws(parsed), source, base_url, feed_language, max_entries, at
     )
     return ParsedFeed(
@@ -269,6 +271,7 @@ def _parse_with_feedparser(
         title,
         truncated + cut_off,
         tuple(repeats),
+        tuple(order),
     )
 
 

@@ -32,7 +32,7 @@ from transforms.sources.feed_parse import (
     MAX_CHILD_SITEMAPS,
     MAX_ENTRIES,
     ParsedFeed,
-    assign_ids,
+    assign_ids_in_order,
     parse_feed,
 )
 from transforms.sources.feed_state import (
@@ -112,6 +112,7 @@ class _Listed:
     dead: list[DeadLetter] = field(default_factory=list)
     cut: int = 0
     too_old: int = 0
+    order: list[str] = field(default_factory=list)  # item ids in document order
 
     @property
     def listed(self) -> int:
@@ -148,6 +149,11 @@ def read_feed(
     ``feeds_entries_cut`` (beyond ``--feed_max_entries``), ``entries_too_old`` (old sitemap
     URLs). A document that yields nothing usable (bad, cut short, empty) leaves the state where
     it was, so the next read fetches the feed in full.
+
+    ``--feed_max_entries`` caps the items no earlier read emitted, the first ones in document
+    order: capping the document instead would cut the same items on every run once the first
+    N are seen, and a backlog past the cap would never be read. Items beyond the cap are not
+    marked seen, so a later read takes them.
     """
     read = FeedRead()
     etag, last_modified = conditional_headers(state)
@@ -170,7 +176,6 @@ def read_feed(
     read.count("feeds_read")
     listed = _parse_all(read, source, response, get, config, state_config.run_key)
     read.count("entries_listed", listed.listed)
-    read.count("feeds_entries_cut", listed.cut)
     read.count("feeds_entries_repeated", len(listed.repeats))
     if listed.failed:
         for letter in listed.dead:
@@ -179,13 +184,19 @@ def read_feed(
             read.dead.append(letter)
         error = next(d.error for d in listed.dead if d.entry_id is None)
         read.state = carry(state, source.url, state_config, error=error)
+        read.count("feeds_entries_cut", listed.cut)
         read.count("feeds_failed")
         read.health = health_of(source, state, failed=True, last_error=error)
         return read
     everything = [*listed.entries, *listed.repeats]
     document_ids = [e.entry_id for e in everything]
     document_ids += [d.entry_id for d in listed.dead if d.entry_id]
-    new_ids = set(select_new(state, document_ids))
+    unseen = select_new(state, _in_document_order(listed.order, document_ids))
+    new_ids = set(unseen[: config.max_entries])
+    beyond = len(unseen) - len(new_ids)
+    cut = listed.cut + beyond
+    read.count("feeds_entries_cut", cut)
+    read.count("feeds_entries_beyond_cap", beyond)
     emitted = 0
     for letter in listed.dead:
         if letter.entry_id is None or letter.entry_id in new_ids:
@@ -197,7 +208,7 @@ def read_feed(
             read.dead.append(letter)
     read.entries = [entry for entry in everything if entry.entry_id in new_ids]
     emitted += len(read.entries)
-    seen_before = len(document_ids) - emitted
+    seen_before = len(document_ids) - emitted - beyond
     read.count("entries_read", len(read.entries))
     read.count("feeds_entries", emitted)  # entries and entry-level dead letters from feeds
     read.count("entries_seen_before", seen_before)
@@ -217,12 +228,19 @@ def read_feed(
         state,
         entries_listed=listed.listed,
         seen_before=seen_before,
-        cut=listed.cut,
+        cut=cut,
         too_old=listed.too_old,
         repeats=len(listed.repeats),
         last_success=response.fetched_at,
     )
     return read
+
+
+def _in_document_order(order: list[str], ids: list[str]) -> list[str]:
+    """``ids`` in document order; any the parser did not place keep their given order, last."""
+    placed = set(order)
+    known = set(ids)
+    return [i for i in order if i in known] + [i for i in ids if i not in placed]
 
 
 def _fetch_dead(read: FeedRead, source: FeedSource, url: str, err: FeedFetchError) -> DeadLetter:
@@ -274,13 +292,18 @@ def _parse_all(
 ) -> _Listed:
     """Everything the document and, for a sitemap index, its children list; fetch failures of
     child sitemaps go to ``read.dead``. An entry listed by two child sitemaps is a repeat (a
-    ``same_url`` duplicate); entries beyond ``max_entries`` over all children are counted cut."""
+    ``same_url`` duplicate); entries beyond the parse limit over all children are counted cut.
+
+    Documents are read up to ``parse_limit(config)``, not to ``--feed_max_entries``: that cap
+    applies later, to the entries no earlier run emitted, and ids are assigned over the whole
+    document so an entry keeps its id whatever the cap."""
+    limit = parse_limit(config)
     parsed = parse_feed(
         response.body,
         source,
         response.header_map(),
         url=response.final_url,
-        max_entries=config.max_entries,
+        max_entries=limit,
         at=response.fetched_at,
     )
     read.count("feeds_truncated_entries", parsed.truncated)
@@ -288,6 +311,8 @@ def _parse_all(
     entries, repeats = _recent(read, listed, parsed, config, run_key)
     if not parsed.sitemaps:
         listed.entries, listed.repeats = entries, repeats
+        kept = {e.entry_id for e in (*entries, *repeats)} | {d.entry_id for d in parsed.dead}
+        listed.order = [i for i in parsed.order if i in kept]
         return listed
     gathered: list[FeedEntry] = [*entries, *repeats]
     for child_url, _lastmod in parsed.sitemaps[: config.max_child_sitemaps]:
@@ -302,7 +327,7 @@ def _parse_all(
             source,
             child.header_map(),
             url=child.final_url,
-            max_entries=config.max_entries,
+            max_entries=limit,
             at=child.fetched_at,
         )
         if nested.sitemaps:
@@ -311,7 +336,18 @@ def _parse_all(
         kept, kept_repeats = _recent(read, listed, nested, config, run_key)
         gathered += [*kept, *kept_repeats]
         listed.dead.extend(nested.dead)
-    room = max(0, config.max_entries - len(listed.dead))
+    room = max(0, limit - len(listed.dead))
     listed.cut += max(0, len(gathered) - room)
-    listed.entries, listed.repeats = assign_ids(gathered[:room], source.url)
+    ordered = assign_ids_in_order(gathered[:room], source.url)
+    listed.entries = [entry for entry, repeat in ordered if not repeat]
+    listed.repeats = [entry for entry, repeat in ordered if repeat]
+    # Children in the index's order (newest first); a child's link-less items after its entries.
+    listed.order = [entry.entry_id for entry, _ in ordered]
+    listed.order += [d.entry_id for d in listed.dead if d.entry_id]
     return listed
+
+
+def parse_limit(config: FeedsConfig) -> int:
+    """Most items read from one document: never fewer than the built-in bound, so a low
+    ``--feed_max_entries`` still sees the entries after the ones earlier runs emitted."""
+    return max(config.max_entries, MAX_ENTRIES)

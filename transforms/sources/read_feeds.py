@@ -170,8 +170,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--feed_max_entries",
         type=int,
         default=MAX_ENTRIES,
-        help="Most entries read from one feed or sitemap document; the rest are dropped and "
-        "counted (feeds_truncated_entries).",
+        help="Most entries taken from one feed or sitemap document per run, counting only "
+        "entries no earlier run emitted (with --state_location), first in document order; "
+        "the rest are counted (feeds_entries_cut) and left for a later run.",
     )
     group.add_argument(
         "--sitemap_max_age_days",

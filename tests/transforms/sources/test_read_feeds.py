@@ -8,6 +8,7 @@ import json
 import pickle
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import apache_beam as beam
@@ -296,3 +297,85 @@ def test_old_urls_of_a_full_sitemap_are_not_news(server: FeedServer) -> None:
     (health,) = [o.value for o in outputs if getattr(o, "tag", "") == "health"]
     # The old URL is listed and counted by name, not silently dropped.
     assert health.entries_listed == 3 and health.too_old == 1
+
+
+def _run_counted(
+    sources: list[FeedSource], config: FeedsConfig, tmp: Path
+) -> tuple[dict[str, list], dict[str, int]]:
+    """``_run`` that also returns the run's feed counters (the report's accounting inputs)."""
+    from apache_beam.metrics.metric import MetricsFilter
+
+    folder = tmp / f"out-{next(_RUNS)}"
+    pipeline = beam.Pipeline(options=PipelineOptions(runner="DirectRunner"))
+    outputs = pipeline | beam.Create(sources) | "ReadFeeds" >> ReadFeeds(config)
+    for name in ("ok", "dead"):
+        _ = (
+            outputs[name]
+            | f"Encode{name}" >> beam.Map(lambda r: base64.b64encode(pickle.dumps(r)).decode())
+            | f"Write{name}" >> beam.io.WriteToText(str(folder / name), shard_name_template="")
+        )
+    _ = outputs["state"] | "Commit" >> CommitFeedState(config.state)
+    result = pipeline.run()
+    result.wait_until_finish()
+    query = result.metrics().query(MetricsFilter().with_namespace("wirestream"))
+    counters = {c.key.metric.name: c.committed for c in query["counters"]}
+    got = {
+        name: [pickle.loads(base64.b64decode(line)) for line in (folder / name).read_text().split()]
+        for name in ("ok", "dead")
+    }
+    return got, counters
+
+
+def test_a_backlog_past_the_cap_drains_over_runs(server: FeedServer, tmp_path: Path) -> None:
+    """--feed_max_entries caps the unseen entries, so the items past it are read by later runs."""
+    server.routes["/rss"] = (200, XML, _rss(server.base, ["1", "2", "3", "4", "5"]))
+    source = FeedSource(url=server.url("/rss"))
+    state_dir = tmp_path / "state"
+    emitted: list[list[str]] = []
+    cuts: list[int] = []
+    for hour in ("10", "11", "12", "13"):
+        config = replace(_config(state_dir, f"2026-11-25T{hour}"), max_entries=2)
+        got, c = _run_counted([source], config, tmp_path)
+        emitted.append([e.title for e in got["ok"]])
+        assert got["dead"] == []
+        # Every listed item is emitted, seen before, or cut by the cap: the report's invariant.
+        assert c["entries_listed"] == 5
+        assert (
+            c.get("feeds_entries", 0)
+            + c.get("entries_seen_before", 0)
+            + c.get("feeds_entries_cut", 0)
+            == 5
+        )
+        cuts.append(c.get("feeds_entries_cut", 0))
+    assert [sorted(titles) for titles in emitted] == [
+        ["Story 1", "Story 2"],
+        ["Story 3", "Story 4"],
+        ["Story 5"],
+        [],
+    ]
+    assert cuts == [3, 1, 0, 0]
+    # Same input, same state: re-running the 11:00 run picks the same two entries.
+    again, _ = _run_counted(
+        [source], replace(_config(state_dir, "2026-11-25T11"), max_entries=2), tmp_path
+    )
+    assert sorted(e.title for e in again["ok"]) == ["Story 3", "Story 4"]
+
+
+def test_the_cap_takes_unseen_items_in_document_order(server: FeedServer) -> None:
+    """Link-less items count towards the cap where they stand; seen items do not count."""
+    body = _rss(server.base, ["1", "2", "3"]).replace(
+        b"<item><title>Story 2",
+        b"<item><title>orphan</title><guid isPermaLink='false'>o</guid></item><item><title>Story 2",
+    )
+    server.routes["/rss"] = (200, XML, body)
+    source = FeedSource(url=server.url("/rss"))
+    config = replace(_config(Path("unused"), "2026-11-25T10"), max_entries=1)
+    first = _call(config, source, None)
+    assert [e.title for e in first["ok"]] == ["Story 1"] and first["dead"] == []
+    (state,) = first["state"]
+    later = replace(_config(Path("unused"), "2026-11-25T11"), max_entries=2)
+    second = _call(later, source, state)
+    assert [d.reason for d in second["dead"]] == ["no_link"]
+    assert [e.title for e in second["ok"]] == ["Story 2"]
+    (health,) = second["health"]
+    assert (health.seen_before, health.cut) == (1, 1)
