@@ -1,12 +1,15 @@
-"""Quality gate: country tags against the hand labels of 100 benchmark pages.
+"""Quality gate: country tags against the hand labels of 130 benchmark pages.
 
 ``tests/fixtures/places_labels.json`` (60 article-extraction-benchmark pages: batch 1 labelled
-alongside the tagger, batch 2 by reading before the tagger was run on it) and
+alongside the tagger, batch 2 by reading before the tagger was run on it),
 ``tests/fixtures/places_labels_heldout.json`` (40 pages of article-extraction-benchmark and
 news-html-newspaper, labelled by reading before the tagger was run on them, never used to write
-rules before that first measure). Measured: 60 pages precision 1.000, recall 0.985; held-out
-before the rules of this round 0.938 / 0.968, after 1.000 / 1.000 (now in-sample); all 100 pages
-1.000 / 0.990. Floors sit below and may only go up.
+rules before that first measure) and ``tests/fixtures/places_labels_heldout_batch3.json`` (30 more
+such pages, labelled and committed before the tagger was run on them). Measured: 60 pages
+precision 1.000, recall 0.992; held-out 40 before the rules of the second round 0.938 / 0.968,
+after 1.000 / 1.000 (now in-sample); batch 3 when first run 1.000 / 0.969 (the honest figure),
+after the shared-name rule ("Korea") 1.000 / 0.985 (in-sample); all 130 pages 1.000 / 0.992.
+Floors sit below the honest figures and may only go up.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ pytestmark = [pytest.mark.shared]
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LABELS = FIXTURES / "places_labels.json"
 HELD_OUT = FIXTURES / "places_labels_heldout.json"
+BATCH_3 = FIXTURES / "places_labels_heldout_batch3.json"
 FLOORS = {"precision": 0.98, "recall": 0.96}  # on each labelled set and each batch
-ALL_FLOORS = {"precision": 0.99, "recall": 0.98}  # on all 100 pages
+ALL_FLOORS = {"precision": 0.99, "recall": 0.98}  # on all 130 pages
 
 
 @pytest.fixture(scope="module")
@@ -54,13 +58,15 @@ def test_places_precision_and_recall_on_labelled_pages(bodies: Path, newspaper: 
     gazetteer = Gazetteer.build()
     first = run(LABELS, bodies, gazetteer=gazetteer)
     held_out = run(HELD_OUT, [bodies, newspaper], gazetteer=gazetteer)
-    assert (first["pages"], held_out["pages"]) == (60, 40)
-    assert not first["missing_bodies"] and not held_out["missing_bodies"]
-    _holds(first, FLOORS)
-    _holds(held_out, FLOORS)
+    batch_3 = run(BATCH_3, [bodies, newspaper], gazetteer=gazetteer)
+    sets = (first, held_out, batch_3)
+    assert tuple(result["pages"] for result in sets) == (60, 40, 30)
+    for result in sets:
+        assert not result["missing_bodies"]
+        _holds(result, FLOORS)
     for batch in first["batches"].values():
         _holds(batch, FLOORS)
-    tp, fp, fn = (first["counts"][k] + held_out["counts"][k] for k in ("tp", "fp", "fn"))
+    tp, fp, fn = (sum(result["counts"][k] for result in sets) for k in ("tp", "fp", "fn"))
     _holds({"precision": tp / (tp + fp), "recall": tp / (tp + fn)}, ALL_FLOORS)
 
 

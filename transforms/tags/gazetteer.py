@@ -135,6 +135,8 @@ def data_surfaces(data: dict[str, Any]) -> list[str]:
         for values in (data.get(section) or {}).values():
             names.extend(values)
     names.extend(data.get("ambiguous") or {})
+    for section in (data.get("shared_names") or {}).values():
+        names.extend(section or {})
     return names
 
 
@@ -267,6 +269,15 @@ def _put_countries(table: _Surfaces, gc: Any, data: dict[str, Any]) -> None:
             plural = _plural(name)
             if plural:
                 table.put(plural, PlaceEntry(DEMONYM, (code,)))
+    shared = data.get("shared_names") or {}
+    for section, kind in (("aliases", COUNTRY), ("demonyms", DEMONYM)):
+        # the first country unless the story names another and not it (places.Gazetteer._settle)
+        for name, codes in (shared.get(section) or {}).items():
+            entry = PlaceEntry(kind, (codes[0],), alternates=tuple(codes[1:]))
+            table.put(name, entry)
+            plural = _plural(name) if kind == DEMONYM else None
+            if plural:
+                table.put(plural, entry)
     for state in gc.get_us_states().values():
         table.put(state["name"], PlaceEntry(REGION, ("US",), chain_check=True))
     for code, names in data.get("regions", {}).items():

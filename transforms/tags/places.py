@@ -224,10 +224,13 @@ class Gazetteer:
             # A big city with namesakes elsewhere: its own country unless the story speaks of
             # places inside a namesake's country (Melbourne in a Florida story). A country name
             # alone is not enough: "Madrid" in a story that also names Colombia is still Spain.
+            # A name two countries share ("Korea") is the first unless the story names another
+            # and not the first (a North Korea story's "Korean state media").
             if evidence.get(entry.codes[0], 0) > 0:
                 return entry.codes[0]
-            near = [code for code in entry.alternates if local.get(code, 0) > 0]
-            return max(near, key=lambda c: (local[c], c)) if near else entry.codes[0]
+            where = local if entry.kind == CITY else evidence
+            near = [code for code in entry.alternates if where.get(code, 0) > 0]
+            return max(near, key=lambda c: (where[c], c)) if near else entry.codes[0]
         supported = [code for code in entry.codes if evidence.get(code, 0) > 0]
         if supported:
             return max(supported, key=lambda c: (evidence[c], -entry.codes.index(c)))

@@ -321,3 +321,18 @@ def test_continents_and_surnames_that_are_country_names(gazetteer: Gazetteer) ->
     assert places(gazetteer, "Sister Sharon Holland spoke; so did Jimmy Wales.") == ()
     assert places(gazetteer, "Tulips from Holland and hills of Wales.") == ("NL", "GB")
     assert places(gazetteer, "Mansions in the Greek Revival style; Swiss Army knives.") == ()
+
+
+def test_a_name_two_countries_share_follows_the_story(gazetteer: Gazetteer) -> None:
+    # "Korea" and "Korean" alone are South Korea's short forms in English news ...
+    text = "A creative Korean dance shows the beauty of Korea to Koreans."
+    assert places(gazetteer, text) == ("KR",)
+    # ... North Korea's in a story that names only North Korea ...
+    text = "North Korea fired a missile, Korean state media said."
+    assert gazetteer.tag("", text).place_mentions == (("KP", 2),)
+    # ... and South Korea's again when the story names both
+    text = "North Korea fired a missile. South Korea said Korean troops were ready."
+    assert gazetteer.tag("", text).place_mentions == (("KR", 2), ("KP", 1))
+    # the peninsula of both is neither; the language is not the country
+    assert places(gazetteer, "Tension rose on the Korean Peninsula.") == ()
+    assert places(gazetteer, "She speaks Korean and Japanese.") == ()
