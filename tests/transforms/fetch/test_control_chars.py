@@ -27,3 +27,13 @@ def test_real_pages_come_out_identical(shared_dir: Path) -> None:
         text = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
         noisy = text.replace("</p>", "\x00\x07</p>\x0b", 3)
         assert _clean_text(noisy) == noisy.translate(_TABLE)
+
+
+def test_texts_without_controls_pass_unchanged_and_each_control_is_found() -> None:
+    # The check for "no control character at all" reads the text's UTF-8: every other code
+    # point (lone surrogates included) must pass it, and each control alone must fail it.
+    controls = {chr(c) for c in _TABLE}
+    clean = "".join(chr(c) for c in range(0x110000) if chr(c) not in controls)
+    assert _clean_text(clean) == clean
+    for control in sorted(controls):
+        assert _clean_text(f"{clean[:300]}{control}\ud800é") == f"{clean[:300]}\ud800é"
