@@ -37,3 +37,18 @@ def test_texts_without_controls_pass_unchanged_and_each_control_is_found() -> No
     assert _clean_text(clean) == clean
     for control in sorted(controls):
         assert _clean_text(f"{clean[:300]}{control}\ud800é") == f"{clean[:300]}\ud800é"
+
+
+def test_binary_sniffing_counts_the_same_bytes_as_the_rule() -> None:
+    # A sample is binary when more than a tenth of it are C0 controls other than tab, LF, VT,
+    # FF, CR and ISO-2022's SO, SI and ESC: checked for every byte value at the threshold.
+    from transforms.fetch.http.body import SNIFF, sniff_binary
+
+    size = SNIFF
+    for value in range(256):
+        counted = (value < 9 or 13 < value < 32) and value not in (0x0E, 0x0F, 0x1B)
+        at_limit = b"<" + bytes([value]) * (size // 10) + b"a" * (size - 1 - size // 10)
+        over = b"<" + bytes([value]) * (size // 10 + 1) + b"a" * (size - 2 - size // 10)
+        assert sniff_binary(at_limit) is None
+        assert (sniff_binary(over) == "binary data") is counted, value
+        assert sniff_binary(over, allow_nul=True) is None

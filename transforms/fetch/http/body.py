@@ -224,6 +224,10 @@ def resolve_charset(label: str | None) -> str | None:
 
 
 _ISO2022_CONTROLS = frozenset({0x0E, 0x0F, 0x1B})
+# The bytes that count as binary in a sniffed sample: C0 controls but tab, LF, VT, FF, CR and
+# those shifts and escapes. Counted with ``bytes.translate`` (one C loop over the sample) rather
+# than a Python test per byte: the same count in a few microseconds instead of about 0.2 ms.
+_BINARY_CONTROLS = bytes(b for b in range(32) if (b < 9 or b > 13) and b not in _ISO2022_CONTROLS)
 
 
 def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
@@ -234,7 +238,7 @@ def sniff_binary(body: bytes, allow_nul: bool = False) -> str | None:
     sample = body[:SNIFF]
     if sample and not allow_nul and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
         # SO, SI and ESC are ISO-2022 text's shifts and escapes (Japanese, Korean), not binary
-        controls = sum(1 for b in sample if (b < 9 or 13 < b < 32) and b not in _ISO2022_CONTROLS)
+        controls = len(sample) - len(sample.translate(None, _BINARY_CONTROLS))
         if controls > len(sample) // 10:
             return "binary data"
     return None
