@@ -20,7 +20,7 @@ from benchmarks.extraction import run
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
 
 # measured (cleaning chosen by benchmarks.extraction --cv 5; gap filling where the second pass
-# runs, under 2,000 characters of precise text):
+# runs, under 1,500 characters of precise text):
 # AEB F1 0.9825, P 0.9847, R 0.9803 (plain trafilatura 0.9644 / 0.9487 / 0.9806)
 AEB_FLOORS = {"f1": 0.979, "precision": 0.981, "recall": 0.978}
 # TE F1 0.9461, P 0.9494, R 0.9428 (plain trafilatura 0.9261 / 0.9083 / 0.9445)
