@@ -182,15 +182,8 @@ class HttpClient:
                     # retries and no Retry-After waits, which a host in a 429/503 storm would
                     # otherwise cost every one of its pages, one after another.
                     self._event("retries_skipped_failing_host")
-                    raise FetchError(
-                        exc.reason,
-                        exc.url,
-                        f"{exc.detail}; not retried: the host's last {failing} requests failed",
-                        status=exc.status,
-                        retryable=False,
-                        retry_after=exc.retry_after,
-                        excerpt=exc.excerpt,
-                        at=exc.at,
+                    raise exc.not_retried(
+                        f"not retried: the host's last {failing} requests failed"
                     ) from None
                 delay = backoff_delay(self.config, url, attempt)
                 if exc.retry_after is not None:
@@ -198,16 +191,9 @@ class HttpClient:
                         # Not waited for (a worker would sit idle for hours): one dead letter
                         # naming the wait, and a counter, so the cap never passes silently.
                         self._event("retry_after_over_cap")
-                        raise FetchError(
-                            exc.reason,
-                            exc.url,
-                            f"{exc.detail}; Retry-After {exc.retry_after:.0f}s is over "
-                            f"max_retry_after {self.config.max_retry_after:g}s: not waited for",
-                            status=exc.status,
-                            retryable=False,
-                            retry_after=exc.retry_after,
-                            excerpt=exc.excerpt,
-                            at=exc.at,
+                        raise exc.not_retried(
+                            f"Retry-After {exc.retry_after:.0f}s is over "
+                            f"max_retry_after {self.config.max_retry_after:g}s: not waited for"
                         ) from None
                     delay = max(delay, exc.retry_after)
                 attempt += 1

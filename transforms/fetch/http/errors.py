@@ -94,6 +94,20 @@ class FetchError(Exception):
         self.at = at
         super().__init__(self.message)
 
+    def not_retried(self, why: str) -> FetchError:
+        """This error as final, its detail saying why it is not retried: the dead letter keeps
+        the reason, status and Retry-After the server gave."""
+        return FetchError(
+            self.reason,
+            self.url,
+            f"{self.detail}; {why}",
+            status=self.status,
+            retryable=False,
+            retry_after=self.retry_after,
+            excerpt=self.excerpt,
+            at=self.at,
+        )
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Exceptions are pickled by Beam (dead-letter handling, bundle failures); the default
         # reduce would call __init__ with the message only.
